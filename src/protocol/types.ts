@@ -1,0 +1,144 @@
+/**
+ * The one contract both transports carry. Everything here is plain data (structured-clone and JSON safe),
+ * so a JobRequest can cross a worker_threads port or a Redis list unchanged.
+ */
+
+export const PROTOCOL_VERSION = 1;
+
+export const LANGUAGES = ['python', 'javascript', 'typescript', 'tsx', 'rust'] as const;
+export type Language = (typeof LANGUAGES)[number];
+
+export const PRIORITIES = ['urgent', 'high', 'normal', 'low'] as const;
+export type Priority = (typeof PRIORITIES)[number];
+
+export const SYMBOL_KINDS = [
+  'function',
+  'method',
+  'constructor',
+  'class',
+  'struct',
+  'enum',
+  'enum_member',
+  'interface',
+  'trait',
+  'impl',
+  'type',
+  'namespace',
+  'module',
+  'variable',
+  'constant',
+  'static',
+  'field',
+  'property',
+  'getter',
+  'setter',
+  'macro',
+] as const;
+export type SymbolKind = (typeof SYMBOL_KINDS)[number];
+
+export const REF_KINDS = ['call', 'import'] as const;
+export type RefKind = (typeof REF_KINDS)[number];
+
+/** Why a file produced no (or only partial) symbols. Counted per cause in the summary. */
+export const FILE_ERROR_CODES = [
+  'unreadable', // open/read failed (permissions, path too long, I/O)
+  'deleted', // listed at discovery, gone when read
+  'binary', // NUL bytes in the first 8 KiB
+  'oversize', // larger than maxFileBytes
+  'non-utf8', // not valid UTF-8
+  'too-deep', // nesting deeper than the extractor will walk
+  'syntax', // parsed with errors; what parsed is indexed (status "partial")
+  'parse-timeout', // parser exceeded its time limit
+  'changed', // content no longer matches the planned hash and could not be re-read consistently
+  'path-escape', // path resolves outside the root (symlink or ..)
+  'worker-crash', // the batch kept failing; this file was isolated as the cause
+  'internal', // extractor threw; a bug, reported with its message
+] as const;
+export type FileErrorCode = (typeof FILE_ERROR_CODES)[number];
+
+export type FileStatus = 'ok' | 'partial' | 'error';
+
+/** 1-based lines, 0-based columns (as tree-sitter reports them). */
+export interface Range {
+  startLine: number;
+  startCol: number;
+  endLine: number;
+  endCol: number;
+}
+
+export interface SymbolRecord extends Range {
+  name: string;
+  kind: SymbolKind;
+  /** Qualified name of the enclosing symbol ("Foo", "outer::Bar"), or null at top level. */
+  scope: string | null;
+  /** scope + separator + name; unique enough to show, not guaranteed unique. */
+  qualified: string;
+  /** The header without the body, whitespace collapsed, at most SIGNATURE_MAX chars. */
+  signature: string;
+  doc: string | null;
+  /** Language-specific notes, e.g. "export", "async", "decorated", "impl Display for Foo". */
+  flags?: string[];
+}
+
+export interface RefRecord {
+  kind: RefKind;
+  /** The referenced name: callee's last identifier, or the imported name. */
+  name: string;
+  line: number;
+  col: number;
+  /** Qualified name of the enclosing definition, or null at top level. */
+  scope: string | null;
+  /** Call: the callee expression text. Import: the module path. Truncated. */
+  context: string | null;
+}
+
+export interface FileRef {
+  path: string; // POSIX, relative to the repository root
+  hash: string; // sha1 of the content (hex)
+  size: number;
+  language: Language;
+}
+
+export interface JobLimits {
+  maxFileBytes: number;
+  parseTimeoutMs: number;
+  maxDepth: number;
+}
+
+export interface JobRequest {
+  v: typeof PROTOCOL_VERSION;
+  runId: string;
+  batchId: string;
+  files: FileRef[];
+  limits: JobLimits;
+  /** Where the worker can read the files from, when it shares the checkout. */
+  root?: string;
+}
+
+export interface FileError {
+  code: FileErrorCode;
+  message: string;
+}
+
+export interface FileResult {
+  path: string;
+  /** Hash of the content actually indexed (differs from the request if the file changed mid-run). */
+  hash: string;
+  size: number;
+  language: Language;
+  status: FileStatus;
+  error: FileError | null;
+  symbols: SymbolRecord[];
+  refs: RefRecord[];
+  parseMs: number;
+}
+
+export interface JobResult {
+  v: typeof PROTOCOL_VERSION;
+  runId: string;
+  batchId: string;
+  files: FileResult[];
+  extractorVersion: number;
+  worker: { host: string; pid: number; threadId: number };
+  durationMs: number;
+}
