@@ -141,4 +141,6 @@ export interface JobResult {
   extractorVersion: number;
   worker: { host: string; pid: number; threadId: number };
   durationMs: number;
+  /** Filled in by a transport that retries: how many extra attempts and stalls it took to get this result. */
+  delivery?: { retries: number; stalls: number };
 }

@@ -1,0 +1,109 @@
+import { once } from 'node:events';
+import { createWriteStream } from 'node:fs';
+import yargs, { type Argv } from 'yargs';
+import { buildOptions, resolveRoot, UsageError, type ConfigInput } from '../config/options.js';
+import { exportJsonl } from '../index-store/export.js';
+import { defaultIndexPath } from '../index-store/location.js';
+import { IndexNotFoundError, openIndex } from '../index-store/reader.js';
+import { EXIT } from './errors.js';
+import { indexCommand } from './index-command.js';
+
+/** Flags shared by every command that builds an index. Keys match the config file's keys. */
+function indexFlags<T>(y: Argv<T>) {
+  return y
+    .option('out', { alias: 'index', type: 'string', describe: 'Index file (default: $XDG_CACHE_HOME/mcp-index/<repo>-<hash>/index.db)' })
+    .option('threads', { alias: 'j', type: 'number', describe: 'Worker threads (default: available cores)' })
+    .option('include', { type: 'string', array: true, describe: 'Only index paths matching these globs' })
+    .option('exclude', { type: 'string', array: true, describe: 'Skip paths matching these globs' })
+    .option('default-excludes', { type: 'boolean', describe: 'Skip node_modules, vendor, build output, virtualenvs... (--no-default-excludes to index them)' })
+    .option('max-file-size', { type: 'string', describe: 'Larger files are recorded as "oversize" errors (default 1MiB)' })
+    .option('parse-timeout', { type: 'number', describe: 'Per-file parse time limit in ms (default 10000)' })
+    .option('batch-bytes', { type: 'string', describe: 'Target batch size (default 512KiB)' })
+    .option('batch-files', { type: 'number', describe: 'Max files per batch (default 256)' })
+    .option('full', { type: 'boolean', describe: 'Rebuild from scratch, ignoring the previous index' })
+    .option('max-errors', { type: 'number', describe: 'Exit 1 when more files than this have errors' })
+    .option('progress', { choices: ['auto', 'bars', 'plain', 'json', 'none'] as const, describe: 'Progress display on stderr (auto: bars on a TTY, plain lines otherwise)' })
+    .option('progress-interval', { type: 'number', describe: 'Seconds between plain progress lines (default 5)' })
+    .option('quiet', { alias: 'q', type: 'boolean', describe: 'No progress and no summary' })
+    .option('json', { type: 'boolean', describe: 'Print the run summary as JSON on stdout' })
+    .option('config', { type: 'string', describe: 'Config file (default: <repo>/mcp-index.config.json)' });
+}
+
+const INDEX_KEYS = [
+  'out', 'threads', 'include', 'exclude', 'defaultExcludes', 'maxFileSize', 'parseTimeout', 'batchBytes', 'batchFiles',
+  'full', 'maxErrors', 'progress', 'progressInterval', 'quiet', 'json',
+] as const;
+
+function pick(argv: Record<string, unknown>, keys: readonly string[]): ConfigInput {
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (argv[k] !== undefined) out[k] = argv[k];
+  return out as ConfigInput;
+}
+
+function indexPathFor(argv: { index?: string; path?: string }): string {
+  return argv.index ?? defaultIndexPath(resolveRoot(argv.path ?? '.'));
+}
+
+export async function cli(args: string[]): Promise<void> {
+  let exitCode: number = EXIT.ok;
+  const parser = yargs(args)
+    .scriptName('mcp-index')
+    .env('MCP_INDEX')
+    .usage('$0 [path]: index a repository into a SQLite symbol index\n$0 <command> [options]')
+    .command(
+      '$0 [path]',
+      'Index a repository (default: the current directory)',
+      (y) => indexFlags(y.positional('path', { type: 'string', describe: 'Repository root', default: '.' })),
+      async (argv) => {
+        const o = buildOptions(argv.path as string, pick(argv, INDEX_KEYS), argv.config);
+        exitCode = await indexCommand(o);
+      },
+    )
+    .command(
+      'export [path]',
+      'Write a deterministic dump of an index (sorted, stable ids)',
+      (y) =>
+        y
+          .positional('path', { type: 'string', describe: 'Repository root whose default index to read', default: '.' })
+          .option('index', { type: 'string', describe: 'Index file to read instead of the default location' })
+          .option('format', { choices: ['jsonl'] as const, default: 'jsonl' as const })
+          .option('output', { alias: 'o', type: 'string', describe: 'Write here instead of stdout' }),
+      async (argv) => {
+        const db = openIndex(indexPathFor(argv));
+        const out: NodeJS.WritableStream = argv.output ? createWriteStream(argv.output) : process.stdout;
+        try {
+          for (const line of exportJsonl(db)) {
+            if (!out.write(line + '\n')) await once(out, 'drain');
+          }
+        } finally {
+          db.close();
+          if (out !== process.stdout) await new Promise<void>((r) => out.end(() => r()));
+        }
+      },
+    )
+    .strict()
+    .help()
+    .alias('h', 'help')
+    .version()
+    .wrap(Math.min(120, process.stdout.columns || 100))
+    .fail((msg, err) => {
+      throw err ?? new UsageError(msg);
+    });
+
+  try {
+    await parser.parseAsync();
+  } catch (err) {
+    exitCode = reportError(err);
+  }
+  process.exitCode = exitCode;
+}
+
+/** Known errors are one line; anything else is a bug and keeps its stack. */
+function reportError(err: unknown): number {
+  if (err instanceof UsageError || err instanceof IndexNotFoundError) {
+    process.stderr.write(`mcp-index: ${err.message}\n`);
+    return EXIT.usage;
+  }
+  process.stderr.write(`mcp-index: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  return EXIT.internal;
+}

@@ -1,0 +1,35 @@
+import type Database from 'better-sqlite3';
+
+interface FileRow {
+  id: number;
+  path: string;
+  language: string;
+  size: number;
+  hash: string;
+  status: string;
+  error_code: string | null;
+  error: string | null;
+}
+
+/**
+ * A deterministic dump: files by path, then each file's symbols and references in source order, with ids derived
+ * from the path and position (never rowids). Two indexes of the same tree export byte-equal, whatever the thread
+ * count, transport or order in which batches were merged.
+ */
+export function* exportJsonl(db: Database.Database): Generator<string> {
+  const files = db.prepare<[], FileRow>('SELECT id, path, language, size, hash, status, error_code, error FROM files ORDER BY path').all();
+  const symbols = db.prepare<[number], Record<string, unknown>>(`
+    SELECT name, kind, scope, qualified, start_line, start_col, end_line, end_col, signature, doc, flags
+    FROM symbols WHERE file_id = ?
+    ORDER BY start_line, start_col, end_line, end_col, kind, name, qualified`);
+  const refs = db.prepare<[number], Record<string, unknown>>(`
+    SELECT kind, name, line, col, scope, context FROM refs WHERE file_id = ?
+    ORDER BY line, col, kind, name, context`);
+  for (const f of files) {
+    const { id, ...file } = f;
+    yield JSON.stringify({ type: 'file', ...file });
+    let n = 0;
+    for (const s of symbols.all(id)) yield JSON.stringify({ type: 'symbol', id: `${f.path}#${n++}`, path: f.path, ...s });
+    for (const r of refs.all(id)) yield JSON.stringify({ type: 'ref', path: f.path, ...r });
+  }
+}

@@ -1,0 +1,232 @@
+import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type { SkippedFile } from '../discover/discover.js';
+import type { FileResult, JobResult } from '../protocol/types.js';
+import { applySchema, SCHEMA_VERSION } from './schema.js';
+
+/** Splits identifiers into lower-case words for FTS: getHTTPResponse_code -> "get http response code". */
+export function identifierWords(name: string): string {
+  return name
+    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
+    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
+    .replace(/[_\-$:.]+/g, ' ')
+    .trim()
+    .toLowerCase();
+}
+
+export interface WriterOptions {
+  /** Start from the existing index (incremental run) instead of an empty one. */
+  incremental: boolean;
+  extractorVersion: number;
+  /** Resume a build left by an interrupted run with this key (cluster coordinator restart). */
+  resumeKey?: string;
+}
+
+/**
+ * Builds the index in `<out>.building` and renames it over `<out>` only when the run completes, so readers and an
+ * interrupted run always see the previous good index. Each batch result is one transaction and replaces its
+ * files' rows, so applying the same result twice leaves the same rows.
+ */
+export class IndexWriter {
+  readonly db: Database.Database;
+  readonly tmpPath: string;
+  /** True when an interrupted build with the same key was picked up. */
+  readonly resumed: boolean;
+  private closed = false;
+  private readonly stmts;
+
+  constructor(
+    readonly finalPath: string,
+    opts: WriterOptions,
+  ) {
+    mkdirSync(dirname(finalPath), { recursive: true });
+    this.tmpPath = `${finalPath}.building`;
+    let resumed = false;
+    if (opts.resumeKey && existsSync(this.tmpPath)) {
+      resumed = readMeta(this.tmpPath, 'resume_key') === opts.resumeKey;
+    }
+    if (!resumed) {
+      removeDb(this.tmpPath);
+      if (opts.incremental && existsSync(finalPath) && isCompatible(finalPath, opts.extractorVersion)) {
+        copyFileSync(finalPath, this.tmpPath);
+      }
+    }
+    this.resumed = resumed;
+    this.db = new Database(this.tmpPath);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = NORMAL');
+    this.db.pragma('cache_size = -65536');
+    applySchema(this.db);
+
+    const db = this.db;
+    this.stmts = {
+      fileId: db.prepare<[string], { id: number }>('SELECT id FROM files WHERE path = ?'),
+      delFts: db.prepare('DELETE FROM symbols_fts WHERE rowid IN (SELECT id FROM symbols WHERE file_id = ?)'),
+      delSymbols: db.prepare('DELETE FROM symbols WHERE file_id = ?'),
+      delRefs: db.prepare('DELETE FROM refs WHERE file_id = ?'),
+      delFile: db.prepare('DELETE FROM files WHERE id = ?'),
+      upsertFile: db.prepare<unknown[], { id: number }>(`
+        INSERT INTO files (path, language, size, mtime_ms, hash, status, error_code, error, symbol_count, ref_count)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+        ON CONFLICT(path) DO UPDATE SET language = excluded.language, size = excluded.size,
+          mtime_ms = excluded.mtime_ms, hash = excluded.hash, status = excluded.status,
+          error_code = excluded.error_code, error = excluded.error, symbol_count = excluded.symbol_count,
+          ref_count = excluded.ref_count
+        RETURNING id`),
+      insSymbol: db.prepare(`
+        INSERT INTO symbols (file_id, name, kind, scope, qualified, start_line, start_col, end_line, end_col, signature, doc, flags)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insFts: db.prepare('INSERT INTO symbols_fts (rowid, name, words, qualified, signature, doc) VALUES (?, ?, ?, ?, ?, ?)'),
+      insRef: db.prepare('INSERT INTO refs (file_id, kind, name, line, col, scope, context) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+    };
+    this.setMeta({ schema_version: String(SCHEMA_VERSION), extractor_version: String(opts.extractorVersion) });
+    if (opts.resumeKey) this.setMeta({ resume_key: opts.resumeKey });
+  }
+
+  private clearFile(id: number): void {
+    this.stmts.delFts.run(id);
+    this.stmts.delSymbols.run(id);
+    this.stmts.delRefs.run(id);
+  }
+
+  private writeFile(f: FileResult, mtimeMs: number): void {
+    const s = this.stmts;
+    const existing = s.fileId.get(f.path);
+    if (existing) this.clearFile(existing.id);
+    const { id } = s.upsertFile.get(
+      f.path,
+      f.language,
+      f.size,
+      mtimeMs,
+      f.hash,
+      f.status,
+      f.error?.code ?? null,
+      f.error?.message ?? null,
+      f.symbols.length,
+      f.refs.length,
+    )!;
+    for (const sym of f.symbols) {
+      const info = s.insSymbol.run(
+        id,
+        sym.name,
+        sym.kind,
+        sym.scope,
+        sym.qualified,
+        sym.startLine,
+        sym.startCol,
+        sym.endLine,
+        sym.endCol,
+        sym.signature,
+        sym.doc,
+        sym.flags?.length ? sym.flags.join(' ') : null,
+      );
+      s.insFts.run(info.lastInsertRowid, sym.name, identifierWords(sym.name), sym.qualified, sym.signature, sym.doc);
+    }
+    for (const r of f.refs) s.insRef.run(id, r.kind, r.name, r.line, r.col, r.scope, r.context);
+  }
+
+  /** One transaction per batch result; `mtimes` carries what discovery saw (0 forces a re-check next run). */
+  readonly applyResult = (res: JobResult, mtimes: ReadonlyMap<string, number>): void => {
+    this.db.transaction(() => {
+      for (const f of res.files) this.writeFile(f, mtimes.get(f.path) ?? 0);
+    })();
+  };
+
+  /** Files that never reached a worker (oversize, unreadable, ...) are recorded too: nothing is dropped silently. */
+  applySkipped(skipped: readonly SkippedFile[]): void {
+    this.db.transaction(() => {
+      for (const sk of skipped) {
+        this.writeFile(
+          { path: sk.path, hash: '', size: sk.size, language: sk.language, status: 'error', error: sk.error, symbols: [], refs: [], parseMs: 0 },
+          0,
+        );
+      }
+    })();
+  }
+
+  /**
+   * Removes files that are gone or newly excluded. With `only` (a partial run over named files), files outside
+   * `only` are not this run's business and stay. Returns how many were removed.
+   */
+  removeAllExcept(present: ReadonlySet<string>, only: ReadonlySet<string> | null = null): number {
+    const rows = this.db.prepare<[], { id: number; path: string }>('SELECT id, path FROM files').all();
+    let removed = 0;
+    this.db.transaction(() => {
+      for (const r of rows) {
+        if (present.has(r.path) || (only && !only.has(r.path))) continue;
+        this.clearFile(r.id);
+        this.stmts.delFile.run(r.id);
+        removed++;
+      }
+    })();
+    return removed;
+  }
+
+  /** Records new mtimes for files whose content is unchanged, so the next run's fast path matches them. */
+  touch(entries: readonly [string, number][]): void {
+    const stmt = this.db.prepare('UPDATE files SET mtime_ms = ? WHERE path = ? AND mtime_ms != ?');
+    this.db.transaction(() => {
+      for (const [path, mtime] of entries) stmt.run(mtime, path, mtime);
+    })();
+  }
+
+  setMeta(entries: Record<string, string>): void {
+    for (const [k, v] of Object.entries(entries)) this.stmts.setMeta.run(k, v);
+  }
+
+  /** Makes the build the index: checkpoint, fsync, atomic rename. */
+  commit(): void {
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+    this.db.pragma('journal_mode = DELETE');
+    this.db.prepare("DELETE FROM meta WHERE key = 'resume_key'").run();
+    this.db.close();
+    this.closed = true;
+    const fd = openSync(this.tmpPath, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(this.tmpPath, this.finalPath);
+    removeSidecars(this.finalPath);
+  }
+
+  /** Leaves the previous index untouched. `keep` preserves the build for a later resume. */
+  abort(keep = false): void {
+    if (!this.closed) {
+      this.db.close();
+      this.closed = true;
+    }
+    if (!keep) removeDb(this.tmpPath);
+  }
+}
+
+function removeSidecars(path: string): void {
+  for (const suffix of ['-wal', '-shm', '-journal']) rmSync(path + suffix, { force: true });
+}
+
+function removeDb(path: string): void {
+  rmSync(path, { force: true });
+  removeSidecars(path);
+}
+
+function readMeta(path: string, key: string): string | null {
+  try {
+    const db = new Database(path, { readonly: true, fileMustExist: true });
+    try {
+      const row = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key);
+      return row?.value ?? null;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return null;
+  }
+}
+
+/** An index from another schema or extractor version is rebuilt from scratch rather than patched. */
+export function isCompatible(path: string, extractorVersion: number): boolean {
+  return readMeta(path, 'schema_version') === String(SCHEMA_VERSION) && readMeta(path, 'extractor_version') === String(extractorVersion);
+}

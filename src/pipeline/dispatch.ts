@@ -1,0 +1,108 @@
+import { batchId, split } from '../plan/plan.js';
+import type { FileRef, JobRequest, JobResult, Priority } from '../protocol/types.js';
+import type { Transport } from '../transport/types.js';
+import type { EventSink, InFlight } from './events.js';
+
+export interface DispatchOptions {
+  transport: Transport;
+  signal: AbortSignal;
+  emit: EventSink;
+  priority: Priority;
+  /** Merge one result (one transaction). Throwing here fails the run: the index must not miss a result. */
+  apply: (res: JobResult) => void;
+  /** A single file that kept failing its batch. */
+  applyFileError: (file: FileRef, message: string) => void;
+  toRequest: (b: { id: string; files: FileRef[] }) => JobRequest;
+}
+
+export interface DispatchCounters {
+  splits: number;
+  retries: number;
+  stalls: number;
+}
+
+/**
+ * Keeps `transport.capacity` batches in flight, merges results as they arrive, and splits a batch whose
+ * transport gave up on it until the file that breaks it stands alone. On abort it stops handing out work and
+ * waits for what is in flight: a parse is never interrupted.
+ */
+export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<DispatchCounters> {
+  const queue = [...requests];
+  const counters: DispatchCounters = { splits: 0, retries: 0, stalls: 0 };
+  const freeSlots = Array.from({ length: o.transport.capacity }, (_, i) => o.transport.capacity - 1 - i);
+  let inFlight = 0;
+  let failure: unknown = null;
+  let interruptSeen = false;
+
+  return new Promise((resolve, reject) => {
+    const finishIfIdle = () => {
+      if (inFlight > 0) return;
+      if (failure) reject(failure);
+      else if (queue.length === 0 || o.signal.aborted) resolve(counters);
+    };
+    const onAbort = () => {
+      if (!interruptSeen) {
+        interruptSeen = true;
+        o.emit({ type: 'interrupt', inFlight });
+      }
+      finishIfIdle();
+    };
+    o.signal.addEventListener('abort', onAbort, { once: true });
+
+    const pump = () => {
+      while (!o.signal.aborted && !failure && inFlight < o.transport.capacity && queue.length) {
+        const req = queue.shift()!;
+        const batch: InFlight = {
+          slot: freeSlots.pop() ?? 0,
+          batchId: req.batchId,
+          files: req.files.length,
+          bytes: req.files.reduce((n, f) => n + f.size, 0),
+          firstPath: req.files[0]?.path ?? '',
+        };
+        inFlight++;
+        o.emit({ type: 'batch-start', batch });
+        o.transport
+          .submit(req, { priority: o.priority })
+          .then(
+            (res) => {
+              o.apply(res);
+              counters.retries += res.delivery?.retries ?? 0;
+              counters.stalls += res.delivery?.stalls ?? 0;
+              o.emit({
+                type: 'batch-done',
+                batch,
+                symbols: res.files.reduce((n, f) => n + f.symbols.length, 0),
+                errors: res.files.filter((f) => f.status !== 'ok').length,
+                worker: `${res.worker.host}:${res.worker.pid}/${res.worker.threadId}`,
+                durationMs: res.durationMs,
+              });
+            },
+            (err: unknown) => {
+              const message = err instanceof Error ? err.message : String(err);
+              if (req.files.length > 1) {
+                counters.splits++;
+                o.emit({ type: 'batch-failed', batch, error: message, action: 'split' });
+                // Halves go first so the culprit is isolated before the run's tail.
+                const [a, b] = split(req.files);
+                queue.unshift(o.toRequest({ id: batchId(a), files: a }), o.toRequest({ id: batchId(b), files: b }));
+              } else {
+                o.emit({ type: 'batch-failed', batch, error: message, action: 'file-error' });
+                o.applyFileError(req.files[0], `isolated: its batch failed every attempt (${message})`.slice(0, 500));
+              }
+            },
+          )
+          .catch((err: unknown) => {
+            failure ??= err; // a merge failure: stop handing out work and fail the run
+          })
+          .finally(() => {
+            inFlight--;
+            freeSlots.push(batch.slot);
+            pump();
+            finishIfIdle();
+          });
+      }
+    };
+    pump();
+    finishIfIdle();
+  });
+}

@@ -1,0 +1,68 @@
+import type { FileErrorCode } from '../protocol/types.js';
+
+export type Phase = 'discover' | 'hash' | 'plan' | 'index' | 'commit' | 'done';
+
+export interface RunSummary {
+  root: string;
+  out: string;
+  transport: 'local' | 'redis';
+  threads: number;
+  /** true when stopped by a signal: the previous index was left in place. */
+  interrupted: boolean;
+  discovery: 'git' | 'walk';
+  run: {
+    filesSeen: number;
+    filesParsed: number;
+    /** Unchanged since the previous index (incremental): kept without a parse. */
+    filesReused: number;
+    filesRemoved: number;
+    bytesParsed: number;
+    batches: number;
+    /** Batches that failed and were split to isolate a bad file. */
+    splits: number;
+    retries: number;
+    stalls: number;
+  };
+  index: {
+    files: number;
+    symbols: number;
+    refs: number;
+    bytes: number;
+    byLanguage: Record<string, number>;
+    symbolsByKind: Record<string, number>;
+    errorsByCode: Partial<Record<FileErrorCode, number>>;
+    /** Files with status "error" (no symbols) plus "partial" (syntax errors, indexed what parsed). */
+    fileErrors: number;
+  };
+  timings: { discoverMs: number; hashMs: number; planMs: number; indexMs: number; commitMs: number; totalMs: number };
+  throughput: { filesPerSec: number; mbPerSec: number; symbolsPerSec: number };
+  peakRssMb: number;
+}
+
+export interface InFlight {
+  slot: number;
+  batchId: string;
+  files: number;
+  bytes: number;
+  firstPath: string;
+}
+
+export type PipelineEvent =
+  | { type: 'phase'; phase: Phase }
+  | { type: 'discovered'; files: number; bytes: number; skipped: number; source: 'git' | 'walk' }
+  | { type: 'planned'; batches: number; files: number; bytes: number; reused: number }
+  | { type: 'batch-start'; batch: InFlight }
+  | {
+      type: 'batch-done';
+      batch: InFlight;
+      symbols: number;
+      errors: number;
+      worker: string;
+      durationMs: number;
+    }
+  | { type: 'batch-failed'; batch: InFlight; error: string; action: 'split' | 'file-error' }
+  | { type: 'worker'; id: string; state: 'alive' | 'lost'; detail?: string }
+  | { type: 'interrupt'; inFlight: number }
+  | { type: 'done'; summary: RunSummary };
+
+export type EventSink = (e: PipelineEvent) => void;

@@ -1,0 +1,22 @@
+import type Database from 'better-sqlite3';
+import type { RunSummary } from './events.js';
+
+/** Totals of an index, straight from SQL so they describe the index, not one run. */
+export function indexStats(db: Database.Database): RunSummary['index'] {
+  const one = <T>(sql: string) => db.prepare<[], T>(sql).get() as T;
+  const group = (sql: string) =>
+    Object.fromEntries(db.prepare<[], { k: string; n: number }>(sql).all().map((r) => [r.k, r.n]));
+  const files = one<{ n: number; bytes: number | null; errors: number }>(
+    "SELECT count(*) AS n, sum(size) AS bytes, sum(status != 'ok') AS errors FROM files",
+  );
+  return {
+    files: files.n,
+    symbols: one<{ n: number }>('SELECT count(*) AS n FROM symbols').n,
+    refs: one<{ n: number }>('SELECT count(*) AS n FROM refs').n,
+    bytes: files.bytes ?? 0,
+    byLanguage: group('SELECT language AS k, count(*) AS n FROM files GROUP BY language ORDER BY n DESC, k'),
+    symbolsByKind: group('SELECT kind AS k, count(*) AS n FROM symbols GROUP BY kind ORDER BY n DESC, k'),
+    errorsByCode: group('SELECT error_code AS k, count(*) AS n FROM files WHERE error_code IS NOT NULL GROUP BY error_code ORDER BY n DESC, k'),
+    fileErrors: files.errors ?? 0,
+  };
+}

@@ -1,0 +1,47 @@
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { JobRequest, JobResult } from '../protocol/types.js';
+import type { ThreadTask } from '../worker/thread.js';
+import type { Transport } from './types.js';
+
+// Resolves to dist/worker/thread.js from both src/transport (tests) and dist/transport (the CLI).
+export const THREAD_FILE = fileURLToPath(new URL('../../dist/worker/thread.js', import.meta.url));
+
+export interface LocalOptions {
+  threads?: number;
+}
+
+export class LocalTransport implements Transport {
+  readonly name = 'local' as const;
+  readonly capacity: number;
+  private readonly pool: Piscina<ThreadTask, JobResult>;
+
+  constructor(opts: LocalOptions = {}) {
+    const threads = Math.max(1, opts.threads ?? availableParallelism());
+    this.capacity = threads;
+    this.pool = new Piscina({
+      filename: THREAD_FILE,
+      minThreads: threads,
+      maxThreads: threads,
+      // One task per thread at a time: the pipeline keeps exactly `capacity` in flight, so a stop request never
+      // leaves work queued inside the pool that it would have to cancel.
+      concurrentTasksPerWorker: 1,
+      idleTimeout: Number.MAX_SAFE_INTEGER,
+    });
+  }
+
+  /** Run a batch on a pool thread. Never passes an AbortSignal: aborting a running task terminates its thread,
+   * and terminating a thread inside tree-sitter's parse() aborts the whole process. */
+  submit(req: JobRequest): Promise<JobResult> {
+    return this.pool.run({ req });
+  }
+
+  get threads(): number {
+    return this.pool.threads.length;
+  }
+
+  async close(): Promise<void> {
+    await this.pool.close(); // waits for running tasks (close() without force drains)
+  }
+}

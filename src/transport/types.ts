@@ -1,0 +1,18 @@
+import type { JobRequest, JobResult, Priority } from '../protocol/types.js';
+
+/**
+ * What the pipeline needs from a transport. Both the local pool and the Redis queue implement it, and the same
+ * conformance suite runs against each.
+ */
+export interface Transport {
+  readonly name: 'local' | 'redis';
+  /** How many batches to keep in flight: enough to keep every worker busy, few enough to stop quickly. */
+  readonly capacity: number;
+  /**
+   * Runs one batch to completion. Resolves with its result; rejects once the transport's own retries are spent
+   * (the pipeline then splits the batch to isolate the file that breaks it).
+   */
+  submit(req: JobRequest, opts?: { priority?: Priority }): Promise<JobResult>;
+  /** Waits for in-flight work, then releases threads and connections. Never interrupts a parse. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,182 @@
+import cliProgress from 'cli-progress';
+import type { InFlight, PipelineEvent } from '../pipeline/events.js';
+
+export type ProgressMode = 'auto' | 'bars' | 'plain' | 'json' | 'none';
+
+export interface Renderer {
+  onEvent(e: PipelineEvent): void;
+  /** Extra rows (cluster workers) shown under the bars / in plain lines. */
+  setWorkers?(rows: string[]): void;
+  stop(): void;
+}
+
+const mb = (b: number) => (b / 1e6).toFixed(1);
+
+/** Shared counters every renderer reads. */
+class Tally {
+  totalFiles = 0;
+  totalBytes = 0;
+  doneFiles = 0;
+  doneBytes = 0;
+  symbols = 0;
+  errors = 0;
+  phase = 'discover';
+  started = performance.now();
+  indexStarted = 0;
+  inFlight = new Map<number, InFlight>();
+  workers: string[] = [];
+
+  apply(e: PipelineEvent): void {
+    switch (e.type) {
+      case 'phase':
+        this.phase = e.phase;
+        if (e.phase === 'index') this.indexStarted = performance.now();
+        break;
+      case 'planned':
+        this.totalFiles = e.files;
+        this.totalBytes = e.bytes;
+        break;
+      case 'batch-start':
+        this.inFlight.set(e.batch.slot, e.batch);
+        break;
+      case 'batch-done':
+        this.inFlight.delete(e.batch.slot);
+        this.doneFiles += e.batch.files;
+        this.doneBytes += e.batch.bytes;
+        this.symbols += e.symbols;
+        this.errors += e.errors;
+        break;
+      case 'batch-failed':
+        this.inFlight.delete(e.batch.slot);
+        if (e.action === 'file-error') {
+          this.doneFiles += e.batch.files;
+          this.doneBytes += e.batch.bytes;
+          this.errors += 1;
+        }
+        break;
+    }
+  }
+
+  rate(): number {
+    const secs = this.indexStarted ? (performance.now() - this.indexStarted) / 1000 : 0;
+    return secs > 0 ? this.doneBytes / 1e6 / secs : 0;
+  }
+
+  eta(): string {
+    const r = this.rate();
+    if (r <= 0 || this.totalBytes === 0) return '?';
+    return `${Math.ceil((this.totalBytes - this.doneBytes) / 1e6 / r)}s`;
+  }
+
+  line(): string {
+    const pct = this.totalBytes ? Math.floor((100 * this.doneBytes) / this.totalBytes) : 0;
+    return `${this.phase}: ${this.doneFiles}/${this.totalFiles} files (${pct}%), ${mb(this.doneBytes)}/${mb(this.totalBytes)} MB, ${this.symbols} symbols, ${this.errors} file errors, ${this.rate().toFixed(1)} MB/s, ETA ${this.eta()}`;
+  }
+}
+
+/** Plain lines for CI logs: one every `intervalSec`, plus one at each phase change. */
+class PlainRenderer implements Renderer {
+  private t = new Tally();
+  private timer: NodeJS.Timeout;
+  constructor(
+    private out: NodeJS.WritableStream,
+    intervalSec: number,
+  ) {
+    this.timer = setInterval(() => this.print(), intervalSec * 1000);
+    this.timer.unref();
+  }
+  private print() {
+    this.out.write(`mcp-index ${this.t.line()}\n`);
+    for (const w of this.t.workers) this.out.write(`mcp-index   ${w}\n`);
+  }
+  onEvent(e: PipelineEvent) {
+    this.t.apply(e);
+    if (e.type === 'discovered') this.out.write(`mcp-index discovered ${e.files} files (${mb(e.bytes)} MB) via ${e.source}, ${e.skipped} skipped\n`);
+    if (e.type === 'planned') this.out.write(`mcp-index planned ${e.batches} batches: ${e.files} files to parse, ${e.reused} unchanged\n`);
+    if (e.type === 'interrupt') this.out.write(`mcp-index interrupted: finishing ${e.inFlight} in-flight batches (Ctrl-C again to quit now)\n`);
+    if (e.type === 'batch-failed') this.out.write(`mcp-index batch ${e.batch.batchId} failed (${e.error}): ${e.action}\n`);
+  }
+  setWorkers(rows: string[]) {
+    this.t.workers = rows;
+  }
+  stop() {
+    clearInterval(this.timer);
+  }
+}
+
+/** JSON lines for machines: every event as it happens. */
+class JsonRenderer implements Renderer {
+  constructor(private out: NodeJS.WritableStream) {}
+  onEvent(e: PipelineEvent) {
+    this.out.write(JSON.stringify({ ts: Date.now(), ...e }) + '\n');
+  }
+  setWorkers(rows: string[]) {
+    this.out.write(JSON.stringify({ ts: Date.now(), type: 'workers', rows }) + '\n');
+  }
+  stop() {}
+}
+
+/** Live bars on a TTY: totals, then one row per busy thread, then one per cluster worker. */
+class BarsRenderer implements Renderer {
+  private t = new Tally();
+  private multi: cliProgress.MultiBar;
+  private main: cliProgress.SingleBar;
+  private threadRows: cliProgress.SingleBar[] = [];
+  private workerRows: cliProgress.SingleBar[] = [];
+  private timer: NodeJS.Timeout;
+
+  constructor(out: NodeJS.WritableStream, slots: number) {
+    this.multi = new cliProgress.MultiBar(
+      { stream: out as NodeJS.WriteStream, hideCursor: true, clearOnComplete: false, autopadding: true, fps: 10, format: '{text}' },
+      cliProgress.Presets.shades_classic,
+    );
+    this.main = this.multi.create(1, 0, {}, {
+      format: ' {bar} {percentage}% | {files} files | {mbs} MB | {symbols} symbols | {rate} MB/s | ETA {etaText} | {phase}',
+    });
+    for (let i = 0; i < slots; i++) this.threadRows.push(this.multi.create(1, 0, { text: `  thread ${i}: idle` }));
+    this.timer = setInterval(() => this.render(), 200);
+  }
+
+  private render() {
+    const t = this.t;
+    this.main.setTotal(Math.max(t.totalBytes, 1));
+    this.main.update(t.doneBytes, {
+      files: `${t.doneFiles}/${t.totalFiles}`,
+      mbs: `${mb(t.doneBytes)}/${mb(t.totalBytes)}`,
+      symbols: t.symbols,
+      rate: t.rate().toFixed(1),
+      etaText: t.eta(),
+      phase: t.phase,
+    });
+    this.threadRows.forEach((row, i) => {
+      const b = t.inFlight.get(i);
+      row.update(0, { text: b ? `  thread ${i}: batch ${b.batchId.slice(0, 8)} ${b.files} files ${(b.bytes / 1024).toFixed(0)} KiB  ${b.firstPath}` : `  thread ${i}: idle` });
+    });
+    t.workers.forEach((w, i) => {
+      this.workerRows[i] ??= this.multi.create(1, 0, { text: '' });
+      this.workerRows[i].update(0, { text: `  ${w}` });
+    });
+  }
+
+  onEvent(e: PipelineEvent) {
+    this.t.apply(e);
+  }
+
+  setWorkers(rows: string[]) {
+    this.t.workers = rows;
+  }
+
+  stop() {
+    clearInterval(this.timer);
+    this.render();
+    this.multi.stop();
+  }
+}
+
+export function createRenderer(mode: ProgressMode, quiet: boolean, slots: number, intervalSec: number, out: NodeJS.WriteStream = process.stderr): Renderer {
+  if (quiet || mode === 'none') return { onEvent() {}, stop() {} };
+  const resolved = mode === 'auto' ? (out.isTTY && !process.env.CI ? 'bars' : 'plain') : mode;
+  if (resolved === 'json') return new JsonRenderer(out);
+  if (resolved === 'bars') return new BarsRenderer(out, slots);
+  return new PlainRenderer(out, intervalSec);
+}

@@ -1,0 +1,137 @@
+import { isUtf8 } from 'node:buffer';
+import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { isAbsolute, join, normalize } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { runInNewContext } from 'node:vm';
+import { setFlagsFromString } from 'node:v8';
+import { threadId } from 'node:worker_threads';
+import { TooDeepError } from '../extract/common.js';
+import { extractorFor, parserFor } from '../extract/registry.js';
+import { EXTRACTOR_VERSION } from '../extract/version.js';
+import { sha1 } from '../plan/hash.js';
+import type { FileError, FileRef, FileResult, JobRequest, JobResult } from '../protocol/types.js';
+import { PROTOCOL_VERSION } from '../protocol/types.js';
+
+/** Content supplied by the transport (cluster blobs); anything missing is read from `req.root`. */
+export type Inputs = ReadonlyMap<string, Uint8Array>;
+
+// Parse trees hold native memory the JS heap cannot see; a periodic full GC frees them before malloc grows.
+setFlagsFromString('--expose-gc');
+const gc = runInNewContext('gc') as () => void;
+const GC_EVERY_FILES = 64;
+let filesSinceGc = 0;
+
+const BINARY_SNIFF = 8000; // git's heuristic: a NUL byte in the first 8000 bytes means binary
+
+function failed(f: FileRef, error: FileError, hash = f.hash, size = f.size): FileResult {
+  return { path: f.path, hash, size, language: f.language, status: 'error', error, symbols: [], refs: [], parseMs: 0 };
+}
+
+/** A job path must stay inside the root, whatever a (possibly foreign) message says. */
+export function safeJoin(root: string, path: string): string | null {
+  if (isAbsolute(path) || path.includes('\0')) return null;
+  const n = normalize(path);
+  if (n.startsWith('..') || isAbsolute(n)) return null;
+  return join(root, n);
+}
+
+async function readInput(req: JobRequest, f: FileRef, inputs?: Inputs): Promise<Uint8Array | FileError> {
+  const given = inputs?.get(f.path);
+  if (given) return given;
+  if (!req.root) return { code: 'unreadable', message: 'no content and no root to read it from' };
+  const abs = safeJoin(req.root, f.path);
+  if (!abs) return { code: 'path-escape', message: 'path escapes the repository root' };
+  try {
+    return await readFile(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return { code: 'deleted', message: 'file deleted during the run' };
+    return { code: 'unreadable', message: (err as Error).message };
+  }
+}
+
+function firstSyntaxError(root: import('tree-sitter').SyntaxNode): string {
+  const bad = root.descendantsOfType('ERROR')[0];
+  if (bad) return `syntax error at ${bad.startPosition.row + 1}:${bad.startPosition.column}`;
+  return 'syntax error (missing token)';
+}
+
+export function indexSource(f: FileRef, src: string, limits: JobRequest['limits'], hash: string, size: number): FileResult {
+  const started = performance.now();
+  const parser = parserFor(f.language);
+  parser.setTimeoutMicros(limits.parseTimeoutMs * 1000);
+  // bufferSize sized to the file saves the binding's re-allocations on large inputs.
+  const tree = parser.parse(src, undefined, { bufferSize: src.length + 1 });
+  if (!tree) {
+    parser.reset(); // a halted parse would otherwise resume on the next file
+    return failed(f, { code: 'parse-timeout', message: `parse exceeded ${limits.parseTimeoutMs} ms` }, hash, size);
+  }
+  const root = tree.rootNode;
+  const base = { path: f.path, hash, size, language: f.language };
+  try {
+    const { symbols, refs } = extractorFor(f.language)(root, src);
+    const hasError = root.hasError;
+    return {
+      ...base,
+      status: hasError ? 'partial' : 'ok',
+      error: hasError ? { code: 'syntax', message: firstSyntaxError(root) } : null,
+      symbols,
+      refs,
+      parseMs: performance.now() - started,
+    };
+  } catch (err) {
+    const deep = err instanceof TooDeepError || err instanceof RangeError;
+    return failed(
+      f,
+      deep ? { code: 'too-deep', message: err instanceof TooDeepError ? err.message : 'nesting too deep to walk' } : { code: 'internal', message: String((err as Error)?.stack ?? err).slice(0, 500) },
+      hash,
+      size,
+    );
+  }
+}
+
+/**
+ * The single worker function: every transport runs exactly this. A bad file becomes a per-file error in the
+ * result; only a broken request makes it throw.
+ */
+export async function handleJob(req: JobRequest, inputs?: Inputs): Promise<JobResult> {
+  if (req.v !== PROTOCOL_VERSION || !Array.isArray(req.files)) throw new Error(`unsupported job message (v=${String(req.v)})`);
+  const started = performance.now();
+  const files: FileResult[] = [];
+  for (const f of req.files) {
+    const data = await readInput(req, f, inputs);
+    if (!(data instanceof Uint8Array)) {
+      files.push(failed(f, data));
+      continue;
+    }
+    const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+    const hash = sha1(buf);
+    if (buf.length > req.limits.maxFileBytes) {
+      files.push(failed(f, { code: 'oversize', message: `${buf.length} bytes exceeds the ${req.limits.maxFileBytes}-byte limit` }, hash, buf.length));
+    } else if (buf.subarray(0, BINARY_SNIFF).includes(0)) {
+      files.push(failed(f, { code: 'binary', message: 'NUL byte in the first 8000 bytes' }, hash, buf.length));
+    } else if (!isUtf8(buf)) {
+      files.push(failed(f, { code: 'non-utf8', message: 'content is not valid UTF-8' }, hash, buf.length));
+    } else {
+      let src = buf.toString('utf8');
+      if (src.charCodeAt(0) === 0xfeff) src = src.slice(1);
+      files.push(indexSource(f, src, req.limits, hash, buf.length));
+    }
+    // Trees are freed only when the loop turns; without this yield memory grows by the size of every tree.
+    if (++filesSinceGc >= GC_EVERY_FILES) {
+      filesSinceGc = 0;
+      gc();
+    }
+    await yieldToLoop();
+  }
+  return {
+    v: PROTOCOL_VERSION,
+    runId: req.runId,
+    batchId: req.batchId,
+    files,
+    extractorVersion: EXTRACTOR_VERSION,
+    worker: { host: hostname(), pid: process.pid, threadId },
+    durationMs: performance.now() - started,
+  };
+}
