@@ -1,9 +1,9 @@
 import type { IndexOptions } from '../config/options.js';
 import { runIndex } from '../pipeline/run.js';
-import type { RunSummary } from '../pipeline/events.js';
+import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
 import { LocalTransport } from '../transport/local.js';
 import type { Transport } from '../transport/types.js';
-import { createRenderer } from '../ui/progress.js';
+import { createRenderer, type Renderer } from '../ui/progress.js';
 import { formatSummary } from '../ui/summary.js';
 import { EXIT } from './errors.js';
 
@@ -29,13 +29,33 @@ export function interruptController(): { signal: AbortSignal; dispose: () => voi
   };
 }
 
-export async function indexCommand(o: IndexOptions, makeTransport: () => Promise<Transport> = async () => new LocalTransport({ threads: o.threads })): Promise<number> {
+export interface IndexCommandExtras {
+  resumable?: boolean;
+  /** Sees every pipeline event after the renderer. */
+  onEvent?: (e: PipelineEvent) => void;
+  onRenderer?: (r: Renderer) => void;
+}
+
+export async function indexCommand(
+  o: IndexOptions,
+  makeTransport: () => Promise<Transport> = async () => new LocalTransport({ threads: o.threads }),
+  extras: IndexCommandExtras = {},
+): Promise<number> {
   const { signal, dispose } = interruptController();
   const transport = await makeTransport();
   const renderer = createRenderer(o.progress, o.quiet, transport.name === 'local' ? transport.capacity : 0, o.progressInterval);
+  extras.onRenderer?.(renderer);
   let summary: RunSummary;
   try {
-    summary = await runIndex(o, { transport, signal, onEvent: (e) => renderer.onEvent(e) });
+    summary = await runIndex(o, {
+      transport,
+      signal,
+      resumable: extras.resumable,
+      onEvent: (e) => {
+        renderer.onEvent(e);
+        extras.onEvent?.(e);
+      },
+    });
   } finally {
     renderer.stop();
     await transport.close();

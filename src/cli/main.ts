@@ -6,7 +6,9 @@ import { exportJsonl } from '../index-store/export.js';
 import { defaultIndexPath } from '../index-store/location.js';
 import { IndexNotFoundError, openIndex } from '../index-store/reader.js';
 import { EXIT } from './errors.js';
+import { CLUSTER_KEYS, clusterFlags, clusterIndexCommand, redisFlags, workerCommand } from './cluster.js';
 import { indexCommand } from './index-command.js';
+import { registerQueryCommands } from './query-commands.js';
 
 /** Flags shared by every command that builds an index. Keys match the config file's keys. */
 function indexFlags<T>(y: Argv<T>) {
@@ -46,17 +48,34 @@ function indexPathFor(argv: { index?: string; path?: string }): string {
 
 export async function cli(args: string[]): Promise<void> {
   let exitCode: number = EXIT.ok;
-  const parser = yargs(args)
+  const parser = registerQueryCommands(yargs(args))
     .scriptName('mcp-index')
     .env('MCP_INDEX')
     .usage('$0 [path]: index a repository into a SQLite symbol index\n$0 <command> [options]')
     .command(
       '$0 [path]',
       'Index a repository (default: the current directory)',
-      (y) => indexFlags(y.positional('path', { type: 'string', describe: 'Repository root', default: '.' })),
+      (y) => clusterFlags(indexFlags(y.positional('path', { type: 'string', describe: 'Repository root', default: '.' }))),
       async (argv) => {
-        const o = buildOptions(argv.path as string, pick(argv, INDEX_KEYS), argv.config);
-        exitCode = await indexCommand(o);
+        const o = buildOptions(argv.path as string, pick(argv, [...INDEX_KEYS, ...CLUSTER_KEYS]), argv.config);
+        exitCode = o.cluster ? await clusterIndexCommand(o) : await indexCommand(o);
+      },
+    )
+    .command(
+      'worker',
+      'Pull batches from a Redis cluster and index them until stopped (SIGTERM/SIGINT drain in-flight batches)',
+      (y) =>
+        redisFlags(y)
+          .option('threads', { alias: 'j', type: 'number', describe: 'Pool threads (default: available cores)' })
+          .option('root', { type: 'string', describe: 'A checkout of the repository: files whose hash matches are read here instead of fetched' })
+          .option('name', { type: 'string', describe: 'Worker name in heartbeats (default host-pid)' })
+          .option('lock-ms', { type: 'number', describe: 'Lease on a batch; a dead worker loses it after this long (default 30000)' })
+          .option('drain-ms', { type: 'number', describe: 'On shutdown, wait this long for in-flight batches before giving them back (default 30000)' })
+          .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, default: 'info' as const }),
+      async (argv) => {
+        if (argv.threads !== undefined && (!Number.isInteger(argv.threads) || argv.threads < 1)) throw new UsageError('--threads must be a whole number >= 1');
+        if (argv.root !== undefined) argv.root = resolveRoot(argv.root);
+        exitCode = await workerCommand(argv);
       },
     )
     .command(

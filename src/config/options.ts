@@ -60,6 +60,10 @@ export const ConfigSchema = z
     namespace: z.string().regex(/^[A-Za-z0-9:_.-]+$/, 'letters, digits and : _ . - only'),
     priority: z.enum(PRIORITIES),
     workers: z.number().int().min(0).max(64),
+    window: z.number().int().min(1).max(10_000),
+    tlsCa: z.string().min(1),
+    tlsCert: z.string().min(1),
+    tlsKey: z.string().min(1),
     logLevel: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']),
   })
   .partial()
@@ -86,6 +90,7 @@ export const DEFAULTS = {
   namespace: 'mcp-index',
   priority: 'normal' as const,
   workers: 0,
+  window: 32,
   logLevel: 'warn' as const,
 };
 
@@ -114,6 +119,8 @@ export interface IndexOptions {
   readonly namespace: string;
   readonly priority: (typeof PRIORITIES)[number];
   readonly workers: number;
+  readonly window: number;
+  readonly tls: { ca?: string; cert?: string; key?: string };
   readonly logLevel: string;
 }
 
@@ -217,6 +224,8 @@ export function buildOptions(rootArg: string, fromCli: ConfigInput, configPath?:
     namespace: merged.namespace,
     priority: merged.priority,
     workers: merged.workers,
+    window: merged.window,
+    tls: { ca: merged.tlsCa, cert: merged.tlsCert, key: merged.tlsKey },
     logLevel: merged.logLevel,
   });
 }

@@ -13,7 +13,7 @@ const exec = promisify(execFile);
 export const DEFAULT_EXCLUDES = [
   '**/node_modules/**',
   '**/bower_components/**',
-  '**/vendor/**',
+  
   '**/third_party/**',
   '**/dist/**',
   '**/build/**',
@@ -80,8 +80,11 @@ async function gitListing(root: string): Promise<string[] | null> {
   return stdout.split('\0').filter(Boolean);
 }
 
+/** git init sets core.ignorecase on the file systems that are case-insensitive by default. */
+const CASE_INSENSITIVE_FS = process.platform === 'darwin' || process.platform === 'win32';
+
 /** Directory walk honouring nested .gitignore files, for trees that are not git work trees. */
-async function walkListing(root: string, excluded: (p: string) => boolean): Promise<string[]> {
+async function walkListing(root: string, excludedDir: (p: string) => boolean): Promise<string[]> {
   const out: string[] = [];
   const stack: { dir: string; rules: { base: string; ig: Ignore }[] }[] = [{ dir: '', rules: [] }];
   while (stack.length) {
@@ -96,7 +99,8 @@ async function walkListing(root: string, excluded: (p: string) => boolean): Prom
     let rules = parentRules;
     if (entries.some((e) => e.name === '.gitignore' && e.isFile())) {
       const text = await readFile(join(abs, '.gitignore'), 'utf8').catch(() => '');
-      rules = [...parentRules, { base: dir, ig: ignore().add(text) }];
+      // Case-sensitive like git on Linux (core.ignorecase is false there); `ignore` defaults to case-insensitive.
+      rules = [...parentRules, { base: dir, ig: ignore({ ignorecase: CASE_INSENSITIVE_FS }).add(text) }];
     }
     const ignored = (rel: string, isDir: boolean): boolean => {
       let verdict = false;
@@ -114,7 +118,7 @@ async function walkListing(root: string, excluded: (p: string) => boolean): Prom
       const isDir = e.isDirectory();
       if (ignored(rel, isDir)) continue;
       if (isDir) {
-        if (!excluded(rel + '/')) stack.push({ dir: rel, rules });
+        if (!excludedDir(rel)) stack.push({ dir: rel, rules });
       } else if (e.isFile() || e.isSymbolicLink()) {
         out.push(rel);
       }
@@ -127,10 +131,15 @@ export async function discover(opts: DiscoverOptions): Promise<Discovery> {
   const excludeGlobs = [...opts.exclude, ...(opts.defaultExcludes ? DEFAULT_EXCLUDES : [])];
   const isExcluded = excludeGlobs.length ? picomatch(excludeGlobs, { dot: true }) : () => false;
   const isIncluded = opts.include.length ? picomatch(opts.include, { dot: true }) : () => true;
+  // The walk may skip a directory only if every path under it is excluded: true when the directory matches the
+  // part of a `<prefix>/**` glob before `/**`. (Testing `dir/` against all globs is not: `src/*` matches `src/gen/`
+  // yet not `src/gen/a.ts`, which git mode would list.)
+  const dirGlobs = excludeGlobs.filter((g) => g.endsWith('/**') && g.length > 3 && !g.startsWith('!')).map((g) => g.slice(0, -3));
+  const isExcludedDir = dirGlobs.length ? picomatch(dirGlobs, { dot: true }) : () => false;
 
   const listed = await gitListing(opts.root);
   const source = listed ? 'git' : 'walk';
-  const paths = (listed ?? (await walkListing(opts.root, isExcluded))).map(toPosix);
+  const paths = (listed ?? (await walkListing(opts.root, isExcludedDir))).map(toPosix);
 
   const files: DiscoveredFile[] = [];
   const skipped: SkippedFile[] = [];

@@ -55,6 +55,11 @@ CREATE TABLE IF NOT EXISTS refs (
 CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id);
 CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
 
+-- Batches merged into this build: a redelivered result is skipped, a resumed run skips what it already has.
+CREATE TABLE IF NOT EXISTS run_batches (
+  batch_id TEXT PRIMARY KEY
+) WITHOUT ROWID;
+
 -- Symbol search: names split into words (getUserName -> get user name) so FTS finds parts of identifiers.
 -- Contentless with delete support: rows are keyed by symbols.id and removed with their file.
 CREATE VIRTUAL TABLE IF NOT EXISTS symbols_fts USING fts5(

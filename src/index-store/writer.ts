@@ -79,10 +79,13 @@ export class IndexWriter {
         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
       insFts: db.prepare('INSERT INTO symbols_fts (rowid, name, words, qualified, signature, doc) VALUES (?, ?, ?, ?, ?, ?)'),
       insRef: db.prepare('INSERT INTO refs (file_id, kind, name, line, col, scope, context) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      merged: db.prepare<[string], { batch_id: string }>('SELECT batch_id FROM run_batches WHERE batch_id = ?'),
+      markMerged: db.prepare('INSERT OR IGNORE INTO run_batches (batch_id) VALUES (?)'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
     };
     this.setMeta({ schema_version: String(SCHEMA_VERSION), extractor_version: String(opts.extractorVersion) });
     if (opts.resumeKey) this.setMeta({ resume_key: opts.resumeKey });
+    if (!resumed) db.exec('DELETE FROM run_batches');
   }
 
   private clearFile(id: number): void {
@@ -127,12 +130,22 @@ export class IndexWriter {
     for (const r of f.refs) s.insRef.run(id, r.kind, r.name, r.line, r.col, r.scope, r.context);
   }
 
-  /** One transaction per batch result; `mtimes` carries what discovery saw (0 forces a re-check next run). */
-  readonly applyResult = (res: JobResult, mtimes: ReadonlyMap<string, number>): void => {
+  /**
+   * One transaction per batch result; `mtimes` carries what discovery saw (0 forces a re-check next run).
+   * Returns false when this batch was already merged (a redelivery): nothing is written twice.
+   */
+  readonly applyResult = (res: JobResult, mtimes: ReadonlyMap<string, number>): boolean =>
     this.db.transaction(() => {
+      if (this.stmts.merged.get(res.batchId)) return false;
       for (const f of res.files) this.writeFile(f, mtimes.get(f.path) ?? 0);
+      this.stmts.markMerged.run(res.batchId);
+      return true;
     })();
-  };
+
+  /** Batch ids already in this build (non-empty only when resuming). */
+  mergedBatches(): Set<string> {
+    return new Set(this.db.prepare<[], { batch_id: string }>('SELECT batch_id FROM run_batches').all().map((r) => r.batch_id));
+  }
 
   /** Files that never reached a worker (oversize, unreadable, ...) are recorded too: nothing is dropped silently. */
   applySkipped(skipped: readonly SkippedFile[]): void {

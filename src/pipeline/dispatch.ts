@@ -9,7 +9,7 @@ export interface DispatchOptions {
   emit: EventSink;
   priority: Priority;
   /** Merge one result (one transaction). Throwing here fails the run: the index must not miss a result. */
-  apply: (res: JobResult) => void;
+  apply: (res: JobResult) => unknown;
   /** A single file that kept failing its batch. */
   applyFileError: (file: FileRef, message: string) => void;
   toRequest: (b: { id: string; files: FileRef[] }) => JobRequest;
@@ -64,8 +64,10 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
         o.transport
           .submit(req, { priority: o.priority })
           .then(
-            (res) => {
+            async (res) => {
               o.apply(res);
+              // Cleanup after the merge committed; a failure here only leaves garbage that expires.
+              await o.transport.ack?.(req).catch(() => {});
               counters.retries += res.delivery?.retries ?? 0;
               counters.stalls += res.delivery?.stalls ?? 0;
               o.emit({

@@ -5,6 +5,9 @@ export type Phase = 'discover' | 'hash' | 'plan' | 'index' | 'commit' | 'done';
 export interface RunSummary {
   root: string;
   out: string;
+  runId: string;
+  /** A cluster run that picked up an interrupted build of the same plan. */
+  resumed: boolean;
   transport: 'local' | 'redis';
   threads: number;
   /** true when stopped by a signal: the previous index was left in place. */
@@ -50,7 +53,7 @@ export interface InFlight {
 export type PipelineEvent =
   | { type: 'phase'; phase: Phase }
   | { type: 'discovered'; files: number; bytes: number; skipped: number; source: 'git' | 'walk' }
-  | { type: 'planned'; batches: number; files: number; bytes: number; reused: number }
+  | { type: 'planned'; runId: string; batches: number; files: number; bytes: number; reused: number }
   | { type: 'batch-start'; batch: InFlight }
   | {
       type: 'batch-done';

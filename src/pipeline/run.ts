@@ -4,7 +4,7 @@ import type { IndexOptions } from '../config/options.js';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { openIndex, priorFiles } from '../index-store/reader.js';
 import { IndexWriter, isCompatible } from '../index-store/writer.js';
-import { hashFiles, type PriorFile } from '../plan/hash.js';
+import { hashFiles, sha1, type PriorFile } from '../plan/hash.js';
 import { plan, type Batch } from '../plan/plan.js';
 import type { FileRef, JobRequest } from '../protocol/types.js';
 import { PROTOCOL_VERSION } from '../protocol/types.js';
@@ -21,9 +21,11 @@ export interface RunHooks {
   transport: Transport;
   /** Restrict the run to these repo-relative paths (from --files / --changed-since); others keep their rows. */
   only?: ReadonlySet<string> | null;
-  /** Identifies the run for a resumable build (cluster mode). */
-  runId?: string;
-  resumeKey?: string;
+  /**
+   * Keep an interrupted build and pick it up on the next identical run (cluster mode). The run id is derived from
+   * the plan, so the same command over the same tree finds the same run.
+   */
+  resumable?: boolean;
 }
 
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
@@ -79,17 +81,18 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
   }
   const batches = plan(toParse, { targetBytes: o.batchBytes, maxFiles: o.batchFiles });
   const bytesParsed = toParse.reduce((n, f) => n + f.size, 0);
-  emit({ type: 'planned', batches: batches.length, files: toParse.length, bytes: bytesParsed, reused: unchanged.length });
+  const runId = sha1([o.root, o.out, ...batches.map((b) => b.id)].join('\n')).slice(0, 16);
+  emit({ type: 'planned', runId, batches: batches.length, files: toParse.length, bytes: bytesParsed, reused: unchanged.length });
   const tPlan = mark();
 
-  const writer = new IndexWriter(o.out, { incremental: !!prior, extractorVersion: EXTRACTOR_VERSION, resumeKey: hooks.resumeKey });
+  const resumeKey = hooks.resumable ? runId : undefined;
+  const writer = new IndexWriter(o.out, { incremental: !!prior, extractorVersion: EXTRACTOR_VERSION, resumeKey });
   try {
     const skipped: SkippedFile[] = [...disc.skipped, ...hashed.skipped];
     writer.applySkipped(skipped);
     writer.touch(unchanged.map((f) => [f.path, mtimes.get(f.path) ?? 0]));
 
     emit({ type: 'phase', phase: 'index' });
-    const runId = hooks.runId ?? `local-${process.pid}-${Date.now()}`;
     const toRequest = (b: Batch | { id: string; files: FileRef[] }): JobRequest => ({
       v: PROTOCOL_VERSION,
       runId,
@@ -98,7 +101,11 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
       limits: { maxFileBytes: o.maxFileBytes, parseTimeoutMs: o.parseTimeoutMs, maxDepth: o.maxDepth },
       root: o.root,
     });
-    const counters = await dispatch(batches.map(toRequest), {
+    // A resumed build already holds some batches: acknowledge them (the transport may still keep their results) and skip them.
+    const merged = writer.mergedBatches();
+    const requests = batches.map(toRequest);
+    for (const r of requests) if (merged.has(r.batchId)) await hooks.transport.ack?.(r).catch(() => {});
+    const counters = await dispatch(requests.filter((r) => !merged.has(r.batchId)), {
       transport: hooks.transport,
       signal,
       emit,
@@ -120,6 +127,8 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     const summary: RunSummary = {
       root: o.root,
       out: o.out,
+      runId,
+      resumed: writer.resumed,
       transport: hooks.transport.name,
       threads: hooks.transport.capacity,
       interrupted: signal.aborted,
@@ -146,7 +155,7 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
       peakRssMb: 0,
     };
     if (signal.aborted) {
-      writer.abort(!!hooks.resumeKey);
+      writer.abort(!!resumeKey);
     } else {
       writer.setMeta({ root: o.root, last_run: new Date().toISOString(), last_summary: JSON.stringify({ run: summary.run, index: summary.index }) });
       writer.commit();
@@ -165,7 +174,7 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     emit({ type: 'done', summary });
     return summary;
   } catch (err) {
-    writer.abort(!!hooks.resumeKey);
+    writer.abort(!!resumeKey);
     throw err;
   }
 }

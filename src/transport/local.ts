@@ -10,16 +10,20 @@ export const THREAD_FILE = fileURLToPath(new URL('../../dist/worker/thread.js', 
 
 export interface LocalOptions {
   threads?: number;
+  /** Benchmarks only: parse without extracting (the parser's ceiling). */
+  parseOnly?: boolean;
 }
 
 export class LocalTransport implements Transport {
   readonly name = 'local' as const;
   readonly capacity: number;
   private readonly pool: Piscina<ThreadTask, JobResult>;
+  private readonly parseOnly: boolean;
 
   constructor(opts: LocalOptions = {}) {
     const threads = Math.max(1, opts.threads ?? availableParallelism());
     this.capacity = threads;
+    this.parseOnly = opts.parseOnly ?? false;
     this.pool = new Piscina({
       filename: THREAD_FILE,
       minThreads: threads,
@@ -34,7 +38,12 @@ export class LocalTransport implements Transport {
   /** Run a batch on a pool thread. Never passes an AbortSignal: aborting a running task terminates its thread,
    * and terminating a thread inside tree-sitter's parse() aborts the whole process. */
   submit(req: JobRequest): Promise<JobResult> {
-    return this.pool.run({ req });
+    return this.pool.run(this.parseOnly ? { req, parseOnly: true } : { req });
+  }
+
+  /** Cluster workers: run a batch whose content was fetched by the process (blobs or a verified checkout). */
+  runWithInputs(req: JobRequest, inputs: [string, Uint8Array][], stop?: Int32Array): Promise<JobResult> {
+    return this.pool.run({ req, inputs, stop });
   }
 
   get threads(): number {

@@ -57,7 +57,22 @@ function firstSyntaxError(root: import('tree-sitter').SyntaxNode): string {
   return 'syntax error (missing token)';
 }
 
-export function indexSource(f: FileRef, src: string, limits: JobRequest['limits'], hash: string, size: number): FileResult {
+export interface HandleOptions {
+  /** Parse and discard: the parser's ceiling, for `bench`. No extraction. */
+  parseOnly?: boolean;
+  /** Checked between files: 1 means give the batch back (shutdown deadline passed). */
+  stop?: Int32Array;
+}
+
+/** The batch was given back unfinished, between two files; the transport re-queues it elsewhere. */
+export class ReleasedError extends Error {
+  constructor() {
+    super('released: worker shutting down');
+    this.name = 'ReleasedError';
+  }
+}
+
+export function indexSource(f: FileRef, src: string, limits: JobRequest['limits'], hash: string, size: number, opts: HandleOptions = {}): FileResult {
   const started = performance.now();
   const parser = parserFor(f.language);
   parser.setTimeoutMicros(limits.parseTimeoutMs * 1000);
@@ -69,6 +84,7 @@ export function indexSource(f: FileRef, src: string, limits: JobRequest['limits'
   }
   const root = tree.rootNode;
   const base = { path: f.path, hash, size, language: f.language };
+  if (opts.parseOnly) return { ...base, status: 'ok', error: null, symbols: [], refs: [], parseMs: performance.now() - started };
   try {
     const { symbols, refs } = extractorFor(f.language)(root, src);
     const hasError = root.hasError;
@@ -95,11 +111,12 @@ export function indexSource(f: FileRef, src: string, limits: JobRequest['limits'
  * The single worker function: every transport runs exactly this. A bad file becomes a per-file error in the
  * result; only a broken request makes it throw.
  */
-export async function handleJob(req: JobRequest, inputs?: Inputs): Promise<JobResult> {
+export async function handleJob(req: JobRequest, inputs?: Inputs, opts: HandleOptions = {}): Promise<JobResult> {
   if (req.v !== PROTOCOL_VERSION || !Array.isArray(req.files)) throw new Error(`unsupported job message (v=${String(req.v)})`);
   const started = performance.now();
   const files: FileResult[] = [];
   for (const f of req.files) {
+    if (opts.stop && Atomics.load(opts.stop, 0) === 1) throw new ReleasedError();
     const data = await readInput(req, f, inputs);
     if (!(data instanceof Uint8Array)) {
       files.push(failed(f, data));
@@ -116,7 +133,7 @@ export async function handleJob(req: JobRequest, inputs?: Inputs): Promise<JobRe
     } else {
       let src = buf.toString('utf8');
       if (src.charCodeAt(0) === 0xfeff) src = src.slice(1);
-      files.push(indexSource(f, src, req.limits, hash, buf.length));
+      files.push(indexSource(f, src, req.limits, hash, buf.length, opts));
     }
     // Trees are freed only when the loop turns; without this yield memory grows by the size of every tree.
     if (++filesSinceGc >= GC_EVERY_FILES) {

@@ -6,8 +6,12 @@ export interface ThreadTask {
   req: JobRequest;
   /** Cluster mode: content fetched by the worker process (path -> bytes), when it has no matching checkout. */
   inputs?: [string, Uint8Array][];
+  /** Shared flag: once set to 1, the job stops between files and rejects with ReleasedError (worker shutdown). */
+  stop?: Int32Array;
+  /** Benchmarks only: parse without extracting. */
+  parseOnly?: boolean;
 }
 
 export default function run(task: ThreadTask): Promise<JobResult> {
-  return handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined);
+  return handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined, { parseOnly: task.parseOnly, stop: task.stop });
 }

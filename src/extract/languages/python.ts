@@ -1,5 +1,648 @@
-import type { Extraction, SyntaxNode } from '../common.js';
+/**
+ * Python: definitions (functions, methods, classes, properties, module variables, class fields, type aliases)
+ * and references (calls, imports) from a tree-sitter-python tree.
+ *
+ * Performance notes (this runs once per indexed file):
+ * - Every node of interest comes from ONE `descendantsOfType` call, in pre-order.
+ * - Each property read on a node (`startIndex`, `startPosition`, a field, `.text`) is a call into the native binding,
+ *   and every node it hands back is registered in the binding's node cache. So per node we read `startIndex` once
+ *   (and `endIndex` only for definitions), and everything else (names, headers, callees, docstrings, decorators,
+ *   line/column) is read from `src` with small string scanners. Line/column come from a line table built once.
+ * - The shared helpers (`makeSymbol`, `makeRef`, `signatureOf`, `ScopeStack`) only read positional properties of
+ *   the node they are given, so they are fed plain `Span` objects instead of native nodes.
+ * - No recursion anywhere: the scanners are loops with a depth counter, and every scan is capped, falling back to
+ *   the tree when the text does not look as expected (broken code, pathological nesting).
+ */
+import {
+  CONTEXT_MAX,
+  ScopeStack,
+  cleanComment,
+  collapse,
+  makeRef,
+  makeSymbol,
+  signatureOf,
+  type Extraction,
+  type SyntaxNode,
+} from '../common.js';
+import type { RefRecord, SymbolKind, SymbolRecord } from '../../protocol/types.js';
 
-export function extract(_root: SyntaxNode, _src: string): Extraction {
-  return { symbols: [], refs: [] };
+const SEP = '.';
+
+const TYPES = [
+  'class_definition',
+  'function_definition',
+  'decorated_definition',
+  'call',
+  'assignment',
+  'type_alias_statement',
+  'import_statement',
+  'import_from_statement',
+  'future_import_statement',
+];
+
+/** How far a text scan may run before we give up and ask the tree (keeps every scan O(1)-bounded per node). */
+const SCAN_CAP = 4096;
+
+interface Point {
+  row: number;
+  column: number;
+}
+
+/** The positional subset of a SyntaxNode that the shared helpers read. */
+interface Span {
+  startIndex: number;
+  endIndex: number;
+  startPosition: Point;
+  endPosition: Point;
+}
+
+/** The shared helpers are typed on SyntaxNode but only read the positional properties a Span carries. */
+const asNode = (span: Partial<Span>): SyntaxNode => span as unknown as SyntaxNode;
+
+// ---------------------------------------------------------------------------------------------------------------
+// Line table: rows and columns from string indexes, without asking the native tree.
+// tree-sitter counts rows at '\n' and columns in UTF-16 code units for string input (the binding halves byte
+// offsets), which is exactly what indexes into the JS string give us.
+
+class Lines {
+  private readonly starts: number[] = [0];
+  private last = 0;
+
+  constructor(src: string) {
+    for (let i = src.indexOf('\n'); i !== -1; i = src.indexOf('\n', i + 1)) this.starts.push(i + 1);
+  }
+
+  row(index: number): number {
+    const s = this.starts;
+    let k = this.last;
+    // Most lookups move forward a little from the previous one.
+    if (s[k] <= index && (k + 1 === s.length || index < s[k + 1])) return k;
+    if (k + 2 < s.length && s[k + 1] <= index && index < s[k + 2]) return (this.last = k + 1);
+    let lo = 0;
+    let hi = s.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >>> 1;
+      if (s[mid] <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return (this.last = lo);
+  }
+
+  point(index: number): Point {
+    const row = this.row(index);
+    return { row, column: index - this.starts[row] };
+  }
+
+  lineStart(row: number): number {
+    return this.starts[row];
+  }
+
+  /** End of `row` (index of its '\n', or the end of the source). */
+  lineEnd(row: number, srcLength: number): number {
+    return row + 1 < this.starts.length ? this.starts[row + 1] - 1 : srcLength;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Character scanners. All take a `limit` and return -1 when the text is not what they expect.
+
+// Character codes.
+const TAB = 9;
+const LF = 10;
+const FF = 12;
+const CR = 13;
+const SPACE = 32;
+const DQUOTE = 34;
+const HASH = 35;
+const SQUOTE = 39;
+const LPAREN = 40;
+const RPAREN = 41;
+const STAR = 42;
+const COMMA = 44;
+const DOT = 46;
+const ZERO = 48;
+const NINE = 57;
+const COLON = 58;
+const SEMI = 59;
+const EQ = 61;
+const AT = 64;
+const LBRACK = 91;
+const BACKSLASH = 92;
+const RBRACK = 93;
+const UNDERSCORE = 95;
+const LBRACE = 123;
+const RBRACE = 125;
+
+function isIdentChar(c: number): boolean {
+  return (
+    (c >= 97 && c <= 122) || // a-z
+    (c >= 65 && c <= 90) || // A-Z
+    (c >= ZERO && c <= NINE) ||
+    c === UNDERSCORE ||
+    c >= 0x80 // non-ASCII identifiers (PEP 3131); good enough to delimit names
+  );
+}
+
+function isSpace(c: number): boolean {
+  return c === SPACE || c === TAB || c === FF;
+}
+
+/** `i` at an opening quote. Returns the index just past the closing quote(s), or -1. */
+function skipString(src: string, i: number, limit: number): number {
+  const q = src.charCodeAt(i);
+  if (src.charCodeAt(i + 1) === q && src.charCodeAt(i + 2) === q) {
+    const triple = q === DQUOTE ? '"""' : "'''";
+    let from = i + 3;
+    for (;;) {
+      const k = src.indexOf(triple, from);
+      if (k === -1 || k + 3 > limit) return -1;
+      let backslashes = 0;
+      while (src.charCodeAt(k - 1 - backslashes) === BACKSLASH) backslashes++;
+      if ((backslashes & 1) === 0) return k + 3;
+      from = k + 1;
+    }
+  }
+  for (let j = i + 1; j < limit; j++) {
+    const c = src.charCodeAt(j);
+    if (c === BACKSLASH) j++;
+    else if (c === q) return j + 1;
+    else if (c === LF || c === CR) return -1;
+  }
+  return -1;
+}
+
+/** `i` at '#'. Returns the index of the end of the line. */
+function skipComment(src: string, i: number, limit: number): number {
+  const k = src.indexOf('\n', i);
+  return k === -1 || k > limit ? limit : k;
+}
+
+/** `i` at an opening bracket. Returns the index just past its matching bracket, or -1. */
+function skipBalanced(src: string, i: number, limit: number): number {
+  let depth = 0;
+  for (let j = i; j < limit; j++) {
+    const c = src.charCodeAt(j);
+    if (c === LPAREN || c === LBRACK || c === LBRACE) depth++;
+    else if (c === RPAREN || c === RBRACK || c === RBRACE) {
+      if (--depth === 0) return j + 1;
+    } else if (c === DQUOTE || c === SQUOTE) {
+      const k = skipString(src, j, limit);
+      if (k < 0) return -1;
+      j = k - 1;
+    } else if (c === HASH) j = skipComment(src, j, limit) - 1;
+    else if (c === BACKSLASH) j++;
+  }
+  return -1;
+}
+
+/** Skips whitespace, newlines, comments and line continuations. */
+function skipTrivia(src: string, i: number, limit: number): number {
+  while (i < limit) {
+    const c = src.charCodeAt(i);
+    if (isSpace(c) || c === LF || c === CR) i++;
+    else if (c === HASH) i = skipComment(src, i, limit);
+    else if (c === BACKSLASH && (src.charCodeAt(i + 1) === LF || src.charCodeAt(i + 1) === CR)) i += 2;
+    else break;
+  }
+  return i;
+}
+
+/** The identifier starting at `i` (after trivia), or null. */
+function identifierAt(src: string, i: number, limit: number): { name: string; end: number } | null {
+  i = skipTrivia(src, i, limit);
+  let j = i;
+  while (j < limit && isIdentChar(src.charCodeAt(j))) j++;
+  if (j === i) return null;
+  const first = src.charCodeAt(i);
+  if (first >= ZERO && first <= NINE) return null;
+  return { name: src.slice(i, j), end: j };
+}
+
+/** The trailing identifier of `text` (`os.path.join` -> `join`), or null when it ends otherwise (`f()()`, `a[0]`). */
+function trailingIdentifier(text: string): string | null {
+  let b = text.length;
+  while (b > 0 && isIdentChar(text.charCodeAt(b - 1))) b--;
+  if (b === text.length) return null;
+  const first = text.charCodeAt(b);
+  return first >= ZERO && first <= NINE ? null : text.slice(b);
+}
+
+/**
+ * The ':' that ends a `def`/`class` header, scanning from just after the name: the first ':' outside brackets,
+ * strings and comments. -1 if the header does not end before `limit`.
+ */
+function headerColon(src: string, i: number, limit: number): number {
+  let depth = 0;
+  for (; i < limit; i++) {
+    const c = src.charCodeAt(i);
+    if (c === COLON) {
+      if (depth === 0) return i;
+    } else if (c === LPAREN || c === LBRACK || c === LBRACE) depth++;
+    else if (c === RPAREN || c === RBRACK || c === RBRACE) {
+      if (--depth < 0) return -1;
+    } else if (c === DQUOTE || c === SQUOTE) {
+      const k = skipString(src, i, limit);
+      if (k < 0) return -1;
+      i = k - 1;
+    } else if (c === HASH) i = skipComment(src, i, limit) - 1;
+    else if (c === BACKSLASH) i++;
+    else if (c === LF && depth === 0) return -1;
+  }
+  return -1;
+}
+
+/**
+ * Where the arguments of a call start, scanning its callee from `i`: the first '(' at depth 0 that follows an atom.
+ * `seenAtom` is true when the text from `i` continues an already-consumed callee (a chained call `f(a)(b)`).
+ * Returns -1 when the text is not a plain callee (the caller then asks the tree).
+ */
+function argumentsStart(src: string, i: number, limit: number, seenAtom: boolean): number {
+  while (i < limit) {
+    const c = src.charCodeAt(i);
+    if (isIdentChar(c) || c === DOT) {
+      seenAtom = true;
+      i++;
+    } else if (c === LPAREN) {
+      if (seenAtom) return i;
+      i = skipBalanced(src, i, limit); // a parenthesized callee: `(lambda: f)()`
+      if (i < 0) return -1;
+      seenAtom = true;
+    } else if (c === LBRACK || c === LBRACE) {
+      i = skipBalanced(src, i, limit);
+      if (i < 0) return -1;
+      seenAtom = true;
+    } else if (c === DQUOTE || c === SQUOTE) {
+      i = skipString(src, i, limit);
+      if (i < 0) return -1;
+      seenAtom = true;
+    } else if (isSpace(c) || c === LF || c === CR) i++;
+    else if (c === HASH) i = skipComment(src, i, limit);
+    else if (c === BACKSLASH) i += 2;
+    else return -1;
+  }
+  return -1;
+}
+
+/** The end of a decorator's expression starting at '@' (end of its logical line), or -1. */
+function decoratorEnd(src: string, i: number, limit: number): number {
+  let depth = 0;
+  for (; i < limit; i++) {
+    const c = src.charCodeAt(i);
+    if (c === LPAREN || c === LBRACK || c === LBRACE) depth++;
+    else if (c === RPAREN || c === RBRACK || c === RBRACE) depth--;
+    else if (c === DQUOTE || c === SQUOTE) {
+      const k = skipString(src, i, limit);
+      if (k < 0) return -1;
+      i = k - 1;
+    } else if (c === HASH) {
+      if (depth <= 0) return i;
+      i = skipComment(src, i, limit) - 1;
+    } else if (c === BACKSLASH) i++;
+    else if ((c === LF || c === CR) && depth <= 0) return i;
+  }
+  return limit;
+}
+
+/** The decorators between a decorated_definition's start and its definition, as collapsed text. */
+function decoratorsIn(src: string, i: number, limit: number): string[] {
+  const out: string[] = [];
+  for (;;) {
+    i = skipTrivia(src, i, limit);
+    if (i >= limit || src.charCodeAt(i) !== AT) return out;
+    const end = decoratorEnd(src, i + 1, limit);
+    if (end < 0) return out;
+    out.push(collapse(src.slice(i, end), CONTEXT_MAX));
+    i = end;
+  }
+}
+
+/** Kind implied by decorators on a function defined in a class body. */
+function methodKind(decorators: string[]): SymbolKind {
+  let kind: SymbolKind = 'method';
+  for (const d of decorators) {
+    const name = d.replace(/\s+/g, '');
+    if (/^@(?:(?:functools\.)?cached_property|(?:abc\.)?abstractproperty|property)$/.test(name)) return 'property';
+    if (/\.setter$/.test(name)) kind = 'setter';
+    else if (/\.getter$/.test(name)) kind = 'getter';
+  }
+  return kind;
+}
+
+/** Names bound by the target list of an assignment starting at `i` (`a`, `a, *b`, `(a, [b, c])`); attribute and
+ * subscript targets bind no new name and are skipped. Stops at the first '=' or ':' outside brackets. */
+function assignedNames(src: string, i: number, limit: number): string[] {
+  const names: string[] = [];
+  let depth = 0;
+  let afterDot = false;
+  while (i < limit) {
+    const c = src.charCodeAt(i);
+    if (isIdentChar(c)) {
+      let j = i + 1;
+      while (j < limit && isIdentChar(src.charCodeAt(j))) j++;
+      const name = src.slice(i, j);
+      const next = skipTrivia(src, j, limit);
+      const n = src.charCodeAt(next);
+      if (n === LBRACK || n === LPAREN) {
+        // Subscript or call: not a name binding; skip its brackets.
+        const k = skipBalanced(src, next, limit);
+        if (k < 0) return names;
+        i = k;
+        afterDot = false;
+        continue;
+      }
+      const first = src.charCodeAt(i);
+      if (!afterDot && n !== DOT && !(first >= ZERO && first <= NINE)) names.push(name);
+      afterDot = false;
+      i = j;
+    } else if (c === DOT) {
+      afterDot = true;
+      i++;
+    } else if (c === LPAREN || c === LBRACK) {
+      depth++;
+      i++;
+    } else if (c === RPAREN || c === RBRACK) {
+      depth--;
+      i++;
+    } else if (c === EQ || c === COLON) {
+      if (depth <= 0) return names;
+      i++;
+    } else if (c === COMMA || c === STAR || isSpace(c) || c === LF || c === CR) i++;
+    else if (c === BACKSLASH) i += 2;
+    else if (c === HASH) i = skipComment(src, i, limit);
+    else return names;
+  }
+  return names;
+}
+
+/** `MAX_SIZE`, `_PRIVATE`, `ÄRGER`: some letter and no lowercase letter. */
+function isConstantName(name: string): boolean {
+  return name === name.toUpperCase() && name !== name.toLowerCase();
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Docstrings
+
+function expandTabs(line: string): string {
+  if (!line.includes('\t')) return line;
+  let out = '';
+  for (const ch of line) {
+    if (ch === '\t') out += ' '.repeat(8 - (out.length % 8));
+    else out += ch;
+  }
+  return out;
+}
+
+/** Like inspect.cleandoc: first line stripped, common indentation of the others removed, blank ends dropped. */
+function cleandoc(raw: string): string | null {
+  const lines = raw.replace(/\r\n?/g, '\n').split('\n').map(expandTabs);
+  let margin = Infinity;
+  for (let k = 1; k < lines.length; k++) {
+    const line = lines[k];
+    const content = line.trimStart().length;
+    if (content) margin = Math.min(margin, line.length - content);
+  }
+  lines[0] = lines[0].trimStart();
+  for (let k = 0; k < lines.length; k++) {
+    if (k > 0 && margin !== Infinity) lines[k] = lines[k].slice(margin);
+    lines[k] = lines[k].trimEnd();
+  }
+  while (lines.length && !lines[lines.length - 1]) lines.pop();
+  while (lines.length && !lines[0]) lines.shift();
+  return lines.length ? lines.join('\n') : null;
+}
+
+/**
+ * The docstring of a body starting at `i` (just past the header's ':'), or null: the first statement must be a
+ * plain (optionally r/u-prefixed) string literal standing alone. Escapes are left as written.
+ */
+function docstringAt(src: string, i: number, limit: number): string | null {
+  i = skipTrivia(src, i, limit);
+  let q = i;
+  while (q < limit && q - i < 2 && isIdentChar(src.charCodeAt(q))) q++;
+  const quote = src.charCodeAt(q);
+  if (quote !== DQUOTE && quote !== SQUOTE) return null;
+  if (q > i && !/^[rRuU]$/.test(src.slice(i, q))) return null; // b'', f'' and friends are not docstrings
+  const end = skipString(src, q, limit);
+  if (end < 0) return null;
+  // The statement must be the string alone: `"""doc""".strip()` or `"a" + b` is not a docstring.
+  let k = end;
+  while (k < limit && isSpace(src.charCodeAt(k))) k++;
+  if (k < limit) {
+    const c = src.charCodeAt(k);
+    if (c !== LF && c !== CR && c !== SEMI && c !== HASH) return null;
+  }
+  const width = src.charCodeAt(q + 1) === quote && src.charCodeAt(q + 2) === quote && end - q >= 6 ? 3 : 1;
+  return cleandoc(src.slice(q + width, end - width));
+}
+
+/** A `#` comment block directly above the line of `start` (no blank line between), for variables and fields. */
+function commentAbove(src: string, lines: Lines, start: number): string | null {
+  const row = lines.row(start);
+  const lineStart = lines.lineStart(row);
+  for (let k = lineStart; k < start; k++) if (!isSpace(src.charCodeAt(k))) return null;
+  const block: string[] = [];
+  for (let r = row - 1; r >= 0; r--) {
+    const text = src.slice(lines.lineStart(r), lines.lineEnd(r, src.length)).trim();
+    if (!text.startsWith('#') || text.startsWith('#!') || /^#.*coding[:=]/.test(text)) break;
+    block.unshift(text.startsWith('#:') ? '#' + text.slice(2) : text);
+  }
+  return block.length ? cleanComment(block) : null;
+}
+
+/** Module paths with the whitespace and line continuations Python allows inside them removed. */
+function modulePath(text: string): string {
+  return text.replace(/[\s\\]+/g, '');
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export function extract(root: SyntaxNode, src: string): Extraction {
+  const symbols: SymbolRecord[] = [];
+  const refs: RefRecord[] = [];
+  const nodes = root.descendantsOfType(TYPES);
+  const count = nodes.length;
+  if (count === 0) return { symbols, refs };
+
+  const lines = new Lines(src);
+  const scopes = new ScopeStack();
+  const probe = { startIndex: 0, endIndex: 0 };
+  const scopeAt = (index: number): string | null => {
+    probe.startIndex = index;
+    return scopes.at(asNode(probe));
+  };
+  const span = (start: number, end: number): Span => ({
+    startIndex: start,
+    endIndex: end,
+    startPosition: lines.point(start),
+    endPosition: lines.point(end),
+  });
+  const at = (index: number) => asNode({ startPosition: lines.point(index) });
+
+  // Calls inside a def/class header (defaults, annotations, base classes) run in the enclosing scope.
+  let headerEnd = -1;
+  let headerScope: string | null = null;
+  // A decorated_definition seen and waiting for its definition.
+  let decoStart = -1;
+  let decoEnd = -1;
+  // The last assignment kept, so `a = b = 1` gives both names the whole statement as signature.
+  let assignEnd = -1;
+  let assignSignature = '';
+
+  let nextIndex = -1;
+  let nextStart = 0;
+
+  for (let i = 0; i < count; i++) {
+    const node = nodes[i];
+    const start = i === nextIndex ? nextStart : node.startIndex;
+    const type = node.type;
+
+    if (type === 'call') {
+      const scope = start < headerEnd ? headerScope : scopeAt(start);
+      // A chained call `a.b(c).d(e)`: the next call in pre-order starting at the same index is inside our callee.
+      let from = start;
+      let chained = false;
+      if (i + 1 < count && nodes[i + 1].type === 'call') {
+        nextIndex = i + 1;
+        nextStart = nodes[i + 1].startIndex;
+        if (nextStart === start) {
+          from = nodes[i + 1].endIndex;
+          chained = true;
+        }
+      }
+      let open = argumentsStart(src, from, Math.min(src.length, from + SCAN_CAP), chained);
+      if (open < 0) {
+        const fn = node.childForFieldName('function');
+        open = fn ? fn.endIndex : -1;
+      }
+      if (open <= start) continue;
+      let callee = src.slice(start, open).trimEnd();
+      if (callee.includes('\\')) callee = callee.replace(/\\\r?\n/g, ' '); // line continuations
+      const name = trailingIdentifier(callee);
+      if (name) refs.push(makeRef(at(start), 'call', name, scope, callee));
+      continue;
+    }
+
+    if (type === 'function_definition' || type === 'class_definition') {
+      const scope = scopeAt(start);
+      const container = scopes.kind();
+      const end = node.endIndex;
+      let decorators: string[] = [];
+      let rangeStart = start;
+      if (decoStart >= 0 && start < decoEnd) {
+        decorators = decoratorsIn(src, decoStart, start);
+        rangeStart = decoStart;
+      }
+      decoStart = -1;
+
+      const isClass = type === 'class_definition';
+      const isAsync = !isClass && src.startsWith('async', start);
+      // Name: after `class` / `def` / `async def`.
+      let afterKeyword = start + (isClass ? 5 : 3);
+      if (isAsync) {
+        const def = skipTrivia(src, start + 5, end);
+        afterKeyword = src.startsWith('def', def) ? def + 3 : afterKeyword;
+      }
+      const limit = Math.min(end, start + SCAN_CAP);
+      let ident = identifierAt(src, afterKeyword, limit);
+      let name: string;
+      if (ident) name = ident.name;
+      else {
+        const nameNode = node.childForFieldName('name');
+        if (!nameNode) continue;
+        ident = { name: src.slice(nameNode.startIndex, nameNode.endIndex), end: nameNode.endIndex };
+        name = ident.name;
+      }
+      // Header: up to the ':' before the body.
+      let headerEndAt = headerColon(src, ident.end, limit);
+      let bodyStart = headerEndAt + 1;
+      if (headerEndAt < 0) {
+        const body = node.childForFieldName('body');
+        headerEndAt = bodyStart = body ? body.startIndex : end;
+      }
+
+      let kind: SymbolKind;
+      if (isClass) kind = 'class';
+      else if (container === 'class') kind = methodKind(decorators);
+      else kind = 'function';
+      const flags = isAsync ? [...decorators, 'async'] : decorators;
+
+      const sym = makeSymbol(asNode(span(rangeStart, end)), {
+        name,
+        kind,
+        scope,
+        sep: SEP,
+        signature: signatureOf(src, asNode({ startIndex: start, endIndex: end }), asNode({ startIndex: headerEndAt })),
+        doc: docstringAt(src, bodyStart, end),
+        flags,
+      });
+      symbols.push(sym);
+      scopes.push(asNode({ endIndex: end }), sym.qualified, kind);
+      headerEnd = headerEndAt;
+      headerScope = scope;
+      continue;
+    }
+
+    if (type === 'decorated_definition') {
+      decoStart = start;
+      decoEnd = node.endIndex;
+      continue;
+    }
+
+    if (type === 'assignment' || type === 'type_alias_statement') {
+      const scope = scopeAt(start);
+      const container = scopes.kind();
+      if (scope !== null && container !== 'class') continue; // locals are not indexed
+      const end = node.endIndex;
+      let signature: string;
+      if (start < assignEnd) signature = assignSignature; // the inner part of `a = b = 1`
+      else {
+        signature = signatureOf(src, asNode({ startIndex: start, endIndex: end }), null);
+        assignEnd = end;
+        assignSignature = signature;
+      }
+      const range = asNode(span(start, end));
+      const doc = commentAbove(src, lines, start);
+      if (type === 'type_alias_statement') {
+        const ident = identifierAt(src, start + 4, Math.min(end, start + SCAN_CAP));
+        if (ident) symbols.push(makeSymbol(range, { name: ident.name, kind: 'type', scope, sep: SEP, signature, doc }));
+        continue;
+      }
+      for (const name of assignedNames(src, start, Math.min(end, start + SCAN_CAP))) {
+        const kind: SymbolKind = container === 'class' ? 'field' : isConstantName(name) ? 'constant' : 'variable';
+        symbols.push(makeSymbol(range, { name, kind, scope, sep: SEP, signature, doc }));
+      }
+      continue;
+    }
+
+    // Imports: rare enough to read from the tree directly.
+    const scope = scopeAt(start);
+    const text = (n: SyntaxNode) => src.slice(n.startIndex, n.endIndex);
+    const importRef = (n: SyntaxNode, name: string, module: string) =>
+      refs.push(makeRef(at(n.startIndex), 'import', name, scope, module));
+    if (type === 'import_statement') {
+      for (const child of node.namedChildren) {
+        const target = child.type === 'aliased_import' ? child.childForFieldName('name') : child;
+        if (!target || target.type !== 'dotted_name') continue;
+        const module = modulePath(text(target));
+        importRef(target, module, module);
+      }
+    } else if (type === 'import_from_statement' || type === 'future_import_statement') {
+      let module: string | null = type === 'future_import_statement' ? '__future__' : null;
+      for (const child of node.namedChildren) {
+        const t = child.type;
+        if (t === 'comment') continue;
+        if (module === null) {
+          module = modulePath(text(child));
+          continue;
+        }
+        if (t === 'wildcard_import') importRef(child, '*', module);
+        else if (t === 'dotted_name') importRef(child, modulePath(text(child)), module);
+        else if (t === 'aliased_import') {
+          const target = child.childForFieldName('name');
+          if (target) importRef(target, modulePath(text(target)), module);
+        }
+      }
+    }
+  }
+  return { symbols, refs };
 }

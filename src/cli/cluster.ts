@@ -1,0 +1,154 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import type { Argv } from 'yargs';
+import type { IndexOptions } from '../config/options.js';
+import { UsageError } from '../config/options.js';
+import type { PipelineEvent } from '../pipeline/events.js';
+import type { RedisConnectOptions } from '../transport/redis/connection.js';
+import { RedisTransport } from '../transport/redis/coordinator.js';
+import { Keys } from '../transport/redis/keys.js';
+import { startWorker } from '../transport/redis/worker.js';
+import { createLogger } from '../util/log.js';
+import { indexCommand, interruptController } from './index-command.js';
+
+const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
+
+export function redisFlags<T>(y: Argv<T>) {
+  return y
+    .option('redis', { type: 'string', describe: 'Redis URL: redis://[user:password@]host:port[/db], or rediss:// for TLS' })
+    .option('namespace', { type: 'string', describe: 'Prefix of every Redis key (default mcp-index)' })
+    .option('tls-ca', { type: 'string', describe: 'CA certificate (PEM) to verify the Redis server' })
+    .option('tls-cert', { type: 'string', describe: 'Client certificate (PEM) for mutual TLS' })
+    .option('tls-key', { type: 'string', describe: 'Client key (PEM) for mutual TLS' });
+}
+
+export function clusterFlags<T>(y: Argv<T>) {
+  return redisFlags(y)
+    .option('cluster', { type: 'boolean', describe: 'Run batches on Redis workers instead of local threads' })
+    .option('priority', { choices: ['urgent', 'high', 'normal', 'low'] as const, describe: "This run's priority on the shared queue" })
+    .option('workers', { type: 'number', describe: 'Also start N local worker processes (1 thread each)' })
+    .option('window', { type: 'number', describe: 'Batches uploaded and queued at once (bounds Redis memory; default 32)' });
+}
+
+export const CLUSTER_KEYS = ['cluster', 'redis', 'namespace', 'priority', 'workers', 'window', 'tlsCa', 'tlsCert', 'tlsKey'] as const;
+
+function connectOptions(url: string, tls: { ca?: string; cert?: string; key?: string }): RedisConnectOptions {
+  return { url, tlsCa: tls.ca, tlsCert: tls.cert, tlsKey: tls.key };
+}
+
+/** Child worker processes for `--workers N`: same binary, one thread each, sharing this checkout. */
+function spawnLocalWorkers(o: IndexOptions): ChildProcess[] {
+  const children: ChildProcess[] = [];
+  for (let i = 0; i < o.workers; i++) {
+    const args = [BIN, 'worker', '--redis', o.redis!, '--namespace', o.namespace, '--threads', '1', '--root', o.root, '--name', `local-${process.pid}-${i}`];
+    if (o.tls.ca) args.push('--tls-ca', o.tls.ca);
+    if (o.tls.cert) args.push('--tls-cert', o.tls.cert);
+    if (o.tls.key) args.push('--tls-key', o.tls.key);
+    children.push(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
+  }
+  return children;
+}
+
+/** `mcp-index <repo> --cluster --redis URL`: the local pipeline with the Redis transport. */
+export async function clusterIndexCommand(o: IndexOptions): Promise<number> {
+  if (!o.redis) throw new UsageError('--cluster needs --redis URL');
+  const conn = connectOptions(o.redis, o.tls);
+  const keys = new Keys(o.namespace);
+  const transport = await RedisTransport.create({ ...conn, namespace: o.namespace, root: o.root, window: o.window });
+  const children = spawnLocalWorkers(o);
+  const redis = transport.redis;
+  let runId = '';
+  let workerTimer: NodeJS.Timeout | null = null;
+  try {
+    return await indexCommand(o, async () => transport, {
+      resumable: true,
+      onEvent: (e: PipelineEvent) => {
+        // The run record that `status --redis` reads.
+        if (e.type === 'planned') {
+          runId = e.runId;
+          void redis
+            .multi()
+            .hset(keys.run(runId), { root: o.root, priority: o.priority, total: String(e.batches), started: String(Date.now()), host: process.pid })
+            .sadd(keys.runs, runId)
+            .exec();
+        } else if (e.type === 'batch-done' && runId) {
+          void redis.hincrby(keys.run(runId), 'merged', 1).catch(() => {});
+        } else if (e.type === 'done' && runId) {
+          void redis.multi().srem(keys.runs, runId).pexpire(keys.run(runId), 3600_000).exec().catch(() => {});
+        }
+      },
+      onRenderer: (r) => {
+        const refresh = async () => {
+          const rows = await workerRows(redis, keys).catch(() => []);
+          r.setWorkers?.(rows.map((w) => `worker ${w.id}: ${w.threads} threads, ${w.done} done, ${w.failed} failed, rss ${w.rssMb} MB, beat ${w.ageMs} ms ago`));
+        };
+        workerTimer = setInterval(() => void refresh(), 1000);
+        workerTimer.unref();
+      },
+    });
+  } finally {
+    if (workerTimer) clearInterval(workerTimer);
+    for (const c of children) c.kill('SIGTERM');
+    await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
+  }
+}
+
+export interface WorkerRow {
+  id: string;
+  host: string;
+  pid: string;
+  threads: string;
+  done: string;
+  failed: string;
+  rssMb: string;
+  run: string;
+  ageMs: number;
+}
+
+/** Workers with a live heartbeat (the hash expires when a worker stops beating). */
+export async function workerRows(redis: import('ioredis').Redis, keys: Keys): Promise<WorkerRow[]> {
+  const ids = await redis.zrange(keys.workers, 0, -1);
+  const rows: WorkerRow[] = [];
+  for (const id of ids) {
+    const h = await redis.hgetall(keys.worker(id));
+    if (!h.id) {
+      await redis.zrem(keys.workers, id); // expired: the worker is gone
+      continue;
+    }
+    rows.push({ id, host: h.host, pid: h.pid, threads: h.threads, done: h.done, failed: h.failed, rssMb: h.rssMb, run: h.run, ageMs: Date.now() - Number(h.beat) });
+  }
+  return rows;
+}
+
+/** `mcp-index worker --redis URL`: a long-running process that pulls batches until SIGTERM/SIGINT. */
+export async function workerCommand(argv: {
+  redis?: string;
+  namespace?: string;
+  threads?: number;
+  root?: string;
+  name?: string;
+  lockMs?: number;
+  drainMs?: number;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+  logLevel?: string;
+}): Promise<number> {
+  if (!argv.redis) throw new UsageError('worker needs --redis URL');
+  const log = createLogger(argv.logLevel ?? 'info', 'mcp-index-worker');
+  const w = await startWorker({
+    ...connectOptions(argv.redis, { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey }),
+    namespace: argv.namespace ?? 'mcp-index',
+    threads: argv.threads ?? (await import('node:os')).availableParallelism(),
+    root: argv.root,
+    name: argv.name,
+    lockMs: argv.lockMs,
+    drainMs: argv.drainMs,
+    log: (level, msg, extra) => log[level](extra ?? {}, msg),
+  });
+  const { signal, dispose } = interruptController();
+  signal.addEventListener('abort', () => void w.close(), { once: true });
+  await w.closed;
+  dispose();
+  return 0;
+}

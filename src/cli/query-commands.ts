@@ -1,0 +1,155 @@
+import type { Argv } from 'yargs';
+import { UsageError } from '../config/options.js';
+import { LANGUAGES, REF_KINDS, SYMBOL_KINDS } from '../protocol/types.js';
+import { QueryError } from '../query/common.js';
+import { FIND_DEFAULT_LIMIT, findSymbols, MATCH_MODES, type MatchMode } from '../query/find.js';
+import { formatContent, formatFind, formatOutline, formatRefs, formatSearch, formatStatus } from '../query/format.js';
+import { CONTENT_DEFAULT_LIMIT, searchContent } from '../query/grep.js';
+import { openLocated, type OpenedIndex } from '../query/locate.js';
+import { fileOutline } from '../query/outline.js';
+import { findRefs, REFS_DEFAULT_LIMIT } from '../query/refs.js';
+import { SEARCH_DEFAULT_LIMIT, searchSymbols } from '../query/search.js';
+import { indexStatus } from '../query/status.js';
+
+interface IndexArgs {
+  repo?: string;
+  index?: string;
+  json?: boolean;
+}
+
+/** --repo / --index / --json, shared by every command that reads an index. */
+function indexOptions<T>(y: Argv<T>) {
+  return y
+    .option('index', { type: 'string', describe: 'Index file to read (default: the repository\'s index in $XDG_CACHE_HOME/mcp-index)' })
+    .option('json', { type: 'boolean', describe: 'Print JSON on stdout instead of a table' });
+}
+
+const repoPositional = {
+  type: 'string' as const,
+  describe: 'Repository whose index to read (also --repo; default: the current directory or its nearest parent with an index)',
+};
+
+const filterOptions = <T>(y: Argv<T>, kinds: readonly string[]) =>
+  y
+    .option('kind', { type: 'string', array: true, describe: `Only these kinds (repeat or comma-separate): ${kinds.join(', ')}` })
+    .option('lang', { type: 'string', array: true, describe: `Only these languages: ${LANGUAGES.join(', ')}` })
+    .option('path', { type: 'string', describe: 'Only paths matching this glob, relative to the repository root ("*.rs" matches file names; a folder matches below it)' });
+
+/** Opens the index, runs the query, prints JSON or text; query errors become one-line usage errors (exit 2). */
+function run<A extends IndexArgs>(argv: A, body: (ix: OpenedIndex) => { json: unknown; text: string }): void {
+  const ix = openLocated({ repo: argv.repo, index: argv.index });
+  try {
+    const out = body(ix);
+    process.stdout.write((argv.json ? JSON.stringify(out.json, null, 2) : out.text) + '\n');
+  } catch (err) {
+    if (err instanceof QueryError) throw new UsageError(err.message);
+    throw err;
+  } finally {
+    ix.db.close();
+  }
+}
+
+const HINT = { limitHint: 'use --limit N to see more' };
+
+/** find / search / refs / outline / status / serve: commands that read an index. */
+export function registerQueryCommands<T>(y: Argv<T>): Argv<T> {
+  return y
+    .command(
+      'find <name> [repo]',
+      'Find symbol definitions by name: exact, then prefix, then fuzzy matches',
+      (c) =>
+        filterOptions(indexOptions(c.positional('name', { type: 'string', demandOption: true, describe: 'Symbol name' }).positional('repo', repoPositional)), SYMBOL_KINDS)
+          .option('match', { choices: MATCH_MODES, describe: 'Loosest match to include (default fuzzy: exact, prefix and fuzzy)' })
+          .option('limit', { alias: 'n', type: 'number', describe: `Maximum results (default ${FIND_DEFAULT_LIMIT})` }),
+      (argv) =>
+        run(argv, (ix) => {
+          const r = findSymbols(ix.db, String(argv.name), {
+            kind: argv.kind as string[] | undefined,
+            lang: argv.lang as string[] | undefined,
+            path: argv.path,
+            match: argv.match as MatchMode | undefined,
+            limit: argv.limit,
+          });
+          return { json: r, text: formatFind(r, HINT) };
+        }),
+    )
+    .command(
+      'search <text> [repo]',
+      'Full-text search over symbol names, scopes, signatures and docs; --content searches file contents',
+      (c) =>
+        filterOptions(indexOptions(c.positional('text', { type: 'string', demandOption: true, describe: 'Words (symbols) or substring/regex (--content)' }).positional('repo', repoPositional)), SYMBOL_KINDS)
+          .option('content', { alias: 'c', type: 'boolean', describe: 'Search the text of the indexed files (path:line: text)' })
+          .option('regex', { alias: 'e', type: 'boolean', describe: 'With --content: the text is a JavaScript regular expression (implies --content)' })
+          .option('ignore-case', { alias: 'i', type: 'boolean', describe: 'With --content: ignore case (default: smart case, ignore it unless the text has a capital)' })
+          .option('case-sensitive', { alias: 's', type: 'boolean', describe: 'With --content: match case' })
+          .option('limit', { alias: 'n', type: 'number', describe: `Maximum results (default ${SEARCH_DEFAULT_LIMIT}; ${CONTENT_DEFAULT_LIMIT} lines with --content)` }),
+      (argv) =>
+        run(argv, (ix) => {
+          const text = String(argv.text);
+          if (argv.content || argv.regex) {
+            if (argv.kind) throw new QueryError('--kind applies to symbol search, not --content');
+            if (argv['ignore-case'] && argv['case-sensitive']) throw new QueryError('--ignore-case and --case-sensitive exclude each other');
+            const ignoreCase = argv['ignore-case'] ? true : argv['case-sensitive'] ? false : undefined;
+            const r = searchContent(ix.db, text, { regex: argv.regex, ignoreCase, lang: argv.lang as string[] | undefined, path: argv.path, limit: argv.limit, root: ix.root });
+            return { json: r, text: formatContent(r, HINT) };
+          }
+          if (argv['ignore-case'] || argv['case-sensitive']) throw new QueryError('--ignore-case / --case-sensitive apply to --content searches');
+          const r = searchSymbols(ix.db, text, { kind: argv.kind as string[] | undefined, lang: argv.lang as string[] | undefined, path: argv.path, limit: argv.limit });
+          return { json: r, text: formatSearch(r, HINT) };
+        }),
+    )
+    .command(
+      'refs <name> [repo]',
+      'Call sites and imports of a name, grouped by file',
+      (c) =>
+        filterOptions(indexOptions(c.positional('name', { type: 'string', demandOption: true, describe: 'Name, optionally qualified (os.path.join, std::mem::swap)' }).positional('repo', repoPositional)), REF_KINDS)
+          .option('limit', { alias: 'n', type: 'number', describe: `Maximum references (default ${REFS_DEFAULT_LIMIT})` }),
+      (argv) =>
+        run(argv, (ix) => {
+          const r = findRefs(ix.db, String(argv.name), { kind: argv.kind as string[] | undefined, lang: argv.lang as string[] | undefined, path: argv.path, limit: argv.limit });
+          return { json: r, text: formatRefs(r, HINT) };
+        }),
+    )
+    .command(
+      'outline <file>',
+      "A file's symbols in source order, nested by scope",
+      (c) =>
+        indexOptions(c.positional('file', { type: 'string', demandOption: true, describe: 'File (relative to the repository root or the current directory, or a unique suffix)' }))
+          .option('repo', { type: 'string', describe: 'Repository whose index to read (default: the current directory or its nearest parent with an index)' })
+          .option('depth', { type: 'number', describe: 'Only this many nesting levels (1 = top level)' }),
+      (argv) =>
+        run(argv, (ix) => {
+          if (argv.depth !== undefined && (!Number.isInteger(argv.depth) || argv.depth < 1)) throw new QueryError('--depth must be a positive integer');
+          const r = fileOutline(ix.db, String(argv.file), ix.root);
+          return { json: r, text: formatOutline(r, { maxDepth: argv.depth }) };
+        }),
+    )
+    .command(
+      'status [repo]',
+      'Index location, contents, last run, per-file errors, and files changed since',
+      (c) =>
+        indexOptions(c.positional('repo', repoPositional)).option('errors', {
+          type: 'number',
+          default: 10,
+          describe: 'How many files with errors (and changed files) to list',
+        }),
+      (argv) =>
+        run(argv, (ix) => {
+          if (!Number.isInteger(argv.errors) || argv.errors < 0) throw new QueryError('--errors must be a non-negative integer');
+          const s = indexStatus(ix.db, ix.indexPath, ix.meta, ix.root, { errorsLimit: argv.errors, staleLimit: argv.errors });
+          return { json: s, text: formatStatus(s) };
+        }),
+    )
+    .command(
+      'serve',
+      'Serve the index over MCP (stdio) for AI clients: symbol lookup, search, references, outlines, status, reindex',
+      (c) =>
+        c
+          .option('repo', { type: 'string', describe: 'Repository to serve (default: the current directory)' })
+          .option('index', { type: 'string', describe: 'Index file to read and update (default: the repository\'s index in $XDG_CACHE_HOME/mcp-index)' }),
+      async (argv) => {
+        const { serve } = await import('../serve/server.js');
+        await serve({ repo: argv.repo, index: argv.index });
+      },
+    ) as unknown as Argv<T>;
+}

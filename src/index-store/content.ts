@@ -1,0 +1,163 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { sha1 } from '../plan/hash.js';
+
+/**
+ * File-content search index: one FTS5 row per non-blank source line, trigram tokenized, so a substring of three or
+ * more characters finds its lines through the index (`text LIKE '%...%'` is answered from the trigram lists and
+ * then verified against the stored line). detail=none keeps only which rows hold a trigram, not where: the index
+ * stays small and every candidate is re-checked anyway.
+ *
+ * rowid = file id * 2^21 + line number, so a file's lines are one rowid range (cheap to delete) and results come
+ * back grouped by file in line order. `content_files` records which content (hash) each file id was indexed
+ * from: unchanged files are skipped on the next run, and rows of files that were removed or replaced (SQLite may
+ * reuse a freed files.id) are deleted.
+ */
+export const CONTENT_SCHEMA = `
+CREATE VIRTUAL TABLE IF NOT EXISTS content_fts USING fts5(text, tokenize = 'trigram', detail = none);
+CREATE TABLE IF NOT EXISTS content_files (
+  file_id INTEGER PRIMARY KEY,
+  path    TEXT NOT NULL,
+  hash    TEXT NOT NULL,
+  lines   INTEGER NOT NULL
+);
+`;
+
+export const LINE_BITS = 2 ** 21;
+/** Lines longer than this are stored cut (minified code): matches beyond it are not found. */
+export const MAX_LINE_CHARS = 2000;
+/** Files that never reach the content index: not text, or too big to have been read. */
+const SKIP_CODES = ['binary', 'non-utf8', 'oversize', 'unreadable', 'deleted', 'path-escape'];
+
+export const rowidOf = (fileId: number, line: number) => fileId * LINE_BITS + line;
+export const fileIdOf = (rowid: number) => Math.floor(rowid / LINE_BITS);
+export const lineOf = (rowid: number) => rowid % LINE_BITS;
+
+export interface ContentStats {
+  /** Files (re)read and indexed this time. */
+  indexed: number;
+  /** Files whose indexed content was already current. */
+  unchanged: number;
+  /** Files whose content on disk no longer matches files.hash (changed since the parse): left out until the next run. */
+  changed: number;
+  /** Files that could not be read (deleted, permission). */
+  unreadable: number;
+  /** Files whose rows were dropped (removed from the index, or replaced). */
+  removed: number;
+  lines: number;
+  bytes: number;
+  ms: number;
+}
+
+interface FileRow {
+  id: number;
+  path: string;
+  hash: string;
+}
+
+/**
+ * Brings the content index in line with the files table: reads each indexed file from `root`, checks its sha1
+ * against files.hash (a file edited since it was parsed is left out rather than indexed with content that does not
+ * match its symbols), and inserts its lines. With `paths`, only those files are (re)read; rows of files no longer
+ * in the index are removed either way. Call it on the writer's connection before commit.
+ */
+export async function buildContentIndex(db: Database.Database, root: string, paths?: Iterable<string> | null): Promise<ContentStats> {
+  const t0 = performance.now();
+  db.exec(CONTENT_SCHEMA);
+  const only = paths ? new Set(paths) : null;
+  const files = db
+    .prepare<[], FileRow>(
+      `SELECT id, path, hash FROM files WHERE hash != '' AND (error_code IS NULL OR error_code NOT IN (${SKIP_CODES.map((c) => `'${c}'`).join(', ')}))`,
+    )
+    .all();
+  const wanted = new Map(files.map((f) => [f.id, f]));
+  const have = new Map(
+    db
+      .prepare<[], { file_id: number; path: string; hash: string }>('SELECT file_id, path, hash FROM content_files')
+      .all()
+      .map((r) => [r.file_id, r]),
+  );
+
+  const delRange = db.prepare('DELETE FROM content_fts WHERE rowid >= ? AND rowid < ?');
+  const delFile = db.prepare('DELETE FROM content_files WHERE file_id = ?');
+  const insLine = db.prepare('INSERT INTO content_fts (rowid, text) VALUES (?, ?)');
+  const insFile = db.prepare('INSERT OR REPLACE INTO content_files (file_id, path, hash, lines) VALUES (?, ?, ?, ?)');
+  const drop = (id: number) => {
+    delRange.run(rowidOf(id, 0), rowidOf(id + 1, 0));
+    delFile.run(id);
+  };
+
+  const stats: ContentStats = { indexed: 0, unchanged: 0, changed: 0, unreadable: 0, removed: 0, lines: 0, bytes: 0, ms: 0 };
+
+  // Stale rows first: files gone from the index, or whose id now names other content.
+  db.transaction(() => {
+    for (const [id, h] of have) {
+      const w = wanted.get(id);
+      if (!w || w.path !== h.path || w.hash !== h.hash) {
+        drop(id);
+        have.delete(id);
+        stats.removed++;
+      }
+    }
+  })();
+
+  const todo = files.filter((f) => !have.has(f.id) && (!only || only.has(f.path)));
+  stats.unchanged = files.filter((f) => have.has(f.id)).length;
+
+  // Read in parallel, insert in batches of files (one transaction each).
+  const CONCURRENCY = 16;
+  const BATCH = 200;
+  for (let start = 0; start < todo.length; start += BATCH) {
+    const chunk = todo.slice(start, start + BATCH);
+    const texts: (string | null | 'changed')[] = new Array(chunk.length).fill(null);
+    let next = 0;
+    const worker = async () => {
+      while (next < chunk.length) {
+        const i = next++;
+        try {
+          const buf = await readFile(join(root, chunk[i].path));
+          texts[i] = sha1(buf) === chunk[i].hash ? buf.toString('utf8') : 'changed';
+        } catch {
+          texts[i] = null;
+        }
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, chunk.length) }, worker));
+    db.transaction(() => {
+      chunk.forEach((f, i) => {
+        const text = texts[i];
+        if (text === null) return void stats.unreadable++;
+        if (text === 'changed') return void stats.changed++;
+        let n = 0;
+        let line = 0;
+        let pos = 0;
+        while (pos <= text.length) {
+          let end = text.indexOf('\n', pos);
+          if (end < 0) end = text.length;
+          line++;
+          if (line >= LINE_BITS) break;
+          let s = text.slice(pos, end);
+          if (s.endsWith('\r')) s = s.slice(0, -1);
+          if (s.trim()) {
+            if (s.length > MAX_LINE_CHARS) s = s.slice(0, MAX_LINE_CHARS);
+            insLine.run(rowidOf(f.id, line), s);
+            n++;
+          }
+          pos = end + 1;
+        }
+        insFile.run(f.id, f.path, f.hash, n);
+        stats.indexed++;
+        stats.lines += n;
+        stats.bytes += Buffer.byteLength(text);
+      });
+    })();
+  }
+  stats.ms = Math.round(performance.now() - t0);
+  return stats;
+}
+
+/** Whether an index has a content index (older indexes, or runs that did not build one, do not). */
+export function hasContentIndex(db: Database.Database): boolean {
+  return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'content_files'").get();
+}

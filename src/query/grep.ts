@@ -1,0 +1,256 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type Database from 'better-sqlite3';
+import { fileIdOf, hasContentIndex, LINE_BITS, lineOf } from '../index-store/content.js';
+import { allFiles, allowedFileIds, checkLangs, clampLimit, fileById, QueryError, stmt, type Page } from './common.js';
+
+export interface ContentOptions {
+  /** Treat the text as a JavaScript regular expression. */
+  regex?: boolean;
+  /** true: ignore case; false: match case; undefined: smart case (ignore case unless the text has a capital). */
+  ignoreCase?: boolean;
+  lang?: readonly string[];
+  path?: string;
+  limit?: number;
+  /** Repository root, for the no-content-index fallback that reads files from disk. */
+  root?: string | null;
+}
+
+export interface ContentHit {
+  path: string;
+  line: number;
+  /** 0-based column of the match. */
+  col: number;
+  /** The line (trimmed; long lines cut around the match). */
+  text: string;
+}
+
+export interface ContentResult extends Page<ContentHit> {
+  query: string;
+  regex: boolean;
+  ignoreCase: boolean;
+  /** Where the lines came from: the index's content table, or the files on disk (no content index). */
+  source: 'index' | 'disk';
+}
+
+export const CONTENT_DEFAULT_LIMIT = 50;
+export const CONTENT_MAX_LIMIT = 2000;
+/** Matches beyond the limit are counted up to this many, then the count is reported as a lower bound. */
+const COUNT_CAP = 1000;
+const SNIPPET = 240;
+
+type Matcher = (line: string) => number; // column of the first match, or -1
+
+/**
+ * Literal runs a regex match must contain, in order (used to find candidate lines through the trigram index).
+ * Conservative: anything it does not understand ends a run, alternation gives up (no runs), and optional atoms
+ * (`?`, `*`, `{0,n}`) are dropped, so every match of the pattern contains every run returned.
+ */
+export function regexLiterals(src: string): string[] {
+  const runs: string[] = [];
+  let cur = '';
+  const flush = () => {
+    if (cur) runs.push(cur);
+    cur = '';
+  };
+  const skipClass = (i: number): number => {
+    // i at '['; returns index after the closing ']'
+    let j = i + 1;
+    if (src[j] === '^') j++;
+    if (src[j] === ']') j++;
+    while (j < src.length && src[j] !== ']') j += src[j] === '\\' ? 2 : 1;
+    return j + 1;
+  };
+  for (let i = 0; i < src.length; ) {
+    const c = src[i];
+    if (c === '|') return [];
+    if (c === '\\') {
+      const n = src[i + 1] ?? '';
+      if (/[A-Za-z0-9]/.test(n)) {
+        flush();
+        if (n === 'x') i += 4;
+        else if (n === 'u') i += src[i + 2] === '{' ? src.indexOf('}', i) + 1 - i : 6;
+        else if (n === 'c') i += 3;
+        else if ((n === 'p' || n === 'P') && src[i + 2] === '{') i = src.indexOf('}', i) + 1;
+        else if (n === 'k' && src[i + 2] === '<') i = src.indexOf('>', i) + 1;
+        else if (/[0-9]/.test(n)) {
+          i += 2;
+          while (/[0-9]/.test(src[i] ?? '')) i++;
+        } else i += 2;
+        if (i <= 0) return [];
+        continue;
+      }
+      cur += n;
+      i += 2;
+      continue;
+    }
+    if (c === '[') {
+      flush();
+      i = skipClass(i);
+      continue;
+    }
+    if (c === '(') {
+      flush();
+      let depth = 0;
+      let j = i;
+      while (j < src.length) {
+        const d = src[j];
+        if (d === '\\') j += 2;
+        else if (d === '[') j = skipClass(j);
+        else {
+          if (d === '(') depth++;
+          else if (d === ')' && --depth === 0) break;
+          j++;
+        }
+      }
+      i = j + 1;
+      continue;
+    }
+    if (c === '*' || c === '?') {
+      cur = cur.slice(0, -1);
+      flush();
+      i++;
+      continue;
+    }
+    if (c === '+') {
+      flush();
+      i++;
+      continue;
+    }
+    if (c === '{') {
+      const m = /^\{(\d+)(,\d*)?\}/.exec(src.slice(i));
+      if (m) {
+        if (Number(m[1]) === 0) cur = cur.slice(0, -1);
+        flush();
+        i += m[0].length;
+        continue;
+      }
+      cur += c;
+      i++;
+      continue;
+    }
+    if (c === '.' || c === '^' || c === '$') {
+      flush();
+      i++;
+      continue;
+    }
+    cur += c;
+    i++;
+  }
+  flush();
+  return runs;
+}
+
+function makeMatcher(text: string, regex: boolean, ignoreCase: boolean): Matcher {
+  if (regex) {
+    let re: RegExp;
+    try {
+      re = new RegExp(text, ignoreCase ? 'i' : '');
+    } catch (e) {
+      throw new QueryError(`bad regular expression: ${(e as Error).message}`);
+    }
+    return (line) => {
+      const m = re.exec(line);
+      return m ? m.index : -1;
+    };
+  }
+  if (ignoreCase) {
+    const q = text.toLowerCase();
+    return (line) => line.toLowerCase().indexOf(q);
+  }
+  return (line) => line.indexOf(text);
+}
+
+function snippet(line: string, col: number): string {
+  const lead = line.length - line.trimStart().length;
+  const text = line.trim();
+  if (text.length <= SNIPPET) return text;
+  const c = Math.max(0, col - lead);
+  const start = Math.max(0, Math.min(c - 60, text.length - SNIPPET));
+  return (start > 0 ? '…' : '') + text.slice(start, start + SNIPPET) + (start + SNIPPET < text.length ? '…' : '');
+}
+
+/**
+ * Lines of indexed files that contain a substring or match a regex. With a content index, candidate lines come
+ * from its trigram index (any literal of 3+ characters in the query narrows them; shorter queries and regexes
+ * without such a literal scan every stored line); without one, the indexed files are read from disk.
+ * Results are in index order (grouped by file, lines ascending).
+ */
+export function searchContent(db: Database.Database, text: string, opts: ContentOptions = {}): ContentResult {
+  if (!text) throw new QueryError('empty search text');
+  const regex = !!opts.regex;
+  const ignoreCase = opts.ignoreCase ?? !/[A-Z]/.test(regex ? text.replace(/\\./g, '') : text);
+  const limit = clampLimit(opts.limit, CONTENT_DEFAULT_LIMIT, CONTENT_MAX_LIMIT);
+  const match = makeMatcher(text, regex, ignoreCase);
+  const allowed = allowedFileIds(db, { lang: checkLangs(opts.lang), path: opts.path });
+  const byId = fileById(db);
+
+  const results: ContentHit[] = [];
+  let total = 0;
+  let capped = false;
+  const take = (fileId: number, line: number, s: string): boolean => {
+    const col = match(s);
+    if (col < 0) return true;
+    total++;
+    if (results.length < limit) {
+      const path = byId.get(fileId)?.path;
+      if (!path) {
+        total--;
+        return true;
+      }
+      results.push({ path, line, col, text: snippet(s, col) });
+    } else if (total - limit >= COUNT_CAP) {
+      capped = true;
+      return false;
+    }
+    return true;
+  };
+
+  if (hasContentIndex(db)) {
+    let literals = regex ? regexLiterals(text) : [text];
+    // LIKE folds ASCII case only: with ignore-case a non-ASCII literal could miss lines, so it cannot narrow.
+    if (ignoreCase) literals = literals.filter((l) => /^[\x00-\x7f]*$/.test(l));
+    const usable = literals.some((l) => [...l].length >= 3);
+    const like = usable ? '%' + literals.join('%') + '%' : null;
+    const where = like ? 'text LIKE ?' : '1';
+    const args: unknown[] = like ? [like] : [];
+    const fewFiles = allowed && allowed.size <= Math.max(50, allFiles(db).length / 20);
+    if (allowed && fewFiles) {
+      const q = stmt<unknown[], { rowid: number; text: string }>(db, `SELECT rowid, text FROM content_fts WHERE ${where} AND rowid >= ? AND rowid < ?`);
+      const ids = [...allowed].sort((a, b) => a - b);
+      outer: for (const id of ids) {
+        for (const r of q.iterate(...args, id * LINE_BITS, (id + 1) * LINE_BITS)) {
+          if (!take(id, lineOf(r.rowid), r.text)) break outer;
+        }
+      }
+    } else {
+      const q = stmt<unknown[], { rowid: number; text: string }>(db, `SELECT rowid, text FROM content_fts WHERE ${where}`);
+      for (const r of q.iterate(...args)) {
+        const id = fileIdOf(r.rowid);
+        if (allowed && !allowed.has(id)) continue;
+        if (!take(id, lineOf(r.rowid), r.text)) break;
+      }
+    }
+    return { query: text, regex, ignoreCase, source: 'index', results, total, more: total - results.length, moreIsLowerBound: capped };
+  }
+
+  if (!opts.root) throw new QueryError('this index has no content index and its repository root is unknown: pass --repo');
+  const files = db
+    .prepare<[], { id: number; path: string }>("SELECT id, path FROM files WHERE hash != '' AND status != 'error' ORDER BY path")
+    .all();
+  outer: for (const f of files) {
+    if (allowed && !allowed.has(f.id)) continue;
+    let content: string;
+    try {
+      content = readFileSync(join(opts.root, f.path), 'utf8');
+    } catch {
+      continue;
+    }
+    const lines = content.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const s = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
+      if (!take(f.id, i + 1, s)) break outer;
+    }
+  }
+  return { query: text, regex, ignoreCase, source: 'disk', results, total, more: total - results.length, moreIsLowerBound: capped };
+}

@@ -1,0 +1,169 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Queue, QueueEvents, type Job } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { JobRequest, JobResult, Priority } from '../../protocol/types.js';
+import type { Transport } from '../types.js';
+import { decodeResult } from './codec.js';
+import { createRedis, preflight, type RedisConnectOptions } from './connection.js';
+import { Keys, PRIORITY_RANK } from './keys.js';
+
+export interface RedisTransportOptions extends RedisConnectOptions {
+  namespace: string;
+  /** Where the coordinator reads file content to upload as blobs. */
+  root: string;
+  /** Batches in flight (uploaded and queued); bounds Redis memory and gives the coordinator backpressure. */
+  window?: number;
+  /** Attempts per batch before the pipeline splits it (BullMQ retries with exponential backoff and jitter). */
+  attempts?: number;
+  backoffMs?: number;
+  /** Safety net for missed events (e.g. across a Redis restart). */
+  sweepMs?: number;
+}
+
+type JobData = Omit<JobRequest, 'root'>;
+interface Waiter {
+  req: JobRequest;
+  resolve: (r: JobResult) => void;
+  reject: (e: Error) => void;
+}
+
+/** Blobs expire on their own after a day, should a run be abandoned for good. */
+const BLOB_TTL_S = 24 * 3600;
+
+/**
+ * The coordinator's side of the cluster: uploads a batch's files as content-addressed blobs, enqueues the batch on
+ * BullMQ with its run's priority, and resolves when a worker has stored the result. Job ids are derived from the
+ * run and batch ids, so a restarted coordinator finds its jobs (done or not) instead of enqueuing them twice.
+ */
+export class RedisTransport implements Transport {
+  readonly name = 'redis' as const;
+  readonly capacity: number;
+  readonly keys: Keys;
+  private readonly waiting = new Map<string, Waiter>();
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private closed = false;
+  private conns: Redis[] = [];
+
+  private constructor(
+    private readonly o: RedisTransportOptions,
+    readonly redis: Redis,
+    readonly queue: Queue,
+    private readonly events: QueueEvents,
+  ) {
+    this.keys = new Keys(o.namespace);
+    this.capacity = o.window ?? 32;
+  }
+
+  static async create(o: RedisTransportOptions): Promise<RedisTransport> {
+    await preflight(o, o.namespace);
+    const keys = new Keys(o.namespace);
+    const conns = [createRedis(o), createRedis(o), createRedis(o)];
+    // ioredis reconnects by itself; a lasting outage shows as stalled progress, not as a crash.
+    for (const c of conns) c.on('error', () => {});
+    const [redis, queueConn, eventsConn] = conns;
+    const queue = new Queue(keys.queue, { connection: queueConn, prefix: keys.prefix });
+    queue.on('error', () => {});
+    const events = new QueueEvents(keys.queue, { connection: eventsConn, prefix: keys.prefix });
+    events.on('error', () => {});
+    await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
+    const t = new RedisTransport(o, redis, queue, events);
+    t.conns = conns;
+    events.on('completed', ({ jobId }) => void t.check(jobId));
+    events.on('failed', ({ jobId }) => void t.check(jobId));
+    t.sweepTimer = setInterval(() => {
+      for (const id of t.waiting.keys()) void t.check(id);
+    }, o.sweepMs ?? 1000);
+    t.sweepTimer.unref();
+    return t;
+  }
+
+  /** Resolves or rejects a waiter from the job's real state (events are hints; state is the truth). */
+  private async check(jobId: string): Promise<void> {
+    const w = this.waiting.get(jobId);
+    if (!w || this.closed) return;
+    let job: Job | undefined;
+    let state: string;
+    try {
+      job = await this.queue.getJob(jobId);
+      if (!job) return; // not yet visible (or just removed by an ack): the sweep will look again
+      state = await job.getState();
+    } catch {
+      return; // Redis unavailable right now: the sweep retries
+    }
+    if (!this.waiting.has(jobId)) return;
+    if (state === 'completed') {
+      const buf = await this.redis.getBuffer(this.keys.result(w.req.runId, w.req.batchId)).catch(() => undefined);
+      if (buf === undefined) return; // transient error: retry on next sweep
+      this.waiting.delete(jobId);
+      if (!buf) {
+        w.reject(new Error('result missing from Redis (evicted? run Redis with maxmemory-policy noeviction)'));
+        return;
+      }
+      try {
+        const res = decodeResult(buf);
+        res.delivery = { retries: Math.max(0, job.attemptsMade - 1), stalls: job.stalledCounter ?? 0 };
+        w.resolve(res);
+      } catch (e) {
+        w.reject(new Error(`undecodable result: ${(e as Error).message}`));
+      }
+    } else if (state === 'failed') {
+      this.waiting.delete(jobId);
+      w.reject(new Error(job.failedReason || 'batch failed'));
+    }
+  }
+
+  private async uploadBlobs(req: JobRequest): Promise<void> {
+    const pipe = this.redis.pipeline();
+    for (const f of req.files) {
+      const data = await readFile(join(this.o.root, f.path)).catch(() => null);
+      // A file that vanished still gets a job: the worker reports it as deleted, which is the truth.
+      if (data) pipe.set(this.keys.blob(req.runId, f.hash), data, 'EX', BLOB_TTL_S);
+    }
+    await pipe.exec();
+  }
+
+  async submit(req: JobRequest, opts: { priority?: Priority } = {}): Promise<JobResult> {
+    const jobId = this.keys.jobId(req.runId, req.batchId);
+    const done = new Promise<JobResult>((resolve, reject) => this.waiting.set(jobId, { req, resolve, reject }));
+    const existing = await this.queue.getJob(jobId);
+    if (existing && (await existing.getState()) === 'failed') {
+      // Left failed by an earlier life of this run: give it a fresh set of attempts rather than split at once.
+      await existing.retry('failed');
+    } else if (!existing) {
+      await this.uploadBlobs(req);
+      const { root: _root, ...data } = req;
+      await this.queue.add('batch', data satisfies JobData, {
+        jobId,
+        priority: PRIORITY_RANK[opts.priority ?? 'normal'],
+        attempts: this.o.attempts ?? 4,
+        backoff: { type: 'exponential', delay: this.o.backoffMs ?? 500, jitter: 0.5 },
+        removeOnComplete: false,
+        removeOnFail: false,
+      });
+    }
+    void this.check(jobId);
+    return done;
+  }
+
+  /** After the merge committed: drop the job, its blobs and its result. Idempotent. */
+  async ack(req: JobRequest): Promise<void> {
+    const jobId = this.keys.jobId(req.runId, req.batchId);
+    const pipe = this.redis.pipeline();
+    for (const f of req.files) pipe.del(this.keys.blob(req.runId, f.hash));
+    pipe.del(this.keys.result(req.runId, req.batchId));
+    await pipe.exec();
+    await this.queue.remove(jobId).catch(() => 0);
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    for (const w of this.waiting.values()) w.reject(new Error('transport closed'));
+    this.waiting.clear();
+    // QueueEvents sits in a blocking XREAD; dropping its connection first makes close immediate.
+    this.conns[2]?.disconnect();
+    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    for (const c of this.conns) c.disconnect();
+  }
+}

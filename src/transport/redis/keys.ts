@@ -1,0 +1,48 @@
+/**
+ * Every Redis key this project uses, in one place, under one namespace (--namespace, default "mcp-index").
+ * BullMQ's own keys live under the same prefix (`<ns>:batches:*`).
+ */
+export class Keys {
+  constructor(readonly ns: string) {}
+
+  /** BullMQ prefix and queue name: one queue for every run, so priorities order work across runs. */
+  get prefix(): string {
+    return this.ns;
+  }
+  readonly queue = 'batches';
+
+  /** A file's content for one run, content-addressed; deleted once the batch that needs it is merged. */
+  blob(runId: string, hash: string): string {
+    return `${this.ns}:blob:${runId}:${hash}`;
+  }
+  /** A finished batch's result (deflated JSON), written by the worker, deleted by the coordinator after merge. */
+  result(runId: string, batchId: string): string {
+    return `${this.ns}:result:${runId}:${batchId}`;
+  }
+  /** Run record: total/merged counts, priority, started, root; read by `status`. */
+  run(runId: string): string {
+    return `${this.ns}:run:${runId}`;
+  }
+  /** Set of run ids in progress. */
+  get runs(): string {
+    return `${this.ns}:runs`;
+  }
+  /** Worker heartbeat hash (expires if the worker stops beating). */
+  worker(id: string): string {
+    return `${this.ns}:worker:${id}`;
+  }
+  /** Sorted set of worker ids by last heartbeat time. */
+  get workers(): string {
+    return `${this.ns}:workers`;
+  }
+  /** Content-hash result cache shared by all runs and hosts (see README: bounded, LRU by Redis). */
+  cache(extractorVersion: number, language: string, hash: string): string {
+    return `${this.ns}:cache:v${extractorVersion}:${language}:${hash}`;
+  }
+
+  jobId(runId: string, batchId: string): string {
+    return `${runId}-${batchId}`; // BullMQ forbids ':' in custom ids
+  }
+}
+
+export const PRIORITY_RANK = { urgent: 1, high: 2, normal: 3, low: 4 } as const;
