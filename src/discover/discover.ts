@@ -13,7 +13,7 @@ const exec = promisify(execFile);
 export const DEFAULT_EXCLUDES = [
   '**/node_modules/**',
   '**/bower_components/**',
-  
+  '**/vendor/**',
   '**/third_party/**',
   '**/dist/**',
   '**/build/**',
