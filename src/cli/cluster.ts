@@ -50,7 +50,7 @@ function spawnLocalWorkers(o: IndexOptions): ChildProcess[] {
 }
 
 /** `mcp-index <repo> --cluster --redis URL`: the local pipeline with the Redis transport. */
-export async function clusterIndexCommand(o: IndexOptions): Promise<number> {
+export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<string> | null = null): Promise<number> {
   if (!o.redis) throw new UsageError('--cluster needs --redis URL');
   const conn = connectOptions(o.redis, o.tls);
   const keys = new Keys(o.namespace);
@@ -62,6 +62,7 @@ export async function clusterIndexCommand(o: IndexOptions): Promise<number> {
   try {
     return await indexCommand(o, async () => transport, {
       resumable: true,
+      only,
       onEvent: (e: PipelineEvent) => {
         // The run record that `status --redis` reads.
         if (e.type === 'planned') {
@@ -151,4 +152,59 @@ export async function workerCommand(argv: {
   await w.closed;
   dispose();
   return 0;
+}
+
+export interface ClusterStatus {
+  namespace: string;
+  queue: Record<string, number>;
+  byPriority: Record<string, number>;
+  workers: WorkerRow[];
+  runs: { runId: string; root: string; priority: string; merged: number; total: number; startedAgoS: number }[];
+}
+
+/** `mcp-index status --redis URL`: queue depth by state and priority, live workers, runs in progress. */
+export async function clusterStatus(argv: { redis: string; namespace?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string }): Promise<ClusterStatus> {
+  const { preflight } = await import('../transport/redis/connection.js');
+  const { Queue } = await import('bullmq');
+  const { createRedis } = await import('../transport/redis/connection.js');
+  const conn = connectOptions(argv.redis, { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey });
+  const ns = argv.namespace ?? 'mcp-index';
+  await preflight(conn, ns);
+  const keys = new Keys(ns);
+  const redis = createRedis(conn);
+  const queue = new Queue(keys.queue, { connection: createRedis(conn), prefix: keys.prefix });
+  try {
+    const queueCounts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
+    const ranks = Object.entries({ urgent: 1, high: 2, normal: 3, low: 4 });
+    const perPriority = await queue.getCountsPerPriority(ranks.map(([, r]) => r));
+    const byPriority = Object.fromEntries(ranks.map(([name, r]) => [name, perPriority[String(r)] ?? 0]));
+    const workers = await workerRows(redis, keys);
+    const runs = [];
+    for (const runId of await redis.smembers(keys.runs)) {
+      const h = await redis.hgetall(keys.run(runId));
+      runs.push({
+        runId,
+        root: h.root ?? '?',
+        priority: h.priority ?? '?',
+        merged: Number(h.merged ?? 0),
+        total: Number(h.total ?? 0),
+        startedAgoS: Math.round((Date.now() - Number(h.started ?? Date.now())) / 1000),
+      });
+    }
+    return { namespace: ns, queue: queueCounts, byPriority, workers, runs };
+  } finally {
+    await queue.close();
+    redis.disconnect();
+  }
+}
+
+export function formatClusterStatus(s: ClusterStatus): string {
+  const lines = [`cluster ${s.namespace}`];
+  lines.push(`  queue:    ${Object.entries(s.queue).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(`  waiting by priority: ${Object.entries(s.byPriority).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(`  workers:  ${s.workers.length} alive`);
+  for (const w of s.workers) lines.push(`    ${w.id.padEnd(24)} ${w.host}:${w.pid} ${w.threads} threads, ${w.done} done, ${w.failed} failed, rss ${w.rssMb} MB, heartbeat ${(w.ageMs / 1000).toFixed(1)}s ago${w.run ? `, run ${w.run}` : ''}`);
+  lines.push(`  runs:     ${s.runs.length} in progress`);
+  for (const r of s.runs) lines.push(`    ${r.runId} ${r.priority.padEnd(6)} ${r.merged}/${r.total} batches, ${r.startedAgoS}s, ${r.root}`);
+  return lines.join('\n');
 }

@@ -1,3 +1,4 @@
+import { rmSync } from 'node:fs';
 import type { IndexOptions } from '../config/options.js';
 import { runIndex } from '../pipeline/run.js';
 import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
@@ -11,12 +12,28 @@ import { EXIT } from './errors.js';
  * SIGINT/SIGTERM: the first stops handing out batches and lets in-flight ones finish (a parse is never
  * interrupted); the second exits at once. Either way the previous index stays intact, because a run only ever
  * renames a finished build over it.
+ *
+ * The second signal ends the process by re-raising that signal with its default action (shell status 130 for
+ * SIGINT, 143 for SIGTERM), not with process.exit(): exit() terminates the pool's threads, and a thread terminated
+ * while tree-sitter is reading its input through the JS callback throws a C++ exception through C frames, which
+ * aborts the whole process (SIGABRT, status 134). `onHardStop` runs first (synchronous cleanup).
  */
-export function interruptController(): { signal: AbortSignal; dispose: () => void } {
+export function interruptController(onHardStop?: () => void): { signal: AbortSignal; dispose: () => void } {
   const ac = new AbortController();
-  const onSignal = () => {
-    if (ac.signal.aborted) process.exit(EXIT.interrupted);
-    ac.abort();
+  const onSignal = (sig: NodeJS.Signals) => {
+    if (!ac.signal.aborted) {
+      ac.abort();
+      return;
+    }
+    try {
+      onHardStop?.();
+    } catch {
+      // best effort: quitting matters more
+    }
+    process.removeAllListeners('SIGINT');
+    process.removeAllListeners('SIGTERM');
+    process.kill(process.pid, sig);
+    process.exit(EXIT.interrupted); // not reached: the default action of `sig` ends the process
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
@@ -29,8 +46,15 @@ export function interruptController(): { signal: AbortSignal; dispose: () => voi
   };
 }
 
+/** The unfinished build of `out` (IndexWriter's tmp file and its SQLite sidecars). */
+function removeBuild(out: string): void {
+  for (const suffix of ['.building', '.building-wal', '.building-shm', '.building-journal']) rmSync(out + suffix, { force: true });
+}
+
 export interface IndexCommandExtras {
   resumable?: boolean;
+  /** Only these repo-relative paths (--files, --changed-since). */
+  only?: ReadonlySet<string> | null;
   /** Sees every pipeline event after the renderer. */
   onEvent?: (e: PipelineEvent) => void;
   onRenderer?: (r: Renderer) => void;
@@ -41,7 +65,8 @@ export async function indexCommand(
   makeTransport: () => Promise<Transport> = async () => new LocalTransport({ threads: o.threads }),
   extras: IndexCommandExtras = {},
 ): Promise<number> {
-  const { signal, dispose } = interruptController();
+  // A hard stop (second signal) skips the writer's abort: remove the build here, unless it is kept for a resume.
+  const { signal, dispose } = interruptController(extras.resumable ? undefined : () => removeBuild(o.out));
   const transport = await makeTransport();
   const renderer = createRenderer(o.progress, o.quiet, transport.name === 'local' ? transport.capacity : 0, o.progressInterval);
   extras.onRenderer?.(renderer);
@@ -51,6 +76,7 @@ export async function indexCommand(
       transport,
       signal,
       resumable: extras.resumable,
+      only: extras.only,
       onEvent: (e) => {
         renderer.onEvent(e);
         extras.onEvent?.(e);

@@ -5,6 +5,7 @@ import { buildOptions, resolveRoot, UsageError, type ConfigInput } from '../conf
 import { exportJsonl } from '../index-store/export.js';
 import { defaultIndexPath } from '../index-store/location.js';
 import { IndexNotFoundError, openIndex } from '../index-store/reader.js';
+import { changedSince, fileList } from '../discover/changed.js';
 import { EXIT } from './errors.js';
 import { CLUSTER_KEYS, clusterFlags, clusterIndexCommand, redisFlags, workerCommand } from './cluster.js';
 import { indexCommand } from './index-command.js';
@@ -28,12 +29,14 @@ function indexFlags<T>(y: Argv<T>) {
     .option('progress-interval', { type: 'number', describe: 'Seconds between plain progress lines (default 5)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'No progress and no summary' })
     .option('json', { type: 'boolean', describe: 'Print the run summary as JSON on stdout' })
+    .option('changed-since', { type: 'string', describe: 'Only re-index files that differ from this git ref (plus untracked files)' })
+    .option('files', { type: 'string', array: true, describe: 'Only re-index these files (paths, or - to read them from stdin)' })
     .option('config', { type: 'string', describe: 'Config file (default: <repo>/mcp-index.config.json)' });
 }
 
 const INDEX_KEYS = [
   'out', 'threads', 'include', 'exclude', 'defaultExcludes', 'maxFileSize', 'parseTimeout', 'batchBytes', 'batchFiles',
-  'full', 'maxErrors', 'progress', 'progressInterval', 'quiet', 'json',
+  'full', 'maxErrors', 'progress', 'progressInterval', 'quiet', 'json', 'changedSince', 'files',
 ] as const;
 
 function pick(argv: Record<string, unknown>, keys: readonly string[]): ConfigInput {
@@ -58,7 +61,8 @@ export async function cli(args: string[]): Promise<void> {
       (y) => clusterFlags(indexFlags(y.positional('path', { type: 'string', describe: 'Repository root', default: '.' }))),
       async (argv) => {
         const o = buildOptions(argv.path as string, pick(argv, [...INDEX_KEYS, ...CLUSTER_KEYS]), argv.config);
-        exitCode = o.cluster ? await clusterIndexCommand(o) : await indexCommand(o);
+        const only = o.changedSince ? await changedSince(o.root, o.changedSince) : o.files ? fileList(o.root, o.files) : null;
+        exitCode = o.cluster ? await clusterIndexCommand(o, only) : await indexCommand(o, undefined, { only });
       },
     )
     .command(

@@ -171,6 +171,19 @@ export function resolveRoot(input: string): string {
   return realpathSync(abs);
 }
 
+/**
+ * mkdir -p, one level at a time from the nearest existing ancestor. Node's `mkdirSync(dir, { recursive: true })`
+ * never returns when the parent refuses the mkdir with ENOENT (e.g. anything under /proc): it retries forever.
+ */
+function mkdirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = dir; !existsSync(d); d = dirname(d)) {
+    missing.push(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing.reverse()) mkdirSync(d);
+}
+
 /** Checks that the index can be written where asked, before any work is done. */
 export function checkWritableOut(out: string): void {
   if (existsSync(out)) {
@@ -183,7 +196,7 @@ export function checkWritableOut(out: string): void {
   }
   const dir = dirname(out);
   try {
-    mkdirSync(dir, { recursive: true });
+    mkdirs(dir);
     accessSync(dir, constants.W_OK);
   } catch {
     throw new UsageError(`cannot write index to ${dir} (not writable): choose another --out`);

@@ -28,12 +28,14 @@ export function readMetaAll(db: Database.Database): Record<string, string> {
   return Object.fromEntries(rows.map((r) => [r.key, r.value]));
 }
 
-/** size/mtime/hash of every successfully read file, for the incremental fast path. */
-export function priorFiles(db: Database.Database): Map<string, PriorFile & { status: string }> {
+export type PriorRow = PriorFile & { status: string; errorCode: string | null };
+
+/** Every file of the previous index (hash '' marks files that were never read: oversize, unreadable...). */
+export function priorFiles(db: Database.Database): Map<string, PriorRow> {
   const rows = db
-    .prepare<[], { path: string; size: number; mtime_ms: number; hash: string; status: string }>(
-      "SELECT path, size, mtime_ms, hash, status FROM files WHERE hash != ''",
+    .prepare<[], { path: string; size: number; mtime_ms: number; hash: string; status: string; error_code: string | null }>(
+      'SELECT path, size, mtime_ms, hash, status, error_code FROM files',
     )
     .all();
-  return new Map(rows.map((r) => [r.path, { size: r.size, mtimeMs: r.mtime_ms, hash: r.hash, status: r.status }]));
+  return new Map(rows.map((r) => [r.path, { size: r.size, mtimeMs: r.mtime_ms, hash: r.hash, status: r.status, errorCode: r.error_code }]));
 }

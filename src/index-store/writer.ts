@@ -177,6 +177,47 @@ export class IndexWriter {
     return removed;
   }
 
+  /**
+   * A renamed or copied file: its content (hash) is already indexed under another path, so its rows are copied
+   * instead of parsed. Extraction depends on content alone, so this equals a re-parse.
+   */
+  copyFile(fromPath: string, toPath: string, mtimeMs: number): boolean {
+    return this.db.transaction(() => {
+      const src = this.stmts.fileId.get(fromPath);
+      if (!src) return false;
+      const existing = this.stmts.fileId.get(toPath);
+      if (existing) {
+        this.clearFile(existing.id);
+        this.stmts.delFile.run(existing.id);
+      }
+      const { id } = this.db
+        .prepare<[string, number, number], { id: number }>(
+          `INSERT INTO files (path, language, size, mtime_ms, hash, status, error_code, error, symbol_count, ref_count)
+           SELECT ?, language, size, ?, hash, status, error_code, error, symbol_count, ref_count FROM files WHERE id = ?
+           RETURNING id`,
+        )
+        .get(toPath, mtimeMs, src.id)!;
+      const rows = this.db
+        .prepare<[number], { id: number; name: string; qualified: string; signature: string; doc: string | null }>(
+          `SELECT id, name, qualified, signature, doc FROM symbols WHERE file_id = ? ORDER BY id`,
+        )
+        .all(src.id);
+      const copySym = this.db.prepare<[number, number], { id: number }>(
+        `INSERT INTO symbols (file_id, name, kind, scope, qualified, start_line, start_col, end_line, end_col, signature, doc, flags)
+         SELECT ?, name, kind, scope, qualified, start_line, start_col, end_line, end_col, signature, doc, flags FROM symbols WHERE id = ?
+         RETURNING id`,
+      );
+      for (const r of rows) {
+        const { id: newId } = copySym.get(id, r.id)!;
+        this.stmts.insFts.run(newId, r.name, identifierWords(r.name), r.qualified, r.signature, r.doc);
+      }
+      this.db
+        .prepare(`INSERT INTO refs (file_id, kind, name, line, col, scope, context) SELECT ?, kind, name, line, col, scope, context FROM refs WHERE file_id = ? ORDER BY id`)
+        .run(id, src.id);
+      return true;
+    })();
+  }
+
   /** Records new mtimes for files whose content is unchanged, so the next run's fast path matches them. */
   touch(entries: readonly [string, number][]): void {
     const stmt = this.db.prepare('UPDATE files SET mtime_ms = ? WHERE path = ? AND mtime_ms != ?');

@@ -1,15 +1,16 @@
 import { existsSync } from 'node:fs';
+import type Database from 'better-sqlite3';
 import { discover, type SkippedFile } from '../discover/discover.js';
 import type { IndexOptions } from '../config/options.js';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
-import { openIndex, priorFiles } from '../index-store/reader.js';
+import { openIndex, priorFiles, type PriorRow } from '../index-store/reader.js';
 import { IndexWriter, isCompatible } from '../index-store/writer.js';
-import { hashFiles, sha1, type PriorFile } from '../plan/hash.js';
+import { hashFiles, sha1 } from '../plan/hash.js';
 import { plan, type Batch } from '../plan/plan.js';
 import type { FileRef, JobRequest } from '../protocol/types.js';
 import { PROTOCOL_VERSION } from '../protocol/types.js';
 import type { Transport } from '../transport/types.js';
-import { dispatch } from './dispatch.js';
+import { dispatch, type DispatchCounters } from './dispatch.js';
 import type { EventSink, RunSummary } from './events.js';
 import { indexStats } from './stats.js';
 
@@ -37,6 +38,20 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
   const t0 = performance.now();
   const mark = () => performance.now();
 
+  // The previous index, when compatible, lets unchanged files skip both the read and the parse.
+  let prior: Map<string, PriorRow> | undefined;
+  if (!o.full && existsSync(o.out) && isCompatible(o.out, EXTRACTOR_VERSION)) {
+    const db = openIndex(o.out);
+    try {
+      prior = priorFiles(db);
+    } finally {
+      db.close();
+    }
+  }
+
+  // A partial run (--files, --changed-since) needs a previous index to patch; without one it indexes everything.
+  const only = prior ? (hooks.only ?? null) : null;
+
   emit({ type: 'phase', phase: 'discover' });
   const disc = await discover({
     root: o.root,
@@ -44,7 +59,7 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     exclude: [...o.exclude],
     defaultExcludes: o.defaultExcludes,
     maxFileBytes: o.maxFileBytes,
-    only: hooks.only,
+    only,
   });
   emit({
     type: 'discovered',
@@ -55,17 +70,6 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
   });
   const tDiscover = mark();
 
-  // The previous index, when compatible, lets unchanged files skip both the read and the parse.
-  let prior: Map<string, PriorFile & { status: string }> | undefined;
-  if (!o.full && existsSync(o.out) && isCompatible(o.out, EXTRACTOR_VERSION)) {
-    const db = openIndex(o.out);
-    try {
-      prior = priorFiles(db);
-    } finally {
-      db.close();
-    }
-  }
-
   emit({ type: 'phase', phase: 'hash' });
   const hashed = await hashFiles(o.root, disc.files, prior);
   const tHash = mark();
@@ -74,23 +78,88 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
   const mtimes = new Map(disc.files.map((f) => [f.path, f.mtimeMs]));
   const toParse: FileRef[] = [];
   const unchanged: FileRef[] = [];
+  // Content already indexed under another path (a rename, a copy): copied from the old rows, never re-parsed.
+  const copies: { from: string; to: FileRef }[] = [];
+  const byHash = new Map<string, string>();
+  if (prior) for (const [path, p] of prior) if (p.status !== 'error') byHash.set(p.hash, path);
   for (const ref of hashed.refs) {
     const p = prior?.get(ref.path);
+    const sameContentElsewhere = byHash.get(ref.hash);
     if (p && p.hash === ref.hash) unchanged.push(ref);
+    else if (sameContentElsewhere !== undefined) copies.push({ from: sameContentElsewhere, to: ref });
     else toParse.push(ref);
   }
   const batches = plan(toParse, { targetBytes: o.batchBytes, maxFiles: o.batchFiles });
   const bytesParsed = toParse.reduce((n, f) => n + f.size, 0);
   const runId = sha1([o.root, o.out, ...batches.map((b) => b.id)].join('\n')).slice(0, 16);
-  emit({ type: 'planned', runId, batches: batches.length, files: toParse.length, bytes: bytesParsed, reused: unchanged.length });
+  emit({ type: 'planned', runId, batches: batches.length, files: toParse.length, bytes: bytesParsed, reused: unchanged.length + copies.length });
   const tPlan = mark();
+
+  const skipped: SkippedFile[] = [...disc.skipped, ...hashed.skipped];
+  const present = new Set([...hashed.refs.map((f) => f.path), ...skipped.map((s) => s.path)]);
+  const summarize = (db: Database.Database, extra: { resumed: boolean; removed: number; counters: DispatchCounters; tIndex: number }): RunSummary => {
+    const index = indexStats(db);
+    const tEnd = mark();
+    const secs = Math.max(tEnd - t0, 1) / 1000;
+    return {
+      root: o.root,
+      out: o.out,
+      runId,
+      resumed: extra.resumed,
+      transport: hooks.transport.name,
+      threads: hooks.transport.capacity,
+      interrupted: signal.aborted,
+      discovery: disc.source,
+      run: {
+        filesSeen: disc.files.length + disc.skipped.length,
+        filesParsed: toParse.length,
+        filesReused: unchanged.length + copies.length,
+        filesRemoved: extra.removed,
+        bytesParsed,
+        batches: batches.length,
+        ...extra.counters,
+      },
+      index,
+      timings: {
+        discoverMs: Math.round(tDiscover - t0),
+        hashMs: Math.round(tHash - tDiscover),
+        planMs: Math.round(tPlan - tHash),
+        indexMs: Math.round(extra.tIndex - tPlan),
+        commitMs: Math.round(tEnd - extra.tIndex),
+        totalMs: Math.round(tEnd - t0),
+      },
+      throughput: {
+        filesPerSec: round(toParse.length / secs),
+        mbPerSec: round(bytesParsed / 1e6 / secs),
+        symbolsPerSec: round(index.symbols / secs),
+      },
+      peakRssMb: peakRssMb(),
+    };
+  };
+  const finish = (summary: RunSummary) => {
+    emit({ type: 'phase', phase: 'done' });
+    emit({ type: 'done', summary });
+    return summary;
+  };
+
+  // Nothing changed since the previous index: leave the file alone (no copy, no pool, no write).
+  if (prior && !hooks.resumable && isNoop(prior, { batches, copies, unchanged, skipped, present, only, mtimes })) {
+    const db = openIndex(o.out);
+    try {
+      return finish(summarize(db, { resumed: false, removed: 0, counters: { splits: 0, retries: 0, stalls: 0 }, tIndex: mark() }));
+    } finally {
+      db.close();
+    }
+  }
 
   const resumeKey = hooks.resumable ? runId : undefined;
   const writer = new IndexWriter(o.out, { incremental: !!prior, extractorVersion: EXTRACTOR_VERSION, resumeKey });
   try {
-    const skipped: SkippedFile[] = [...disc.skipped, ...hashed.skipped];
     writer.applySkipped(skipped);
     writer.touch(unchanged.map((f) => [f.path, mtimes.get(f.path) ?? 0]));
+    // The source row can be missing only if the index changed under us; such files are parsed after all.
+    const missed = copies.filter((c) => !writer.copyFile(c.from, c.to.path, mtimes.get(c.to.path) ?? 0)).map((c) => c.to);
+    if (missed.length) batches.push(...plan(missed, { targetBytes: o.batchBytes, maxFiles: o.batchFiles }));
 
     emit({ type: 'phase', phase: 'index' });
     const toRequest = (b: Batch | { id: string; files: FileRef[] }): JobRequest => ({
@@ -117,66 +186,49 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     });
     const tIndex = mark();
 
-    const present = new Set([...hashed.refs.map((f) => f.path), ...skipped.map((s) => s.path)]);
     let removed = 0;
     if (!signal.aborted) {
       emit({ type: 'phase', phase: 'commit' });
-      removed = writer.removeAllExcept(present, hooks.only ?? null);
+      removed = writer.removeAllExcept(present, only);
     }
-    const index = indexStats(writer.db);
-    const summary: RunSummary = {
-      root: o.root,
-      out: o.out,
-      runId,
-      resumed: writer.resumed,
-      transport: hooks.transport.name,
-      threads: hooks.transport.capacity,
-      interrupted: signal.aborted,
-      discovery: disc.source,
-      run: {
-        filesSeen: disc.files.length + disc.skipped.length,
-        filesParsed: toParse.length,
-        filesReused: unchanged.length,
-        filesRemoved: removed,
-        bytesParsed,
-        batches: batches.length,
-        ...counters,
-      },
-      index,
-      timings: {
-        discoverMs: Math.round(tDiscover - t0),
-        hashMs: Math.round(tHash - tDiscover),
-        planMs: Math.round(tPlan - tHash),
-        indexMs: Math.round(tIndex - tPlan),
-        commitMs: 0,
-        totalMs: 0,
-      },
-      throughput: { filesPerSec: 0, mbPerSec: 0, symbolsPerSec: 0 },
-      peakRssMb: 0,
-    };
+    const summary = summarize(writer.db, { resumed: writer.resumed, removed, counters, tIndex });
     if (signal.aborted) {
       writer.abort(!!resumeKey);
     } else {
       writer.setMeta({ root: o.root, last_run: new Date().toISOString(), last_summary: JSON.stringify({ run: summary.run, index: summary.index }) });
       writer.commit();
+      const tEnd = mark();
+      summary.timings.commitMs = Math.round(tEnd - tIndex);
+      summary.timings.totalMs = Math.round(tEnd - t0);
     }
-    const tEnd = mark();
-    const secs = (tEnd - t0) / 1000;
-    summary.timings.commitMs = Math.round(tEnd - tIndex);
-    summary.timings.totalMs = Math.round(tEnd - t0);
-    summary.throughput = {
-      filesPerSec: round(toParse.length / secs),
-      mbPerSec: round(bytesParsed / 1e6 / secs),
-      symbolsPerSec: round(index.symbols / secs),
-    };
-    summary.peakRssMb = peakRssMb();
-    emit({ type: 'phase', phase: 'done' });
-    emit({ type: 'done', summary });
-    return summary;
+    return finish(summary);
   } catch (err) {
     writer.abort(!!resumeKey);
     throw err;
   }
+}
+
+/** True when applying this run would not change a single row of the previous index. */
+function isNoop(
+  prior: ReadonlyMap<string, PriorRow>,
+  r: {
+    batches: readonly Batch[];
+    copies: readonly unknown[];
+    unchanged: readonly FileRef[];
+    skipped: readonly SkippedFile[];
+    present: ReadonlySet<string>;
+    only: ReadonlySet<string> | null;
+    mtimes: ReadonlyMap<string, number>;
+  },
+): boolean {
+  if (r.batches.length || r.copies.length) return false;
+  for (const f of r.unchanged) if (prior.get(f.path)?.mtimeMs !== r.mtimes.get(f.path)) return false;
+  for (const s of r.skipped) {
+    const p = prior.get(s.path);
+    if (!p || p.hash !== '' || p.errorCode !== s.error.code || p.size !== s.size) return false;
+  }
+  for (const path of prior.keys()) if (!r.present.has(path) && (!r.only || r.only.has(path))) return false;
+  return true;
 }
 
 const round = (n: number) => Math.round(n * 100) / 100;

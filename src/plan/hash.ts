@@ -34,7 +34,7 @@ export async function hashFiles(root: string, files: DiscoveredFile[], prior?: R
       const i = next++;
       const f = files[i];
       const p = prior?.get(f.path);
-      if (p && p.size === f.size && p.mtimeMs === f.mtimeMs) {
+      if (p && p.hash && p.size === f.size && p.mtimeMs === f.mtimeMs) {
         refs[i] = { path: f.path, hash: p.hash, size: f.size, language: f.language };
         reused++;
         continue;

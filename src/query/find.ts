@@ -30,8 +30,12 @@ export interface FindHit extends SymbolHit {
 
 export interface FindResult extends Page<FindHit> {
   query: string;
-  /** Counts per tier (fuzzy is null when it was not searched because exact and prefix matches filled the limit). */
-  counts: { exact: number; prefix: number; fuzzy: number | null };
+  /** The loosest tier asked for. */
+  match: MatchMode;
+  /** Matches per tier; null for tiers not searched. */
+  counts: { exact: number; prefix: number | null; fuzzy: number | null };
+  /** True when fuzzy matches were asked for but not searched, because exact and prefix matches filled the limit. */
+  fuzzySkipped: boolean;
 }
 
 export const FIND_DEFAULT_LIMIT = 20;
@@ -39,12 +43,20 @@ export const FIND_MAX_LIMIT = 1000;
 
 /** Upper end of a NOCASE range holding every string that starts with the prefix. */
 const PREFIX_END = '\u{10FFFF}';
-/** At most this many distinct names take part in one fuzzy query (best first: substring matches, then short names). */
-const FUZZY_NAME_CAP = 5000;
+/**
+ * At most this many distinct names are ranked in one fuzzy query (best first: substring matches, then shorter
+ * names); a short query can match thousands of names, and reading every one of their symbols costs more than
+ * the ranking is worth. Counts still cover all of them (without filters).
+ */
+const FUZZY_RANK_CAP = 500;
 
 interface NameEntry {
+  /** The name as stored (one spelling per ASCII-case-insensitive group: what `= ? COLLATE NOCASE` matches). */
+  name: string;
   lower: string;
   mask: number;
+  /** Symbols with this name (any case). */
+  count: number;
 }
 
 const nameCache = new WeakMap<Database.Database, NameEntry[]>();
@@ -65,10 +77,11 @@ function charMask(s: string): number {
 function names(db: Database.Database): NameEntry[] {
   let entries = nameCache.get(db);
   if (!entries) {
-    const rows = db.prepare<[], { name: string }>('SELECT name FROM symbols GROUP BY name COLLATE NOCASE').raw().all() as unknown as string[][];
-    entries = rows.map(([name]) => {
+    // Covering scan of the NOCASE name index: no table rows are read.
+    const rows = db.prepare('SELECT name, count(*) FROM symbols GROUP BY name COLLATE NOCASE').raw().all() as [string, number][];
+    entries = rows.map(([name, count]) => {
       const lower = name.toLowerCase();
-      return { lower, mask: charMask(lower) };
+      return { name, lower, mask: charMask(lower), count };
     });
     nameCache.set(db, entries);
   }
@@ -82,29 +95,33 @@ function isSubsequence(q: string, s: string): boolean {
 }
 
 /** Fuzzy candidates: names containing the query's characters in order (not exact, not prefix), substring ones first. */
-function fuzzyNames(db: Database.Database, query: string): { names: string[]; truncated: boolean } {
+function fuzzyNames(db: Database.Database, query: string): { names: string[]; truncated: boolean; symbols: number } {
   const q = query.toLowerCase();
   const qm = charMask(q);
-  const substr: string[] = [];
-  const subseq: string[] = [];
+  const substr: NameEntry[] = [];
+  const subseq: NameEntry[] = [];
+  let symbols = 0;
   for (const e of names(db)) {
     if ((e.mask & qm) !== qm || e.lower.length <= q.length) continue;
     if (e.lower.startsWith(q)) continue; // prefix tier
-    if (e.lower.includes(q)) substr.push(e.lower);
-    else if (isSubsequence(q, e.lower)) subseq.push(e.lower);
+    if (e.lower.includes(q)) substr.push(e);
+    else if (isSubsequence(q, e.lower)) subseq.push(e);
+    else continue;
+    symbols += e.count;
   }
-  const byLen = (a: string, b: string) => a.length - b.length || (a < b ? -1 : a > b ? 1 : 0);
-  substr.sort(byLen);
-  subseq.sort(byLen);
-  const all = substr.concat(subseq);
-  return { names: all.slice(0, FUZZY_NAME_CAP), truncated: all.length > FUZZY_NAME_CAP };
+  const byLen = (a: NameEntry, b: NameEntry) => a.lower.length - b.lower.length || (a.lower < b.lower ? -1 : a.lower > b.lower ? 1 : 0);
+  const pick = (list: NameEntry[], n: number) => (list.length <= n ? list.sort(byLen) : list.sort(byLen).slice(0, n));
+  const first = pick(substr, FUZZY_RANK_CAP);
+  const rest = pick(subseq, FUZZY_RANK_CAP - first.length);
+  return { names: first.concat(rest).map((e) => e.name), truncated: substr.length + subseq.length > FUZZY_RANK_CAP, symbols };
 }
 
 /**
  * Symbols by name. Tiers: exact (case-insensitive; exact case first), then prefix, then fuzzy (the query's
- * characters in order, case-insensitive; substrings first). Within a tier: definitions before impl blocks before
- * variables/fields, then shorter qualified names, then path and line. Later tiers are only searched while earlier
- * ones have not filled the limit.
+ * characters in order, case-insensitive; names containing the query as a substring first). Within a tier:
+ * definitions before impl blocks before variables/fields, then shorter qualified names, then path and line.
+ * Later tiers are only searched while earlier ones have not filled the limit. When more than FUZZY_RANK_CAP names
+ * match fuzzily, only the best of them (substring matches, then shorter names) are ranked.
  */
 export function findSymbols(db: Database.Database, query: string, opts: FindOptions = {}): FindResult {
   const name = query.trim();
@@ -116,10 +133,12 @@ export function findSymbols(db: Database.Database, query: string, opts: FindOpti
   const f = filterSql(db, filters);
 
   const results: FindHit[] = [];
-  const counts: FindResult['counts'] = { exact: 0, prefix: 0, fuzzy: null };
-  if (f.none) return { query: name, results, total: 0, more: 0, moreIsLowerBound: false, counts: { exact: 0, prefix: 0, fuzzy: 0 } };
+  const counts: FindResult['counts'] = { exact: 0, prefix: match === 'exact' ? null : 0, fuzzy: null };
+  if (f.none) return { query: name, match, results, total: 0, more: 0, moreIsLowerBound: false, counts, fuzzySkipped: false };
 
   const from = 'FROM symbols s JOIN files f ON f.id = s.file_id';
+  // Without filters a count needs only the name index (no table rows): much cheaper for common names and prefixes.
+  const countFrom = f.sql ? from : 'FROM symbols s';
   const order = `${DEF_RANK_SQL}, length(s.qualified), f.path, s.start_line, s.start_col`;
 
   // exact
@@ -132,7 +151,7 @@ export function findSymbols(db: Database.Database, query: string, opts: FindOpti
   );
   for (const r of exactRows) results.push({ ...toHit(r), match: 'exact' });
   counts.exact =
-    exactRows.length < limit ? exactRows.length : stmt<unknown[], { n: number }>(db, `SELECT count(*) AS n ${from} ${exactWhere}`).get(name, ...f.params)!.n;
+    exactRows.length < limit ? exactRows.length : stmt<unknown[], { n: number }>(db, `SELECT count(*) AS n ${countFrom} ${exactWhere}`).get(name, ...f.params)!.n;
 
   // prefix
   if (match !== 'exact') {
@@ -145,9 +164,9 @@ export function findSymbols(db: Database.Database, query: string, opts: FindOpti
         `SELECT ${SYMBOL_COLUMNS} ${from} ${prefixWhere} ORDER BY substr(s.name, 1, ?) = ? DESC, ${order} LIMIT ?`,
       ).all(...args, name.length, name, room);
       for (const r of rows) results.push({ ...toHit(r), match: 'prefix' });
-      counts.prefix = rows.length < room ? rows.length : stmt<unknown[], { n: number }>(db, `SELECT count(*) AS n ${from} ${prefixWhere}`).get(...args)!.n;
+      counts.prefix = rows.length < room ? rows.length : stmt<unknown[], { n: number }>(db, `SELECT count(*) AS n ${countFrom} ${prefixWhere}`).get(...args)!.n;
     } else {
-      counts.prefix = stmt<unknown[], { n: number }>(db, `SELECT count(*) AS n ${from} ${prefixWhere}`).get(...args)!.n;
+      counts.prefix = stmt<unknown[], { n: number }>(db, `SELECT count(*) AS n ${countFrom} ${prefixWhere}`).get(...args)!.n;
     }
   }
 
@@ -155,7 +174,7 @@ export function findSymbols(db: Database.Database, query: string, opts: FindOpti
   let lowerBound = false;
   if (match === 'fuzzy' && results.length < limit) {
     const cand = fuzzyNames(db, name);
-    lowerBound = cand.truncated;
+    lowerBound = cand.truncated && !!f.sql;
     counts.fuzzy = 0;
     if (cand.names.length) {
       const fuzzyWhere = `WHERE s.name COLLATE NOCASE IN (SELECT value FROM json_each(?))${f.sql}`;
@@ -166,10 +185,13 @@ export function findSymbols(db: Database.Database, query: string, opts: FindOpti
         `SELECT ${SYMBOL_COLUMNS} ${from} ${fuzzyWhere} ORDER BY instr(lower(s.name), ?) = 0, ${order} LIMIT ?`,
       ).all(list, ...f.params, name.toLowerCase(), room);
       for (const r of rows) results.push({ ...toHit(r), match: 'fuzzy' });
-      counts.fuzzy = rows.length < room ? rows.length : stmt<unknown[], { n: number }>(db, `SELECT count(*) AS n ${from} ${fuzzyWhere}`).get(list, ...f.params)!.n;
+      if (rows.length < room && !cand.truncated) counts.fuzzy = rows.length;
+      else if (!f.sql) counts.fuzzy = cand.symbols;
+      else counts.fuzzy = stmt<unknown[], { n: number }>(db, `SELECT count(*) AS n ${from} ${fuzzyWhere}`).get(list, ...f.params)!.n;
     }
   }
 
-  const total = counts.exact + counts.prefix + (counts.fuzzy ?? 0);
-  return { query: name, results, total, more: total - results.length, moreIsLowerBound: lowerBound, counts };
+  const total = counts.exact + (counts.prefix ?? 0) + (counts.fuzzy ?? 0);
+  const fuzzySkipped = match === 'fuzzy' && counts.fuzzy === null;
+  return { query: name, match, results, total, more: total - results.length, moreIsLowerBound: lowerBound, counts, fuzzySkipped };
 }

@@ -16,7 +16,12 @@ const cut = (s: string, max: number) => (s.length > max ? s.slice(0, max - 1) + 
 /** Left-aligned columns; the last column is not padded. Cells longer than their cap are cut with an ellipsis. */
 export function table(header: string[] | null, rows: string[][], caps: number[]): string[] {
   const all = header ? [header, ...rows] : rows;
-  const cells = all.map((r) => r.map((c, i) => cut(c.replace(/\s+/g, ' '), caps[i] ?? 200)));
+  const cells = all.map((r) =>
+    r.map((c, i) => {
+      const indent = /^ */.exec(c)![0];
+      return indent + cut(c.slice(indent.length).replace(/\s+/g, ' '), (caps[i] ?? 200) - indent.length);
+    }),
+  );
   const cols = Math.max(0, ...cells.map((r) => r.length));
   const widths = Array.from({ length: cols }, (_, i) => Math.max(0, ...cells.map((r) => (r[i] ?? '').length)));
   return cells.map((r) =>
@@ -35,15 +40,17 @@ export function moreLine(p: Page<unknown>, what: string, o: FormatOptions): stri
 const loc = (path: string, line: number) => `${path}:${line}`;
 
 export function formatFind(r: FindResult, o: FormatOptions = {}): string {
-  if (r.results.length === 0) return `No symbols match "${r.query}".`;
+  if (r.results.length === 0) return `No symbols match "${r.query}"${r.match === 'fuzzy' ? '' : ` (${r.match} match)`}.`;
   const lines = table(
     ['KIND', 'NAME', 'LOCATION', 'SIGNATURE'],
     r.results.map((h) => [h.kind, h.qualified, loc(h.path, h.line), h.signature]),
     [12, 60, 70, 120],
   );
-  const tiers = [`${r.counts.exact} exact`, `${r.counts.prefix} prefix`];
+  const tiers = [`${r.counts.exact} exact`];
+  if (r.counts.prefix !== null) tiers.push(`${r.counts.prefix} prefix`);
   if (r.counts.fuzzy !== null) tiers.push(`${r.counts.fuzzy}${r.moreIsLowerBound ? '+' : ''} fuzzy`);
-  lines.push('', `${r.results.length} of ${r.total}${r.moreIsLowerBound ? '+' : ''} matches (${tiers.join(', ')}${r.counts.fuzzy === null ? '; fuzzy not searched: exact and prefix matches filled the limit' : ''})`);
+  const note = r.fuzzySkipped ? '; fuzzy not searched: exact and prefix matches filled the limit' : '';
+  lines.push('', `${r.results.length} of ${r.total}${r.moreIsLowerBound ? '+' : ''} matches (${tiers.join(', ')}${note})`);
   const more = moreLine(r, 'results', o);
   if (more) lines.push(more);
   return lines.join('\n');
@@ -78,10 +85,10 @@ export function formatRefs(r: RefsResult, o: FormatOptions = {}): string {
     lines.push(f.path);
     const rows = table(
       null,
-      f.refs.map((x) => [`  ${x.line}:${x.col}`, x.kind, x.context ?? x.name, x.scope ? `in ${x.scope}` : '']),
+      f.refs.map((x) => [`${x.line}:${x.col}`, x.kind, x.context ?? x.name, x.scope ? `in ${x.scope}` : '']),
       [12, 6, 80, 60],
     );
-    lines.push(...rows);
+    lines.push(...rows.map((r) => '  ' + r));
   }
   lines.push('', `${r.total} references (${r.byKind.call} calls, ${r.byKind.import} imports) in the index`);
   const more = moreLine(r, 'references', o);

@@ -64,14 +64,30 @@ export function searchSymbols(db: Database.Database, text: string, opts: SearchO
   const f = filterSql(db, { kind: checkKinds(opts.kind), lang: checkLangs(opts.lang), path: opts.path });
   if (f.none) return { query: text, fts, results: [], total: 0, more: 0, moreIsLowerBound: false };
 
-  const matches = `SELECT rowid AS id, ${BM25} AS score FROM symbols_fts WHERE symbols_fts MATCH ?`;
-  const rows = stmt<unknown[], SymbolRow & { score: number }>(
-    db,
-    `SELECT ${SYMBOL_COLUMNS}, m.score AS score FROM (${matches}) m
-     JOIN symbols s ON s.id = m.id JOIN files f ON f.id = s.file_id
-     WHERE 1${f.sql}
-     ORDER BY m.score, ${DEF_RANK_SQL}, length(s.qualified), f.path, s.start_line LIMIT ?`,
-  ).all(fts, ...f.params, limit);
+  const rank = `${DEF_RANK_SQL}, length(s.qualified), f.path, s.start_line`;
+  let rows: (SymbolRow & { score: number })[];
+  if (!f.sql) {
+    // No filters: rank inside FTS5 and join only the best rows (the join is what costs for a common word).
+    // A few extra rows let equal scores at the cut still be ordered by kind, length and path.
+    rows = stmt<unknown[], SymbolRow & { score: number }>(
+      db,
+      `SELECT ${SYMBOL_COLUMNS}, m.score AS score FROM
+         (SELECT rowid AS id, ${BM25} AS score FROM symbols_fts WHERE symbols_fts MATCH ? ORDER BY score LIMIT ?) m
+       JOIN symbols s ON s.id = m.id JOIN files f ON f.id = s.file_id
+       ORDER BY m.score, ${rank}`,
+    )
+      .all(fts, limit + 20)
+      .slice(0, limit);
+  } else {
+    rows = stmt<unknown[], SymbolRow & { score: number }>(
+      db,
+      `SELECT ${SYMBOL_COLUMNS}, m.score AS score FROM
+         (SELECT rowid AS id, ${BM25} AS score FROM symbols_fts WHERE symbols_fts MATCH ?) m
+       JOIN symbols s ON s.id = m.id JOIN files f ON f.id = s.file_id
+       WHERE 1${f.sql}
+       ORDER BY m.score, ${rank} LIMIT ?`,
+    ).all(fts, ...f.params, limit);
+  }
   let total = rows.length;
   if (rows.length === limit) {
     total = f.sql

@@ -74,9 +74,9 @@ export class ServerState {
   need(): { db: Database.Database; root: string | null } {
     const h = this.handle.get();
     if (!h) {
-      const what = this.root ? `for ${this.root}` : '';
-      if (this.handle.lastError) throw new NoIndex(`The index ${what} at ${this.indexPath} cannot be read: ${this.handle.lastError}. Call the reindex tool with full=true to rebuild it.`);
-      throw new NoIndex(`No index ${what} yet (expected at ${this.indexPath}). Call the reindex tool to build it.`);
+      const what = this.root ? ` for ${this.root}` : '';
+      if (this.handle.lastError) throw new NoIndex(`The index${what} at ${this.indexPath} cannot be read: ${this.handle.lastError}. Call the reindex tool with full=true to rebuild it.`);
+      throw new NoIndex(`No index${what} yet (expected at ${this.indexPath}). Call the reindex tool to build it.`);
     }
     return { db: h.db, root: this.root ?? h.meta.root ?? null };
   }

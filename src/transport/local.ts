@@ -17,14 +17,19 @@ export interface LocalOptions {
 export class LocalTransport implements Transport {
   readonly name = 'local' as const;
   readonly capacity: number;
-  private readonly pool: Piscina<ThreadTask, JobResult>;
+  private poolInstance: Piscina<ThreadTask, JobResult> | null = null;
   private readonly parseOnly: boolean;
 
   constructor(opts: LocalOptions = {}) {
     const threads = Math.max(1, opts.threads ?? availableParallelism());
     this.capacity = threads;
     this.parseOnly = opts.parseOnly ?? false;
-    this.pool = new Piscina({
+  }
+
+  /** Threads start on first use: a run with nothing to parse (incremental, no change) never pays for them. */
+  private get pool(): Piscina<ThreadTask, JobResult> {
+    const threads = this.capacity;
+    return (this.poolInstance ??= new Piscina({
       filename: THREAD_FILE,
       minThreads: threads,
       maxThreads: threads,
@@ -32,7 +37,7 @@ export class LocalTransport implements Transport {
       // leaves work queued inside the pool that it would have to cancel.
       concurrentTasksPerWorker: 1,
       idleTimeout: Number.MAX_SAFE_INTEGER,
-    });
+    }));
   }
 
   /** Run a batch on a pool thread. Never passes an AbortSignal: aborting a running task terminates its thread,
@@ -47,10 +52,10 @@ export class LocalTransport implements Transport {
   }
 
   get threads(): number {
-    return this.pool.threads.length;
+    return this.poolInstance?.threads.length ?? 0;
   }
 
   async close(): Promise<void> {
-    await this.pool.close(); // waits for running tasks (close() without force drains)
+    await this.poolInstance?.close(); // waits for running tasks (close() without force drains)
   }
 }

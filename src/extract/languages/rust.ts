@@ -110,20 +110,49 @@ function skipString(src: string, i: number, limit: number): number {
   return limit;
 }
 
-/** Index just past the '>' matching the '<' at `i` ('->' and '=>' do not close), or -1 past `limit`. */
+/**
+ * Index just past the '>' matching the '<' at `i`, or -1. '->' and '=>' do not close; inside (), [] and {}
+ * (`[u8; 3]`, `{ N + 1 }`, `Fn(u8) -> u8`) angle characters are ignored. Gives up at a top-level ';' or an
+ * unbalanced closer, and after 4096 characters.
+ */
 function skipAngle(src: string, i: number, limit: number): number {
-  let depth = 0;
-  for (let j = i; j < limit; j++) {
+  let angle = 0;
+  let nest = 0;
+  const stop = Math.min(limit, i + 4096);
+  for (let j = i; j < stop; j++) {
     const c = src.charCodeAt(j);
-    if (c === 60) depth++;
-    else if (c === 62) {
-      const p = src.charCodeAt(j - 1);
-      if (p === 45 || p === 61) continue;
-      if (--depth === 0) return j + 1;
-    } else if (c === 34) j = skipString(src, j, limit);
-    else if (c === 123 || c === 59) return -1; // '{' or ';': not a generic argument list
+    if (c === 34) j = skipString(src, j, stop);
+    else if (c === 40 || c === 91 || c === 123) nest++;
+    else if (c === 41 || c === 93 || c === 125) {
+      if (--nest < 0) return -1;
+    } else if (nest === 0) {
+      if (c === 60) angle++;
+      else if (c === 62) {
+        const p = src.charCodeAt(j - 1);
+        if (p === 45 || p === 61) continue;
+        if (--angle === 0) return j + 1;
+      } else if (c === 59) return -1;
+    }
   }
   return -1;
+}
+
+/** `text` without a trailing turbofish: `x.parse::<Vec<u8>>` -> `x.parse`. */
+function stripTurbofish(text: string): string {
+  let t = text.trimEnd();
+  if (t.charCodeAt(t.length - 1) !== 62) return t;
+  let depth = 0;
+  for (let j = t.length - 1; j >= 0; j--) {
+    const c = t.charCodeAt(j);
+    if (c === 62) {
+      const p = t.charCodeAt(j - 1);
+      if (p !== 45 && p !== 61) depth++;
+    } else if (c === 60 && --depth === 0) {
+      t = t.slice(0, j).trimEnd();
+      return t.endsWith('::') ? t.slice(0, -2) : t;
+    }
+  }
+  return t;
 }
 
 /**
@@ -178,12 +207,12 @@ function headerEnd(src: string, from: number, limit: number): number {
   return limit;
 }
 
-/** Header text `[from, to)` as a signature: trailing `{`, `=`, `:`, `;` and whitespace dropped, collapsed, capped. */
+/** Header text `[from, to)` as a signature: trailing `{`, `=`, `:`, `;`, `,` and whitespace dropped, collapsed, capped. */
 function sigText(src: string, from: number, to: number): string {
   const cap = SIGNATURE_MAX * 8;
   const capped = to - from > cap;
   let s = src.slice(from, capped ? from + cap : to);
-  if (!capped) s = s.replace(/[\s:{=;]+$/, '');
+  if (!capped) s = s.replace(/[\s:{=;,]+$/, '');
   s = collapse(s, SIGNATURE_MAX);
   if (capped && !s.endsWith('…')) s = s.slice(0, SIGNATURE_MAX - 1) + '…';
   return s;
@@ -360,6 +389,18 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     return lo;
   };
 
+  // In a file with syntax errors the textual header scan can run into the body (`fn f(a: u8 {`), so there the
+  // tree says where a `{ ... }` body starts. One native call per file; only broken files pay per definition.
+  const broken = root.hasError;
+  const bodyStart = (node: SyntaxNode, start: number, end: number): number => {
+    let limit = end;
+    if (broken) {
+      const body = node.childForFieldName('body');
+      if (body && src.charCodeAt(body.startIndex) === 123) limit = body.startIndex;
+    }
+    return headerEnd(src, start, limit);
+  };
+
   const starts = new Array<number>(n);
   for (let i = 0; i < n; i++) starts[i] = nodes[i].startIndex;
 
@@ -504,7 +545,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
           if (!args) break;
           argsAt = args.startIndex;
           const window = Math.max(start, argsAt - 200);
-          const m = RE_CALLEE_TAIL.exec(src.slice(window, argsAt));
+          const m = RE_CALLEE_TAIL.exec(stripTurbofish(src.slice(window, argsAt)));
           if (m) {
             nameAt = window + m.index;
             nameEnd = nameAt + m[1].length;
@@ -623,7 +664,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
             continue;
           }
           case 'impl_item': {
-            const hEnd = headerEnd(src, start, end);
+            const hEnd = bodyStart(node, start, end);
             const im = parseImpl(src.slice(start, hEnd));
             const name = typeName(im.self);
             if (!name) continue;
@@ -652,7 +693,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         if (type === 'const_item' && name === '_') continue; // `const _: () = { ... };` is anonymous
         if (extra) (flags ??= []).push(extra);
         if (kind === 'function' && frame && (frame.kind === K_TRAIT || frame.kind === K_IMPL)) kind = 'method';
-        const sigEnd = wholeSig ? end : headerEnd(src, start, end);
+        const sigEnd = wholeSig ? end : bodyStart(node, start, end);
         const q = addSymbol(name, kind, scope, start, end, sigText(src, start, sigEnd), flags);
         if (container) stack.push({ end, qualified: q, kind: ctxKind });
       }
