@@ -8,7 +8,8 @@ import { IndexNotFoundError, openIndex } from '../index-store/reader.js';
 import { changedSince, fileList } from '../discover/changed.js';
 import { EXIT } from './errors.js';
 import { CLUSTER_KEYS, clusterFlags, clusterIndexCommand, redisFlags, workerCommand } from './cluster.js';
-import { indexCommand } from './index-command.js';
+import { indexCommand, interruptController } from './index-command.js';
+import { watchRepository } from '../pipeline/watch.js';
 import { registerQueryCommands } from './query-commands.js';
 
 /** Flags shared by every command that builds an index. Keys match the config file's keys. */
@@ -63,6 +64,33 @@ export async function cli(args: string[]): Promise<void> {
         const o = buildOptions(argv.path as string, pick(argv, [...INDEX_KEYS, ...CLUSTER_KEYS]), argv.config);
         const only = o.changedSince ? await changedSince(o.root, o.changedSince) : o.files ? fileList(o.root, o.files) : null;
         exitCode = o.cluster ? await clusterIndexCommand(o, only) : await indexCommand(o, undefined, { only });
+      },
+    )
+    .command(
+      'watch [path]',
+      'Index, then re-index changed files as they change (debounced) until stopped',
+      (y) =>
+        indexFlags(y.positional('path', { type: 'string', describe: 'Repository root', default: '.' })).option('debounce', {
+          type: 'number',
+          default: 300,
+          describe: 'Milliseconds of quiet before a re-index',
+        }),
+      async (argv) => {
+        const o = buildOptions(argv.path as string, pick(argv, INDEX_KEYS), argv.config);
+        const { signal, dispose } = interruptController();
+        await watchRepository(o, {
+          debounceMs: argv.debounce,
+          signal,
+          onRun: (s, changed) => {
+            if (o.json) process.stdout.write(JSON.stringify(s) + '\n');
+            else if (!o.quiet) process.stderr.write(`mcp-index watch: ${changed} changed path(s): parsed ${s.run.filesParsed}, reused ${s.run.filesReused}, removed ${s.run.filesRemoved} in ${s.timings.totalMs} ms -> ${s.index.files} files, ${s.index.symbols} symbols\n`);
+          },
+          onError: (err) => process.stderr.write(`mcp-index watch: ${err instanceof Error ? err.message : String(err)}\n`),
+          onReady: () => {
+            if (!o.quiet) process.stderr.write(`mcp-index watch: watching ${o.root}\n`);
+          },
+        });
+        dispose();
       },
     )
     .command(

@@ -177,11 +177,10 @@ export function resolveRoot(input: string): string {
  */
 function mkdirs(dir: string): void {
   const missing: string[] = [];
-  for (let d = dir; !existsSync(d); d = dirname(d)) {
-    missing.push(d);
-    if (dirname(d) === d) break;
-  }
-  for (const d of missing.reverse()) mkdirSync(d);
+  let d = dir;
+  for (; !existsSync(d) && dirname(d) !== d; d = dirname(d)) missing.push(d);
+  if (!statSync(d).isDirectory()) throw new Error(`not a directory: ${d}`);
+  for (const m of missing.reverse()) mkdirSync(m);
 }
 
 /** Checks that the index can be written where asked, before any work is done. */

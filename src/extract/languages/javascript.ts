@@ -61,6 +61,7 @@ const BASE_TYPES = [
   'internal_module',
   'module',
   'ambient_declaration',
+  'class_static_block',
   'variable_declarator',
   // anonymous functions: scopes without a name of their own, or values a binding names
   'arrow_function',
@@ -91,8 +92,6 @@ interface Frame {
   end: number;
   qualified: string | null;
   kind: FrameKind;
-  /** `ns`: where the body block starts (declarations directly in it are module level). */
-  bodyStart?: number;
   /** `object`: the object literal and, once needed, its direct members. */
   object?: SyntaxNode;
   members?: Map<number, Member>;
@@ -140,6 +139,8 @@ interface NodeOps {
   namedChildren(n: SyntaxNode): SyntaxNode[];
   firstNamedChild(n: SyntaxNode): SyntaxNode | null;
   lastNamedChild(n: SyntaxNode): SyntaxNode | null;
+  /** Start offsets of the named children (no wrappers needed). */
+  childStarts(n: SyntaxNode): number[];
 }
 
 const PUBLIC_OPS: NodeOps = {
@@ -148,6 +149,7 @@ const PUBLIC_OPS: NodeOps = {
   namedChildren: (n) => n.namedChildren,
   firstNamedChild: (n) => n.firstNamedChild,
   lastNamedChild: (n) => n.lastNamedChild,
+  childStarts: (n) => n.namedChildren.map((c) => c.startIndex),
 };
 
 /** Numeric transfer fields of a node wrapper. */
@@ -239,7 +241,9 @@ function listDirect(root: SyntaxNode, types: string[]): Listing | null {
   const names = typeTable(language);
   const classes = language.nodeSubclasses;
   if (!names || !classes) return null;
-  const base = Object.getPrototypeOf(classes.find((C, id) => names[id] !== null) ?? Object) as NodeClass;
+  const named = classes.find((C, id) => names[id] !== null);
+  if (!named) return null;
+  const base = Object.getPrototypeOf(named) as NodeClass;
   const M = binding.NodeMethods;
 
   const marshal = (n: SyntaxNode): void => {
@@ -282,6 +286,21 @@ function listDirect(root: SyntaxNode, types: string[]): Listing | null {
     namedChildren: (n) => (marshal(n), many(M.namedChildren(tree))),
     firstNamedChild: (n) => (marshal(n), one(M.firstNamedChild(tree))),
     lastNamedChild: (n) => (marshal(n), one(M.lastNamedChild(tree))),
+    childStarts: (n) => {
+      marshal(n);
+      const out = M.namedChildren(tree);
+      if (!Array.isArray(out)) return [];
+      const buf = binding.nodeTransferArray;
+      const starts: number[] = [];
+      let off = 0;
+      for (const v of out) {
+        if (typeof v === 'number') {
+          starts.push(buf[off + 2] >>> 1);
+          off += 6;
+        } else if (v && typeof v === 'object') starts.push((v as unknown as Raw)[2] >>> 1);
+      }
+      return starts;
+    },
   };
 
   marshal(root);
@@ -464,6 +483,13 @@ function sigText(src: string, start: number, end: number): string {
   return cut && !s.endsWith('…') ? s.slice(0, SIGNATURE_MAX - 1) + '…' : s;
 }
 
+/** A callee's text as a ref context: collapsed and truncated without collapsing more than it needs. */
+function contextText(text: string): string {
+  if (text.length <= CONTEXT_MAX * 4) return collapse(text, CONTEXT_MAX);
+  const s = collapse(text.slice(0, CONTEXT_MAX * 4), CONTEXT_MAX);
+  return s.endsWith('…') ? s : s.slice(0, CONTEXT_MAX - 1) + '…';
+}
+
 /** Where the first line of `[start, end)` ends (so a multi-line initializer stays out of a signature). */
 function firstLineEnd(src: string, start: number, end: number): number {
   const nl = src.indexOf('\n', start);
@@ -517,6 +543,21 @@ function commentBefore(src: string, start: number, skipKeywords: boolean): boole
   return i >= 2 && src.charCodeAt(i - 1) === 47 && src.charCodeAt(i - 2) === 42;
 }
 
+/** Start of the `const`/`let`/`var`/`using` keyword directly before `start`, or -1. */
+function keywordBefore(src: string, start: number): number {
+  let i = start;
+  while (i > 0 && isSpace(src.charCodeAt(i - 1))) i--;
+  let k = i;
+  while (k > 0 && isIdentChar(src.charCodeAt(k - 1))) k--;
+  if (k === i || (k > 0 && (src.charCodeAt(k - 1) === 46 /* . */ || src.charCodeAt(k - 1) === 35))) return -1;
+  const word = src.slice(k, i);
+  if (word === 'const' || word === 'let' || word === 'var') return k;
+  if (word !== 'using') return -1;
+  let j = k;
+  while (j > 0 && isSpace(src.charCodeAt(j - 1))) j--;
+  return j >= 5 && src.startsWith('await', j - 5) && !isIdentChar(src.charCodeAt(j - 6)) ? j - 5 : k;
+}
+
 function isJsDoc(text: string): boolean {
   return text.startsWith('/**');
 }
@@ -564,7 +605,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
 
   // ---- scope stack (document order only) ----
   const frames: Frame[] = [];
-  const TOP: Frame = { end: Infinity, qualified: null, kind: 'ns', bodyStart: -1 };
+  const TOP: Frame = { end: Infinity, qualified: null, kind: 'ns' };
   /** The innermost container open at `start`; containers that ended before it are closed. */
   const enter = (start: number): Frame => {
     while (frames.length && frames[frames.length - 1].end <= start) frames.pop();
@@ -577,6 +618,8 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   const exportsAt = new Map<number, ExportInfo>(); // declaration start -> its export statement
   const ambientAt = new Map<number, AmbientInfo>(); // declaration start -> its `declare` wrapper
   const claimed = new Set<number>(); // starts of function/class values a binding already named
+  /** Starts of the statements at module level (the file's, and each namespace body's once seen). */
+  const moduleStatements = new Set<number>(ops.childStarts(root));
 
   const ref = (
     line: number,
@@ -586,7 +629,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     scope: string | null,
     context: string,
   ): void => {
-    refs.push({ kind, name, line, col, scope, context: collapse(context, CONTEXT_MAX) });
+    refs.push({ kind, name, line, col, scope, context: contextText(context) });
   };
   const refAt = (n: SyntaxNode, kind: RefRecord['kind'], name: string, scope: string | null, context: string): void =>
     ref(rowOf(n) + 1, colOf(n), kind, name, scope, context);
@@ -755,6 +798,27 @@ export function extract(root: SyntaxNode, src: string): Extraction {
             }
           }
         }
+        if (callee === null && nextStart === start && types[i + 1] !== null) {
+          // `a.b(c).d()`, `new Foo().bar()`: the callee is the listed node that starts here, then `.d`
+          const innerEnd = list.node(i + 1).endIndex;
+          CHAIN.lastIndex = innerEnd;
+          CHAIN.exec(src);
+          const end = CHAIN.lastIndex;
+          const c = src.charCodeAt(end);
+          const c0 = src.charCodeAt(innerEnd);
+          if (end > innerEnd && (c === 40 || c === 96 || c === 60) && (c0 === 46 /* . */ || c0 === 63 /* ? */ || c0 === 33 /* ! */ || isSpace(c0))) {
+            let text = src.slice(innerEnd, end).trimEnd();
+            if (text.endsWith('?.')) text = text.slice(0, -2).trimEnd();
+            while (text.endsWith('!')) text = text.slice(0, -1);
+            if (text.length && !text.endsWith('.') && !WORD_GAP.test(text)) {
+              const m = LAST_NAME.exec(text);
+              if (m) {
+                callee = src.slice(start, innerEnd) + text;
+                name = m[0];
+              }
+            }
+          }
+        }
         if (callee === null) {
           const fn = ops.child(list.node(i), 'function');
           if (!fn) break;
@@ -898,8 +962,9 @@ export function extract(root: SyntaxNode, src: string): Extraction {
           const anchor = exported?.node ?? node;
           const doc = commentBefore(src, startOf(anchor), false) ? docOf(anchor) : null;
           symbol(node, 'global', 'namespace', scope, 'declare global', doc, ['declare']);
-          const bodyStart = GLOBAL_BLOCK.lastIndex - 1;
-          push({ end: node.endIndex, qualified: qualify(scope, 'global', SEP), kind: 'ns', bodyStart });
+          const body = ops.lastNamedChild(node);
+          if (body) for (const s of ops.childStarts(body)) moduleStatements.add(s);
+          push({ end: node.endIndex, qualified: qualify(scope, 'global', SEP), kind: 'ns' });
           break;
         }
         ambientAt.set(ds, { node, exported });
@@ -1014,19 +1079,16 @@ export function extract(root: SyntaxNode, src: string): Extraction {
             break;
           }
         }
-        push({ end: list.node(i).endIndex, qualified: scope, kind: 'anon' });
-        break;
+        break; // anonymous: calls inside belong to the enclosing definition
       }
 
       case 'method_definition': {
-        const node = list.node(i);
         const k = frame.kind;
         const inObject = k === 'object' && membersOf(frame).has(start);
+        if (k !== 'class' && !inObject) break;
+        const node = list.node(i);
         const nm = k === 'class' || inObject ? ops.child(node, 'name') : null;
-        if (!nm) {
-          push({ end: node.endIndex, qualified: scope, kind: 'anon' });
-          break;
-        }
+        if (!nm) break; // a method of an unnamed object: like an anonymous function
         const name = nameText(nm);
         const mods = new Set<string>();
         const sigStart = modifiersBefore(src, start, startOf(nm), mods);
@@ -1047,12 +1109,16 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         break;
       }
 
+      case 'class_static_block': {
+        if (frame.kind === 'class') push({ end: list.node(i).endIndex, qualified: scope, kind: 'member' });
+        break;
+      }
+
       case 'method_signature':
       case 'abstract_method_signature':
       case 'property_signature':
       case 'field_definition':
       case 'public_field_definition': {
-        const node = list.node(i);
         const k = frame.kind;
         const isField = type === 'field_definition' || type === 'public_field_definition';
         const ok =
@@ -1061,12 +1127,11 @@ export function extract(root: SyntaxNode, src: string): Extraction {
             : type === 'property_signature'
               ? k === 'iface' || k === 'type'
               : k === 'class' || k === 'iface' || k === 'type';
+        if (!ok) break;
+        const node = list.node(i);
+        const nm = ops.child(node, type === 'field_definition' ? 'property' : 'name');
+        if (!nm) break;
         const end = node.endIndex;
-        const nm = ok ? ops.child(node, type === 'field_definition' ? 'property' : 'name') : null;
-        if (!nm) {
-          push({ end, qualified: scope, kind: 'member' });
-          break;
-        }
         const name = nameText(nm);
         const mods = new Set<string>();
         const sigStart = modifiersBefore(src, start, startOf(nm), mods);
@@ -1114,30 +1179,32 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         }
         if (fnIndex < 0 && !moduleLevel) break; // a local variable
         const node = list.node(i);
-        const decl = ops.parent(node);
-        if (!decl) break;
-        const declStart = startOf(decl);
-        let topLevel = false;
-        let amb: AmbientInfo | undefined;
-        let ex: ExportInfo | undefined;
-        if (moduleLevel) {
-          const holder = ops.parent(decl);
-          const ht = holder?.type;
-          if (ht === 'program' || ht === 'export_statement' || ht === 'ambient_declaration') topLevel = true;
-          else if (ht === 'statement_block' && startOf(holder!) === frame.bodyStart) topLevel = true;
-          amb = ambientAt.get(declStart);
-          ex = exportsAt.get(declStart) ?? amb?.exported;
+        // The declaration: its keyword is right before the first declarator; otherwise ask the tree.
+        let decl: SyntaxNode | null = null;
+        let declStart = keywordBefore(src, start);
+        let kw: string;
+        if (declStart >= 0) kw = src.slice(declStart, start).trimEnd();
+        else {
+          decl = ops.parent(node);
+          if (!decl) break;
+          declStart = startOf(decl);
+          KEYWORD.lastIndex = declStart;
+          kw = KEYWORD.exec(src)?.[1] ?? 'var';
         }
-        if (fnIndex < 0 && !topLevel) break; // e.g. `for (let i = 0; ...)` or a block at module level
-        KEYWORD.lastIndex = declStart;
-        const kw = (KEYWORD.exec(src)?.[1] ?? 'var').replace(/\s+/, ' ');
+        kw = kw.replace(/\s+/, ' ');
+        const amb = ambientAt.get(declStart);
+        const ex = exportsAt.get(declStart) ?? amb?.exported;
+        const topLevel = moduleLevel && (ex !== undefined || amb !== undefined || moduleStatements.has(declStart));
+        if (fnIndex < 0 && !topLevel) break; // e.g. `for (let i = 0; ...)`, a block, a callback at module level
         const flags: string[] = [];
         exportFlags(ex, flags);
         if (amb) flags.push('declare');
         if (end < 0) end = node.endIndex;
-        const anchor = ex?.node ?? amb?.node ?? decl;
-        const doc =
-          commentBefore(src, start, true) || commentBefore(src, startOf(anchor), false) ? docOf(anchor) : null;
+        let doc: string | null = null;
+        if (commentBefore(src, start, true) || commentBefore(src, ex ? startOf(ex.node) : amb ? startOf(amb.node) : declStart, false)) {
+          const anchor = ex?.node ?? amb?.node ?? decl ?? ops.parent(node);
+          if (anchor) doc = docOf(anchor);
+        }
         if (fnIndex >= 0) {
           const fnNode = list.node(fnIndex);
           const ft = types[fnIndex]!;
@@ -1283,7 +1350,8 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         symbol(node, name, kind, scope, sig, doc, flags);
         const qualified = qualify(scope, name, SEP);
         if (type === 'enum_declaration' && body) enumMembers(body, qualified);
-        if (frameKind) push({ end, qualified, kind: frameKind, bodyStart });
+        if (frameKind === 'ns' && body) for (const s of ops.childStarts(body)) moduleStatements.add(s);
+        if (frameKind) push({ end, qualified, kind: frameKind });
         break;
       }
     }

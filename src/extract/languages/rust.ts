@@ -470,6 +470,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         let argsAt = -1;
         let nameAt = -1;
         let nameEnd = -1;
+        let prevName = false; // the previous token was a name or a tuple index
         let p = from;
         const len = src.length;
         scan: while (p < len) {
@@ -481,6 +482,9 @@ export function extract(root: SyntaxNode, src: string): Extraction {
             if (p !== start) argsAt = p;
             break;
           } else if (isIdAscii(c) || c > 127) {
+            // two names in a row (`match x {..}.f()`, `if c {..}.f()`) is not a path: let the tree answer
+            if (prevName) break;
+            prevName = true;
             if (c >= 48 && c <= 57) {
               // tuple field `.0`
               while (p < len && src.charCodeAt(p) >= 48 && src.charCodeAt(p) <= 57) p++;
@@ -509,7 +513,9 @@ export function extract(root: SyntaxNode, src: string): Extraction {
               }
             }
             nameEnd = p;
+            continue;
           } else if (c === 58 && src.charCodeAt(p + 1) === 58) {
+            prevName = false;
             p += 2;
             while (p < len && isWs(src.charCodeAt(p))) p++;
             if (src.charCodeAt(p) === 60) {
@@ -519,12 +525,14 @@ export function extract(root: SyntaxNode, src: string): Extraction {
             }
           } else if (c === 60) {
             // qualified path `<T as Trait>::f`
+            if (prevName) break;
             const j = skipAngle(src, p, len);
             if (j < 0) break;
             p = j;
             nameAt = -1;
           } else if (c === 46 || c === 63) {
             // '.' or '?'
+            prevName = false;
             p++;
             nameAt = -1;
           } else if (c === 47 && src.charCodeAt(p + 1) === 47) {

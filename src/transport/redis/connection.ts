@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { UsageError } from '../../config/options.js';
 
@@ -34,7 +35,9 @@ export function redisOptions(o: RedisConnectOptions): { url: string; options: Re
         throw new UsageError(`cannot read ${what} file: ${p}`);
       }
     };
-    options.tls = { ca: read(o.tlsCa, '--tls-ca'), cert: read(o.tlsCert, '--tls-cert'), key: read(o.tlsKey, '--tls-key'), servername: u.hostname };
+    // SNI takes a host name only: Node prints a DeprecationWarning for an IP (the certificate's IP SAN is still checked).
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    options.tls = { ca: read(o.tlsCa, '--tls-ca'), cert: read(o.tlsCert, '--tls-cert'), key: read(o.tlsKey, '--tls-key'), ...(isIP(host) ? {} : { servername: host }) };
   }
   return { url: o.url, options };
 }
@@ -61,8 +64,14 @@ function explain(err: Error, url: string): string {
  */
 export async function preflight(o: RedisConnectOptions, ns: string): Promise<void> {
   const { url, options } = redisOptions(o);
-  const probe = new Redis(url, { ...options, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false });
-  probe.on('error', () => {}); // reported below, once
+  // No ready check: it runs INFO, and for a user without that right ioredis prints its own warning on stderr.
+  const probe = new Redis(url, { ...options, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, enableReadyCheck: false });
+  // The cause (WRONGPASS, ECONNREFUSED, a TLS error) arrives as an 'error' event; connect() itself then only
+  // rejects with "Connection is closed.". Keep the first one to report it below, once.
+  let cause = null as Error | null;
+  probe.on('error', (e: Error) => {
+    cause ??= e;
+  });
   try {
     await probe.connect();
     await probe.ping();
@@ -70,7 +79,8 @@ export async function preflight(o: RedisConnectOptions, ns: string): Promise<voi
     await probe.eval("return redis.call('exists', KEYS[1])", 1, `${ns}:preflight`);
     await probe.set(`${ns}:preflight`, '1', 'PX', 1000);
   } catch (err) {
-    throw new UsageError(explain(err as Error, o.url));
+    const e = err as Error;
+    throw new UsageError(explain(cause && /Connection is closed/i.test(e.message) ? cause : e, o.url));
   } finally {
     probe.disconnect();
   }

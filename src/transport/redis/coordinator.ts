@@ -118,7 +118,7 @@ export class RedisTransport implements Transport {
     for (const f of req.files) {
       const data = await readFile(join(this.o.root, f.path)).catch(() => null);
       // A file that vanished still gets a job: the worker reports it as deleted, which is the truth.
-      if (data) pipe.set(this.keys.blob(req.runId, f.hash), data, 'EX', BLOB_TTL_S);
+      if (data) pipe.set(this.keys.blob(req.runId, req.batchId, f.hash), data, 'EX', BLOB_TTL_S);
     }
     await pipe.exec();
   }
@@ -129,7 +129,8 @@ export class RedisTransport implements Transport {
     const existing = await this.queue.getJob(jobId);
     if (existing && (await existing.getState()) === 'failed') {
       // Left failed by an earlier life of this run: give it a fresh set of attempts rather than split at once.
-      await existing.retry('failed');
+      // (without the resets BullMQ keeps attemptsMade at the limit, and the first new failure would be final).
+      await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
     } else if (!existing) {
       await this.uploadBlobs(req);
       const { root: _root, ...data } = req;
@@ -150,7 +151,7 @@ export class RedisTransport implements Transport {
   async ack(req: JobRequest): Promise<void> {
     const jobId = this.keys.jobId(req.runId, req.batchId);
     const pipe = this.redis.pipeline();
-    for (const f of req.files) pipe.del(this.keys.blob(req.runId, f.hash));
+    for (const f of req.files) pipe.del(this.keys.blob(req.runId, req.batchId, f.hash));
     pipe.del(this.keys.result(req.runId, req.batchId));
     await pipe.exec();
     await this.queue.remove(jobId).catch(() => 0);

@@ -11,9 +11,13 @@ export class Keys {
   }
   readonly queue = 'batches';
 
-  /** A file's content for one run, content-addressed; deleted once the batch that needs it is merged. */
-  blob(runId: string, hash: string): string {
-    return `${this.ns}:blob:${runId}:${hash}`;
+  /**
+   * A file's content for one batch, content-addressed within it; deleted once that batch is merged. Keyed by batch
+   * too: identical files (empty `__init__.py`, vendored copies) land in different batches, and the ack of one
+   * batch must not delete content another batch still needs.
+   */
+  blob(runId: string, batchId: string, hash: string): string {
+    return `${this.ns}:blob:${runId}:${batchId}:${hash}`;
   }
   /** A finished batch's result (deflated JSON), written by the worker, deleted by the coordinator after merge. */
   result(runId: string, batchId: string): string {

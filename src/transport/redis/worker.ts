@@ -73,7 +73,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
           continue;
         }
       }
-      const blob = await redis.getBuffer(keys.blob(req.runId, f.hash));
+      const blob = await redis.getBuffer(keys.blob(req.runId, req.batchId, f.hash));
       if (!blob) throw new Error(`blob ${f.hash.slice(0, 12)} for ${f.path} is missing`);
       if (blob.length > maxBlob) throw new UnrecoverableError(`blob for ${f.path} is ${blob.length} bytes, over the ${maxBlob}-byte limit`);
       if (sha1(blob) !== f.hash) throw new Error(`blob for ${f.path} does not match its hash`);
