@@ -11,6 +11,7 @@ import { CLUSTER_KEYS, clusterFlags, clusterIndexCommand, redisFlags, workerComm
 import { indexCommand, interruptController } from './index-command.js';
 import { watchRepository } from '../pipeline/watch.js';
 import { registerQueryCommands } from './query-commands.js';
+import { registerBenchCommand } from './bench-command.js';
 
 /** Flags shared by every command that builds an index. Keys match the config file's keys. */
 function indexFlags<T>(y: Argv<T>) {
@@ -52,7 +53,7 @@ function indexPathFor(argv: { index?: string; path?: string }): string {
 
 export async function cli(args: string[]): Promise<void> {
   let exitCode: number = EXIT.ok;
-  const parser = registerQueryCommands(yargs(args))
+  const parser = registerBenchCommand(registerQueryCommands(yargs(args)))
     .scriptName('mcp-index')
     .env('MCP_INDEX')
     .usage('$0 [path]: index a repository into a SQLite symbol index\n$0 <command> [options]')
