@@ -24,7 +24,16 @@ export interface WorkerOptions extends RedisConnectOptions {
   /** Hard cap on one blob, whatever a message claims. */
   maxBlobBytes?: number;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
+  /** Typed events for metrics and embedders. */
+  onEvent?: (e: WorkerEvent) => void;
 }
+
+export type WorkerEvent =
+  | { type: 'job-start'; jobId: string; runId: string; files: number; queueWaitMs: number }
+  | { type: 'job-done'; jobId: string; runId: string; files: number; bytes: number; symbols: number; durationMs: number }
+  | { type: 'job-failed'; jobId: string; reason: string; outcome: 'failed' | 'rejected' | 'released' }
+  | { type: 'draining' }
+  | { type: 'stopped' };
 
 export interface WorkerStats {
   done: number;
@@ -54,6 +63,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   await preflight(o, o.namespace);
   const keys = new Keys(o.namespace);
   const log = o.log ?? (() => {});
+  const emit = o.onEvent ?? (() => {});
   const id = o.name ?? `${hostname()}-${process.pid}`;
   const redis: Redis = createRedis(o);
   redis.on('error', () => {});
@@ -86,11 +96,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const parsed = JobRequestSchema.safeParse(job.data);
     if (!parsed.success) {
       stats.rejected++;
+      emit({ type: 'job-failed', jobId: String(job.id), reason: describeInvalid(parsed.error), outcome: 'rejected' });
       log('warn', 'rejected malformed job', { jobId: job.id, reason: describeInvalid(parsed.error) });
       throw new UnrecoverableError(`malformed job: ${describeInvalid(parsed.error)}`);
     }
     const req: JobRequest = { ...parsed.data, root: undefined };
     stats.currentRun = req.runId;
+    const started = performance.now();
+    emit({ type: 'job-start', jobId: String(job.id), runId: req.runId, files: req.files.length, queueWaitMs: Math.max(0, Date.now() - job.timestamp) });
     let res: JobResult;
     try {
       res = await pool.runWithInputs(req, await resolveInputs(req), stop);
@@ -98,15 +111,19 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       if (/released/.test(String((err as Error)?.message)) && token) {
         // Shutdown deadline: hand the batch back now rather than let its lease run out.
         stats.released++;
+        emit({ type: 'job-failed', jobId: String(job.id), reason: 'released at shutdown', outcome: 'released' });
         await job.moveToDelayed(Date.now(), token);
         throw new DelayedError();
       }
       stats.failed++;
+      emit({ type: 'job-failed', jobId: String(job.id), reason: String((err as Error)?.message ?? err), outcome: 'failed' });
       throw err;
     }
     await redis.set(keys.result(req.runId, req.batchId), encodeResult(res), 'EX', 24 * 3600);
     stats.done++;
-    return { files: res.files.length, symbols: res.files.reduce((n, f) => n + f.symbols.length, 0) };
+    const symbols = res.files.reduce((n, f) => n + f.symbols.length, 0);
+    emit({ type: 'job-done', jobId: String(job.id), runId: req.runId, files: res.files.length, bytes: res.files.reduce((n, f) => n + f.size, 0), symbols, durationMs: performance.now() - started });
+    return { files: res.files.length, symbols };
   }
 
   const workerConn = createRedis(o);
@@ -160,6 +177,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   let closing: Promise<void> | null = null;
   const close = () =>
     (closing ??= (async () => {
+      emit({ type: 'draining' });
       const deadline = setTimeout(() => Atomics.store(stop, 0, 1), o.drainMs ?? 30_000);
       await worker.close(); // stops fetching, waits for active batches (which finish or release)
       clearTimeout(deadline);
@@ -169,6 +187,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       redis.disconnect();
       workerConn.disconnect();
       log('info', 'worker stopped', { ...stats });
+      emit({ type: 'stopped' });
       resolveClosed();
     })());
   return { id, stats, close, closed };
