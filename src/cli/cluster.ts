@@ -8,7 +8,8 @@ import type { RedisConnectOptions } from '../transport/redis/connection.js';
 import { RedisTransport } from '../transport/redis/coordinator.js';
 import { Keys } from '../transport/redis/keys.js';
 import { startWorker } from '../transport/redis/worker.js';
-import { createLogger } from '../util/log.js';
+import { createLogger, type LogFormat } from '../util/log.js';
+import { startWorkerOps } from '../ops/worker-service.js';
 import { indexCommand, interruptController } from './index-command.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
@@ -50,7 +51,7 @@ function spawnLocalWorkers(o: IndexOptions): ChildProcess[] {
 }
 
 /** `mcp-index <repo> --cluster --redis URL`: the local pipeline with the Redis transport. */
-export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<string> | null = null): Promise<number> {
+export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<string> | null = null, onEvent?: (e: PipelineEvent) => void): Promise<number> {
   if (!o.redis) throw new UsageError('--cluster needs --redis URL');
   const conn = connectOptions(o.redis, o.tls);
   const keys = new Keys(o.namespace);
@@ -71,12 +72,14 @@ export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<str
             .multi()
             .hset(keys.run(runId), { root: o.root, priority: o.priority, total: String(e.batches), started: String(Date.now()), host: process.pid })
             .sadd(keys.runs, runId)
-            .exec();
+            .exec()
+            .catch(() => {}); // the status record is informative: never crash a run over it (e.g. OOM)
         } else if (e.type === 'batch-done' && runId) {
           void redis.hincrby(keys.run(runId), 'merged', 1).catch(() => {});
         } else if (e.type === 'done' && runId) {
           void redis.multi().srem(keys.runs, runId).pexpire(keys.run(runId), 3600_000).exec().catch(() => {});
         }
+        onEvent?.(e); // metrics, logs (src/ops)
       },
       onRenderer: (r) => {
         const refresh = async () => {
@@ -134,11 +137,19 @@ export async function workerCommand(argv: {
   tlsCert?: string;
   tlsKey?: string;
   logLevel?: string;
+  logFormat?: LogFormat;
+  metricsPort?: number;
+  metricsHost?: string;
+  supervised?: boolean;
 }): Promise<number> {
   if (!argv.redis) throw new UsageError('worker needs --redis URL');
-  const log = createLogger(argv.logLevel ?? 'info', 'mcp-index-worker');
+  const log = createLogger(argv.logLevel ?? 'info', 'mcp-index-worker', argv.logFormat);
+  // Metrics, /healthz, /readyz, and the link to an `up` supervisor (src/ops).
+  const conn = connectOptions(argv.redis, { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey });
+  const ops = await startWorkerOps({ metricsPort: argv.metricsPort ?? 0, metricsHost: argv.metricsHost, supervised: argv.supervised, redis: conn, namespace: argv.namespace ?? 'mcp-index', log });
   const w = await startWorker({
-    ...connectOptions(argv.redis, { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey }),
+    ...conn,
+    onEvent: ops.onEvent,
     namespace: argv.namespace ?? 'mcp-index',
     threads: argv.threads ?? (await import('node:os')).availableParallelism(),
     root: argv.root,
@@ -146,11 +157,16 @@ export async function workerCommand(argv: {
     lockMs: argv.lockMs,
     drainMs: argv.drainMs,
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
+  }).catch(async (err) => {
+    await ops.close();
+    throw err;
   });
+  ops.started(w);
   const { signal, dispose } = interruptController();
   signal.addEventListener('abort', () => void w.close(), { once: true });
   await w.closed;
   dispose();
+  await ops.close();
   return 0;
 }
 

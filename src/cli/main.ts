@@ -12,6 +12,7 @@ import { indexCommand, interruptController } from './index-command.js';
 import { watchRepository } from '../pipeline/watch.js';
 import { registerQueryCommands } from './query-commands.js';
 import { registerBenchCommand } from './bench-command.js';
+import { indexOpsFlags, OPS_INDEX_KEYS, registerOpsCommands, withCoordinatorOps, workerOpsFlags } from './ops-commands.js';
 
 /** Flags shared by every command that builds an index. Keys match the config file's keys. */
 function indexFlags<T>(y: Argv<T>) {
@@ -53,18 +54,18 @@ function indexPathFor(argv: { index?: string; path?: string }): string {
 
 export async function cli(args: string[]): Promise<void> {
   let exitCode: number = EXIT.ok;
-  const parser = registerBenchCommand(registerQueryCommands(yargs(args)))
+  const parser = registerOpsCommands(registerBenchCommand(registerQueryCommands(yargs(args))))
     .scriptName('mcp-index')
     .env('MCP_INDEX')
     .usage('$0 [path]: index a repository into a SQLite symbol index\n$0 <command> [options]')
     .command(
       '$0 [path]',
       'Index a repository (default: the current directory)',
-      (y) => clusterFlags(indexFlags(y.positional('path', { type: 'string', describe: 'Repository root', default: '.' }))),
+      (y) => indexOpsFlags(clusterFlags(indexFlags(y.positional('path', { type: 'string', describe: 'Repository root', default: '.' })))),
       async (argv) => {
-        const o = buildOptions(argv.path as string, pick(argv, [...INDEX_KEYS, ...CLUSTER_KEYS]), argv.config);
+        const o = buildOptions(argv.path as string, pick(argv, [...INDEX_KEYS, ...CLUSTER_KEYS, ...OPS_INDEX_KEYS]), argv.config);
         const only = o.changedSince ? await changedSince(o.root, o.changedSince) : o.files ? fileList(o.root, o.files) : null;
-        exitCode = o.cluster ? await clusterIndexCommand(o, only) : await indexCommand(o, undefined, { only });
+        exitCode = await withCoordinatorOps(argv, o, (onEvent) => (o.cluster ? clusterIndexCommand(o, only, onEvent) : indexCommand(o, undefined, { only, onEvent })));
       },
     )
     .command(
@@ -98,7 +99,7 @@ export async function cli(args: string[]): Promise<void> {
       'worker',
       'Pull batches from a Redis cluster and index them until stopped (SIGTERM/SIGINT drain in-flight batches)',
       (y) =>
-        redisFlags(y)
+        workerOpsFlags(redisFlags(y))
           .option('threads', { alias: 'j', type: 'number', describe: 'Pool threads (default: available cores)' })
           .option('root', { type: 'string', describe: 'A checkout of the repository: files whose hash matches are read here instead of fetched' })
           .option('name', { type: 'string', describe: 'Worker name in heartbeats (default host-pid)' })

@@ -49,17 +49,23 @@ const PREFIX_END = '\u{10FFFF}';
  * the ranking is worth. Counts still cover all of them (without filters).
  */
 const FUZZY_RANK_CAP = 500;
+/** ...and at most about this many symbols (one name with more is still ranked, alone). */
+const FUZZY_SYMBOL_BUDGET = 2000;
 
-interface NameEntry {
-  /** The name as stored (one spelling per ASCII-case-insensitive group: what `= ? COLLATE NOCASE` matches). */
-  name: string;
-  lower: string;
-  mask: number;
-  /** Symbols with this name (any case). */
-  count: number;
+/**
+ * Distinct names in parallel arrays (one spelling per ASCII-case-insensitive group: what `= ? COLLATE NOCASE`
+ * matches), with their lower-case form, character mask, length and symbol count. Typed arrays keep the fuzzy scan
+ * a tight loop over ~100k names.
+ */
+interface NameTable {
+  names: string[];
+  lower: string[];
+  masks: Int32Array;
+  lengths: Uint16Array;
+  counts: Uint32Array;
 }
 
-const nameCache = new WeakMap<Database.Database, NameEntry[]>();
+const nameCache = new WeakMap<Database.Database, NameTable>();
 
 /** A 32-bit set of the characters a name contains: a quick "cannot be a subsequence" test before the real one. */
 function charMask(s: string): number {
@@ -73,19 +79,26 @@ function charMask(s: string): number {
   return m;
 }
 
-/** Distinct names (case-folded), loaded once per connection: the fuzzy tier scans them in memory. */
-function names(db: Database.Database): NameEntry[] {
-  let entries = nameCache.get(db);
-  if (!entries) {
+/** Loaded once per connection: the fuzzy tier scans the names in memory. */
+function nameTable(db: Database.Database): NameTable {
+  let t = nameCache.get(db);
+  if (!t) {
     // Covering scan of the NOCASE name index: no table rows are read.
     const rows = db.prepare('SELECT name, count(*) FROM symbols GROUP BY name COLLATE NOCASE').raw().all() as [string, number][];
-    entries = rows.map(([name, count]) => {
+    const n = rows.length;
+    t = { names: new Array(n), lower: new Array(n), masks: new Int32Array(n), lengths: new Uint16Array(n), counts: new Uint32Array(n) };
+    for (let i = 0; i < n; i++) {
+      const [name, count] = rows[i];
       const lower = name.toLowerCase();
-      return { name, lower, mask: charMask(lower), count };
-    });
-    nameCache.set(db, entries);
+      t.names[i] = name;
+      t.lower[i] = lower;
+      t.masks[i] = charMask(lower);
+      t.lengths[i] = Math.min(lower.length, 65535);
+      t.counts[i] = count;
+    }
+    nameCache.set(db, t);
   }
-  return entries;
+  return t;
 }
 
 function isSubsequence(q: string, s: string): boolean {
@@ -94,34 +107,52 @@ function isSubsequence(q: string, s: string): boolean {
   return j === q.length;
 }
 
-/** Fuzzy candidates: names containing the query's characters in order (not exact, not prefix), substring ones first. */
+/**
+ * Fuzzy candidates: names containing the query's characters in order (not exact, not prefix). The names to rank
+ * are the substring matches, then the others, shortest first, until FUZZY_RANK_CAP names or FUZZY_SYMBOL_BUDGET
+ * symbols; `symbols` counts the symbols of every candidate.
+ */
 function fuzzyNames(db: Database.Database, query: string): { names: string[]; truncated: boolean; symbols: number } {
+  const t = nameTable(db);
   const q = query.toLowerCase();
   const qm = charMask(q);
-  const substr: NameEntry[] = [];
-  const subseq: NameEntry[] = [];
+  const qlen = q.length;
+  // Candidates bucketed by sub-tier and length: picking the shortest needs no full sort.
+  const buckets: number[][][] = [[], []];
   let symbols = 0;
-  for (const e of names(db)) {
-    if ((e.mask & qm) !== qm || e.lower.length <= q.length) continue;
-    if (e.lower.startsWith(q)) continue; // prefix tier
-    if (e.lower.includes(q)) substr.push(e);
-    else if (isSubsequence(q, e.lower)) subseq.push(e);
-    else continue;
-    symbols += e.count;
+  let found = 0;
+  const { masks, lengths, lower, counts } = t;
+  for (let i = 0; i < masks.length; i++) {
+    if (lengths[i] <= qlen || (masks[i] & qm) !== qm) continue;
+    const s = lower[i];
+    if (!isSubsequence(q, s) || s.startsWith(q)) continue; // not a match, or the prefix tier's
+    const tier = s.includes(q) ? 0 : 1;
+    (buckets[tier][lengths[i]] ??= []).push(i);
+    symbols += counts[i];
+    found++;
   }
-  const byLen = (a: NameEntry, b: NameEntry) => a.lower.length - b.lower.length || (a.lower < b.lower ? -1 : a.lower > b.lower ? 1 : 0);
-  const pick = (list: NameEntry[], n: number) => (list.length <= n ? list.sort(byLen) : list.sort(byLen).slice(0, n));
-  const first = pick(substr, FUZZY_RANK_CAP);
-  const rest = pick(subseq, FUZZY_RANK_CAP - first.length);
-  return { names: first.concat(rest).map((e) => e.name), truncated: substr.length + subseq.length > FUZZY_RANK_CAP, symbols };
+  const picked: string[] = [];
+  let budget = FUZZY_SYMBOL_BUDGET;
+  outer: for (const tier of buckets) {
+    for (const bucket of tier) {
+      if (!bucket) continue;
+      if (bucket.length > 1) bucket.sort((a, b) => (lower[a] < lower[b] ? -1 : lower[a] > lower[b] ? 1 : 0));
+      for (const i of bucket) {
+        if (picked.length >= FUZZY_RANK_CAP || (budget <= 0 && picked.length > 0)) break outer;
+        picked.push(t.names[i]);
+        budget -= counts[i];
+      }
+    }
+  }
+  return { names: picked, truncated: picked.length < found, symbols };
 }
 
 /**
- * Symbols by name. Tiers: exact (case-insensitive; exact case first), then prefix, then fuzzy (the query's
- * characters in order, case-insensitive; names containing the query as a substring first). Within a tier:
- * definitions before impl blocks before variables/fields, then shorter qualified names, then path and line.
- * Later tiers are only searched while earlier ones have not filled the limit. When more than FUZZY_RANK_CAP names
- * match fuzzily, only the best of them (substring matches, then shorter names) are ranked.
+ * Symbols by name. Tiers: exact (case-insensitive), then prefix, then fuzzy (the query's characters in order,
+ * case-insensitive; names containing the query as a substring first). Within a tier: definitions before impl
+ * blocks before variables/fields, then the query's exact case first, then shorter qualified names, then path.
+ * Later tiers are only searched while earlier ones have not filled the limit. When many names match fuzzily, only
+ * the best of them (substring matches, then shorter names; see FUZZY_RANK_CAP) are ranked; counts cover all.
  */
 export function findSymbols(db: Database.Database, query: string, opts: FindOptions = {}): FindResult {
   const name = query.trim();
@@ -139,11 +170,11 @@ export function findSymbols(db: Database.Database, query: string, opts: FindOpti
   const from = 'FROM symbols s JOIN files f ON f.id = s.file_id';
   // Without filters a count needs only the name index (no table rows): much cheaper for common names and prefixes.
   const countFrom = f.sql ? from : 'FROM symbols s';
-  const order = `${DEF_RANK_SQL}, length(s.qualified), f.path, s.start_line, s.start_col`;
+  const order = (exactCase?: string) => `${DEF_RANK_SQL}, ${exactCase ? exactCase + ', ' : ''}length(s.qualified), f.path, s.start_line, s.start_col`;
 
   // exact
   const exactWhere = `WHERE s.name = ? COLLATE NOCASE${f.sql}`;
-  const exactRows = stmt<unknown[], SymbolRow>(db, `SELECT ${SYMBOL_COLUMNS} ${from} ${exactWhere} ORDER BY s.name = ? DESC, ${order} LIMIT ?`).all(
+  const exactRows = stmt<unknown[], SymbolRow>(db, `SELECT ${SYMBOL_COLUMNS} ${from} ${exactWhere} ORDER BY ${order('s.name != ?')} LIMIT ?`).all(
     name,
     ...f.params,
     name,
@@ -161,7 +192,7 @@ export function findSymbols(db: Database.Database, query: string, opts: FindOpti
     if (room > 0) {
       const rows = stmt<unknown[], SymbolRow>(
         db,
-        `SELECT ${SYMBOL_COLUMNS} ${from} ${prefixWhere} ORDER BY substr(s.name, 1, ?) = ? DESC, ${order} LIMIT ?`,
+        `SELECT ${SYMBOL_COLUMNS} ${from} ${prefixWhere} ORDER BY ${order('substr(s.name, 1, ?) != ?')} LIMIT ?`,
       ).all(...args, name.length, name, room);
       for (const r of rows) results.push({ ...toHit(r), match: 'prefix' });
       counts.prefix = rows.length < room ? rows.length : stmt<unknown[], { n: number }>(db, `SELECT count(*) AS n ${countFrom} ${prefixWhere}`).get(...args)!.n;
@@ -182,7 +213,7 @@ export function findSymbols(db: Database.Database, query: string, opts: FindOpti
       const room = limit - results.length;
       const rows = stmt<unknown[], SymbolRow>(
         db,
-        `SELECT ${SYMBOL_COLUMNS} ${from} ${fuzzyWhere} ORDER BY instr(lower(s.name), ?) = 0, ${order} LIMIT ?`,
+        `SELECT ${SYMBOL_COLUMNS} ${from} ${fuzzyWhere} ORDER BY instr(lower(s.name), ?) = 0, ${order()} LIMIT ?`,
       ).all(list, ...f.params, name.toLowerCase(), room);
       for (const r of rows) results.push({ ...toHit(r), match: 'fuzzy' });
       if (rows.length < room && !cand.truncated) counts.fuzzy = rows.length;

@@ -206,6 +206,20 @@ export function searchContent(db: Database.Database, text: string, opts: Content
     return true;
   };
 
+  /** A row holds consecutive lines starting at `first`. */
+  const takeChunk = (fileId: number, first: number, text: string): boolean => {
+    let line = first;
+    let pos = 0;
+    while (pos <= text.length) {
+      let end = text.indexOf('\n', pos);
+      if (end < 0) end = text.length;
+      if (!take(fileId, line, text.slice(pos, end))) return false;
+      line++;
+      pos = end + 1;
+    }
+    return true;
+  };
+
   if (hasContentIndex(db)) {
     let literals = regex ? regexLiterals(text) : [text];
     // LIKE folds ASCII case only: with ignore-case a non-ASCII literal could miss lines, so it cannot narrow.
@@ -220,7 +234,7 @@ export function searchContent(db: Database.Database, text: string, opts: Content
       const ids = [...allowed].sort((a, b) => a - b);
       outer: for (const id of ids) {
         for (const r of q.iterate(...args, id * LINE_BITS, (id + 1) * LINE_BITS)) {
-          if (!take(id, lineOf(r.rowid), r.text)) break outer;
+          if (!takeChunk(id, lineOf(r.rowid), r.text)) break outer;
         }
       }
     } else {
@@ -228,7 +242,7 @@ export function searchContent(db: Database.Database, text: string, opts: Content
       for (const r of q.iterate(...args)) {
         const id = fileIdOf(r.rowid);
         if (allowed && !allowed.has(id)) continue;
-        if (!take(id, lineOf(r.rowid), r.text)) break;
+        if (!takeChunk(id, lineOf(r.rowid), r.text)) break;
       }
     }
     return { query: text, regex, ignoreCase, source: 'index', results, total, more: total - results.length, moreIsLowerBound: capped };

@@ -114,12 +114,11 @@ export function searchSymbols(db: Database.Database, text: string, opts: SearchO
     total = count(words);
   } else {
     prefixSearched = true;
-    if (prefixes !== words) {
-      const seen = new Set(rows.map((r) => r.id));
-      for (const r of ranked(prefixes, limit + SLACK)) {
-        if (rows.length >= limit) break;
-        if (!seen.has(r.id)) rows.push(r);
-      }
+    // Every whole-word match is also a prefix match: rank past them.
+    const seen = new Set(rows.map((r) => r.id));
+    for (const r of ranked(prefixes, rows.length + limit + SLACK)) {
+      if (rows.length >= limit) break;
+      if (!seen.has(r.id)) rows.push(r);
     }
     total = rows.length < limit ? rows.length : count(prefixes);
   }

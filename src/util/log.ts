@@ -1,6 +1,23 @@
+import { createRequire } from 'node:module';
 import { pino, type Logger } from 'pino';
 
-/** Structured logs, always on stderr (stdout carries results and --json). */
-export function createLogger(level: string, name = 'mcp-index'): Logger {
+export type LogFormat = 'auto' | 'json' | 'pretty';
+
+/**
+ * Structured logs, always on stderr (stdout carries results and --json): one JSON object a line off a TTY (for log
+ * collectors), readable colored lines on a TTY (pino-pretty, loaded only then). `format` forces one or the other.
+ */
+export function createLogger(level: string, name = 'mcp-index', format: LogFormat = 'auto'): Logger {
+  const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
+  if (pretty) {
+    try {
+      const require = createRequire(import.meta.url);
+      const prettyStream = require('pino-pretty') as typeof import('pino-pretty');
+      return pino({ name, level }, prettyStream({ destination: 2, sync: true, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'hostname' }));
+    } catch {
+      // pino-pretty missing (a pruned install): JSON is still a log
+    }
+  }
   return pino({ name, level, base: { pid: process.pid } }, pino.destination({ fd: 2, sync: true }));
 }
+

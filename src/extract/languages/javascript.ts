@@ -2,26 +2,32 @@
  * One extractor for JavaScript, TypeScript and TSX. The TypeScript grammars extend the JavaScript one, so the node
  * types overlap; a type a grammar lacks simply never occurs.
  *
- * How it stays cheap (this is the indexer's hot loop; every property read on a node is a call into native code):
- * - ONE native `descendantsOfType(TYPES)` call yields every node of interest in pre-order. Nothing recurses, so a
- *   file nested 10,000 levels deep costs no JS stack.
- * - The node list is read straight from the binding's transfer buffer when the binding is the one this tree came
- *   from (checked per file; see `listNodes`): types and start offsets/positions become plain arrays, and a
- *   SyntaxNode object is made only for the few nodes that need a field lookup. Otherwise the public
- *   `root.descendantsOfType` is used, with the same results.
- * - Scope comes from a stack of container end offsets (document order, no parent walks).
- * - The frequent cases (calls, locals, assignments) are decided from the source text at the node's start, and
- *   fall back to field lookups only when the text is not the plain shape.
- * - Field lookups, end offsets and comments are fetched only for nodes that become symbols.
+ * Where the nodes come from (this is the indexer's hot loop; every read of a node is a call into native code):
+ * - ONE native `descendantsOfType` call lists, in pre-order, the few node types that can sit at any depth:
+ *   functions, classes, variable declarators, calls, `new`, TypeScript type declarations, and (only when the text
+ *   mentions `exports`/`prototype`) assignments. The native walk compares every node of the tree with every listed
+ *   type, so the list is kept short on purpose.
+ * - Module-level statements (imports, exports, namespaces, `declare`, overload signatures) come from the program's
+ *   (and each namespace body's) child list; members come from their class/interface/object/enum body.
+ * - Scope is a stack of container end offsets in document order (no parent walks); containers found out of order
+ *   (members, namespaces) wait in a queue sorted by start until the walk reaches them.
+ * - Nodes are integer handles over the binding's transfer buffer when the binding is the one this tree came from
+ *   (checked per file; see `directAccess`), so no wrapper object is made per node. Otherwise the public API is used,
+ *   with the same results.
+ * - Calls, locals and assignments are decided from the source text at the node's start (the plain shapes), with
+ *   field lookups only for what the text cannot settle. Nothing recurses: 10,000 nesting levels cost no JS stack.
  *
  * Conventions (also pinned by test/extract/javascript.test.ts):
- * - scope separator '.'; class members `Class.member`; object-literal members `obj.key`; `Foo.prototype.bar =`
- *   is method `Foo.bar`; `exports.foo =`/`module.exports.foo =` is function `foo` flagged `export`;
- *   `module.exports = function () {}` and `export default function () {}` are named `default`.
- * - namespace imports/re-exports (`import * as ns`, `export * from`) are import refs named `*`;
- *   `import a, { b as c } from './m'` gives refs `a` and `b` (the imported name), context './m';
- *   `require('fs')`/`import('fs')` with a literal give one import ref `fs` (no call ref).
+ * - scope separator '.'; class members `Class.member`; object-literal members `obj.key`; `Foo.prototype.bar =` is
+ *   method `Foo.bar`; `exports.foo =` / `module.exports.foo =` is function `foo` flagged `export`;
+ *   `module.exports = function () {}` and `export default function () {}` are named `default`;
+ *   `module.exports = { a() {} }` gives exported functions `a`.
  * - class fields are `field` even when their value is an arrow function (calls inside are scoped to the field).
+ * - `import * as ns from 'm'` and `export * from 'm'` are import refs named `*`; `import a, { b as c } from './m'`
+ *   gives import refs `a` and `b` (the imported name) with context './m'; `require('fs')`/`import('fs')` with a
+ *   literal give one import ref `fs` (no call ref).
+ * - locals (non-function variables inside functions and blocks) are not symbols; functions bound to locals are,
+ *   scoped to the enclosing definition.
  */
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -32,158 +38,128 @@ import {
   SIGNATURE_MAX,
   cleanComment,
   collapse,
-  leadingComments,
   qualify,
+  TooDeepError,
   type Extraction,
   type SyntaxNode,
 } from '../common.js';
 
 const SEP = '.';
+/** Named containers (functions, classes, namespaces, members) nested deeper than this make the file `too-deep`. */
+export const MAX_SCOPE_DEPTH = 1000;
 
-/** Everything the walk looks at. */
-const BASE_TYPES = [
-  // definitions
+/** Node types that can occur at any depth. (TypeScript-only names cost nothing in the JavaScript grammar.) */
+const DEEP_TYPES = [
+  'call_expression',
+  'variable_declarator',
+  'new_expression',
   'function_declaration',
   'generator_function_declaration',
-  'function_signature',
   'class_declaration',
   'abstract_class_declaration',
-  'class',
-  'method_definition',
-  'method_signature',
-  'abstract_method_signature',
-  'field_definition',
-  'public_field_definition',
-  'property_signature',
   'interface_declaration',
   'type_alias_declaration',
   'enum_declaration',
-  'internal_module',
-  'module',
-  'ambient_declaration',
-  'class_static_block',
-  'variable_declarator',
-  // anonymous functions: scopes without a name of their own, or values a binding names
-  'arrow_function',
-  'function_expression',
-  'generator_function',
-  // references and module structure
-  'export_statement',
-  'import_statement',
-  'call_expression',
-  'new_expression',
 ];
-/** Assignments only matter for CommonJS exports and prototype methods; skipped when the text has neither. */
-const TYPES_WITH_ASSIGNMENTS = [...BASE_TYPES, 'assignment_expression'];
+/** Assignments only matter for CommonJS exports and prototype methods; listed only when the text has either. */
+const DEEP_TYPES_CJS = [...DEEP_TYPES, 'assignment_expression'];
+/**
+ * With syntax errors, tree-sitter may keep declarations after the error only as expressions inside an ERROR node
+ * (`class X {}` as a class expression, `function f() {}` as a function expression); those are listed too.
+ */
+const RECOVERY_TYPES = ['ERROR', 'class', 'function_expression'];
+const CJS_HINT = /\bexports\b|\bprototype\b/;
 
 const FUNCTION_VALUES = new Set(['arrow_function', 'function_expression', 'generator_function', 'function']);
 
 /**
- * What a container is, which decides what the nodes inside it mean:
- * - `ns`: module level (the file, a namespace, `declare module`): declarations become symbols;
- * - `class`/`iface`/`type`/`object`: members become symbols;
- * - `fn`: a named function (only nested named functions/classes become symbols, not its locals);
- * - `anon`: an anonymous function or class (the same, but the scope is the enclosing name);
- * - `member`: a field/property/enum (its initializer belongs to it; nothing inside is a member of anything).
+ * What a container is, which decides what a declarator inside it means:
+ * - `ns`: module level (the file, a namespace, `declare module`/`global`);
+ * - `fn`: a named function or method: only functions bound to its locals become symbols;
+ * - `class`: a class body; `member`: a field initializer, static block or enum (code, but not a function).
  */
-type FrameKind = 'ns' | 'class' | 'iface' | 'type' | 'object' | 'fn' | 'anon' | 'member';
+type FrameKind = 'ns' | 'fn' | 'class' | 'member';
 
 interface Frame {
+  start: number;
   end: number;
   qualified: string | null;
   kind: FrameKind;
-  /** `object`: the object literal and, once needed, its direct members. */
-  object?: SyntaxNode;
-  members?: Map<number, Member>;
-  /** `object` assigned to `module.exports`: members are exported functions at top level. */
-  exportsObject?: boolean;
-}
-
-/** A direct member of a named object literal, keyed by where its value (or the method) starts. */
-interface Member {
-  name: string;
-  keyStart: number;
-  node: SyntaxNode;
 }
 
 interface ExportInfo {
-  node: SyntaxNode;
+  h: number;
   isDefault: boolean;
 }
 
 interface AmbientInfo {
-  node: SyntaxNode;
+  h: number;
   exported: ExportInfo | undefined;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Node listing
+// Node access by integer handle
 
-/** The nodes of interest in pre-order, as parallel arrays; `node(i)` makes the SyntaxNode only when asked. */
-interface Listing {
+interface Access {
+  /** Handles 0..count-1 are the listed nodes, in pre-order. */
   count: number;
-  /** Node type, or null for an anonymous token that shares a listed name (the `class` keyword). */
-  types: (string | null)[];
-  /** Per node: [id, id, startByte, startRow, startColumnByte, alias] as tree-sitter marshals it (UTF-16 input). */
-  fields: Uint32Array;
-  node(i: number): SyntaxNode;
-  /** Start offsets, rows and columns of other nodes can be read from their fields (`n[2]`, `n[3]`, `n[4]`). */
-  trusted: boolean;
-  /** Node-returning lookups (through the binding when listing went through it: no wrapper cache registration). */
-  ops: NodeOps;
+  /** Named type, or null for an anonymous token. */
+  type(h: number): string | null;
+  start(h: number): number;
+  row(h: number): number;
+  col(h: number): number;
+  end(h: number): number;
+  endPoint(h: number): { row: number; column: number };
+  /** A field's child, or -1. */
+  child(h: number, field: string): number;
+  parent(h: number): number;
+  namedChildren(h: number): number[];
+  lastNamedChild(h: number): number;
+  /** The root's named children (the module-level statements). */
+  rootChildren(): number[];
+  /** A SyntaxNode for the public API (comments). */
+  node(h: number): SyntaxNode;
 }
 
-interface NodeOps {
-  child(n: SyntaxNode, field: string): SyntaxNode | null;
-  parent(n: SyntaxNode): SyntaxNode | null;
-  namedChildren(n: SyntaxNode): SyntaxNode[];
-  firstNamedChild(n: SyntaxNode): SyntaxNode | null;
-  lastNamedChild(n: SyntaxNode): SyntaxNode | null;
-  /** Start offsets of the named children (no wrappers needed). */
-  childStarts(n: SyntaxNode): number[];
-}
-
-const PUBLIC_OPS: NodeOps = {
-  child: (n, field) => n.childForFieldName(field),
-  parent: (n) => n.parent,
-  namedChildren: (n) => n.namedChildren,
-  firstNamedChild: (n) => n.firstNamedChild,
-  lastNamedChild: (n) => n.lastNamedChild,
-  childStarts: (n) => n.namedChildren.map((c) => c.startIndex),
-};
-
-/** Numeric transfer fields of a node wrapper. */
+/** Numeric transfer fields of a node wrapper: [id, id, startByte, startRow, startColumnByte, alias] (UTF-16). */
 type Raw = { [i: number]: number };
 
-type NativeNodeMethod = (tree: unknown, ...args: unknown[]) => unknown;
+type NativeFn = (tree: unknown, ...args: unknown[]) => unknown;
 interface NativeBinding {
-  NodeMethods: {
-    descendantsOfType: NativeNodeMethod;
-    childForFieldName: NativeNodeMethod;
-    parent: NativeNodeMethod;
-    namedChildren: NativeNodeMethod;
-    firstNamedChild: NativeNodeMethod;
-    lastNamedChild: NativeNodeMethod;
-  };
+  NodeMethods: Record<
+    'descendantsOfType' | 'childForFieldId' | 'parent' | 'namedChildren' | 'lastNamedChild' | 'endIndex' | 'endPosition',
+    NativeFn
+  >;
+  getNodeFieldNamesById: (language: unknown) => unknown;
   nodeTransferArray: Uint32Array;
+  pointTransferArray: Uint32Array;
   Tree: abstract new (...args: never[]) => unknown;
 }
-
 type NodeClass = new (tree: unknown) => SyntaxNode;
 interface LanguageWithClasses {
   nodeSubclasses?: NodeClass[];
 }
 
+const NATIVE_METHODS = [
+  'descendantsOfType',
+  'childForFieldId',
+  'parent',
+  'namedChildren',
+  'lastNamedChild',
+  'endIndex',
+  'endPosition',
+] as const;
+
 const localRequire = createRequire(import.meta.url);
 let nativeBinding: NativeBinding | null | undefined;
-let directListing = true;
+let directEnabled = true;
 
 /**
- * Turns the transfer-buffer listing on or off (it is on by default and falls back by itself when the binding is
- * not the expected one). For tests and benchmarks that compare both paths.
+ * Turns handle access through the binding's transfer buffer on or off (on by default; it falls back to the public
+ * API by itself when the binding is not the expected one). For tests and benchmarks that compare both paths.
  */
-export function setDirectListing(enabled: boolean): void {
-  directListing = enabled;
+export function setDirectAccess(enabled: boolean): void {
+  directEnabled = enabled;
 }
 
 /** The native addon behind the `tree-sitter` package, if it is the very instance `tree` belongs to. */
@@ -192,18 +168,14 @@ function bindingFor(tree: object): NativeBinding | null {
     nativeBinding = null;
     try {
       const pkg = localRequire.resolve('tree-sitter/package.json');
-      const load = createRequire(pkg)('node-gyp-build') as (dir: string) => NativeBinding;
-      const b = load(dirname(pkg));
+      const b = (createRequire(pkg)('node-gyp-build') as (dir: string) => NativeBinding)(dirname(pkg));
       const m = b?.NodeMethods;
       if (
         m &&
-        typeof m.descendantsOfType === 'function' &&
-        typeof m.childForFieldName === 'function' &&
-        typeof m.parent === 'function' &&
-        typeof m.namedChildren === 'function' &&
-        typeof m.firstNamedChild === 'function' &&
-        typeof m.lastNamedChild === 'function' &&
+        NATIVE_METHODS.every((k) => typeof m[k] === 'function') &&
+        typeof b.getNodeFieldNamesById === 'function' &&
         b.nodeTransferArray instanceof Uint32Array &&
+        b.pointTransferArray instanceof Uint32Array &&
         typeof b.Tree === 'function'
       ) {
         nativeBinding = b;
@@ -216,6 +188,26 @@ function bindingFor(tree: object): NativeBinding | null {
 }
 
 const typeTables = new WeakMap<object, (string | null)[]>();
+const fieldTables = new WeakMap<object, Map<string, number>>();
+
+/** Field name -> field id for a language. */
+function fieldTable(binding: NativeBinding, language: object): Map<string, number> | null {
+  let table = fieldTables.get(language);
+  if (!table) {
+    const names = binding.getNodeFieldNamesById(language);
+    if (!Array.isArray(names)) return null;
+    table = new Map();
+    names.forEach((name, id) => {
+      if (typeof name === 'string') table!.set(name, id);
+    });
+    fieldTables.set(language, table);
+  }
+  return table;
+}
+
+// Scratch arrays reused across files (extraction is synchronous, and they only grow).
+let scratchFields = new Uint32Array(4096 * 6);
+let scratchTypeIds = new Int32Array(4096);
 
 /** Named type per type id (null for anonymous tokens), from the wrapper classes the binding made per language. */
 function typeTable(language: LanguageWithClasses): (string | null)[] | null {
@@ -232,8 +224,11 @@ function typeTable(language: LanguageWithClasses): (string | null)[] | null {
   return table;
 }
 
-/** The listing through the binding's transfer buffer: no wrapper objects, no per-node cache registration. */
-function listDirect(root: SyntaxNode, types: string[]): Listing | null {
+/**
+ * Handles over the binding's transfer buffer: the listing and every lookup are read as numbers, and a wrapper
+ * object is made only when the public API needs one. Null when the binding or its layout is not as expected.
+ */
+function directAccess(root: SyntaxNode, types: string[]): Access | null {
   const tree = root.tree as unknown as { language?: LanguageWithClasses };
   const binding = bindingFor(tree);
   const language = tree.language;
@@ -241,184 +236,214 @@ function listDirect(root: SyntaxNode, types: string[]): Listing | null {
   const names = typeTable(language);
   const classes = language.nodeSubclasses;
   if (!names || !classes) return null;
-  const named = classes.find((C, id) => names[id] !== null);
+  const named = classes.find((_, id) => names[id] !== null);
   if (!named) return null;
   const base = Object.getPrototypeOf(named) as NodeClass;
   const M = binding.NodeMethods;
+  const fieldIds = fieldTable(binding, language);
+  if (!fieldIds) return null;
 
-  const marshal = (n: SyntaxNode): void => {
-    const t = binding.nodeTransferArray;
-    const r = n as unknown as Raw;
-    for (let k = 0; k < 6; k++) t[k] = r[k];
+  let fields = scratchFields;
+  let typeIds = scratchTypeIds;
+  let cap = typeIds.length;
+  const types_: (string | null)[] = [];
+  const objects: (SyntaxNode | undefined)[] = [];
+  let size = 0;
+  const grow = (need: number): void => {
+    if (need <= cap) return;
+    while (cap < need) cap *= 2;
+    const f = new Uint32Array(cap * 6);
+    f.set(fields);
+    fields = scratchFields = f;
+    const t = new Int32Array(cap);
+    t.set(typeIds);
+    typeIds = scratchTypeIds = t;
   };
-  /** A wrapper for one returned node (type id + fields in the transfer buffer, or an already cached wrapper). */
-  const one = (v: unknown): SyntaxNode | null => {
+  const marshal = (h: number): void => {
+    const t = binding.nodeTransferArray;
+    const o = h * 6;
+    t[0] = fields[o];
+    t[1] = fields[o + 1];
+    t[2] = fields[o + 2];
+    t[3] = fields[o + 3];
+    t[4] = fields[o + 4];
+    t[5] = fields[o + 5];
+  };
+  /** Appends the nodes of a native result: type ids with fields at k*6 in the buffer, or cached wrappers. */
+  const addAll = (out: unknown, into: number[] | null): number => {
+    if (!Array.isArray(out)) return -1;
+    const buf = binding.nodeTransferArray;
+    grow(size + out.length);
+    let off = 0;
+    let first = -1;
+    for (const v of out) {
+      const h = size;
+      const o = h * 6;
+      if (typeof v === 'number') {
+        for (let k = 0; k < 6; k++) fields[o + k] = buf[off + k];
+        off += 6;
+        typeIds[h] = v;
+        types_[h] = names[v] ?? (v === 0xffff ? 'ERROR' : null);
+      } else if (v && typeof v === 'object') {
+        const n = v as SyntaxNode;
+        const r = v as unknown as Raw;
+        for (let k = 0; k < 6; k++) fields[o + k] = r[k];
+        typeIds[h] = -1;
+        objects[h] = n;
+        types_[h] = n.isNamed ? n.type : null;
+      } else continue;
+      size++;
+      if (first < 0) first = h;
+      into?.push(h);
+    }
+    return first;
+  };
+  const one = (v: unknown): number => {
     if (typeof v === 'number') {
       const buf = binding.nodeTransferArray;
-      if (buf[0] === 0 && buf[1] === 0) return null;
-      const n = new (classes[v] ?? base)(tree);
-      const rn = n as unknown as Raw;
-      for (let k = 0; k < 6; k++) rn[k] = buf[k];
-      return n;
+      if (buf[0] === 0 && buf[1] === 0) return -1;
+      return addAll([v], null);
     }
-    return v && typeof v === 'object' ? (v as SyntaxNode) : null;
-  };
-  /** Wrappers for a returned list; the k-th fresh node's fields sit at k*6. */
-  const many = (out: unknown): SyntaxNode[] => {
-    if (!Array.isArray(out)) return [];
-    const buf = binding.nodeTransferArray;
-    const result: SyntaxNode[] = [];
-    let off = 0;
-    for (const v of out) {
-      if (typeof v === 'number') {
-        const n = new (classes[v] ?? base)(tree);
-        const rn = n as unknown as Raw;
-        for (let k = 0; k < 6; k++) rn[k] = buf[off + k];
-        off += 6;
-        result.push(n);
-      } else if (v && typeof v === 'object') result.push(v as SyntaxNode);
-    }
-    return result;
-  };
-  const ops: NodeOps = {
-    child: (n, field) => (marshal(n), one(M.childForFieldName(tree, field))),
-    parent: (n) => (marshal(n), one(M.parent(tree))),
-    namedChildren: (n) => (marshal(n), many(M.namedChildren(tree))),
-    firstNamedChild: (n) => (marshal(n), one(M.firstNamedChild(tree))),
-    lastNamedChild: (n) => (marshal(n), one(M.lastNamedChild(tree))),
-    childStarts: (n) => {
-      marshal(n);
-      const out = M.namedChildren(tree);
-      if (!Array.isArray(out)) return [];
-      const buf = binding.nodeTransferArray;
-      const starts: number[] = [];
-      let off = 0;
-      for (const v of out) {
-        if (typeof v === 'number') {
-          starts.push(buf[off + 2] >>> 1);
-          off += 6;
-        } else if (v && typeof v === 'object') starts.push((v as unknown as Raw)[2] >>> 1);
-      }
-      return starts;
-    },
+    return v && typeof v === 'object' ? addAll([v], null) : -1;
   };
 
-  marshal(root);
+  const rootRaw = root as unknown as Raw;
+  const t0 = binding.nodeTransferArray;
+  for (let k = 0; k < 6; k++) t0[k] = rootRaw[k];
   const out = M.descendantsOfType(tree, types);
   if (!Array.isArray(out)) return null;
-  const count = out.length;
-  let fresh = 0;
-  for (let i = 0; i < count; i++) if (typeof out[i] === 'number') fresh++;
-  const buf = binding.nodeTransferArray; // may have been replaced by a larger one
-  if (buf.length < fresh * 6) return null;
-  const fields = new Uint32Array(count * 6);
-  const typeIds = new Int32Array(count);
-  const listTypes: (string | null)[] = new Array(count);
-  const objects: (SyntaxNode | undefined)[] = new Array(count);
-  let off = 0;
-  for (let i = 0; i < count; i++) {
-    const v = out[i];
-    const o = i * 6;
-    if (typeof v === 'number') {
-      for (let k = 0; k < 6; k++) fields[o + k] = buf[off + k];
-      off += 6;
-      typeIds[i] = v;
-      listTypes[i] = names[v] ?? null;
-    } else if (v && typeof v === 'object') {
-      // already wrapped (cached by the binding): use that object
-      const n = v as SyntaxNode;
-      const rv = v as Raw;
-      for (let k = 0; k < 6; k++) fields[o + k] = rv[k];
-      typeIds[i] = -1;
-      objects[i] = n;
-      listTypes[i] = n.isNamed ? n.type : null;
-    } else {
-      return null;
-    }
-  }
-  const node = (i: number): SyntaxNode => {
-    let n = objects[i];
-    if (n) return n;
-    n = new (classes[typeIds[i]] ?? base)(tree);
-    const rn = n as unknown as Raw;
-    const o = i * 6;
-    for (let k = 0; k < 6; k++) rn[k] = fields[o + k];
-    objects[i] = n;
-    return n;
+  addAll(out, null);
+  if (size !== out.length) return null;
+  const count = size;
+
+  const access: Access = {
+    count,
+    type: (h) => types_[h],
+    start: (h) => fields[h * 6 + 2] >>> 1,
+    row: (h) => fields[h * 6 + 3],
+    col: (h) => fields[h * 6 + 4] >>> 1,
+    end: (h) => (marshal(h), M.endIndex(tree) as number),
+    endPoint: (h) => {
+      marshal(h);
+      M.endPosition(tree);
+      const p = binding.pointTransferArray;
+      return { row: p[0], column: p[1] };
+    },
+    child: (h, field) => {
+      const id = fieldIds.get(field);
+      if (id === undefined) return -1;
+      marshal(h);
+      return one(M.childForFieldId(tree, id));
+    },
+    parent: (h) => (marshal(h), one(M.parent(tree))),
+    namedChildren: (h) => {
+      marshal(h);
+      const list: number[] = [];
+      addAll(M.namedChildren(tree), list);
+      return list;
+    },
+    lastNamedChild: (h) => (marshal(h), one(M.lastNamedChild(tree))),
+    rootChildren: () => {
+      const t = binding.nodeTransferArray;
+      for (let k = 0; k < 6; k++) t[k] = rootRaw[k];
+      const list: number[] = [];
+      addAll(M.namedChildren(tree), list);
+      return list;
+    },
+    node: (h) => {
+      let n = objects[h];
+      if (n) return n;
+      n = new (classes[typeIds[h]] ?? base)(tree);
+      const r = n as unknown as Raw;
+      const o = h * 6;
+      for (let k = 0; k < 6; k++) r[k] = fields[o + k];
+      objects[h] = n;
+      return n;
+    },
   };
-  // The layout is what this code assumes only if a wrapper built from it answers like the listing says.
+  // The layout is what this code assumes only if a wrapper built from it answers like the handles say.
   if (count > 0) {
-    const last = count - 1;
-    const probe = node(last);
+    const h = count - 1;
+    const probe = access.node(h);
     const p = probe.startPosition;
+    const e = probe.endPosition;
+    const ep = access.endPoint(h);
     if (
-      probe.startIndex !== fields[last * 6 + 2] >>> 1 ||
-      p.row !== fields[last * 6 + 3] ||
-      p.column !== fields[last * 6 + 4] >>> 1 ||
-      (listTypes[last] !== null && probe.type !== listTypes[last])
+      probe.startIndex !== access.start(h) ||
+      p.row !== access.row(h) ||
+      p.column !== access.col(h) ||
+      probe.endIndex !== access.end(h) ||
+      e.row !== ep.row ||
+      e.column !== ep.column ||
+      (access.type(h) !== null && probe.type !== access.type(h))
     ) {
       return null;
     }
   }
-  return { count, types: listTypes, fields, node, trusted: true, ops };
+  return access;
 }
 
-/** The listing through the public API. */
-function listPublic(root: SyntaxNode, types: string[]): Listing {
-  const nodes = root.descendantsOfType(types);
+/** Handles over SyntaxNode objects, through the public API only. */
+function publicAccess(root: SyntaxNode, types: string[]): Access {
+  const nodes: SyntaxNode[] = root.descendantsOfType(types);
   const count = nodes.length;
-  const fields = new Uint32Array(count * 6);
   let trusted = count > 0;
   for (const n of count ? [nodes[0], nodes[count - 1]] : []) {
     const r = n as unknown as Raw;
     const p = n.startPosition;
     if (typeof r[2] !== 'number' || r[2] / 2 !== n.startIndex || r[3] !== p.row || r[4] / 2 !== p.column) trusted = false;
   }
-  const listTypes: (string | null)[] = new Array(count);
-  for (let i = 0; i < count; i++) {
-    const n = nodes[i];
-    const o = i * 6;
-    if (trusted) {
-      const r = n as unknown as Raw;
-      fields[o + 2] = r[2];
-      fields[o + 3] = r[3];
-      fields[o + 4] = r[4];
-    } else {
-      const p = n.startPosition;
-      fields[o + 2] = n.startIndex * 2;
-      fields[o + 3] = p.row;
-      fields[o + 4] = p.column * 2;
-    }
-    const type = n.type;
-    listTypes[i] = (type === 'class' || type === 'module') && !n.isNamed ? null : type;
-  }
-  return { count, types: listTypes, fields, node: (i) => nodes[i], trusted, ops: PUBLIC_OPS };
+  const add = (n: SyntaxNode | null): number => {
+    if (!n) return -1;
+    nodes.push(n);
+    return nodes.length - 1;
+  };
+  const start = trusted ? (h: number) => (nodes[h] as unknown as Raw)[2] >>> 1 : (h: number) => nodes[h].startIndex;
+  const row = trusted ? (h: number) => (nodes[h] as unknown as Raw)[3] : (h: number) => nodes[h].startPosition.row;
+  const col = trusted
+    ? (h: number) => (nodes[h] as unknown as Raw)[4] >>> 1
+    : (h: number) => nodes[h].startPosition.column;
+  return {
+    count,
+    type: (h) => nodes[h].type,
+    start,
+    row,
+    col,
+    end: (h) => nodes[h].endIndex,
+    endPoint: (h) => nodes[h].endPosition,
+    child: (h, field) => add(nodes[h].childForFieldName(field)),
+    parent: (h) => add(nodes[h].parent),
+    namedChildren: (h) => nodes[h].namedChildren.map((c) => add(c)),
+    lastNamedChild: (h) => add(nodes[h].lastNamedChild),
+    rootChildren: () => root.namedChildren.map((c) => add(c)),
+    node: (h) => nodes[h],
+  };
 }
 
-function listNodes(root: SyntaxNode, types: string[]): Listing {
-  if (directListing) {
+function accessFor(root: SyntaxNode, types: string[]): Access {
+  if (directEnabled) {
     try {
-      const direct = listDirect(root, types);
+      const direct = directAccess(root, types);
       if (direct) return direct;
     } catch {
-      // fall through to the public API
+      // fall back to the public API
     }
   }
-  return listPublic(root, types);
+  return publicAccess(root, types);
 }
 
 // ---------------------------------------------------------------------------------------------------------------
-// Text scanners (sticky or anchored, so they never look past the construct at hand)
+// Text helpers (plain loops and sticky regexes: they never look past the construct at hand)
 
 const ID_START = String.raw`[\p{ID_Start}$_\\]`;
 const ID_CONT = String.raw`[\p{ID_Continue}$\u200c\u200d\\]`;
 const IDENT = new RegExp(`#?${ID_START}${ID_CONT}*`, 'uy');
-/** A callee made of identifiers, dots, `?.`, `!` and blanks: `this.repo.find`, `a?.b!.c`. */
+/** The Unicode-aware callee chain, for callees the ASCII scanner gives up on. */
 const CHAIN = new RegExp(String.raw`(?:#?${ID_START}${ID_CONT}*|\?\.|\.|!|\s+)*`, 'uy');
 const LAST_NAME = new RegExp(`#?${ID_START}${ID_CONT}*$`, 'u');
 const WORD_GAP = new RegExp(String.raw`${ID_CONT}\s+#?${ID_START}`, 'u');
-const NEW_KW = /new\s+/y;
 const EQ = /\s*=(?![=>])\s*/y;
+const ARROW_AFTER_IDENT = new RegExp(`${ID_START}${ID_CONT}*\\s*=>`, 'uy');
 const STRING_ARG = /\(\s*(?:'([^'\\\n]*)'|"([^"\\\n]*)"|`([^`\\$]*)`)\s*[,)]/y;
 const CJS = new RegExp(
   String.raw`(module\s*\.\s*exports|exports)(?:\s*\.\s*(${ID_START}${ID_CONT}*))?\s*=(?![=>])`,
@@ -433,7 +458,7 @@ const DECLARE = /declare\s+/y;
 const GLOBAL_BLOCK = /global\s*\{/y;
 const EXPORT_DEFAULT = /\bexport\s+default\b/;
 const KEYWORD = /(const|let|var|using|await\s+using)\b/y;
-const CJS_HINT = /\bexports\b|\.\s*prototype\b/;
+const NAMESPACE_HEAD = /(?:namespace|module)\s+[^\s.=(]/y;
 
 /** Words that may stand before a definition's name. */
 const MODIFIERS = new Set([
@@ -465,8 +490,13 @@ function isSpace(c: number): boolean {
   return c === 32 || c === 10 || c === 9 || c === 13 || c === 11 || c === 12 || c === 0xa0 || c === 0xfeff;
 }
 
+/** ASCII identifier characters, plus anything non-ASCII (only used to find word edges). */
 function isIdentChar(c: number): boolean {
   return (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 36 || c === 95 || c > 127;
+}
+
+function startsWithWord(src: string, at: number, word: string): boolean {
+  return src.startsWith(word, at) && !isIdentChar(src.charCodeAt(at + word.length));
 }
 
 function unquote(text: string): string {
@@ -483,14 +513,15 @@ function sigText(src: string, start: number, end: number): string {
   return cut && !s.endsWith('…') ? s.slice(0, SIGNATURE_MAX - 1) + '…' : s;
 }
 
-/** A callee's text as a ref context: collapsed and truncated without collapsing more than it needs. */
-function contextText(text: string): string {
+/** A callee's text as a ref context: collapsed and truncated, without collapsing more text than it needs. */
+function contextText(text: string, plain: boolean): string {
+  if (plain) return text.length > CONTEXT_MAX ? text.slice(0, CONTEXT_MAX - 1) + '…' : text;
   if (text.length <= CONTEXT_MAX * 4) return collapse(text, CONTEXT_MAX);
   const s = collapse(text.slice(0, CONTEXT_MAX * 4), CONTEXT_MAX);
   return s.endsWith('…') ? s : s.slice(0, CONTEXT_MAX - 1) + '…';
 }
 
-/** Where the first line of `[start, end)` ends (so a multi-line initializer stays out of a signature). */
+/** Where the first line of `[start, end)` ends (a multi-line initializer stays out of a signature). */
 function firstLineEnd(src: string, start: number, end: number): number {
   const nl = src.indexOf('\n', start);
   return nl >= 0 && nl < end ? nl : end;
@@ -527,29 +558,24 @@ function modifiersBefore(src: string, nodeStart: number, nameStart: number, out:
   return runStart;
 }
 
-/** The source before `start` (skipping blanks, and declaration keywords if asked) ends with a block comment. */
-function commentBefore(src: string, start: number, skipKeywords: boolean): boolean {
+/** The source before `start` (skipping blanks) ends with a block comment. */
+function commentBefore(src: string, start: number): boolean {
   let i = start;
-  for (;;) {
-    while (i > 0 && isSpace(src.charCodeAt(i - 1))) i--;
-    if (!skipKeywords) break;
-    let k = i;
-    while (k > 0 && isIdentChar(src.charCodeAt(k - 1))) k--;
-    if (k === i) break;
-    const word = src.slice(k, i);
-    if (word !== 'const' && word !== 'let' && word !== 'var' && word !== 'export' && word !== 'declare') break;
-    i = k;
-  }
+  while (i > 0 && isSpace(src.charCodeAt(i - 1))) i--;
   return i >= 2 && src.charCodeAt(i - 1) === 47 && src.charCodeAt(i - 2) === 42;
 }
 
-/** Start of the `const`/`let`/`var`/`using` keyword directly before `start`, or -1. */
+/** Start of the `const`/`let`/`var`/`using` keyword directly before `start` (a first declarator), or -1. */
 function keywordBefore(src: string, start: number): number {
   let i = start;
   while (i > 0 && isSpace(src.charCodeAt(i - 1))) i--;
   let k = i;
   while (k > 0 && isIdentChar(src.charCodeAt(k - 1))) k--;
-  if (k === i || (k > 0 && (src.charCodeAt(k - 1) === 46 /* . */ || src.charCodeAt(k - 1) === 35))) return -1;
+  if (k === i) return -1;
+  if (k > 0) {
+    const b = src.charCodeAt(k - 1);
+    if (b === 46 /* . */ || b === 35 /* # */ || b === 92 /* \ */) return -1;
+  }
   const word = src.slice(k, i);
   if (word === 'const' || word === 'let' || word === 'var') return k;
   if (word !== 'using') return -1;
@@ -558,13 +584,36 @@ function keywordBefore(src: string, start: number): number {
   return j >= 5 && src.startsWith('await', j - 5) && !isIdentChar(src.charCodeAt(j - 6)) ? j - 5 : k;
 }
 
-function isJsDoc(text: string): boolean {
-  return text.startsWith('/**');
-}
-
-/** The JSDoc block directly above `anchor` (plain `//` and `/* *\/` comments are not docs). */
-function docOf(anchor: SyntaxNode): string | null {
-  const doc = cleanComment(leadingComments(anchor, isJsDoc));
+/**
+ * The JSDoc blocks directly above `start`, with the rules of `leadingComments` (common.ts): consecutive block
+ * comments, nearest last, no blank line between them or before the definition, all of them `/** *\/`.
+ * Read from the text when that is unambiguous: the `/**` is the first comment opener since the previous `*\/` and no
+ * `//` precedes it on its line. Otherwise `commentStart(end)` asks the tree where the comment ending there starts
+ * (-1: not a comment).
+ */
+function jsDocBefore(src: string, start: number, commentStart: (end: number) => number): string | null {
+  const blocks: string[] = [];
+  let at = start;
+  for (;;) {
+    let i = at;
+    let newlines = 0;
+    while (i > 0 && isSpace(src.charCodeAt(i - 1))) {
+      if (src.charCodeAt(i - 1) === 10) newlines++;
+      i--;
+    }
+    if (newlines > 1 || i < 4 || src.charCodeAt(i - 1) !== 47 || src.charCodeAt(i - 2) !== 42) break;
+    let open = src.lastIndexOf('/**', i - 3);
+    if (open >= 0 && src.indexOf('*/', open + 2) !== i - 2) open = -1;
+    const prevClose = open >= 0 ? src.lastIndexOf('*/', open - 1) : -1;
+    const lineStart = open >= 0 ? src.lastIndexOf('\n', open - 1) + 1 : 0;
+    if (open < 0 || src.indexOf('/*', prevClose < 0 ? 0 : prevClose + 2) !== open || src.slice(lineStart, open).includes('//')) {
+      open = commentStart(i); // ambiguous text: a comment opener inside the comment, a string or a `//` comment
+      if (open < 0 || !src.startsWith('/**', open)) break;
+    }
+    blocks.unshift(src.slice(open, i));
+    at = open;
+  }
+  const doc = cleanComment(blocks);
   return doc && doc.length > DOC_MAX ? doc.slice(0, DOC_MAX - 1) + '…' : doc;
 }
 
@@ -586,40 +635,145 @@ function memberFlags(mods: Set<string>, decorated: boolean): string[] {
   return flags;
 }
 
+const TAIL = /^!*(?:\?\.)?$/;
+
+// Result of `scanCallee` (module scratch: the scan is synchronous and allocation-free).
+let calleeEnd = 0;
+let nameStart = 0;
+let nameEnd = 0;
+let calleeBlank = false;
+
+/**
+ * Reads a plain callee at `pos`: identifiers joined by `.`/`?.`/`!`, blanks allowed around them (`this.repo.find`,
+ * `a?.b`, `x!.y`). True when it ends in an identifier followed by `(`, `` ` `` or `<`; sets calleeEnd (after
+ * trailing `?.`/`!`/blanks are dropped), nameStart/nameEnd (its last identifier) and calleeBlank (it has blanks).
+ * False (use the tree) for anything else, including non-ASCII names.
+ */
+function scanCallee(src: string, pos: number): boolean {
+  const n = src.length;
+  let p = pos;
+  let lastIdEnd = -1;
+  let lastIdStart = -1;
+  let tokenEnd = -1; // end of the last identifier or `.`/`?.`/`!` token
+  let blank = false;
+  let pendingBlank = false;
+  let lastWasIdent = false;
+  while (p < n) {
+    const c = src.charCodeAt(p);
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36 || c === 35) {
+      if (lastWasIdent) return false; // `a b(`: not one callee
+      const s = p++;
+      for (;;) {
+        const d = src.charCodeAt(p);
+        if ((d >= 97 && d <= 122) || (d >= 65 && d <= 90) || (d >= 48 && d <= 57) || d === 95 || d === 36) p++;
+        else break;
+      }
+      const d = src.charCodeAt(p);
+      if (d > 127 || d === 92) return false;
+      if (pendingBlank) blank = true;
+      pendingBlank = false;
+      lastIdStart = s;
+      lastIdEnd = tokenEnd = p;
+      lastWasIdent = true;
+    } else if (c === 46 /* . */) {
+      if (pendingBlank) blank = true;
+      pendingBlank = false;
+      lastWasIdent = false;
+      tokenEnd = ++p;
+    } else if (c === 63 /* ? */ && src.charCodeAt(p + 1) === 46) {
+      const d = src.charCodeAt(p + 2);
+      if (d >= 48 && d <= 57) return false; // `a ?.5 : b`
+      if (pendingBlank) blank = true;
+      pendingBlank = false;
+      lastWasIdent = false;
+      tokenEnd = p += 2;
+    } else if (c === 33 /* ! */ && src.charCodeAt(p + 1) !== 61 /* = */) {
+      if (pendingBlank) blank = true;
+      pendingBlank = false;
+      tokenEnd = ++p;
+    } else if (isSpace(c)) {
+      pendingBlank = true;
+      p++;
+    } else if (c === 40 /* ( */ || c === 96 /* ` */ || c === 60 /* < */) {
+      break;
+    } else {
+      return false;
+    }
+  }
+  if (p >= n || lastIdEnd < 0) return false;
+  // the callee must end with its last identifier, give or take a trailing `!` or `?.` (an optional call)
+  if (tokenEnd > lastIdEnd && !TAIL.test(src.slice(lastIdEnd, tokenEnd).replace(/\s+/g, ''))) return false;
+  calleeEnd = lastIdEnd;
+  nameStart = lastIdStart;
+  nameEnd = lastIdEnd;
+  calleeBlank = blank;
+  return true;
+}
+
+/** The Unicode-aware version of `scanCallee` (regexes; only for what the ASCII scanner refused). */
+function scanCalleeUnicode(src: string, pos: number): boolean {
+  CHAIN.lastIndex = pos;
+  CHAIN.exec(src);
+  const end = CHAIN.lastIndex;
+  const c = src.charCodeAt(end);
+  if (end <= pos || (c !== 40 && c !== 96 && c !== 60)) return false;
+  let text = src.slice(pos, end).trimEnd();
+  if (text.endsWith('?.')) text = text.slice(0, -2).trimEnd();
+  while (text.endsWith('!')) text = text.slice(0, -1);
+  if (!text.length || text.endsWith('.') || WORD_GAP.test(text)) return false;
+  const m = LAST_NAME.exec(text);
+  if (!m) return false;
+  calleeEnd = pos + text.length;
+  nameEnd = calleeEnd;
+  nameStart = calleeEnd - m[0].length;
+  calleeBlank = /\s/.test(text);
+  return true;
+}
+
 // ---------------------------------------------------------------------------------------------------------------
 
 export function extract(root: SyntaxNode, src: string): Extraction {
   const symbols: SymbolRecord[] = [];
   const refs: RefRecord[] = [];
-  const list = listNodes(root, CJS_HINT.test(src) ? TYPES_WITH_ASSIGNMENTS : BASE_TYPES);
-  const count = list.count;
-  if (count === 0) return { symbols, refs };
-  const { types, fields, trusted, ops } = list;
+  const hasError = root.hasError;
+  const types = CJS_HINT.test(src) ? DEEP_TYPES_CJS : DEEP_TYPES;
+  const A = accessFor(root, hasError ? [...types, ...RECOVERY_TYPES] : types);
+  const count = A.count;
+  const errorEnds: number[] = []; // ERROR nodes open at the walk's position
 
-  /** Start offset / row / column of a node that is not in the listing. */
-  const startOf = trusted ? (n: SyntaxNode): number => (n as unknown as Raw)[2] >>> 1 : (n: SyntaxNode) => n.startIndex;
-  const rowOf = trusted ? (n: SyntaxNode): number => (n as unknown as Raw)[3] : (n: SyntaxNode) => n.startPosition.row;
-  const colOf = trusted
-    ? (n: SyntaxNode): number => (n as unknown as Raw)[4] >>> 1
-    : (n: SyntaxNode) => n.startPosition.column;
-
-  // ---- scope stack (document order only) ----
+  // ---- scope: open containers, plus containers found ahead of the walk (sorted by start) ----
   const frames: Frame[] = [];
-  const TOP: Frame = { end: Infinity, qualified: null, kind: 'ns' };
-  /** The innermost container open at `start`; containers that ended before it are closed. */
+  const pending: Frame[] = [];
+  let pendingAt = 0;
+  const TOP: Frame = { start: -1, end: Infinity, qualified: null, kind: 'ns' };
+  /** The innermost container open at `start`. */
   const enter = (start: number): Frame => {
-    while (frames.length && frames[frames.length - 1].end <= start) frames.pop();
-    return frames.length ? frames[frames.length - 1] : TOP;
+    for (;;) {
+      while (frames.length && frames[frames.length - 1].end <= start) frames.pop();
+      if (pendingAt < pending.length && pending[pendingAt].start <= start) {
+        const f = pending[pendingAt++];
+        if (f.end > start) open(f);
+        continue;
+      }
+      return frames.length ? frames[frames.length - 1] : TOP;
+    }
   };
-  const push = (f: Frame): void => {
+  /** Opens a container at the walk's position. */
+  const open = (f: Frame): void => {
+    // Qualified names grow with nesting, so their total size grows with its square: refuse absurd nesting.
+    if (frames.length >= MAX_SCOPE_DEPTH) throw new TooDeepError(MAX_SCOPE_DEPTH);
     frames.push(f);
+  };
+  /** A container that starts ahead of the walk. */
+  const later = (f: Frame): void => {
+    let i = pending.length;
+    while (i > pendingAt && pending[i - 1].start > f.start) i--;
+    pending.splice(i, 0, f);
   };
 
   const exportsAt = new Map<number, ExportInfo>(); // declaration start -> its export statement
   const ambientAt = new Map<number, AmbientInfo>(); // declaration start -> its `declare` wrapper
-  const claimed = new Set<number>(); // starts of function/class values a binding already named
-  /** Starts of the statements at module level (the file's, and each namespace body's once seen). */
-  const moduleStatements = new Set<number>(ops.childStarts(root));
+  const moduleStatements = new Set<number>(); // starts of statements at module or namespace level
 
   const ref = (
     line: number,
@@ -628,14 +782,15 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     name: string,
     scope: string | null,
     context: string,
+    plain: boolean,
   ): void => {
-    refs.push({ kind, name, line, col, scope, context: contextText(context) });
+    refs.push({ kind, name, line, col, scope, context: contextText(context, plain) });
   };
-  const refAt = (n: SyntaxNode, kind: RefRecord['kind'], name: string, scope: string | null, context: string): void =>
-    ref(rowOf(n) + 1, colOf(n), kind, name, scope, context);
+  const refAt = (h: number, kind: RefRecord['kind'], name: string, scope: string | null, context: string): void =>
+    ref(A.row(h) + 1, A.col(h), kind, name, scope, context, false);
 
   const symbol = (
-    n: SyntaxNode,
+    h: number,
     name: string,
     kind: SymbolKind,
     scope: string | null,
@@ -643,14 +798,14 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     doc: string | null,
     flags: string[] | null,
   ): void => {
-    const end = n.endPosition;
+    const end = A.endPoint(h);
     const sym: SymbolRecord = {
       name,
       kind,
       scope,
       qualified: qualify(scope, name, SEP),
-      startLine: rowOf(n) + 1,
-      startCol: colOf(n),
+      startLine: A.row(h) + 1,
+      startCol: A.col(h),
       endLine: end.row + 1,
       endCol: end.column,
       signature,
@@ -660,22 +815,30 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     symbols.push(sym);
   };
 
+  /** The JSDoc block directly above a definition whose text (for exports: the export statement) starts here. */
+  const docAt = (textStart: number): string | null =>
+    commentBefore(src, textStart) ? jsDocBefore(src, textStart, commentStart) : null;
+  /** Start of the comment node that ends at `end`, or -1. */
+  const commentStart = (end: number): number => {
+    const n = root.descendantForIndex(end - 1);
+    return n && n.type === 'comment' && n.endIndex === end ? n.startIndex : -1;
+  };
+
   /** Text of a name node: identifiers by scanning, anything else (strings, computed keys) by its range. */
-  const nameText = (n: SyntaxNode): string => {
-    const s = startOf(n);
-    const type = n.type;
+  const nameText = (h: number): string => {
+    const s = A.start(h);
+    const type = A.type(h);
     if (
       type === 'identifier' ||
       type === 'type_identifier' ||
       type === 'property_identifier' ||
-      type === 'private_property_identifier' ||
-      type === 'shorthand_property_identifier'
+      type === 'private_property_identifier'
     ) {
       IDENT.lastIndex = s;
       const m = IDENT.exec(src);
       if (m) return m[0];
     }
-    const text = src.slice(s, n.endIndex);
+    const text = src.slice(s, A.end(h));
     return type === 'string' ? unquote(text) : collapse(text, SIGNATURE_MAX);
   };
 
@@ -685,303 +848,482 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     if (ex.isDefault) flags.push('default');
   };
 
-  /** `async` / `generator` of a function value from its own text and type. */
-  const functionFlags = (fnStart: number, type: string, flags: string[]): void => {
-    if (src.startsWith('async', fnStart) && !isIdentChar(src.charCodeAt(fnStart + 5))) flags.push('async');
+  /** `async` / `generator` of a function value, from its own text and type. */
+  const functionFlags = (fnStart: number, type: string | null, flags: string[]): void => {
+    if (startsWithWord(src, fnStart, 'async')) flags.push('async');
     if (type === 'generator_function' || type === 'generator_function_declaration') flags.push('generator');
   };
 
-  /** Direct members of a named object literal, computed the first time something inside it asks. */
-  const membersOf = (f: Frame): Map<number, Member> => {
-    if (f.members) return f.members;
-    const members = new Map<number, Member>();
-    f.members = members;
-    if (!f.object) return members;
-    for (const child of ops.namedChildren(f.object)) {
-      const t = child.type;
-      if (t === 'pair') {
-        const key = ops.child(child, 'key');
-        const value = ops.child(child, 'value');
-        if (key && value) members.set(startOf(value), { name: nameText(key), keyStart: startOf(key), node: child });
-      } else if (t === 'method_definition') {
-        members.set(startOf(child), { name: '', keyStart: -1, node: child });
-      }
-    }
-    return members;
+  /** Signature end for a function-like node: its body's start, else its end. */
+  const headEnd = (h: number): number => {
+    const body = A.child(h, 'body');
+    return body >= 0 ? A.start(body) : A.end(h);
   };
 
-  /** Last identifier of a callee that is not a plain dotted chain; unwraps a bounded number of times. */
-  const calleeName = (fn: SyntaxNode): string | null => {
-    let n: SyntaxNode | null = fn;
-    for (let guard = 0; n && guard < 16; guard++) {
-      switch (n.type) {
-        case 'identifier':
-        case 'property_identifier':
-        case 'private_property_identifier':
-        case 'super':
-        case 'import':
-        case 'this':
-          return nameText(n);
-        case 'member_expression':
-          n = ops.child(n, 'property');
-          break;
-        case 'subscript_expression': {
-          const index = ops.child(n, 'index');
-          return index && index.type === 'string' ? unquote(src.slice(startOf(index), index.endIndex)) : null;
-        }
-        case 'parenthesized_expression':
-        case 'sequence_expression':
-        case 'non_null_expression':
-          n = ops.lastNamedChild(n);
-          break;
-        case 'instantiation_expression':
-          n = ops.firstNamedChild(n);
-          break;
-        default:
-          return null;
+  // ---- containers and their members ----
+
+  /** Class members from the class body (methods, fields, signatures), with their scopes queued. */
+  const classMembers = (bodyH: number, qualified: string): void => {
+    for (const m of A.namedChildren(bodyH)) {
+      const t = A.type(m);
+      const ms = A.start(m);
+      if (t === 'class_static_block') {
+        later({ start: ms, end: A.end(m), qualified, kind: 'member' });
+        continue;
       }
+      const isMethod = t === 'method_definition';
+      const isField = t === 'field_definition' || t === 'public_field_definition';
+      const isSignature = t === 'method_signature' || t === 'abstract_method_signature';
+      if (!isMethod && !isField && !isSignature) continue;
+      const nm = A.child(m, t === 'field_definition' ? 'property' : 'name');
+      if (nm < 0) continue;
+      const name = nameText(nm);
+      const mods = new Set<string>();
+      const sigStart = modifiersBefore(src, ms, A.start(nm), mods);
+      if (t === 'abstract_method_signature') mods.add('abstract');
+      let kind: SymbolKind = isField ? 'field' : 'method';
+      if (!isField) {
+        if (mods.has('get')) kind = 'getter';
+        else if (mods.has('set')) kind = 'setter';
+        else if (name === 'constructor' && !mods.has('static')) kind = 'constructor';
+      }
+      const flags = memberFlags(mods, sigStart > ms);
+      const end = A.end(m);
+      // a method's header ends at its body; a field's at the end of its first line (initializers can be long)
+      const sigEnd = isMethod ? headEnd(m) : isField ? firstLineEnd(src, sigStart, end) : end;
+      symbol(m, name, kind, qualified, sigText(src, sigStart, sigEnd), docAt(ms), flags);
+      if (isMethod) later({ start: ms, end, qualified: qualify(qualified, name, SEP), kind: 'fn' });
+      else if (isField) later({ start: ms, end, qualified: qualify(qualified, name, SEP), kind: 'member' });
     }
-    return null;
   };
 
-  /** Enum members, from the enum body's children. */
-  const enumMembers = (body: SyntaxNode, qualified: string): void => {
-    for (const child of ops.namedChildren(body)) {
-      const t = child.type;
-      let nameNode: SyntaxNode | null = child;
-      if (t === 'enum_assignment') nameNode = ops.child(child, 'name');
+  /** A class node (declaration or expression) named `name`: symbol, members, scope. */
+  const classSymbol = (
+    h: number,
+    name: string,
+    scope: string | null,
+    flags: string[],
+    sigStart: number,
+    doc: string | null,
+    rangeH = h,
+    now = true,
+    sigPrefix = '',
+  ): void => {
+    const body = A.child(h, 'body');
+    const end = rangeH === h ? A.end(h) : A.end(rangeH);
+    const sig = sigPrefix + sigText(src, sigStart, body >= 0 ? A.start(body) : A.end(h));
+    symbol(rangeH, name, 'class', scope, sig, doc, flags);
+    const qualified = qualify(scope, name, SEP);
+    const frame: Frame = { start: A.start(rangeH), end, qualified, kind: 'class' };
+    if (now) open(frame);
+    else later(frame);
+    if (body >= 0) classMembers(body, qualified);
+  };
+
+  /** Interface or object-type members: method signatures and property signatures. */
+  const typeMembers = (bodyH: number, qualified: string): void => {
+    for (const m of A.namedChildren(bodyH)) {
+      const t = A.type(m);
+      if (t !== 'method_signature' && t !== 'property_signature') continue;
+      const nm = A.child(m, 'name');
+      if (nm < 0) continue;
+      const ms = A.start(m);
+      const mods = new Set<string>();
+      const sigStart = modifiersBefore(src, ms, A.start(nm), mods);
+      let kind: SymbolKind = 'property';
+      if (t === 'method_signature') kind = mods.has('get') ? 'getter' : mods.has('set') ? 'setter' : 'method';
+      const sig = sigText(src, sigStart, A.end(m));
+      symbol(m, nameText(nm), kind, qualified, sig, docAt(ms), memberFlags(mods, false));
+    }
+  };
+
+  /**
+   * Functions in a named object literal (`const obj = { a() {}, b: () => {} }`): methods `obj.a`, `obj.b`; for
+   * `module.exports = { ... }` (qualified null) exported functions `a`, `b`.
+   */
+  const objectMembers = (objH: number, qualified: string | null): void => {
+    const exported = qualified === null;
+    for (const m of A.namedChildren(objH)) {
+      const t = A.type(m);
+      const ms = A.start(m);
+      if (t === 'method_definition') {
+        const nm = A.child(m, 'name');
+        if (nm < 0) continue;
+        const name = nameText(nm);
+        const mods = new Set<string>();
+        const sigStart = modifiersBefore(src, ms, A.start(nm), mods);
+        let kind: SymbolKind = mods.has('get') ? 'getter' : mods.has('set') ? 'setter' : exported ? 'function' : 'method';
+        if (exported && kind !== 'function') kind = 'function';
+        const flags = memberFlags(mods, false);
+        if (exported) flags.unshift('export');
+        symbol(m, name, kind, qualified, sigText(src, sigStart, headEnd(m)), docAt(ms), flags);
+        later({ start: ms, end: A.end(m), qualified: qualify(qualified, name, SEP), kind: 'fn' });
+      } else if (t === 'pair') {
+        const value = A.child(m, 'value');
+        if (value < 0) continue;
+        const vt = A.type(value);
+        if (vt === null || !FUNCTION_VALUES.has(vt)) continue;
+        const key = A.child(m, 'key');
+        if (key < 0) continue;
+        const name = nameText(key);
+        const flags: string[] = [];
+        if (exported) flags.push('export');
+        functionFlags(A.start(value), vt, flags);
+        const end = A.end(m);
+        const kind: SymbolKind = exported ? 'function' : 'method';
+        symbol(m, name, kind, qualified, sigText(src, ms, headEnd(value)), docAt(ms), flags);
+        later({ start: ms, end, qualified: qualify(qualified, name, SEP), kind: 'fn' });
+      }
+    }
+  };
+
+  /** Enum members, from the enum body. */
+  const enumMembers = (bodyH: number, qualified: string): void => {
+    for (const m of A.namedChildren(bodyH)) {
+      const t = A.type(m);
+      let nm = m;
+      if (t === 'enum_assignment') nm = A.child(m, 'name');
       else if (t !== 'property_identifier' && t !== 'string' && t !== 'identifier') continue;
-      if (!nameNode) continue;
-      const s = startOf(child);
-      const doc = commentBefore(src, s, false) ? docOf(child) : null;
-      const sig = sigText(src, s, firstLineEnd(src, s, child.endIndex));
-      symbol(child, nameText(nameNode), 'enum_member', qualified, sig, doc, null);
+      if (nm < 0) continue;
+      const ms = A.start(m);
+      const sig = sigText(src, ms, firstLineEnd(src, ms, A.end(m)));
+      symbol(m, nameText(nm), 'enum_member', qualified, sig, docAt(ms), null);
     }
   };
 
-  for (let i = 0; i < count; i++) {
-    const type = types[i];
-    if (type === null) continue;
-    const o = i * 6;
-    const start = fields[o + 2] >>> 1;
-    const frame = enter(start);
-    const scope = frame.qualified;
-    /** Start of the next listed node (a descendant when it starts where this node starts). */
-    const nextStart = i + 1 < count ? fields[o + 8] >>> 1 : -1;
+  /** A function value exported as default, or otherwise named from outside (`export default () => {}`). */
+  const namedFunctionValue = (
+    h: number,
+    name: string,
+    kind: SymbolKind,
+    scope: string | null,
+    flags: string[],
+    sigStart: number,
+    doc: string | null,
+    rangeH: number,
+    now: boolean,
+  ): void => {
+    functionFlags(A.start(h), A.type(h), flags);
+    symbol(rangeH, name, kind, scope, sigText(src, sigStart, headEnd(h)), doc, flags);
+    const frame: Frame = { start: A.start(rangeH), end: A.end(rangeH), qualified: qualify(scope, name, SEP), kind: 'fn' };
+    if (now) open(frame);
+    else later(frame);
+  };
 
-    switch (type) {
-      // ------------------------------------------------------------------------------------------ references
-      case 'call_expression': {
-        // Fast path: a plain callee (`foo`, `this.repo.find`, `a?.b`) read from the text. A listed node starting
-        // at the same offset means the callee is itself a call/new/function, so the text is not the callee.
-        let callee: string | null = null;
-        let name: string | null = null;
-        let plainIdentifier = false;
-        let isImport = false;
-        if (nextStart !== start) {
-          CHAIN.lastIndex = start;
-          CHAIN.exec(src);
-          const end = CHAIN.lastIndex;
-          const c = src.charCodeAt(end);
-          if (end > start && (c === 40 /* ( */ || c === 96 /* ` */ || c === 60 /* < */)) {
-            let text = src.slice(start, end).trimEnd();
-            if (text.endsWith('?.')) text = text.slice(0, -2).trimEnd();
-            while (text.endsWith('!')) text = text.slice(0, -1);
-            if (text.length && !text.endsWith('.') && !WORD_GAP.test(text)) {
-              const m = LAST_NAME.exec(text);
-              if (m) {
-                callee = text;
-                name = m[0];
-                plainIdentifier = text === name;
-                isImport = plainIdentifier && name === 'import';
+  // ---- module level: statements of the program and of namespace bodies (a work list, no recursion) ----
+
+  /** A namespace / module declaration at statement level. */
+  const namespaceSymbol = (h: number, scope: string | null, ex: ExportInfo | undefined, amb: AmbientInfo | undefined, work: [number[], string | null][]): void => {
+    const nm = A.child(h, 'name');
+    if (nm < 0) return;
+    const name = nameText(nm);
+    const body = A.child(h, 'body');
+    const start = A.start(h);
+    const end = A.end(h);
+    const flags: string[] = [];
+    exportFlags(ex, flags);
+    if (amb) flags.push('declare');
+    const anchor = ex?.h ?? amb?.h ?? h;
+    const sig = sigText(src, start, body >= 0 ? A.start(body) : end);
+    symbol(h, name, 'namespace', scope, sig, docAt(A.start(anchor)), flags);
+    const qualified = qualify(scope, name, SEP);
+    later({ start, end, qualified, kind: 'ns' });
+    if (body >= 0) work.push([A.namedChildren(body), qualified]);
+  };
+
+  const moduleLevel = (): void => {
+    const work: [number[], string | null][] = [[A.rootChildren(), null]];
+    while (work.length) {
+      const [stmts, scope] = work.pop()!;
+      for (const h of stmts) {
+        const start = A.start(h);
+        moduleStatements.add(start);
+        const t = A.type(h);
+        switch (t) {
+          case 'import_statement':
+            importRefs(h, scope);
+            break;
+          case 'export_statement':
+            exportStatement(h, start, scope, work);
+            break;
+          case 'ambient_declaration':
+            ambient(h, start, scope, undefined, work);
+            break;
+          case 'expression_statement':
+            // `namespace X {}` is wrapped in an expression statement
+            NAMESPACE_HEAD.lastIndex = start;
+            if (NAMESPACE_HEAD.test(src)) {
+              const ns = A.lastNamedChild(h);
+              const nt = ns >= 0 ? A.type(ns) : null;
+              if (nt === 'internal_module' || nt === 'module') namespaceSymbol(ns, scope, undefined, undefined, work);
+            }
+            break;
+          case 'internal_module':
+          case 'module':
+            namespaceSymbol(h, scope, undefined, undefined, work);
+            break;
+          case 'function_signature':
+            signatureSymbol(h, start, scope, undefined, undefined);
+            break;
+        }
+      }
+    }
+  };
+
+  /** `function f(a: string): void;` (an overload, or inside `declare`). */
+  const signatureSymbol = (h: number, start: number, scope: string | null, ex: ExportInfo | undefined, amb: AmbientInfo | undefined): void => {
+    const flags: string[] = [];
+    exportFlags(ex, flags);
+    if (amb) flags.push('declare');
+    let name: string | null = null;
+    FUNCTION_HEAD.lastIndex = start;
+    const m = FUNCTION_HEAD.exec(src);
+    if (m) {
+      name = m[3];
+      if (m[1]) flags.push('async');
+      if (m[2]) flags.push('generator');
+    } else {
+      const nm = A.child(h, 'name');
+      if (nm >= 0) name = nameText(nm);
+    }
+    if (name === null) return;
+    const anchor = ex?.h ?? amb?.h ?? h;
+    symbol(h, name, 'function', scope, sigText(src, start, A.end(h)), docAt(A.start(anchor)), flags);
+  };
+
+  const importRefs = (h: number, scope: string | null): void => {
+    const source = A.child(h, 'source');
+    const mod = source >= 0 ? unquote(src.slice(A.start(source), A.end(source))) : '';
+    let any = false;
+    for (const c of A.namedChildren(h)) {
+      const t = A.type(c);
+      if (t === 'import_clause') {
+        for (const part of A.namedChildren(c)) {
+          const pt = A.type(part);
+          if (pt === 'identifier') {
+            refAt(part, 'import', nameText(part), scope, mod);
+            any = true;
+          } else if (pt === 'namespace_import') {
+            refAt(part, 'import', '*', scope, mod);
+            any = true;
+          } else if (pt === 'named_imports') {
+            for (const spec of A.namedChildren(part)) {
+              if (A.type(spec) !== 'import_specifier') continue;
+              const nm = A.child(spec, 'name');
+              if (nm >= 0) {
+                refAt(spec, 'import', nameText(nm), scope, mod);
+                any = true;
               }
             }
           }
         }
-        if (callee === null && nextStart === start && types[i + 1] !== null) {
-          // `a.b(c).d()`, `new Foo().bar()`: the callee is the listed node that starts here, then `.d`
-          const innerEnd = list.node(i + 1).endIndex;
-          CHAIN.lastIndex = innerEnd;
-          CHAIN.exec(src);
-          const end = CHAIN.lastIndex;
-          const c = src.charCodeAt(end);
-          const c0 = src.charCodeAt(innerEnd);
-          if (end > innerEnd && (c === 40 || c === 96 || c === 60) && (c0 === 46 /* . */ || c0 === 63 /* ? */ || c0 === 33 /* ! */ || isSpace(c0))) {
-            let text = src.slice(innerEnd, end).trimEnd();
-            if (text.endsWith('?.')) text = text.slice(0, -2).trimEnd();
-            while (text.endsWith('!')) text = text.slice(0, -1);
-            if (text.length && !text.endsWith('.') && !WORD_GAP.test(text)) {
-              const m = LAST_NAME.exec(text);
-              if (m) {
-                callee = src.slice(start, innerEnd) + text;
-                name = m[0];
-              }
+      } else if (t === 'import_require_clause') {
+        // `import fs = require('fs')`
+        const req = A.child(c, 'source');
+        const m = req >= 0 ? unquote(src.slice(A.start(req), A.end(req))) : mod;
+        refAt(c, 'import', m, scope, m);
+        any = true;
+      }
+    }
+    if (!any && source >= 0) refAt(h, 'import', mod, scope, mod); // side effect only: `import './x'`
+  };
+
+  const exportStatement = (h: number, start: number, scope: string | null, work: [number[], string | null][]): void => {
+    const source = A.child(h, 'source');
+    if (source >= 0) {
+      // re-exports import from the other module
+      const mod = unquote(src.slice(A.start(source), A.end(source)));
+      let any = false;
+      for (const c of A.namedChildren(h)) {
+        const t = A.type(c);
+        if (t === 'export_clause') {
+          for (const spec of A.namedChildren(c)) {
+            if (A.type(spec) !== 'export_specifier') continue;
+            const nm = A.child(spec, 'name');
+            if (nm >= 0) {
+              refAt(spec, 'import', nameText(nm), scope, mod);
+              any = true;
             }
+          }
+        } else if (t === 'namespace_export') {
+          refAt(c, 'import', '*', scope, mod);
+          any = true;
+        }
+      }
+      if (!any) refAt(h, 'import', '*', scope, mod); // `export * from './m'`
+      return;
+    }
+    let decl = A.child(h, 'declaration');
+    if (decl < 0) decl = A.child(h, 'value');
+    if (decl < 0) return;
+    const ds = A.start(decl);
+    const info: ExportInfo = { h, isDefault: EXPORT_DEFAULT.test(src.slice(start, ds)) };
+    exportsAt.set(ds, info);
+    const dt = A.type(decl);
+    if (dt === 'ambient_declaration') ambient(decl, ds, scope, info, work);
+    else if (dt === 'internal_module' || dt === 'module') namespaceSymbol(decl, scope, info, undefined, work);
+    else if (dt === 'function_signature') signatureSymbol(decl, ds, scope, info, undefined);
+    else if (info.isDefault) {
+      const doc = docAt(start);
+      if (dt !== null && FUNCTION_VALUES.has(dt)) {
+        // `export default function () {}` / `export default () => {}`
+        const nm = dt === 'arrow_function' ? -1 : A.child(decl, 'name');
+        const name = nm >= 0 ? nameText(nm) : 'default';
+        namedFunctionValue(decl, name, 'function', scope, ['export', 'default'], ds, doc, decl, false);
+      } else if (dt === 'class') {
+        // `export default class {}`
+        const nm = A.child(decl, 'name');
+        const name = nm >= 0 ? nameText(nm) : 'default';
+        classSymbol(decl, name, scope, ['export', 'default'], ds, doc, decl, false);
+      } else if (dt === 'object') {
+        // `export default { ... }` (a Vue component, a config): members scoped to `default`
+        objectMembers(decl, qualify(scope, 'default', SEP));
+      }
+    }
+  };
+
+  const ambient = (h: number, start: number, scope: string | null, exported: ExportInfo | undefined, work: [number[], string | null][]): void => {
+    DECLARE.lastIndex = start;
+    if (!DECLARE.exec(src)) return;
+    const ds = DECLARE.lastIndex;
+    GLOBAL_BLOCK.lastIndex = ds;
+    if (GLOBAL_BLOCK.exec(src)) {
+      const anchor = exported?.h ?? h;
+      symbol(h, 'global', 'namespace', scope, 'declare global', docAt(A.start(anchor)), ['declare']);
+      const qualified = qualify(scope, 'global', SEP);
+      later({ start, end: A.end(h), qualified, kind: 'ns' });
+      const body = A.lastNamedChild(h);
+      if (body >= 0) work.push([A.namedChildren(body), qualified]);
+      return;
+    }
+    const info: AmbientInfo = { h, exported };
+    ambientAt.set(ds, info);
+    const inner = A.lastNamedChild(h);
+    if (inner < 0 || A.start(inner) !== ds) return;
+    const it = A.type(inner);
+    if (it === 'internal_module' || it === 'module') namespaceSymbol(inner, scope, exported, info, work);
+    else if (it === 'function_signature') signatureSymbol(inner, ds, scope, exported, info);
+  };
+
+  moduleLevel();
+
+  // ---- the walk over the listed nodes ----
+  for (let i = 0; i < count; i++) {
+    const type = A.type(i);
+    if (type === null) continue;
+    const start = A.start(i);
+    const frame = enter(start);
+    const scope = frame.qualified;
+
+    switch (type) {
+      case 'ERROR':
+        errorEnds.push(A.end(i));
+        break;
+
+      case 'class':
+      case 'function_expression': {
+        // only in files with errors: a declaration the parser could keep only as an expression
+        while (errorEnds.length && errorEnds[errorEnds.length - 1] <= start) errorEnds.pop();
+        if (!errorEnds.length) break;
+        const nm = A.child(i, 'name');
+        if (nm < 0) break;
+        const name = nameText(nm);
+        if (type === 'class') classSymbol(i, name, scope, [], start, docAt(start));
+        else namedFunctionValue(i, name, 'function', scope, [], start, docAt(start), i, true);
+        break;
+      }
+
+      case 'call_expression': {
+        const nextStart = i + 1 < count ? A.start(i + 1) : -1;
+        let callee: string | null = null;
+        let name = '';
+        let plain = false;
+        let identifierOnly = false;
+        let isImport = false;
+        if (nextStart !== start) {
+          // A plain callee read from the text. (A listed node starting here would mean the callee itself starts
+          // with a call, `new` or a function, so the text alone is not the callee.)
+          if (scanCallee(src, start) || scanCalleeUnicode(src, start)) {
+            callee = src.slice(start, calleeEnd);
+            name = src.slice(nameStart, nameEnd);
+            if (name === 'function' || name === 'class' || name === 'new') callee = null; // `function(){}.call()`
+            else {
+              plain = !calleeBlank;
+              identifierOnly = nameStart === start;
+              isImport = identifierOnly && name === 'import';
+            }
+          }
+        } else if (A.type(i + 1) !== null) {
+          // `a.b(c).d()`, `new Foo().bar()`: the listed node that starts here, then a plain `.d`
+          const innerEnd = A.end(i + 1);
+          let q = innerEnd;
+          while (isSpace(src.charCodeAt(q))) q++;
+          const c0 = src.charCodeAt(q);
+          if (
+            (c0 === 46 /* . */ || c0 === 63 /* ? */ || c0 === 33 /* ! */) &&
+            (scanCallee(src, innerEnd) || scanCalleeUnicode(src, innerEnd))
+          ) {
+            callee = src.slice(start, calleeEnd);
+            name = src.slice(nameStart, nameEnd);
           }
         }
         if (callee === null) {
-          const fn = ops.child(list.node(i), 'function');
-          if (!fn) break;
-          callee = src.slice(startOf(fn), fn.endIndex);
-          const ft = fn.type;
-          plainIdentifier = ft === 'identifier';
+          const fn = A.child(i, 'function');
+          if (fn < 0) break;
+          const ft = A.type(fn);
+          callee = src.slice(A.start(fn), A.end(fn));
+          if (ft === 'await_expression') callee = callee.replace(/^await\s+/, '');
+          identifierOnly = ft === 'identifier';
           isImport = ft === 'import';
-          name = calleeName(fn);
-          if (name === null) break;
+          const n = calleeName(fn);
+          if (n === null) break;
+          name = n;
         }
-        const line = fields[o + 3] + 1;
-        const col = fields[o + 4] >>> 1;
-        if ((plainIdentifier && name === 'require') || isImport) {
+        const line = A.row(i) + 1;
+        const col = A.col(i);
+        if ((identifierOnly && name === 'require') || isImport) {
           let a = start + callee.length;
           while (isSpace(src.charCodeAt(a))) a++;
           STRING_ARG.lastIndex = a;
           const m = STRING_ARG.exec(src);
           if (m) {
             const mod = m[1] ?? m[2] ?? m[3] ?? '';
-            ref(line, col, 'import', mod, scope, mod);
+            ref(line, col, 'import', mod, scope, mod, false);
             break;
           }
         }
-        ref(line, col, 'call', name!, scope, callee);
+        ref(line, col, 'call', name, scope, callee, plain);
         break;
       }
 
       case 'new_expression': {
-        const line = fields[o + 3] + 1;
-        const col = fields[o + 4] >>> 1;
-        NEW_KW.lastIndex = start;
-        if (NEW_KW.exec(src)) {
-          const cs = NEW_KW.lastIndex;
-          CHAIN.lastIndex = cs;
-          CHAIN.exec(src);
-          const end = CHAIN.lastIndex;
-          const c = src.charCodeAt(end);
-          if (end > cs && (c === 40 || c === 60) && nextStart !== cs) {
-            const text = src.slice(cs, end).trimEnd();
-            if (text.length && !text.endsWith('.') && !text.includes('?') && !WORD_GAP.test(text)) {
-              const m = LAST_NAME.exec(text);
-              if (m) {
-                ref(line, col, 'call', m[0], scope, text);
-                break;
-              }
-            }
+        const line = A.row(i) + 1;
+        const col = A.col(i);
+        let cs = start + 3;
+        while (isSpace(src.charCodeAt(cs))) cs++;
+        const nextStart = i + 1 < count ? A.start(i + 1) : -1;
+        if (cs > start + 3 && nextStart !== cs && (scanCallee(src, cs) || scanCalleeUnicode(src, cs)) && src.charCodeAt(calleeEnd) !== 96) {
+          const text = src.slice(cs, calleeEnd);
+          if (!text.includes('?')) {
+            ref(line, col, 'call', src.slice(nameStart, nameEnd), scope, text, !calleeBlank);
+            break;
           }
         }
-        const ctor = ops.child(list.node(i), 'constructor');
-        if (!ctor) break;
+        const ctor = A.child(i, 'constructor');
+        if (ctor < 0) break;
         const name = calleeName(ctor);
-        if (name !== null) ref(line, col, 'call', name, scope, src.slice(startOf(ctor), ctor.endIndex));
+        if (name !== null) ref(line, col, 'call', name, scope, src.slice(A.start(ctor), A.end(ctor)), false);
         break;
       }
 
-      case 'import_statement': {
-        const node = list.node(i);
-        const source = ops.child(node, 'source');
-        const mod = source ? unquote(src.slice(startOf(source), source.endIndex)) : '';
-        let any = false;
-        for (const child of ops.namedChildren(node)) {
-          const t = child.type;
-          if (t === 'import_clause') {
-            for (const part of ops.namedChildren(child)) {
-              const pt = part.type;
-              if (pt === 'identifier') {
-                refAt(part, 'import', nameText(part), scope, mod);
-                any = true;
-              } else if (pt === 'namespace_import') {
-                refAt(part, 'import', '*', scope, mod);
-                any = true;
-              } else if (pt === 'named_imports') {
-                for (const spec of ops.namedChildren(part)) {
-                  if (spec.type !== 'import_specifier') continue;
-                  const nm = ops.child(spec, 'name');
-                  if (nm) {
-                    refAt(spec, 'import', nameText(nm), scope, mod);
-                    any = true;
-                  }
-                }
-              }
-            }
-          } else if (t === 'import_require_clause') {
-            // `import fs = require('fs')`
-            const req = ops.child(child, 'source');
-            const m = req ? unquote(src.slice(startOf(req), req.endIndex)) : mod;
-            refAt(child, 'import', m, scope, m);
-            any = true;
-          }
-        }
-        if (!any && source) refAt(node, 'import', mod, scope, mod); // side effect only: `import './x'`
-        break;
-      }
-
-      case 'export_statement': {
-        const node = list.node(i);
-        const source = ops.child(node, 'source');
-        if (source) {
-          // re-exports import from the other module
-          const mod = unquote(src.slice(startOf(source), source.endIndex));
-          let any = false;
-          for (const child of ops.namedChildren(node)) {
-            const t = child.type;
-            if (t === 'export_clause') {
-              for (const spec of ops.namedChildren(child)) {
-                if (spec.type !== 'export_specifier') continue;
-                const nm = ops.child(spec, 'name');
-                if (nm) {
-                  refAt(spec, 'import', nameText(nm), scope, mod);
-                  any = true;
-                }
-              }
-            } else if (t === 'namespace_export') {
-              refAt(child, 'import', '*', scope, mod);
-              any = true;
-            }
-          }
-          if (!any) refAt(node, 'import', '*', scope, mod); // `export * from './m'`
-          break;
-        }
-        const decl = ops.child(node, 'declaration') ?? ops.child(node, 'value');
-        if (!decl) break;
-        const ds = startOf(decl);
-        const isDefault = EXPORT_DEFAULT.test(src.slice(start, ds));
-        exportsAt.set(ds, { node, isDefault });
-        if (isDefault && decl.type === 'object') {
-          // `export default { ... }` (a Vue component, a config): members scoped to `default`
-          push({ end: decl.endIndex, qualified: qualify(scope, 'default', SEP), kind: 'object', object: decl });
-        }
-        break;
-      }
-
-      case 'ambient_declaration': {
-        DECLARE.lastIndex = start;
-        if (!DECLARE.exec(src)) break;
-        const ds = DECLARE.lastIndex;
-        const node = list.node(i);
-        const exported = exportsAt.get(start);
-        GLOBAL_BLOCK.lastIndex = ds;
-        if (GLOBAL_BLOCK.exec(src)) {
-          const anchor = exported?.node ?? node;
-          const doc = commentBefore(src, startOf(anchor), false) ? docOf(anchor) : null;
-          symbol(node, 'global', 'namespace', scope, 'declare global', doc, ['declare']);
-          const body = ops.lastNamedChild(node);
-          if (body) for (const s of ops.childStarts(body)) moduleStatements.add(s);
-          push({ end: node.endIndex, qualified: qualify(scope, 'global', SEP), kind: 'ns' });
-          break;
-        }
-        ambientAt.set(ds, { node, exported });
-        break;
-      }
-
-      // ----------------------------------------------------------------------------------------- definitions
       case 'function_declaration':
-      case 'generator_function_declaration':
-      case 'function_signature': {
-        const node = list.node(i);
-        let name: string;
+      case 'generator_function_declaration': {
         const flags: string[] = [];
         const amb = ambientAt.get(start);
         const ex = exportsAt.get(start) ?? amb?.exported;
         exportFlags(ex, flags);
         if (amb) flags.push('declare');
+        let name: string | null = null;
         FUNCTION_HEAD.lastIndex = start;
         const m = FUNCTION_HEAD.exec(src);
         if (m) {
@@ -989,163 +1331,73 @@ export function extract(root: SyntaxNode, src: string): Extraction {
           if (m[1]) flags.push('async');
           if (m[2]) flags.push('generator');
         } else {
-          const nm = ops.child(node, 'name');
-          if (!nm) break;
-          name = nameText(nm);
+          const nm = A.child(i, 'name');
+          if (nm >= 0) name = nameText(nm);
           functionFlags(start, type, flags);
         }
-        const body = type === 'function_signature' ? null : ops.child(node, 'body');
-        const end = node.endIndex;
-        const sig = sigText(src, start, body ? startOf(body) : end);
-        const anchor = ex?.node ?? amb?.node ?? node;
-        const doc = commentBefore(src, startOf(anchor), false) ? docOf(anchor) : null;
-        symbol(node, name, 'function', scope, sig, doc, flags);
-        if (body) push({ end, qualified: qualify(scope, name, SEP), kind: 'fn' });
+        if (name === null) break;
+        const end = A.end(i);
+        const anchor = ex?.h ?? amb?.h ?? i;
+        symbol(i, name, 'function', scope, sigText(src, start, headEnd(i)), docAt(A.start(anchor)), flags);
+        open({ start, end, qualified: qualify(scope, name, SEP), kind: 'fn' });
         break;
       }
 
-      case 'class':
       case 'class_declaration':
       case 'abstract_class_declaration': {
-        if (type === 'class') {
-          if (claimed.delete(start)) break; // `const C = class {}`: the binding named it
-          if (!exportsAt.has(start)) {
-            push({ end: list.node(i).endIndex, qualified: scope, kind: 'anon' });
-            break;
-          }
-        }
-        const node = list.node(i);
-        const nm = ops.child(node, 'name');
+        const nm = A.child(i, 'name');
+        if (nm < 0) break;
         const amb = ambientAt.get(start);
         const ex = exportsAt.get(start) ?? amb?.exported;
-        const name = nm ? nameText(nm) : ex?.isDefault ? 'default' : null;
-        const end = node.endIndex;
-        if (name === null) {
-          push({ end, qualified: scope, kind: 'anon' });
-          break;
-        }
-        const body = ops.child(node, 'body');
         const flags: string[] = [];
         exportFlags(ex, flags);
         if (amb) flags.push('declare');
         const mods = new Set<string>();
-        const sigStart = nm ? modifiersBefore(src, start, startOf(nm), mods) : start;
+        const sigStart = modifiersBefore(src, start, A.start(nm), mods);
         if (mods.has('abstract') || type === 'abstract_class_declaration') flags.push('abstract');
-        if (sigStart > start && src.charCodeAt(start) === 64 /* @ */) flags.push('decorated');
-        const sig = sigText(src, sigStart, body ? startOf(body) : end);
-        const anchor = ex?.node ?? amb?.node ?? node;
-        const doc = commentBefore(src, startOf(anchor), false) ? docOf(anchor) : null;
-        symbol(node, name, 'class', scope, sig, doc, flags);
-        push({ end, qualified: qualify(scope, name, SEP), kind: 'class' });
+        // decorators sit in the class node, or in front of `export` in the export statement
+        if ((sigStart > start && src.charCodeAt(start) === 64) || (ex && src.charCodeAt(A.start(ex.h)) === 64)) {
+          flags.push('decorated');
+        }
+        const anchor = ex?.h ?? amb?.h ?? i;
+        classSymbol(i, nameText(nm), scope, flags, sigStart, docAt(A.start(anchor)));
         break;
       }
 
-      case 'arrow_function':
-      case 'function_expression':
-      case 'generator_function': {
-        if (claimed.delete(start)) break;
-        const ex = exportsAt.get(start);
-        if (ex && ex.isDefault) {
-          // `export default function () {}` / `export default () => {}`
-          const node = list.node(i);
-          const end = node.endIndex;
-          const body = ops.child(node, 'body');
-          const nm = type === 'arrow_function' ? null : ops.child(node, 'name');
-          const name = nm ? nameText(nm) : 'default';
-          const flags: string[] = [];
-          exportFlags(ex, flags);
-          functionFlags(start, type, flags);
-          const sig = sigText(src, start, body ? startOf(body) : end);
-          const doc = commentBefore(src, startOf(ex.node), false) ? docOf(ex.node) : null;
-          symbol(node, name, 'function', scope, sig, doc, flags);
-          push({ end, qualified: qualify(scope, name, SEP), kind: 'fn' });
+      case 'interface_declaration':
+      case 'type_alias_declaration':
+      case 'enum_declaration': {
+        const nm = A.child(i, 'name');
+        if (nm < 0) break;
+        const name = nameText(nm);
+        const amb = ambientAt.get(start);
+        const ex = exportsAt.get(start) ?? amb?.exported;
+        const flags: string[] = [];
+        exportFlags(ex, flags);
+        if (amb) flags.push('declare');
+        const qualified = qualify(scope, name, SEP);
+        const anchor = ex?.h ?? amb?.h ?? i;
+        const doc = docAt(A.start(anchor));
+        if (type === 'type_alias_declaration') {
+          const value = A.child(i, 'value');
+          const objectType = value >= 0 && A.type(value) === 'object_type';
+          // `type Props = { ... }`: the header stops at the object type, whose members are its properties
+          symbol(i, name, 'type', scope, sigText(src, start, objectType ? A.start(value) : A.end(i)), doc, flags);
+          if (objectType) typeMembers(value, qualified);
           break;
         }
-        if (frame.kind === 'object') {
-          const member = membersOf(frame).get(start);
-          if (member && member.keyStart >= 0) {
-            // `{ b: () => {} }`: the key names it, and the signature runs from the key
-            const node = list.node(i);
-            const key = member.name;
-            const end = node.endIndex;
-            const body = ops.child(node, 'body');
-            const flags: string[] = [];
-            if (frame.exportsObject) flags.push('export');
-            functionFlags(start, type, flags);
-            const sig = sigText(src, member.keyStart, body ? startOf(body) : end);
-            const doc = commentBefore(src, member.keyStart, false) ? docOf(member.node) : null;
-            symbol(node, key, frame.exportsObject ? 'function' : 'method', scope, sig, doc, flags);
-            push({ end, qualified: qualify(scope, key, SEP), kind: 'fn' });
-            break;
-          }
+        const body = A.child(i, 'body');
+        const end = A.end(i);
+        const sig = sigText(src, start, body >= 0 ? A.start(body) : end);
+        if (type === 'interface_declaration') {
+          symbol(i, name, 'interface', scope, sig, doc, flags);
+          if (body >= 0) typeMembers(body, qualified);
+        } else {
+          if (startsWithWord(src, start, 'const')) flags.push('const');
+          symbol(i, name, 'enum', scope, sig, doc, flags);
+          if (body >= 0) enumMembers(body, qualified);
+          open({ start, end, qualified, kind: 'member' }); // member initializers
         }
-        break; // anonymous: calls inside belong to the enclosing definition
-      }
-
-      case 'method_definition': {
-        const k = frame.kind;
-        const inObject = k === 'object' && membersOf(frame).has(start);
-        if (k !== 'class' && !inObject) break;
-        const node = list.node(i);
-        const nm = k === 'class' || inObject ? ops.child(node, 'name') : null;
-        if (!nm) break; // a method of an unnamed object: like an anonymous function
-        const name = nameText(nm);
-        const mods = new Set<string>();
-        const sigStart = modifiersBefore(src, start, startOf(nm), mods);
-        let kind: SymbolKind = 'method';
-        if (mods.has('get')) kind = 'getter';
-        else if (mods.has('set')) kind = 'setter';
-        else if (name === 'constructor' && k === 'class' && !mods.has('static')) kind = 'constructor';
-        const exported = inObject && frame.exportsObject === true;
-        if (exported && kind === 'method') kind = 'function';
-        const flags = memberFlags(mods, sigStart > start);
-        if (exported) flags.unshift('export');
-        const body = ops.child(node, 'body');
-        const end = node.endIndex;
-        const sig = sigText(src, sigStart, body ? startOf(body) : end);
-        const doc = commentBefore(src, start, false) ? docOf(node) : null;
-        symbol(node, name, kind, scope, sig, doc, flags);
-        push({ end, qualified: qualify(scope, name, SEP), kind: 'fn' });
-        break;
-      }
-
-      case 'class_static_block': {
-        if (frame.kind === 'class') push({ end: list.node(i).endIndex, qualified: scope, kind: 'member' });
-        break;
-      }
-
-      case 'method_signature':
-      case 'abstract_method_signature':
-      case 'property_signature':
-      case 'field_definition':
-      case 'public_field_definition': {
-        const k = frame.kind;
-        const isField = type === 'field_definition' || type === 'public_field_definition';
-        const ok =
-          isField || type === 'abstract_method_signature'
-            ? k === 'class'
-            : type === 'property_signature'
-              ? k === 'iface' || k === 'type'
-              : k === 'class' || k === 'iface' || k === 'type';
-        if (!ok) break;
-        const node = list.node(i);
-        const nm = ops.child(node, type === 'field_definition' ? 'property' : 'name');
-        if (!nm) break;
-        const end = node.endIndex;
-        const name = nameText(nm);
-        const mods = new Set<string>();
-        const sigStart = modifiersBefore(src, start, startOf(nm), mods);
-        let kind: SymbolKind;
-        if (isField) kind = 'field';
-        else if (type === 'property_signature') kind = 'property';
-        else kind = mods.has('get') ? 'getter' : mods.has('set') ? 'setter' : 'method';
-        if (type === 'abstract_method_signature') mods.add('abstract');
-        const flags = memberFlags(mods, sigStart > start);
-        // a field's signature stops at the end of its first line (an initializer can be a whole object)
-        const sig = sigText(src, sigStart, isField ? firstLineEnd(src, sigStart, end) : end);
-        const doc = commentBefore(src, start, false) ? docOf(node) : null;
-        symbol(node, name, kind, scope, sig, doc, flags);
-        push({ end, qualified: qualify(scope, name, SEP), kind: 'member' });
         break;
       }
 
@@ -1154,123 +1406,118 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         const idm = IDENT.exec(src);
         if (!idm) break; // destructuring: nothing is named here
         const name = idm[0];
-        const moduleLevel = frame.kind === 'ns';
-        // Where the value starts: from the text when it is `name = value`, else (`name: T = value`) by lookup.
+        const atModuleLevel = frame.kind === 'ns';
+        // Where the value starts: from the text for `name = value`; `name: T = value` asks the tree.
         let valueStart = -1;
-        let valueNode: SyntaxNode | null = null;
+        let value = -1;
         EQ.lastIndex = start + name.length;
         if (EQ.exec(src)) valueStart = EQ.lastIndex;
         else {
           const c = src.charCodeAt(start + name.length);
           if (c === 58 /* : */ || c === 33 /* ! */) {
-            valueNode = ops.child(list.node(i), 'value');
-            if (valueNode) valueStart = startOf(valueNode);
+            value = A.child(i, 'value');
+            if (value >= 0) valueStart = A.start(value);
           }
         }
-        // A function or class value is the next listed node, starting where the value starts and ending with it.
-        let fnIndex = -1;
-        let end = -1;
-        if (valueStart >= 0 && nextStart === valueStart) {
-          const nt = types[i + 1];
-          if (nt !== null && (FUNCTION_VALUES.has(nt) || nt === 'class')) {
-            end = list.node(i).endIndex;
-            if (list.node(i + 1).endIndex === end) fnIndex = i + 1;
+        // Is the value a function or class? Only values that can start one are looked up.
+        let valueType: string | null = value >= 0 ? A.type(value) : null;
+        if (valueStart >= 0 && value < 0) {
+          const c = src.charCodeAt(valueStart);
+          let candidate = false;
+          if (c === 40 /* ( */ || c === 60 /* < */) candidate = true;
+          else if (c === 102 /* f */) candidate = startsWithWord(src, valueStart, 'function');
+          else if (c === 97 /* a */) candidate = startsWithWord(src, valueStart, 'async');
+          else if (c === 99 /* c */) candidate = startsWithWord(src, valueStart, 'class');
+          if (!candidate) {
+            ARROW_AFTER_IDENT.lastIndex = valueStart;
+            candidate = ARROW_AFTER_IDENT.test(src);
+          }
+          if (candidate) {
+            value = A.child(i, 'value');
+            valueType = value >= 0 ? A.type(value) : null;
           }
         }
-        if (fnIndex < 0 && !moduleLevel) break; // a local variable
-        const node = list.node(i);
+        const isFunction = valueType !== null && FUNCTION_VALUES.has(valueType);
+        const isClass = valueType === 'class';
+        if (!isFunction && !isClass && !atModuleLevel) break; // a local variable
         // The declaration: its keyword is right before the first declarator; otherwise ask the tree.
-        let decl: SyntaxNode | null = null;
+        let decl = -1;
         let declStart = keywordBefore(src, start);
         let kw: string;
         if (declStart >= 0) kw = src.slice(declStart, start).trimEnd();
         else {
-          decl = ops.parent(node);
-          if (!decl) break;
-          declStart = startOf(decl);
+          decl = A.parent(i);
+          if (decl < 0) break;
+          declStart = A.start(decl);
           KEYWORD.lastIndex = declStart;
           kw = KEYWORD.exec(src)?.[1] ?? 'var';
         }
         kw = kw.replace(/\s+/, ' ');
         const amb = ambientAt.get(declStart);
         const ex = exportsAt.get(declStart) ?? amb?.exported;
-        const topLevel = moduleLevel && (ex !== undefined || amb !== undefined || moduleStatements.has(declStart));
-        if (fnIndex < 0 && !topLevel) break; // e.g. `for (let i = 0; ...)`, a block, a callback at module level
+        const topLevel = atModuleLevel && (ex !== undefined || amb !== undefined || moduleStatements.has(declStart));
+        if (!isFunction && !isClass && !topLevel) break; // `for (let i = 0; ...)`, a block, a callback's local
         const flags: string[] = [];
         exportFlags(ex, flags);
         if (amb) flags.push('declare');
-        if (end < 0) end = node.endIndex;
-        let doc: string | null = null;
-        if (commentBefore(src, start, true) || commentBefore(src, ex ? startOf(ex.node) : amb ? startOf(amb.node) : declStart, false)) {
-          const anchor = ex?.node ?? amb?.node ?? decl ?? ops.parent(node);
-          if (anchor) doc = docOf(anchor);
-        }
-        if (fnIndex >= 0) {
-          const fnNode = list.node(fnIndex);
-          const ft = types[fnIndex]!;
-          const fs = startOf(fnNode);
-          claimed.add(fs);
-          const body = ops.child(fnNode, 'body');
-          const sig = sigText(src, start, body ? startOf(body) : end);
-          const isClass = ft === 'class';
-          if (!isClass) functionFlags(fs, ft, flags);
-          symbol(node, name, isClass ? 'class' : 'function', scope, `${kw} ${sig}`, doc, flags);
-          push({ end, qualified: qualify(scope, name, SEP), kind: isClass ? 'class' : 'fn' });
+        // the doc sits above the declaration (`/** d */ export const a = 1, b = 2`), for every declarator in it
+        const doc = docAt(ex ? A.start(ex.h) : amb ? A.start(amb.h) : declStart);
+        if (isClass) {
+          classSymbol(value, name, scope, flags, start, doc, i, true, `${kw} `);
           break;
         }
+        if (isFunction) {
+          functionFlags(valueStart, valueType, flags);
+          symbol(i, name, 'function', scope, `${kw} ${sigText(src, start, headEnd(value))}`, doc, flags);
+          open({ start, end: A.end(i), qualified: qualify(scope, name, SEP), kind: 'fn' });
+          break;
+        }
+        const end = A.end(i);
         const kind: SymbolKind = kw === 'let' || kw === 'var' ? 'variable' : 'constant';
-        const sig = sigText(src, start, firstLineEnd(src, start, end));
-        symbol(node, name, kind, scope, `${kw} ${sig}`, doc, flags);
+        symbol(i, name, kind, scope, `${kw} ${sigText(src, start, firstLineEnd(src, start, end))}`, doc, flags);
         if (valueStart >= 0 && src.charCodeAt(valueStart) === 123 /* { */) {
           // `const obj = { a() {}, b: () => {} }`: its functions are members `obj.a`, `obj.b`
-          valueNode ??= ops.child(node, 'value');
-          if (valueNode && valueNode.type === 'object') {
-            push({ end, qualified: qualify(scope, name, SEP), kind: 'object', object: valueNode });
-          }
+          if (value < 0) value = A.child(i, 'value');
+          if (value >= 0 && A.type(value) === 'object') objectMembers(value, qualify(scope, name, SEP));
         }
         break;
       }
 
       case 'assignment_expression': {
         const c0 = src.charCodeAt(start);
-        let target: 'exports' | 'proto' | null = null;
+        let exportsTarget = false;
         let m: RegExpExecArray | null = null;
         if (c0 === 109 /* m */ || c0 === 101 /* e */) {
           CJS.lastIndex = start;
           m = CJS.exec(src);
-          if (m) target = 'exports';
+          exportsTarget = m !== null;
         }
-        if (!target) {
+        if (!m) {
           PROTO.lastIndex = start;
           m = PROTO.exec(src);
-          if (m) target = 'proto';
         }
-        if (!target || !m) break;
-        const node = list.node(i);
-        const rhs = ops.child(node, 'right');
-        if (!rhs) break;
-        const rt = rhs.type;
-        const rs = startOf(rhs);
-        const end = node.endIndex;
+        if (!m) break;
+        const rhs = A.child(i, 'right');
+        if (rhs < 0) break;
+        const rt = A.type(rhs);
         if (rt === 'object') {
           // `module.exports = { ... }` / `Foo.prototype = { ... }`
-          if (!m[2] && target === 'exports') push({ end, qualified: null, kind: 'object', object: rhs, exportsObject: true });
-          else if (!m[2]) push({ end, qualified: m[1], kind: 'object', object: rhs });
+          if (!m[2]) objectMembers(rhs, exportsTarget ? null : m[1]);
           break;
         }
-        const isFn = FUNCTION_VALUES.has(rt);
+        const isFn = rt !== null && FUNCTION_VALUES.has(rt);
         if (!isFn && rt !== 'class') break;
         let name: string;
         let symScope: string | null;
         let kind: SymbolKind;
         const flags: string[] = [];
-        if (target === 'exports') {
+        if (exportsTarget) {
           symScope = null;
           if (m[2]) name = m[2];
           else {
-            // `module.exports = function name() {}` / `class Name {}`: the value's own name, else `default`
-            const nm = ops.child(rhs, 'name');
-            name = nm ? nameText(nm) : 'default';
+            // `module.exports = function name() {}` / `= class Name {}`: the value's own name, else `default`
+            const nm = A.child(rhs, 'name');
+            name = nm >= 0 ? nameText(nm) : 'default';
           }
           flags.push('export');
           if (name === 'default') flags.push('default');
@@ -1281,81 +1528,48 @@ export function extract(root: SyntaxNode, src: string): Extraction {
           symScope = m[1];
           kind = isFn ? 'method' : 'class';
         }
-        if (isFn) functionFlags(rs, rt, flags);
-        claimed.add(rs);
-        const body = ops.child(rhs, 'body');
-        const sig = sigText(src, start, body ? startOf(body) : end);
-        let doc: string | null = null;
-        if (commentBefore(src, start, false)) {
-          const stmt = ops.parent(node); // comments are siblings of the expression statement
-          doc = docOf(stmt && stmt.type === 'expression_statement' ? stmt : node);
-        }
-        symbol(node, name, kind, symScope, sig, doc, flags);
-        push({ end, qualified: qualify(symScope, name, SEP), kind: isFn ? 'fn' : 'class' });
-        break;
-      }
-
-      case 'interface_declaration':
-      case 'type_alias_declaration':
-      case 'enum_declaration':
-      case 'internal_module':
-      case 'module': {
-        const node = list.node(i);
-        const nm = ops.child(node, 'name');
-        if (!nm) break;
-        const name = nameText(nm);
-        const amb = ambientAt.get(start);
-        const ex = exportsAt.get(start) ?? amb?.exported;
-        const flags: string[] = [];
-        exportFlags(ex, flags);
-        if (amb) flags.push('declare');
-        const end = node.endIndex;
-        let kind: SymbolKind;
-        let bodyStart = end;
-        let frameKind: FrameKind | null = null;
-        let body: SyntaxNode | null = null;
-        if (type === 'type_alias_declaration') {
-          kind = 'type';
-          const value = ops.child(node, 'value');
-          if (value && value.type === 'object_type') {
-            // `type Props = { ... }`: its members are properties of the type
-            bodyStart = startOf(value);
-            frameKind = 'type';
-          }
-        } else {
-          body = ops.child(node, 'body');
-          if (body) bodyStart = startOf(body);
-          if (type === 'interface_declaration') {
-            kind = 'interface';
-            frameKind = 'iface';
-          } else if (type === 'enum_declaration') {
-            kind = 'enum';
-            frameKind = 'member';
-            if (src.startsWith('const', start)) flags.push('const');
-          } else {
-            kind = 'namespace';
-            frameKind = 'ns';
-          }
-        }
-        const sig = sigText(src, start, bodyStart);
-        let anchor = ex?.node ?? amb?.node ?? node;
-        let doc: string | null = null;
-        if (commentBefore(src, startOf(anchor), false)) {
-          if (anchor === node && type === 'internal_module') {
-            const stmt = ops.parent(node); // `namespace X {}` sits in an expression statement
-            if (stmt && stmt.type === 'expression_statement') anchor = stmt;
-          }
-          doc = docOf(anchor);
-        }
-        symbol(node, name, kind, scope, sig, doc, flags);
-        const qualified = qualify(scope, name, SEP);
-        if (type === 'enum_declaration' && body) enumMembers(body, qualified);
-        if (frameKind === 'ns' && body) for (const s of ops.childStarts(body)) moduleStatements.add(s);
-        if (frameKind) push({ end, qualified, kind: frameKind });
+        const doc = docAt(start);
+        if (isFn) namedFunctionValue(rhs, name, kind, symScope, flags, start, doc, i, true);
+        else classSymbol(rhs, name, symScope, flags, start, doc, i);
         break;
       }
     }
   }
 
   return { symbols, refs };
+
+  /** Last identifier of a callee that is not a plain dotted chain; unwraps a bounded number of times. */
+  function calleeName(fn: number): string | null {
+    let h = fn;
+    for (let guard = 0; h >= 0 && guard < 16; guard++) {
+      switch (A.type(h)) {
+        case 'identifier':
+        case 'property_identifier':
+        case 'private_property_identifier':
+        case 'super':
+        case 'import':
+        case 'this':
+          return nameText(h);
+        case 'member_expression':
+          h = A.child(h, 'property');
+          break;
+        case 'subscript_expression': {
+          const index = A.child(h, 'index');
+          return index >= 0 && A.type(index) === 'string' ? unquote(src.slice(A.start(index), A.end(index))) : null;
+        }
+        case 'parenthesized_expression':
+        case 'sequence_expression':
+        case 'non_null_expression':
+        case 'await_expression': // TS parses `await a.b<T>()` as a call of `await a.b`
+          h = A.lastNamedChild(h);
+          break;
+        case 'instantiation_expression':
+          h = A.child(h, 'function');
+          break;
+        default:
+          return null;
+      }
+    }
+    return null;
+  }
 }

@@ -42,6 +42,8 @@ const TYPES = [
 
 /** How far a text scan may run before we give up and ask the tree (keeps every scan O(1)-bounded per node). */
 const SCAN_CAP = 4096;
+/** Callees are short; a longer one (a big parenthesized lambda, a long string) is read from the tree. */
+const CALLEE_CAP = 1024;
 
 interface Point {
   row: number;
@@ -328,45 +330,48 @@ function methodKind(decorators: string[]): SymbolKind {
   return kind;
 }
 
-/** Names bound by the target list of an assignment starting at `i` (`a`, `a, *b`, `(a, [b, c])`); attribute and
- * subscript targets bind no new name and are skipped. Stops at the first '=' or ':' outside brackets. */
+/**
+ * Names bound by the target list of an assignment starting at `i` (`a`, `a, *b`, `(a, [b, c])`). Attribute and
+ * subscript targets (`self.x`, `d[k]`, `f()[0].y`) bind no new name and are skipped. Stops at the first '=' or ':'
+ * outside brackets.
+ */
 function assignedNames(src: string, i: number, limit: number): string[] {
   const names: string[] = [];
   let depth = 0;
-  let afterDot = false;
+  let afterDot = false; // the next identifier is an attribute name
+  let postfix = false; // the last token ended a primary: a following '(' or '[' is a call or a subscript
   while (i < limit) {
     const c = src.charCodeAt(i);
     if (isIdentChar(c)) {
       let j = i + 1;
       while (j < limit && isIdentChar(src.charCodeAt(j))) j++;
-      const name = src.slice(i, j);
-      const next = skipTrivia(src, j, limit);
-      const n = src.charCodeAt(next);
-      if (n === LBRACK || n === LPAREN) {
-        // Subscript or call: not a name binding; skip its brackets.
-        const k = skipBalanced(src, next, limit);
-        if (k < 0) return names;
-        i = k;
-        afterDot = false;
-        continue;
-      }
-      const first = src.charCodeAt(i);
-      if (!afterDot && n !== DOT && !(first >= ZERO && first <= NINE)) names.push(name);
+      const n = src.charCodeAt(skipTrivia(src, j, limit));
+      const bound = !afterDot && n !== DOT && n !== LBRACK && n !== LPAREN && !(c >= ZERO && c <= NINE);
+      if (bound) names.push(src.slice(i, j));
       afterDot = false;
+      postfix = true;
       i = j;
     } else if (c === DOT) {
       afterDot = true;
+      postfix = false;
       i++;
+    } else if ((c === LPAREN || c === LBRACK) && postfix) {
+      i = skipBalanced(src, i, limit);
+      if (i < 0) return names;
     } else if (c === LPAREN || c === LBRACK) {
       depth++;
       i++;
     } else if (c === RPAREN || c === RBRACK) {
       depth--;
+      postfix = false;
       i++;
     } else if (c === EQ || c === COLON) {
       if (depth <= 0) return names;
       i++;
-    } else if (c === COMMA || c === STAR || isSpace(c) || c === LF || c === CR) i++;
+    } else if (c === COMMA || c === STAR) {
+      postfix = false;
+      i++;
+    } else if (isSpace(c) || c === LF || c === CR) i++;
     else if (c === BACKSLASH) i += 2;
     else if (c === HASH) i = skipComment(src, i, limit);
     else return names;
@@ -411,12 +416,8 @@ function cleandoc(raw: string): string | null {
   return lines.length ? lines.join('\n') : null;
 }
 
-/**
- * The docstring of a body starting at `i` (just past the header's ':'), or null: the first statement must be a
- * plain (optionally r/u-prefixed) string literal standing alone. Escapes are left as written.
- */
-function docstringAt(src: string, i: number, limit: number): string | null {
-  i = skipTrivia(src, i, limit);
+/** The content of the plain (optionally r/u-prefixed) string literal at `i`, or null for anything else. */
+function plainStringAt(src: string, i: number, limit: number): { text: string; end: number } | null {
   let q = i;
   while (q < limit && q - i < 2 && isIdentChar(src.charCodeAt(q))) q++;
   const quote = src.charCodeAt(q);
@@ -424,15 +425,35 @@ function docstringAt(src: string, i: number, limit: number): string | null {
   if (q > i && !/^[rRuU]$/.test(src.slice(i, q))) return null; // b'', f'' and friends are not docstrings
   const end = skipString(src, q, limit);
   if (end < 0) return null;
-  // The statement must be the string alone: `"""doc""".strip()` or `"a" + b` is not a docstring.
-  let k = end;
-  while (k < limit && isSpace(src.charCodeAt(k))) k++;
-  if (k < limit) {
-    const c = src.charCodeAt(k);
-    if (c !== LF && c !== CR && c !== SEMI && c !== HASH) return null;
-  }
   const width = src.charCodeAt(q + 1) === quote && src.charCodeAt(q + 2) === quote && end - q >= 6 ? 3 : 1;
-  return cleandoc(src.slice(q + width, end - width));
+  return { text: src.slice(q + width, end - width), end };
+}
+
+/**
+ * The docstring of a body starting at `i` (just past the header's ':'), or null: the first statement must be plain
+ * string literals standing alone (implicitly concatenated ones included). Escapes are left as written.
+ */
+function docstringAt(src: string, i: number, limit: number): string | null {
+  let lit = plainStringAt(src, skipTrivia(src, i, limit), limit);
+  if (!lit) return null;
+  let text = lit.text;
+  for (;;) {
+    let k = lit.end;
+    while (k < limit) {
+      const c = src.charCodeAt(k);
+      if (isSpace(c)) k++;
+      else if (c === BACKSLASH && (src.charCodeAt(k + 1) === LF || src.charCodeAt(k + 1) === CR)) k += 2;
+      else break;
+    }
+    if (k >= limit) break;
+    const c = src.charCodeAt(k);
+    // The statement must end here: `"""doc""".strip()` or `"a" + b` is not a docstring.
+    if (c === LF || c === CR || c === SEMI || c === HASH) break;
+    lit = plainStringAt(src, k, limit);
+    if (!lit) return null;
+    text += lit.text;
+  }
+  return cleandoc(text);
 }
 
 /** A `#` comment block directly above the line of `start` (no blank line between), for variables and fields. */
@@ -484,8 +505,9 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   // A decorated_definition seen and waiting for its definition.
   let decoStart = -1;
   let decoEnd = -1;
-  // The last assignment kept, so `a = b = 1` gives both names the whole statement as signature.
+  // The last assignment statement kept (see chains below).
   let assignEnd = -1;
+  let assignRange = asNode({});
   let assignSignature = '';
 
   let nextIndex = -1;
@@ -509,16 +531,28 @@ export function extract(root: SyntaxNode, src: string): Extraction {
           chained = true;
         }
       }
-      let open = argumentsStart(src, from, Math.min(src.length, from + SCAN_CAP), chained);
+      // tree-sitter-python parses `[*f(x)]` as a call whose callee is `*f`: the call itself starts after the star.
+      let at0 = start;
+      if (src.charCodeAt(start) === STAR) {
+        while (src.charCodeAt(at0) === STAR || isSpace(src.charCodeAt(at0))) at0++;
+        if (!chained) from = at0;
+      }
+      let open = argumentsStart(src, from, Math.min(src.length, from + CALLEE_CAP), chained);
       if (open < 0) {
         const fn = node.childForFieldName('function');
         open = fn ? fn.endIndex : -1;
       }
-      if (open <= start) continue;
-      let callee = src.slice(start, open).trimEnd();
+      if (open <= at0) continue;
+      let callee = src.slice(at0, open);
       if (callee.includes('\\')) callee = callee.replace(/\\\r?\n/g, ' '); // line continuations
-      const name = trailingIdentifier(callee);
-      if (name) refs.push(makeRef(at(start), 'call', name, scope, callee));
+      callee = callee.trimEnd();
+      let name = trailingIdentifier(callee);
+      if (!name && callee.charCodeAt(0) === LPAREN && callee.endsWith(')')) {
+        // A parenthesized name or attribute: `(int)(x)`, `(obj\n  .method)()`.
+        const inner = callee.slice(1, -1);
+        if (/^[\p{L}\p{N}_.\s]+$/u.test(inner)) name = trailingIdentifier(inner.trimEnd());
+      }
+      if (name) refs.push(makeRef(at(at0), 'call', name, scope, callee));
       continue;
     }
 
@@ -590,17 +624,22 @@ export function extract(root: SyntaxNode, src: string): Extraction {
 
     if (type === 'assignment' || type === 'type_alias_statement') {
       const scope = scopeAt(start);
+      if (type === 'type_alias_statement' && src.charCodeAt(skipTrivia(src, start + 4, src.length)) === LPAREN) {
+        // tree-sitter-python reads `type(x).attr = v` as a type alias; it is an assignment through a call of `type`.
+        refs.push(makeRef(at(start), 'call', 'type', scope, 'type'));
+        continue;
+      }
       const container = scopes.kind();
       if (scope !== null && container !== 'class') continue; // locals are not indexed
       const end = node.endIndex;
-      let signature: string;
-      if (start < assignEnd) signature = assignSignature; // the inner part of `a = b = 1`
-      else {
-        signature = signatureOf(src, asNode({ startIndex: start, endIndex: end }), null);
+      // The inner part of a chain `a = b = 1` shares the whole statement's range and signature.
+      if (start >= assignEnd) {
         assignEnd = end;
-        assignSignature = signature;
+        assignRange = asNode(span(start, end));
+        assignSignature = signatureOf(src, asNode({ startIndex: start, endIndex: end }), null);
       }
-      const range = asNode(span(start, end));
+      const range = assignRange;
+      const signature = assignSignature;
       const doc = commentAbove(src, lines, start);
       if (type === 'type_alias_statement') {
         const ident = identifierAt(src, start + 4, Math.min(end, start + SCAN_CAP));

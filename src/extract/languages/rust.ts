@@ -26,7 +26,6 @@ import {
   CONTEXT_MAX,
   DOC_MAX,
   SIGNATURE_MAX,
-  cleanComment,
   collapse,
   type Extraction,
   type SyntaxNode,
@@ -75,7 +74,7 @@ const RE_TYPE = head('type');
 const RE_MACRO_RULES = new RegExp(`macro_rules\\s*!\\s*(${ID})`, 'uy');
 const RE_FIELD = new RegExp(`((?:pub\\s*(?:\\([^()]*\\))?|crate)\\s*)?(${ID})\\s*:`, 'uy');
 const RE_VARIANT = new RegExp(`(${ID})`, 'uy');
-const RE_MACRO_CALL = new RegExp(`((?:::\\s*)?(?:${ID}\\s*::\\s*)*)(${ID})\\s*!`, 'uy');
+const RE_MACRO_CALL = new RegExp(`((?:::\\s*)?(?:\\$?${ID}\\s*::\\s*)*)(${ID})\\s*!`, 'uy');
 const RE_EXTERN_CRATE = new RegExp(`(?:pub\\s*(?:\\([^()]*\\))?\\s*)?extern\\s+crate\\s+(${ID})`, 'uy');
 const RE_IDENT = new RegExp(ID, 'uy');
 const RE_ID_START = /[\p{XID_Start}_]/u;
@@ -213,7 +212,7 @@ function sigText(src: string, from: number, to: number): string {
   const capped = to - from > cap;
   let s = src.slice(from, capped ? from + cap : to);
   if (!capped) s = s.replace(/[\s:{=;,]+$/, '');
-  s = collapse(s, SIGNATURE_MAX);
+  s = squash(s, SIGNATURE_MAX);
   if (capped && !s.endsWith('…')) s = s.slice(0, SIGNATURE_MAX - 1) + '…';
   return s;
 }
@@ -223,13 +222,13 @@ function sigText(src: string, from: number, to: number): string {
  * attributes (`#[...]`), plain `//` comments and block comments; collects `///` lines and `/** *\/` blocks;
  * stops at anything else (code, `//!`, `#![...]`).
  */
-function docAt(src: string, start: number): string | null {
+function docAt(src: string, start: number, lineStartOf: (index: number) => number): string | null {
   let docs: string[] | null = null;
   let p = start;
   for (;;) {
     while (p > 0 && isWs(src.charCodeAt(p - 1))) p--;
     if (p === 0) break;
-    const ls = src.lastIndexOf('\n', p - 1) + 1;
+    const ls = lineStartOf(p - 1);
     let q = ls;
     while (q < p && (src.charCodeAt(q) === 32 || src.charCodeAt(q) === 9)) q++;
     if (src.charCodeAt(q) === 47 && src.charCodeAt(q + 1) === 47) {
@@ -240,12 +239,22 @@ function docAt(src: string, start: number): string | null {
       p = ls;
       continue;
     }
+    // (bounded, so a file written on one huge line stays linear)
+    if (p - q <= 1024 && hasLineComment(src, q, p)) {
+      // a trailing comment after an attribute or code (`#[inline] // why`): plain, skip it
+      const k = trailingComment(src, q, p);
+      if (k >= 0) {
+        p = k;
+        continue;
+      }
+    }
     const c = src.charCodeAt(p - 1);
     if (c === 47 && src.charCodeAt(p - 2) === 42) {
       // '*/': find the matching (nesting) '/*'
       let depth = 1;
       let i = p - 3;
-      for (; i > 0; i--) {
+      const floor = Math.max(0, p - 65536);
+      for (; i > floor; i--) {
         const a = src.charCodeAt(i - 1);
         const b = src.charCodeAt(i);
         if (a === 42 && b === 47) {
@@ -256,7 +265,7 @@ function docAt(src: string, start: number): string | null {
           i--;
         }
       }
-      if (depth !== 0 || i <= 0) break;
+      if (depth !== 0 || i <= floor) break;
       const open = i - 1;
       if (src.charCodeAt(open + 2) === 33) break; // /*! inner doc
       if (src.charCodeAt(open + 2) === 42 && src.charCodeAt(open + 3) !== 42 && p - open > 4) {
@@ -294,9 +303,67 @@ function docAt(src: string, start: number): string | null {
     break;
   }
   if (!docs) return null;
-  docs.reverse();
-  const doc = cleanComment(docs);
-  return doc && doc.length > DOC_MAX ? doc.slice(0, DOC_MAX - 1) + '…' : doc;
+  return cleanDocs(docs);
+}
+
+/**
+ * Doc comment text (given nearest first) without markers: `/// x` -> `x`, `/** x *\/` -> `x` (a leading ` * ` per
+ * line dropped). Markdown stays intact: unlike the shared cleanComment, `# Examples` keeps its `#`.
+ */
+function cleanDocs(docs: string[]): string | null {
+  const lines: string[] = [];
+  for (let k = docs.length - 1; k >= 0; k--) {
+    const d = docs[k];
+    if (d.charCodeAt(1) === 47) {
+      // `///`: one optional space after the marker
+      lines.push(d.slice(d.charCodeAt(3) === 32 ? 4 : 3).trimEnd());
+    } else {
+      const body = d.slice(3, d.length - 2);
+      for (const l of body.split('\n')) lines.push(l.replace(/^\s*\*(?!\/) ?/, '').trimEnd());
+    }
+  }
+  const text = lines.join('\n').trim();
+  if (!text) return null;
+  return text.length > DOC_MAX ? text.slice(0, DOC_MAX - 1) + '…' : text;
+}
+
+/** collapse() with a fast path for the common case of text that has nothing to collapse. */
+function squash(text: string, max: number): string {
+  if (text.length <= max) {
+    let clean = text.charCodeAt(0) !== 32 && text.charCodeAt(text.length - 1) !== 32;
+    for (let i = 0; clean && i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 10 || c === 9 || c === 13 || c === 12 || c === 11 || (c === 32 && text.charCodeAt(i + 1) === 32)) clean = false;
+    }
+    if (clean) return text;
+  }
+  return collapse(text, max);
+}
+
+function hasLineComment(src: string, from: number, to: number): boolean {
+  for (let i = from; i < to - 1; i++) if (src.charCodeAt(i) === 47 && src.charCodeAt(i + 1) === 47) return true;
+  return false;
+}
+
+/** Start of the `//` comment that ends the line `[from, to)`, skipping string and char literals; -1 if none. */
+function trailingComment(src: string, from: number, to: number): number {
+  for (let i = from; i < to; i++) {
+    const c = src.charCodeAt(i);
+    if (c === 34) i = skipString(src, i, to);
+    else if (c === 39) {
+      // char literal `'x'` / `'\n'` (a lifetime `'a` has no closing quote)
+      if (src.charCodeAt(i + 1) === 92) {
+        const close = src.indexOf("'", i + 3);
+        i = close < 0 || close > to ? to : close;
+      } else if (src.charCodeAt(i + 2) === 39) i += 2;
+    } else if (c === 47 && src.charCodeAt(i + 1) === 47) return i;
+    else if (c === 47 && src.charCodeAt(i + 1) === 42) {
+      const e = src.indexOf('*/', i + 2);
+      if (e < 0 || e >= to) return -1;
+      i = e + 1;
+    }
+  }
+  return -1;
 }
 
 /** Last path segment of a self type without generics: `a::Stack<T>` -> `Stack`, `&'a mut Foo` -> `Foo`. */
@@ -401,6 +468,8 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     return headerEnd(src, start, limit);
   };
 
+  const lineStartOf = (idx: number): number => lineStarts[rowOf(idx)];
+
   const starts = new Array<number>(n);
   for (let i = 0; i < n; i++) starts[i] = nodes[i].startIndex;
 
@@ -433,7 +502,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       endLine: er + 1,
       endCol: end - lineStarts[er],
       signature,
-      doc: docAt(src, start),
+      doc: docAt(src, start, lineStartOf),
     };
     if (flags && flags.length) sym.flags = flags;
     symbols.push(sym);
@@ -443,7 +512,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
 
   const addRef = (kind: RefRecord['kind'], name: string, at: number, scope: string | null, context: string) => {
     const r = rowOf(at);
-    refs.push({ kind, name, line: r + 1, col: at - lineStarts[r], scope, context: collapse(context, CONTEXT_MAX) });
+    refs.push({ kind, name, line: r + 1, col: at - lineStarts[r], scope, context: squash(context, CONTEXT_MAX) });
   };
 
   /** Context text `[from, to)`, capped before collapsing so long chains stay linear. */
@@ -784,13 +853,14 @@ function expandUse(
       }
       p++;
     } else {
-      RE_IDENT.lastIndex = p;
+      const dollar = c === 36 ? 1 : 0; // `$crate` inside macro bodies
+      RE_IDENT.lastIndex = p + dollar;
       const id = RE_IDENT.exec(src);
       if (!id) {
         p++;
         continue;
       }
-      const word = id[0];
+      const word = dollar ? '$' + id[0] : id[0];
       if (word === 'as' && segs.length) afterAs = true;
       else if (!afterAs) {
         segs.push(word);

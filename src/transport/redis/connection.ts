@@ -79,8 +79,10 @@ export async function preflight(o: RedisConnectOptions, ns: string): Promise<voi
     await probe.eval("return redis.call('exists', KEYS[1])", 1, `${ns}:preflight`);
     await probe.set(`${ns}:preflight`, '1', 'PX', 1000);
   } catch (err) {
-    const e = err as Error;
-    throw new UsageError(explain(cause && /Connection is closed/i.test(e.message) ? cause : e, o.url));
+    // When the connection itself failed, a command only reports "Connection is closed." or "Stream isn't
+    // writeable": the cause is the 'error' event, which may trail the command's rejection by a moment.
+    if (!cause) await new Promise((r) => setTimeout(r, 50));
+    throw new UsageError(explain(cause ?? (err as Error), o.url));
   } finally {
     probe.disconnect();
   }

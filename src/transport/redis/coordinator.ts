@@ -85,9 +85,12 @@ export class RedisTransport implements Transport {
     let job: Job | undefined;
     let state: string;
     try {
+      // State first, then the job: a job read before it finished would carry no failedReason (or a stale
+      // attemptsMade) even once its state says failed. A finished job's fields no longer change.
+      state = await this.queue.getJobState(jobId);
+      if (state !== 'completed' && state !== 'failed') return; // not finished, or not yet visible: the sweep looks again
       job = await this.queue.getJob(jobId);
-      if (!job) return; // not yet visible (or just removed by an ack): the sweep will look again
-      state = await job.getState();
+      if (!job) return; // just removed by an ack
     } catch {
       return; // Redis unavailable right now: the sweep retries
     }
@@ -120,28 +123,35 @@ export class RedisTransport implements Transport {
       // A file that vanished still gets a job: the worker reports it as deleted, which is the truth.
       if (data) pipe.set(this.keys.blob(req.runId, req.batchId, f.hash), data, 'EX', BLOB_TTL_S);
     }
-    await pipe.exec();
+    // A pipeline reports per-command errors (e.g. OOM under maxmemory) in its results instead of throwing.
+    const failed = (await pipe.exec())?.find(([err]) => err)?.[0];
+    if (failed) throw failed;
   }
 
   async submit(req: JobRequest, opts: { priority?: Priority } = {}): Promise<JobResult> {
     const jobId = this.keys.jobId(req.runId, req.batchId);
     const done = new Promise<JobResult>((resolve, reject) => this.waiting.set(jobId, { req, resolve, reject }));
-    const existing = await this.queue.getJob(jobId);
-    if (existing && (await existing.getState()) === 'failed') {
-      // Left failed by an earlier life of this run: give it a fresh set of attempts rather than split at once.
-      // (without the resets BullMQ keeps attemptsMade at the limit, and the first new failure would be final).
-      await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-    } else if (!existing) {
-      await this.uploadBlobs(req);
-      const { root: _root, ...data } = req;
-      await this.queue.add('batch', data satisfies JobData, {
-        jobId,
-        priority: PRIORITY_RANK[opts.priority ?? 'normal'],
-        attempts: this.o.attempts ?? 4,
-        backoff: { type: 'exponential', delay: this.o.backoffMs ?? 500, jitter: 0.5 },
-        removeOnComplete: false,
-        removeOnFail: false,
-      });
+    try {
+      const existing = await this.queue.getJob(jobId);
+      if (existing && (await existing.getState()) === 'failed') {
+        // Left failed by an earlier life of this run: give it a fresh set of attempts rather than split at once.
+        // (without the resets BullMQ keeps attemptsMade at the limit, and the first new failure would be final).
+        await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+      } else if (!existing) {
+        await this.uploadBlobs(req);
+        const { root: _root, ...data } = req;
+        await this.queue.add('batch', data satisfies JobData, {
+          jobId,
+          priority: PRIORITY_RANK[opts.priority ?? 'normal'],
+          attempts: this.o.attempts ?? 4,
+          backoff: { type: 'exponential', delay: this.o.backoffMs ?? 500, jitter: 0.5 },
+          removeOnComplete: false,
+          removeOnFail: false,
+        });
+      }
+    } catch (err) {
+      this.waiting.delete(jobId); // not enqueued: nothing to wait for (the sweep would poll it forever)
+      throw err;
     }
     void this.check(jobId);
     return done;

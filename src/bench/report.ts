@@ -1,0 +1,287 @@
+/**
+ * The shape of a `mcp-index bench` report (what `--json` prints), and the arithmetic on it: medians, ratios and
+ * targets are all computed here from the recorded runs, so the table, the HTML page and the JSON always agree.
+ */
+import type { CorpusStats } from './corpus.js';
+
+/** Repeated measurements of one quantity; `median` is what every ratio uses. */
+export interface Stat {
+  median: number;
+  min: number;
+  max: number;
+  /** Every timed run, in order (the warm-up is not included). */
+  runs: number[];
+}
+
+export function stat(runs: readonly number[]): Stat {
+  if (runs.length === 0) throw new Error('stat of no runs');
+  const s = [...runs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  const median = s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+  return { median: round(median, 3), min: s[0], max: s[s.length - 1], runs: [...runs] };
+}
+
+export const round = (n: number, digits = 2): number => {
+  const f = 10 ** digits;
+  return Math.round(n * f) / f;
+};
+
+/** a / b, or null when either side is missing (a configuration that was not run). */
+export function ratio(a: number | null | undefined, b: number | null | undefined): number | null {
+  if (a == null || b == null || b === 0) return null;
+  return round(a / b, 4);
+}
+
+/** Medians of the phases the indexer reports itself, plus `otherMs`: wall time outside runIndex (Node start,
+ * module load, thread start-up, exit). */
+export interface Phases {
+  discoverMs: number;
+  hashMs: number;
+  planMs: number;
+  indexMs: number;
+  commitMs: number;
+  totalMs: number;
+  otherMs: number;
+}
+
+export const PHASE_KEYS = ['otherMs', 'discoverMs', 'hashMs', 'planMs', 'indexMs', 'commitMs'] as const;
+
+/** One configuration of `mcp-index TREE ...` run in fresh child processes. */
+export interface IndexConfig {
+  /** Process wall time: spawn to exit, as a user would see it. */
+  wallMs: Stat;
+  /** RunSummary.timings.totalMs: the pipeline alone. */
+  totalMs: Stat;
+  phases: Phases;
+  /** The coordinator's peak RSS (RunSummary.peakRssMb: the whole process, pool threads included). */
+  peakRssMb: Stat;
+  filesParsed: number;
+  bytesParsed: number;
+  batches: number;
+  /** The index after the run (RunSummary.index). */
+  files: number;
+  symbols: number;
+  refs: number;
+  fileErrors: number;
+  /** Throughput from the median wall time: parsed files, parsed bytes, and the index's symbols per second. */
+  filesPerSec: number;
+  mbPerSec: number;
+  symbolsPerSec: number;
+  discovery: 'git' | 'walk';
+  /** The index file the runs wrote (kept only with --work-dir). */
+  index: string;
+}
+
+export interface ParseOnlyConfig {
+  threads: number;
+  wallMs: Stat;
+  files: number;
+  bytes: number;
+  batches: number;
+  filesPerSec: number;
+  mbPerSec: number;
+}
+
+export interface WorkerMemory {
+  name: string;
+  pid: number;
+  /** /proc/PID/status VmHWM at the end of the configuration (Linux only). */
+  vmHwmMb: number | null;
+  /** Largest `rssMb` the worker reported in its Redis heartbeat while the configuration ran. */
+  heartbeatRssMb: number | null;
+}
+
+export interface RedisTraffic {
+  /** Deltas of INFO commandstats over the timed runs, per run (median over runs), by command. */
+  commandsPerRun: Record<string, number>;
+  callsPerRun: number;
+  callsPerBatch: number;
+  /** INFO stats total_net_input_bytes / total_net_output_bytes deltas, per batch. */
+  bytesInPerBatch: number;
+  bytesOutPerBatch: number;
+}
+
+export interface ClusterConfig extends IndexConfig {
+  workers: number;
+  /** Total worker threads (1 per worker). */
+  threadsTotal: number;
+  workerMemory: WorkerMemory[];
+  redis: RedisTraffic;
+}
+
+export interface IncrementalReport {
+  threads: number;
+  /** Where the copy lives (kept only with --work-dir). */
+  copy: string;
+  noChange: IndexConfig;
+  oneChange: IndexConfig & { changedFile: string };
+}
+
+export interface CtagsReport {
+  wallMs: Stat;
+  /** Tag lines written (pseudo-tags excluded). */
+  tags: number;
+  command: string[];
+}
+
+/** The coordinator's single SQLite writer, measured alone on this tree's real results. */
+export interface MergeRate {
+  results: number;
+  files: number;
+  symbols: number;
+  refs: number;
+  /** files + symbols + FTS rows + refs: every row the merge inserts. */
+  rows: number;
+  applyMs: number;
+  commitMs: number;
+  resultsPerSec: number;
+  rowsPerSec: number;
+  /** Worker side, per batch: handleJob's own duration (read + parse + extract), mean. */
+  workerMsPerBatch: number;
+  /** Cluster cost per result: deflate on the worker, inflate + JSON.parse on the coordinator. */
+  encodeMsPerResult: number;
+  decodeMsPerResult: number;
+  encodedBytesPerResult: number;
+  jsonBytesPerResult: number;
+  /** Coordinator reading a batch's files to upload them as blobs (warm page cache). */
+  blobReadMsPerBatch: number;
+}
+
+/** The model predicts the batch loop (the index phase); fixed costs (start, discover, hash, commit) are measured. */
+export interface ModelCheck {
+  workers: number;
+  predictedIndexMs: number;
+  /** The cluster run's own index phase (median). */
+  measuredIndexMs: number;
+  /** measured / predicted. */
+  ratio: number;
+}
+
+/** The paper model of scaling out (see docs/BENCHMARKS.md). */
+export interface ScaleModel {
+  batches: number;
+  filesPerBatch: number;
+  bytesPerBatch: number;
+  rowsPerBatch: number;
+  /** What one worker thread spends on a batch. */
+  workerMsPerBatch: number;
+  /** What the coordinator spends on a batch in cluster mode: blob read + decode + merge. */
+  coordinatorMsPerBatch: number;
+  /** Worker threads one coordinator can keep busy before its merge is the bottleneck. */
+  coordinatorLimitThreads: number;
+  /** Top-level Redis commands per batch counted from the code (see docs), and the measured count. */
+  paperCallsPerBatch: number;
+  measuredCallsPerBatch: number | null;
+  /** Bytes through Redis per batch: blobs + job + result, in and out. */
+  paperBytesPerBatch: number;
+  measuredBytesPerBatch: number | null;
+  /** Assumed capacity of one Redis instance and one network link (see docs). */
+  assumed: { redisCallsPerSec: number; networkBytesPerSec: number };
+  redisLimitThreads: number;
+  networkLimitThreads: number;
+  saturatesFirst: 'coordinator merge' | 'redis commands' | 'network';
+  checks: ModelCheck[];
+}
+
+export interface Ratios {
+  /** Thread count the speedups are relative to (1 when measured). */
+  base: number;
+  /** median wall(base) / median wall(T). */
+  speedup: { threads: number; value: number | null }[];
+  /** speedup / (T / base). */
+  efficiency: { threads: number; value: number | null }[];
+  /** End-to-end throughput / parse-only throughput at the same thread count = parse-only median / wall median. */
+  endToEndOverParseOnly: { threads: number; value: number | null }[];
+  /** Re-run median wall / ctags median wall. */
+  noChangeOverCtags: number | null;
+  oneChangeOverCtags: number | null;
+  /** Cluster median wall / local median wall at the same total threads. */
+  clusterOverLocal: { workers: number; value: number | null }[];
+}
+
+export interface Target {
+  name: string;
+  op: '>=' | '<=';
+  target: number;
+  value: number | null;
+  met: boolean | null;
+}
+
+export interface TreeReport {
+  name: string;
+  root: string;
+  /** The generated corpus, when this tree is one. */
+  generated: CorpusStats | null;
+  corpus: { files: number; bytes: number; skipped: number; batches: number; byLanguage: Record<string, number>; discovery: 'git' | 'walk' };
+  parseOnly: ParseOnlyConfig[];
+  local: (IndexConfig & { threads: number })[];
+  /** null: no --redis. */
+  cluster: ClusterConfig[] | null;
+  incremental: IncrementalReport;
+  ctags: CtagsReport | { skipped: string };
+  merge: MergeRate;
+  model: ScaleModel | null;
+  ratios: Ratios;
+  targets: Target[];
+  notes: string[];
+}
+
+export interface BenchReport {
+  version: 1;
+  startedAt: string;
+  finishedAt: string;
+  machine: { cpuModel: string; cores: number; memMb: number; node: string; platform: string; loadBefore: number[]; loadAfter: number[] };
+  settings: {
+    threadsList: number[];
+    workersList: number[];
+    repeat: number;
+    warmup: number;
+    redis: boolean;
+    ctags: string | null;
+    exclude: string[];
+    corpus: { files?: number; mb?: number; seed: number } | null;
+  };
+  trees: TreeReport[];
+  notes: string[];
+}
+
+/** Every ratio, from the medians only. */
+export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'local' | 'cluster' | 'incremental' | 'ctags'>): Ratios {
+  const byThreads = new Map(t.local.map((c) => [c.threads, c]));
+  const base = byThreads.has(1) ? 1 : Math.min(...t.local.map((c) => c.threads));
+  const baseWall = byThreads.get(base)?.wallMs.median;
+  const speedup = t.local.map((c) => ({ threads: c.threads, value: ratio(baseWall, c.wallMs.median) }));
+  const efficiency = speedup.map((s) => ({ threads: s.threads, value: s.value == null ? null : round(s.value / (s.threads / base), 4) }));
+  const endToEndOverParseOnly = t.local.map((c) => ({
+    threads: c.threads,
+    value: ratio(t.parseOnly.find((p) => p.threads === c.threads)?.wallMs.median, c.wallMs.median),
+  }));
+  const ctagsMs = 'wallMs' in t.ctags ? t.ctags.wallMs.median : null;
+  return {
+    base,
+    speedup,
+    efficiency,
+    endToEndOverParseOnly,
+    noChangeOverCtags: ratio(t.incremental.noChange.wallMs.median, ctagsMs),
+    oneChangeOverCtags: ratio(t.incremental.oneChange.wallMs.median, ctagsMs),
+    clusterOverLocal: (t.cluster ?? []).map((c) => ({ workers: c.workers, value: ratio(c.wallMs.median, byThreads.get(c.threadsTotal)?.wallMs.median) })),
+  };
+}
+
+/** The targets the brief sets; reported, never asserted. */
+export function computeTargets(r: Ratios): Target[] {
+  const t = (name: string, op: '>=' | '<=', target: number, value: number | null): Target => ({
+    name,
+    op,
+    target,
+    value,
+    met: value == null ? null : op === '>=' ? value >= target : value <= target,
+  });
+  const out: Target[] = [];
+  const s2 = r.speedup.find((s) => s.threads === 2);
+  if (s2 && r.base === 1) out.push(t('2-thread speedup', '>=', 1.85, s2.value));
+  for (const e of r.endToEndOverParseOnly) out.push(t(`end-to-end / parse-only @${e.threads}t`, '>=', 0.8, e.value));
+  out.push(t('no-change re-run / ctags', '<=', 0.5, r.noChangeOverCtags));
+  for (const c of r.clusterOverLocal) out.push(t(`cluster / local @${c.workers}w`, '<=', 1.2, c.value));
+  return out;
+}

@@ -1,0 +1,56 @@
+/**
+ * Redis for the operations side (readiness probes, heartbeat counts, priority look-ups): its own connection, whose
+ * commands fail within a second while Redis is away instead of queueing until it is back, so a probe or a scrape
+ * never hangs.
+ */
+import { Redis } from 'ioredis';
+import { redisOptions, type RedisConnectOptions } from '../transport/redis/connection.js';
+import { Keys } from '../transport/redis/keys.js';
+
+export const PROBE_TIMEOUT_MS = 1000;
+
+export function opsRedis(conn: RedisConnectOptions): Redis {
+  const { url, options } = redisOptions(conn);
+  const r = new Redis(url, { ...options, maxRetriesPerRequest: 1, commandTimeout: PROBE_TIMEOUT_MS, connectionName: 'mcp-index-ops' });
+  r.on('error', () => {}); // reconnects by itself; probes report the outage
+  return r;
+}
+
+/** PING with a short deadline: the readiness half "Redis reachable". */
+export async function ping(redis: Redis, timeoutMs = PROBE_TIMEOUT_MS): Promise<string | null> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    const reply = await Promise.race([
+      redis.ping(),
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no PING reply within ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    return reply === 'PONG' ? null : `unexpected PING reply ${String(reply)}`;
+  } catch (err) {
+    return `Redis unreachable: ${(err as Error).message}`;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** runId -> priority from the run record the coordinator writes (bounded cache; "unknown" when there is none). */
+export function priorityLookup(redis: Redis, namespace: string): (runId: string) => Promise<string> {
+  const keys = new Keys(namespace);
+  const cache = new Map<string, Promise<string>>();
+  return (runId) => {
+    let p = cache.get(runId);
+    if (!p) {
+      p = redis
+        .hget(keys.run(runId), 'priority')
+        .then((v) => v || 'unknown')
+        .catch(() => {
+          cache.delete(runId); // try again next time
+          return 'unknown';
+        });
+      cache.set(runId, p);
+      if (cache.size > 256) cache.delete(cache.keys().next().value!);
+    }
+    return p;
+  };
+}

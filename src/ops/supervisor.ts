@@ -1,0 +1,311 @@
+/**
+ * `mcp-index up`: keeps N `mcp-index worker` child processes (the same binary) running on this host.
+ *
+ * - A child that dies is started again after an exponential backoff (base, doubling, capped); a child that stayed
+ *   up for `stableMs` resets its slot's backoff.
+ * - Children run in their own process group, so a Ctrl-C at a terminal reaches the supervisor only, which then
+ *   forwards one SIGTERM to each child (they drain: finish in-flight batches, then exit). A second signal forwards
+ *   a second SIGTERM (the children stop at once). If the supervisor itself is killed, each child sees its IPC
+ *   channel close and drains on its own.
+ * - /healthz, /readyz (ready while at least one child is connected and taking batches), /metrics (its own series
+ *   plus every child's, aggregated over IPC) and /status (JSON per slot).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { hostname } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from 'pino';
+import { AggregatorRegistry } from 'prom-client';
+import { startOpsServer, type OpsServer, type Readiness } from './http.js';
+import { isMessage, type ChildState, type MetricsJson, type ToChild, type ToParent } from './ipc.js';
+import { createRegistry, SupervisorMetrics } from './metrics.js';
+
+export const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
+
+export interface SupervisorOptions {
+  workers: number;
+  redis: string;
+  namespace?: string;
+  root?: string;
+  threadsPerWorker?: number;
+  /** Children are named `<prefix>-<slot>` in heartbeats (default `<hostname>`). */
+  namePrefix?: string;
+  lockMs?: number;
+  drainMs?: number;
+  tls?: { ca?: string; cert?: string; key?: string };
+  logLevel?: string;
+  logFormat?: string;
+  metricsPort?: number;
+  metricsHost?: string;
+  /** First restart delay (doubles per quick death). */
+  restartBaseMs?: number;
+  restartMaxMs?: number;
+  /** A child that ran this long counts as healthy: the next death restarts after the base delay again. */
+  stableMs?: number;
+  log: Logger;
+  /** The CLI to run (default: this package's bin/mcp-index.js). */
+  bin?: string;
+}
+
+export interface SlotStatus {
+  slot: number;
+  name: string;
+  pid: number | null;
+  state: ChildState | 'backoff' | 'exited';
+  restarts: number;
+  /** Deaths in a row without a stable period between them. */
+  failures: number;
+  startedAt: number | null;
+  lastExit: { code: number | null; signal: string | null; at: number } | null;
+  nextStartInMs: number | null;
+}
+
+interface Slot {
+  slot: number;
+  name: string;
+  child: ChildProcess | null;
+  state: SlotStatus['state'];
+  restarts: number;
+  failures: number;
+  startedAt: number | null;
+  lastExit: SlotStatus['lastExit'];
+  timer: NodeJS.Timeout | null;
+  nextStartAt: number | null;
+  exited: Promise<void> | null;
+}
+
+/** Delay before the next start of a slot that died `failures` times in a row. */
+export function backoffMs(failures: number, baseMs: number, maxMs: number): number {
+  return Math.min(maxMs, baseMs * 2 ** Math.max(0, Math.min(failures - 1, 30)));
+}
+
+export class Supervisor {
+  private readonly slots: Slot[];
+  private readonly registry = createRegistry('supervisor');
+  private readonly m = new SupervisorMetrics(this.registry);
+  private server: OpsServer | null = null;
+  private stopping: Promise<void> | null = null;
+  private reqId = 0;
+  private readonly pendingMetrics = new Map<number, (m: MetricsJson) => void>();
+  private readonly base: number;
+  private readonly cap: number;
+  private readonly stable: number;
+  private resolveDone!: () => void;
+  /** Resolves once `stop()` has stopped every child. */
+  readonly done = new Promise<void>((r) => (this.resolveDone = r));
+
+  constructor(private readonly o: SupervisorOptions) {
+    const prefix = o.namePrefix ?? hostname();
+    this.slots = Array.from({ length: o.workers }, (_, i) => ({
+      slot: i,
+      name: `${prefix}-${i}`,
+      child: null,
+      state: 'exited' as const,
+      restarts: 0,
+      failures: 0,
+      startedAt: null,
+      lastExit: null,
+      timer: null,
+      nextStartAt: null,
+      exited: null,
+    }));
+    this.base = o.restartBaseMs ?? 1000;
+    this.cap = o.restartMaxMs ?? 30_000;
+    this.stable = o.stableMs ?? 60_000;
+    this.m.desired.set(o.workers);
+  }
+
+  get port(): number | null {
+    return this.server?.port ?? null;
+  }
+
+  async start(): Promise<void> {
+    if (this.o.metricsPort && this.o.metricsPort > 0) {
+      this.server = await startOpsServer({
+        port: this.o.metricsPort,
+        host: this.o.metricsHost,
+        log: this.o.log,
+        readiness: () => this.readiness(),
+        metrics: () => this.metrics(),
+        status: () => ({ workers: this.o.workers, stopping: this.stopping !== null, slots: this.status() }),
+      });
+    }
+    for (const s of this.slots) this.launch(s);
+  }
+
+  private args(s: Slot): string[] {
+    const o = this.o;
+    const a = [o.bin ?? BIN, 'worker', '--supervised', '--redis', o.redis, '--name', s.name, '--threads', String(o.threadsPerWorker ?? 1)];
+    if (o.namespace) a.push('--namespace', o.namespace);
+    if (o.root) a.push('--root', o.root);
+    if (o.lockMs !== undefined) a.push('--lock-ms', String(o.lockMs));
+    if (o.drainMs !== undefined) a.push('--drain-ms', String(o.drainMs));
+    if (o.tls?.ca) a.push('--tls-ca', o.tls.ca);
+    if (o.tls?.cert) a.push('--tls-cert', o.tls.cert);
+    if (o.tls?.key) a.push('--tls-key', o.tls.key);
+    if (o.logLevel) a.push('--log-level', o.logLevel);
+    if (o.logFormat) a.push('--log-format', o.logFormat);
+    return a;
+  }
+
+  private launch(s: Slot): void {
+    s.timer = null;
+    s.nextStartAt = null;
+    if (this.stopping) return;
+    const child = spawn(process.execPath, this.args(s), {
+      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+      detached: true, // own process group: a terminal's Ctrl-C reaches only the supervisor, which forwards SIGTERM
+      env: process.env,
+    });
+    s.child = child;
+    s.state = 'starting';
+    s.startedAt = Date.now();
+    this.o.log.info({ slot: s.slot, worker: s.name, workerPid: child.pid, restarts: s.restarts }, 'worker process started');
+    child.on('message', (msg: unknown) => this.onMessage(s, child, msg));
+    child.on('error', (err) => this.o.log.error({ slot: s.slot, err: err.message }, 'cannot start worker process'));
+    s.exited = new Promise<void>((resolve) => child.once('exit', (code, signal) => {
+      this.onExit(s, child, code, signal);
+      resolve();
+    }));
+    this.updateGauges();
+  }
+
+  private onMessage(s: Slot, child: ChildProcess, msg: unknown): void {
+    if (!isMessage<ToParent>(msg) || s.child !== child) return;
+    if (msg.type === 'state') {
+      s.state = msg.state;
+      if (msg.state === 'ready') this.o.log.info({ slot: s.slot, worker: s.name, workerPid: child.pid }, 'worker ready');
+      this.updateGauges();
+    } else if (msg.type === 'metrics') {
+      const resolve = this.pendingMetrics.get(msg.reqId);
+      this.pendingMetrics.delete(msg.reqId);
+      resolve?.(msg.metrics);
+    }
+  }
+
+  private onExit(s: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
+    if (s.child !== child) return;
+    const now = Date.now();
+    const ranMs = now - (s.startedAt ?? now);
+    s.child = null;
+    s.lastExit = { code, signal, at: now };
+    if (this.stopping) {
+      s.state = 'exited';
+      this.o.log.info({ slot: s.slot, worker: s.name, workerPid: child.pid, code, signal }, 'worker process exited');
+      this.updateGauges();
+      return;
+    }
+    if (ranMs >= this.stable) s.failures = 0;
+    s.failures++;
+    const delay = backoffMs(s.failures, this.base, this.cap);
+    s.state = 'backoff';
+    s.nextStartAt = now + delay;
+    this.o.log.warn({ slot: s.slot, worker: s.name, workerPid: child.pid, code, signal, ranMs, restartInMs: delay }, 'worker process died: restarting');
+    s.timer = setTimeout(() => {
+      s.restarts++;
+      this.m.restarts.inc();
+      this.launch(s);
+    }, delay);
+    this.updateGauges();
+  }
+
+  private updateGauges(): void {
+    this.m.alive.set(this.slots.filter((s) => s.child !== null).length);
+    this.m.ready.set(this.slots.filter((s) => s.child !== null && s.state === 'ready').length);
+  }
+
+  readiness(): Readiness {
+    const ready = this.slots.filter((s) => s.child !== null && s.state === 'ready').length;
+    if (this.stopping) return { ready: false, reason: `shutting down: draining ${this.slots.filter((s) => s.child).length} worker process(es)` };
+    if (ready === 0) return { ready: false, reason: `no worker process ready (0/${this.o.workers})` };
+    return { ready: true, reason: `${ready}/${this.o.workers} worker processes ready` };
+  }
+
+  status(): SlotStatus[] {
+    const now = Date.now();
+    return this.slots.map((s) => ({
+      slot: s.slot,
+      name: s.name,
+      pid: s.child?.pid ?? null,
+      state: s.state,
+      restarts: s.restarts,
+      failures: s.failures,
+      startedAt: s.startedAt,
+      lastExit: s.lastExit,
+      nextStartInMs: s.nextStartAt ? Math.max(0, s.nextStartAt - now) : null,
+    }));
+  }
+
+  /** Its own series plus every live child's, summed per label set (prom-client's cluster aggregation). */
+  async metrics(): Promise<{ contentType: string; body: string }> {
+    const children = await Promise.all(
+      this.slots
+        .filter((s) => s.child?.connected && s.state !== 'starting')
+        .map(
+          (s) =>
+            new Promise<MetricsJson | null>((resolve) => {
+              const reqId = ++this.reqId;
+              const timer = setTimeout(() => {
+                this.pendingMetrics.delete(reqId);
+                resolve(null);
+              }, 2000);
+              this.pendingMetrics.set(reqId, (m) => {
+                clearTimeout(timer);
+                resolve(m);
+              });
+              try {
+                s.child!.send({ mcpIndex: 1, type: 'metrics?', reqId } satisfies ToChild);
+              } catch {
+                clearTimeout(timer);
+                this.pendingMetrics.delete(reqId);
+                resolve(null);
+              }
+            }),
+        ),
+    );
+    const all = [await this.registry.getMetricsAsJSON(), ...children.filter((m): m is MetricsJson => m !== null)];
+    const merged = AggregatorRegistry.aggregate(all);
+    return { contentType: this.registry.contentType, body: await merged.metrics() };
+  }
+
+  /**
+   * Forwards SIGTERM to every child and waits for all of them (each drains for up to its --drain-ms); after
+   * `graceMs` more, stragglers are killed. A second call forwards a second SIGTERM: the children stop at once.
+   */
+  stop(graceMs = (this.o.drainMs ?? 30_000) + 30_000): Promise<void> {
+    if (this.stopping) {
+      this.o.log.warn('second signal: asking the workers to stop at once');
+      for (const s of this.slots) s.child?.kill('SIGTERM');
+      return this.stopping;
+    }
+    this.stopping = (async () => {
+      this.o.log.info({ workers: this.slots.filter((s) => s.child).length }, 'shutting down: draining workers');
+      for (const s of this.slots) {
+        if (s.timer) clearTimeout(s.timer);
+        s.timer = null;
+        s.nextStartAt = null;
+        if (s.child) {
+          s.state = 'draining';
+          s.child.kill('SIGTERM');
+        } else s.state = 'exited';
+      }
+      this.updateGauges();
+      const all = Promise.all(this.slots.map((s) => (s.child ? s.exited : null)));
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), graceMs)));
+      if ((await Promise.race([all, late])) === 'late') {
+        for (const s of this.slots) {
+          if (s.child) {
+            this.o.log.error({ slot: s.slot, worker: s.name, workerPid: s.child.pid }, 'worker did not stop in time: killing it');
+            s.child.kill('SIGKILL');
+          }
+        }
+        await all;
+      }
+      clearTimeout(timer);
+      await this.server?.close();
+      this.o.log.info('all workers stopped');
+      this.resolveDone();
+    })();
+    return this.stopping;
+  }
+}

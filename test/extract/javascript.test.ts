@@ -1,0 +1,421 @@
+/**
+ * Explicit assertions for the JavaScript / TypeScript / TSX extractor (src/extract/languages/javascript.ts).
+ * The golden snapshots cover whole files; these pin the conventions one by one.
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { TooDeepError } from '../../src/extract/common.js';
+import { MAX_SCOPE_DEPTH, setDirectAccess } from '../../src/extract/languages/javascript.js';
+import { languageOf, parseAndExtract } from '../../src/extract/registry.js';
+import type { Language, RefRecord, SymbolRecord } from '../../src/protocol/types.js';
+
+const js = (src: string) => parseAndExtract('javascript', src);
+const ts = (src: string) => parseAndExtract('typescript', src);
+const tsx = (src: string) => parseAndExtract('tsx', src);
+
+function sym(symbols: SymbolRecord[], qualified: string): SymbolRecord {
+  const found = symbols.filter((s) => s.qualified === qualified);
+  expect(found, `one symbol ${qualified} in ${symbols.map((s) => s.qualified).join(', ')}`).toHaveLength(1);
+  return found[0];
+}
+
+function names(symbols: SymbolRecord[]): string[] {
+  return symbols.map((s) => `${s.kind} ${s.qualified}`).sort();
+}
+
+function refsNamed(refs: RefRecord[], name: string): RefRecord[] {
+  return refs.filter((r) => r.name === name);
+}
+
+afterEach(() => setDirectAccess(true));
+
+describe('functions', () => {
+  it('declarations: kind, scope, signature, flags and 1-based/0-based range', () => {
+    const { symbols } = js('\n  async function load(path, opts = {}) {\n    return 1;\n  }\nfunction* gen() {}\n');
+    const load = sym(symbols, 'load');
+    expect(load).toMatchObject({
+      name: 'load',
+      kind: 'function',
+      scope: null,
+      signature: 'async function load(path, opts = {})',
+      doc: null,
+      flags: ['async'],
+      startLine: 2,
+      startCol: 2,
+      endLine: 4,
+      endCol: 3,
+    });
+    expect(sym(symbols, 'gen')).toMatchObject({ signature: 'function* gen()', flags: ['generator'], startLine: 5 });
+  });
+
+  it('nested functions are scoped to their parent; locals are not symbols; bound arrows are functions', () => {
+    const { symbols, refs } = js(`
+function outer(a) {
+  const local = 1;
+  let counter = 0;
+  const helper = async (x, y) => { inner(); };
+  function inner() { deep(); }
+  return helper;
+}
+const top = function named() {};
+let later = () => {};`);
+    expect(names(symbols)).toEqual([
+      'function later',
+      'function outer',
+      'function outer.helper',
+      'function outer.inner',
+      'function top',
+    ]);
+    expect(sym(symbols, 'outer.helper')).toMatchObject({ signature: 'const helper = async (x, y) =>', flags: ['async'] });
+    expect(sym(symbols, 'top').signature).toBe('const top = function named()');
+    expect(sym(symbols, 'later').signature).toBe('let later = () =>');
+    expect(refsNamed(refs, 'inner')[0].scope).toBe('outer.helper');
+    expect(refsNamed(refs, 'deep')[0].scope).toBe('outer.inner');
+  });
+
+  it('module-level constants and variables, but not locals of callbacks, blocks or loops', () => {
+    const { symbols } = js(`
+const MAX = 10, name = 'x';
+let mutable;
+var old = require('old');
+if (MAX) { const inBlock = 1; }
+for (let i = 0; i < 3; i++) {}
+describe('suite', () => { const inCallback = 2; });
+const { a, b } = require('ab');`);
+    expect(names(symbols)).toEqual(['constant MAX', 'constant name', 'variable mutable', 'variable old']);
+    expect(sym(symbols, 'MAX').signature).toBe('const MAX = 10');
+    expect(sym(symbols, 'name').signature).toBe(`const name = 'x'`);
+    expect(sym(symbols, 'old').signature).toBe(`var old = require('old')`);
+  });
+});
+
+describe('classes', () => {
+  const src = `
+/** A repository. */
+export class Repo extends Base {
+  static count = 0;
+  #cache = new Map();
+  handler = () => this.refresh();
+  constructor(db) { super(db); }
+  get size() { return this.#cache.size; }
+  set size(v) {}
+  static async *rows() {}
+  #secret() {}
+  find(id) { return this.repo.find(id); }
+}
+const Anon = class extends Repo { extra() {} };`;
+
+  it('members by kind, with static/private names and flags', () => {
+    const { symbols } = js(src);
+    expect(names(symbols)).toEqual([
+      'class Anon',
+      'class Repo',
+      'constructor Repo.constructor',
+      'field Repo.#cache',
+      'field Repo.count',
+      'field Repo.handler',
+      'getter Repo.size',
+      'method Anon.extra',
+      'method Repo.#secret',
+      'method Repo.find',
+      'method Repo.rows',
+      'setter Repo.size',
+    ]);
+    const repo = sym(symbols, 'Repo');
+    expect(repo).toMatchObject({ signature: 'class Repo extends Base', doc: 'A repository.', flags: ['export'] });
+    expect(sym(symbols, 'Repo.count')).toMatchObject({ scope: 'Repo', signature: 'static count = 0', flags: ['static'] });
+    expect(sym(symbols, 'Repo.rows')).toMatchObject({ signature: 'static async *rows()', flags: ['static', 'async', 'generator'] });
+    expect(sym(symbols, 'Anon').signature).toBe('const Anon = class extends Repo');
+  });
+
+  it('calls inside members are scoped to the member', () => {
+    const { refs } = js(src);
+    expect(refsNamed(refs, 'refresh')[0]).toMatchObject({ scope: 'Repo.handler', context: 'this.refresh' });
+    expect(refsNamed(refs, 'find')[0]).toMatchObject({ scope: 'Repo.find', context: 'this.repo.find' });
+    expect(refsNamed(refs, 'Map')[0]).toMatchObject({ scope: 'Repo.#cache', context: 'Map' });
+  });
+});
+
+describe('docs', () => {
+  it('takes the JSDoc block directly above, not // comments, not across a blank line', () => {
+    const { symbols } = js(`
+/**
+ * Adds.
+ * @param {number} a
+ */
+export function add(a) {}
+
+// just a comment
+function plain() {}
+
+/** Detached. */
+
+function detached() {}
+
+/** Constant doc. */
+export const LIMIT = 3;`);
+    expect(sym(symbols, 'add').doc).toBe('Adds.\n@param {number} a');
+    expect(sym(symbols, 'plain').doc).toBeNull();
+    expect(sym(symbols, 'detached').doc).toBeNull();
+    expect(sym(symbols, 'LIMIT').doc).toBe('Constant doc.');
+  });
+});
+
+describe('exports', () => {
+  it('ESM export flags and default exports', () => {
+    const a = js('export default function () { go(); }');
+    expect(sym(a.symbols, 'default')).toMatchObject({ kind: 'function', flags: ['export', 'default'] });
+    expect(a.refs[0]).toMatchObject({ name: 'go', scope: 'default' });
+    const b = js('export default class Widget {}\nexport async function f() {}\nexport const c = 1;');
+    expect(sym(b.symbols, 'Widget').flags).toEqual(['export', 'default']);
+    expect(sym(b.symbols, 'f').flags).toEqual(['export', 'async']);
+    expect(sym(b.symbols, 'c').flags).toEqual(['export']);
+    expect(sym(js('export default () => 1;').symbols, 'default').kind).toBe('function');
+  });
+
+  it('CommonJS exports and prototype methods', () => {
+    const { symbols, refs } = js(`
+module.exports = function main(argv) { run(argv); };
+module.exports.foo = function () {};
+exports.bar = async () => {};
+Foo.prototype.baz = function () { this.qux(); };
+module.exports = { start() {}, stop: function () {} };
+exports.VERSION = '1.0';`);
+    expect(names(symbols)).toEqual([
+      'function bar',
+      'function foo',
+      'function main',
+      'function start',
+      'function stop',
+      'method Foo.baz',
+    ]);
+    expect(sym(symbols, 'main')).toMatchObject({ scope: null, flags: ['export'], signature: 'module.exports = function main(argv)' });
+    expect(sym(symbols, 'bar').flags).toEqual(['export', 'async']);
+    expect(sym(symbols, 'Foo.baz')).toMatchObject({ scope: 'Foo', kind: 'method' });
+    expect(sym(symbols, 'start').flags).toEqual(['export']);
+    expect(refsNamed(refs, 'qux')[0].scope).toBe('Foo.baz');
+    expect(refsNamed(refs, 'run')[0].scope).toBe('main');
+  });
+
+  it('an anonymous module.exports function is `default`', () => {
+    const { symbols } = js('module.exports = function () {};');
+    expect(sym(symbols, 'default').flags).toEqual(['export', 'default']);
+  });
+});
+
+describe('object literals', () => {
+  it('methods and function-valued properties of a module-level const are members', () => {
+    const { symbols, refs } = js(`
+const api = {
+  get(url) { return fetch(url); },
+  post: async (url) => send(url),
+  nested: { deep() {} },
+  count: 1,
+};
+call({ notNamed() {} });`);
+    expect(names(symbols)).toEqual(['constant api', 'method api.get', 'method api.post']);
+    expect(sym(symbols, 'api.post')).toMatchObject({ signature: 'post: async (url) =>', flags: ['async'] });
+    expect(refsNamed(refs, 'fetch')[0].scope).toBe('api.get');
+    expect(refsNamed(refs, 'send')[0].scope).toBe('api.post');
+  });
+});
+
+describe('references', () => {
+  it('calls and new: last identifier, callee text, enclosing scope, position', () => {
+    const { refs } = js(`function f() {
+  this.repo.find(x);
+  const m = new Map();
+  a?.b();
+  promise.then(ok).catch(fail);
+  (0, _lib.default)(1);
+}
+top();`);
+    const byName = (n: string) => refsNamed(refs, n)[0];
+    expect(byName('find')).toEqual({ kind: 'call', name: 'find', line: 2, col: 2, scope: 'f', context: 'this.repo.find' });
+    expect(byName('Map')).toMatchObject({ kind: 'call', line: 3, col: 12, context: 'Map' });
+    expect(byName('b')).toMatchObject({ context: 'a?.b' });
+    expect(byName('catch')).toMatchObject({ context: 'promise.then(ok).catch', col: 2 });
+    expect(byName('then')).toMatchObject({ context: 'promise.then' });
+    expect(byName('default')).toMatchObject({ context: '(0, _lib.default)' });
+    expect(byName('top')).toMatchObject({ scope: null, line: 8, col: 0 });
+  });
+
+  it('ESM imports, re-exports and side-effect imports', () => {
+    const { refs } = js(`import a, { b as c, d } from './m';
+import * as ns from 'pkg';
+import './side.css';
+export { x as y } from './y';
+export * from './all';`);
+    const imports = refs.map((r) => [r.kind, r.name, r.context, r.line, r.col]);
+    expect(imports).toEqual([
+      ['import', 'a', './m', 1, 7],
+      ['import', 'b', './m', 1, 12],
+      ['import', 'd', './m', 1, 20],
+      ['import', '*', 'pkg', 2, 7],
+      ['import', './side.css', './side.css', 3, 0],
+      ['import', 'x', './y', 4, 9],
+      ['import', '*', './all', 5, 0],
+    ]);
+  });
+
+  it('require and dynamic import are imports, not calls; a computed require is a call', () => {
+    const line2 = 'async function f() { const m = await import("./lazy.js"); return require(name); }';
+    const { refs } = js(`const fs = require('fs');\n${line2}`);
+    expect(refs).toEqual([
+      { kind: 'import', name: 'fs', line: 1, col: 11, scope: null, context: 'fs' },
+      { kind: 'import', name: './lazy.js', line: 2, col: line2.indexOf('import('), scope: 'f', context: './lazy.js' },
+      { kind: 'call', name: 'require', line: 2, col: line2.indexOf('require('), scope: 'f', context: 'require' },
+    ]);
+  });
+
+  it('columns are JavaScript string indexes (UTF-16), also after non-ASCII text', () => {
+    const line = `const s = 'héllo 😀 wörld'; after(s); new Üb();`;
+    const { refs, symbols } = js(line);
+    expect(refsNamed(refs, 'after')[0].col).toBe(line.indexOf('after('));
+    expect(refsNamed(refs, 'Üb')[0]).toMatchObject({ col: line.indexOf('new Üb'), context: 'Üb' });
+    expect(sym(symbols, 's').endCol).toBe(line.indexOf(';'));
+  });
+});
+
+describe('TypeScript', () => {
+  const src = `
+/** Shape of a repo. */
+export interface IRepo<T> extends Base {
+  find(id: string): Promise<T>;
+  readonly name: string;
+}
+export type Id = string | number;
+type Props = { title: string; onClose(): void };
+export enum Color { Red, Green = 'g' }
+export abstract class Store<T> implements IRepo<T> {
+  abstract find(id: string): Promise<T>;
+  private readonly cache = new Map<string, T>();
+  constructor(public name: string) { super(); }
+}
+export namespace Outer.Inner { export const x = 1; }
+namespace Geo { export namespace Deep { export function f(): void {} } }
+declare module 'ext' { export function g(): void; }
+declare function external(a: string): number;
+function over(a: string): void;
+function over(a: number): void;
+function over(a: any) {}
+@Component({ selector: 'x' })
+export class Decorated { @Input() value = 1; }
+`;
+
+  it('interfaces, types, enums, namespaces and their members', () => {
+    const { symbols } = ts(src);
+    expect(sym(symbols, 'IRepo')).toMatchObject({
+      kind: 'interface',
+      signature: 'interface IRepo<T> extends Base',
+      doc: 'Shape of a repo.',
+      flags: ['export'],
+    });
+    expect(sym(symbols, 'IRepo.find')).toMatchObject({ kind: 'method', signature: 'find(id: string): Promise<T>' });
+    expect(sym(symbols, 'IRepo.name')).toMatchObject({ kind: 'property', flags: ['readonly'] });
+    expect(sym(symbols, 'Id')).toMatchObject({ kind: 'type', signature: 'type Id = string | number' });
+    expect(sym(symbols, 'Props.title').kind).toBe('property');
+    expect(sym(symbols, 'Props.onClose').kind).toBe('method');
+    expect(sym(symbols, 'Color').kind).toBe('enum');
+    expect(sym(symbols, 'Color.Green')).toMatchObject({ kind: 'enum_member', signature: `Green = 'g'` });
+    expect(sym(symbols, 'Outer.Inner')).toMatchObject({ kind: 'namespace', flags: ['export'] });
+    expect(sym(symbols, 'Outer.Inner.x').kind).toBe('constant');
+    expect(sym(symbols, 'Geo.Deep.f').kind).toBe('function');
+    expect(sym(symbols, 'ext')).toMatchObject({ kind: 'namespace', flags: ['declare'] });
+    expect(sym(symbols, 'ext.g').flags).toEqual(['export']);
+  });
+
+  it('abstract classes, declare, overloads and decorators', () => {
+    const { symbols } = ts(src);
+    expect(sym(symbols, 'Store')).toMatchObject({
+      signature: 'abstract class Store<T> implements IRepo<T>',
+      flags: ['export', 'abstract'],
+    });
+    expect(sym(symbols, 'Store.find')).toMatchObject({ kind: 'method', flags: ['abstract'] });
+    expect(sym(symbols, 'Store.cache')).toMatchObject({ kind: 'field', flags: ['private', 'readonly'] });
+    expect(sym(symbols, 'external')).toMatchObject({ flags: ['declare'], signature: 'function external(a: string): number' });
+    expect(symbols.filter((s) => s.qualified === 'over').map((s) => s.signature)).toEqual([
+      'function over(a: string): void',
+      'function over(a: number): void',
+      'function over(a: any)',
+    ]);
+    expect(sym(symbols, 'Decorated').flags).toEqual(['export', 'decorated']);
+    expect(sym(symbols, 'Decorated.value')).toMatchObject({ signature: 'value = 1', flags: ['decorated'] });
+  });
+
+  it('generic calls, and the grammar quirk of `await a.b<T>()`', () => {
+    const { refs } = ts('async function f() { const r = await this.db.query<Row>(sql); g<number>(1); }');
+    expect(refsNamed(refs, 'query')[0]).toMatchObject({ scope: 'f', context: 'this.db.query' });
+    expect(refsNamed(refs, 'g')[0]).toMatchObject({ context: 'g' });
+  });
+});
+
+describe('TSX and JSX', () => {
+  it('components as functions and classes; hooks are calls; JSX elements are not refs', () => {
+    const { symbols, refs } = tsx(`
+export const Button = ({ label }: Props) => {
+  const [on, setOn] = useState(false);
+  return <button onClick={() => setOn(!on)}>{label}</button>;
+};
+export default class Page extends React.Component { render() { return <Button label="x" />; } }`);
+    expect(names(symbols)).toEqual(['class Page', 'function Button', 'method Page.render']);
+    expect(refs.map((r) => `${r.name}@${r.scope}`)).toEqual(['useState@Button', 'setOn@Button']);
+    const jsx = js('function App() { return <div>{list.map((x) => <Item key={x} />)}</div>; }');
+    expect(jsx.refs.map((r) => r.name)).toEqual(['map']);
+  });
+});
+
+describe('robustness', () => {
+  it('a file with a syntax error yields what parses, including definitions after the error', () => {
+    const r = js(`function ok() {}
+function broken(a) {
+  const x = ;
+}
+class After { m() { ok(); } }
+function last() {}`);
+    expect(r.hasError).toBe(true);
+    expect(names(r.symbols)).toEqual(['class After', 'function broken', 'function last', 'function ok', 'method After.m']);
+  });
+
+  it('recovers declarations the parser kept only as expressions inside an ERROR node', () => {
+    const r = js('function broken( {\n  const x = ;\n}\nclass Kept { m() {} }\nfunction alsoKept() {}\n');
+    expect(r.hasError).toBe(true);
+    expect(names(r.symbols)).toEqual(['class Kept', 'function alsoKept', 'method Kept.m']);
+  });
+
+  it('10,000 levels of nested expressions do not throw (no recursion)', () => {
+    const n = 10_000;
+    const parens = js(`const x = ${'('.repeat(n)}1${')'.repeat(n)};`);
+    expect(sym(parens.symbols, 'x').kind).toBe('constant');
+    const calls = ts(`const y = ${'f('.repeat(n)}1${')'.repeat(n)};`);
+    expect(calls.refs).toHaveLength(n);
+    const arrows = js(`const z = ${'() => '.repeat(n)}h();`);
+    expect(refsNamed(arrows.refs, 'h')[0].scope).toBe('z');
+  });
+
+  it('absurdly deep named nesting is refused with TooDeepError, not a stack overflow', () => {
+    const n = MAX_SCOPE_DEPTH + 5;
+    const src = Array.from({ length: n }, (_, i) => `function f${i}() {`).join('') + '}'.repeat(n);
+    expect(() => js(src)).toThrow(TooDeepError);
+  });
+
+  it('the transfer-buffer path and the public-API path give identical results on every fixture', () => {
+    const root = join(import.meta.dirname, '../../fixtures/extract');
+    let files = 0;
+    for (const dir of ['javascript', 'typescript', 'tsx']) {
+      for (const file of readdirSync(join(root, dir)).filter((f) => !f.endsWith('.golden'))) {
+        const src = readFileSync(join(root, dir, file), 'utf8');
+        const language = languageOf(file) as Language;
+        setDirectAccess(true);
+        const direct = parseAndExtract(language, src);
+        setDirectAccess(false);
+        const viaPublic = parseAndExtract(language, src);
+        expect(viaPublic, file).toEqual(direct);
+        expect(direct.symbols.length, file).toBeGreaterThan(0);
+        files++;
+      }
+    }
+    expect(files).toBeGreaterThanOrEqual(6);
+  });
+});

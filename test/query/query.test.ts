@@ -1,0 +1,269 @@
+import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { defaultIndexPath } from '../../src/index-store/location.js';
+import { openIndex, readMetaAll } from '../../src/index-store/reader.js';
+import { QueryError } from '../../src/query/common.js';
+import { findSymbols } from '../../src/query/find.js';
+import { IndexHandle, locateIndex } from '../../src/query/locate.js';
+import { fileOutline, type OutlineNode } from '../../src/query/outline.js';
+import { findRefs } from '../../src/query/refs.js';
+import { searchSymbols, toFtsQuery } from '../../src/query/search.js';
+import { indexStatus } from '../../src/query/status.js';
+import { copyFixture, indexRepo } from './helpers.js';
+
+let tmp: string;
+let repo: string;
+let out: string;
+let db: Database.Database;
+
+beforeAll(() => {
+  ({ tmp, repo } = copyFixture('mcp-index-query-'));
+  out = join(tmp, 'index.db');
+  indexRepo(repo, out);
+  db = openIndex(out);
+});
+
+afterAll(() => {
+  db?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+/** Local variables: the extractors may or may not index them; these tests are about the ranking of the rest. */
+const noLocals = <T extends { kind: string; scope: string | null }>(hits: T[]) => hits.filter((h) => !((h.kind === 'variable' || h.kind === 'constant') && h.scope !== null));
+
+const brief = (hits: { qualified: string; kind: string; path: string; line: number }[]) => hits.map((h) => `${h.kind} ${h.qualified} ${h.path}:${h.line}`);
+
+describe('findSymbols', () => {
+  it('ranks exact before prefix before fuzzy, definitions before impl blocks', () => {
+    const r = findSymbols(db, 'Config');
+    expect(brief(r.results)).toEqual(['struct Config crates/kv/src/lib.rs:6', 'impl Config crates/kv/src/lib.rs:10', 'function load_config crates/kv/src/lib.rs:22']);
+    expect(r.results.map((h) => h.match)).toEqual(['exact', 'exact', 'fuzzy']);
+    expect(r.counts).toEqual({ exact: 2, prefix: 0, fuzzy: 1 });
+
+    const s = findSymbols(db, 'store');
+    expect(noLocals(s.results).map((h) => [h.qualified, h.match])).toEqual([
+      ['Store', 'exact'],
+      ['open_store', 'fuzzy'],
+    ]);
+    expect(findSymbols(db, 'open').results.map((h) => [h.qualified, h.match])).toEqual([['open_store', 'prefix']]);
+  });
+
+  it('puts definitions before variables, even when the variable has the exact case', () => {
+    expect(brief(findSymbols(db, 'apiclient').results)).toEqual(['class ApiClient web/client.ts:16', 'constant apiClient web/client.ts:26']);
+    expect(brief(findSymbols(db, 'apiClient').results)).toEqual(['class ApiClient web/client.ts:16', 'constant apiClient web/client.ts:26']);
+  });
+
+  it('breaks ties by shorter qualified name, then path', () => {
+    expect(brief(findSymbols(db, 'get', { match: 'exact' }).results)).toEqual(['method Store.get app/store.py:21', 'method Config::get crates/kv/src/lib.rs:16']);
+    expect(brief(noLocals(findSymbols(db, 'parse').results))).toEqual(['function parseArgs web/client.ts:7', 'function parse_args app/cli.py:7']);
+  });
+
+  it('matches fuzzily by characters in order, case-insensitively', () => {
+    const r = findSymbols(db, 'LdCfg');
+    expect(brief(r.results)).toEqual(['function load_config crates/kv/src/lib.rs:22']);
+    expect(r.results[0].match).toBe('fuzzy');
+    expect(findSymbols(db, 'ldcfg', { match: 'prefix' }).results).toEqual([]);
+    expect(findSymbols(db, 'loa', { match: 'exact' }).results).toEqual([]);
+    expect(findSymbols(db, 'loa', { match: 'prefix' }).results.map((h) => h.name)).toEqual(['load_config']);
+  });
+
+  it('filters by kind, language and path glob', () => {
+    const names = (o: Parameters<typeof findSymbols>[2]) => findSymbols(db, 'get', { match: 'exact', ...o }).results.map((h) => h.qualified);
+    expect(names({ lang: ['rust'] })).toEqual(['Config::get']);
+    expect(names({ lang: ['py'] })).toEqual(['Store.get']);
+    expect(names({ path: 'app/**' })).toEqual(['Store.get']);
+    expect(names({ path: '*.rs' })).toEqual(['Config::get']);
+    expect(names({ path: 'crates' })).toEqual(['Config::get']);
+    expect(names({ path: 'nothing/**' })).toEqual([]);
+    expect(names({ kind: ['function'] })).toEqual([]);
+    expect(names({ kind: ['method'] })).toEqual(['Store.get', 'Config::get']);
+    expect(findSymbols(db, 'config', { kind: ['function,struct'] }).results.map((h) => h.kind)).toEqual(['struct', 'function']);
+  });
+
+  it('cuts to the limit and counts the rest', () => {
+    const all = findSymbols(db, 'e', { limit: 1000 });
+    expect(all.more).toBe(0);
+    expect(all.total).toBe(all.results.length);
+    const cut = findSymbols(db, 'e', { limit: 3 });
+    expect(cut.results).toHaveLength(3);
+    expect(cut.results).toEqual(all.results.slice(0, 3));
+    expect(cut.total).toBe(all.total);
+    expect(cut.more).toBe(all.total - 3);
+  });
+
+  it('rejects bad arguments with QueryError', () => {
+    expect(() => findSymbols(db, '  ')).toThrow(QueryError);
+    expect(() => findSymbols(db, 'x', { kind: ['gizmo'] })).toThrow(/unknown kind "gizmo"/);
+    expect(() => findSymbols(db, 'x', { lang: ['cobol'] })).toThrow(/unknown language/);
+    expect(() => findSymbols(db, 'x', { limit: 0 })).toThrow(/limit/);
+    expect(() => findSymbols(db, 'x', { match: 'regex' as never })).toThrow(/match mode/);
+  });
+});
+
+describe('searchSymbols', () => {
+  it('finds symbols by words of their docs and signatures, best first', () => {
+    const r = searchSymbols(db, 'parse arguments');
+    expect(brief(r.results)[0]).toBe('function parse_args app/cli.py:7');
+    expect(searchSymbols(db, 'fetch user').results.map((h) => h.qualified)).toContain('ApiClient.fetchUser');
+    const cfg = searchSymbols(db, 'Config').results.map((h) => h.qualified);
+    expect(cfg.slice(0, 2).sort()).toEqual(['Config', 'Config']);
+    expect(cfg).toContain('load_config');
+  });
+
+  it('matches parts of identifiers and prefixes', () => {
+    expect(searchSymbols(db, 'fetchUs').results.map((h) => h.qualified)).toEqual(['ApiClient.fetchUser']);
+    expect(searchSymbols(db, 'user fetch').results.map((h) => h.qualified)).toContain('ApiClient.fetchUser');
+    expect(toFtsQuery('getUser name')).toBe('("getUser"* OR words : "get user"*) AND "name"*');
+  });
+
+  it('never lets punctuation or FTS syntax in the text break the query', () => {
+    for (const text of ['"', 'a AND', 'NEAR(', 'parse"args', 'col:', '-x', '^', 'OR', "'", '(((', 'x*', 'a:b OR c', '{name}: x']) {
+      try {
+        const r = searchSymbols(db, text);
+        expect(Array.isArray(r.results)).toBe(true);
+      } catch (e) {
+        expect(e, text).toBeInstanceOf(QueryError);
+        expect((e as Error).message).toMatch(/no words/);
+      }
+    }
+    expect(searchSymbols(db, 'parse(args)').results.map((h) => h.qualified)).toContain('parse_args');
+  });
+
+  it('filters and limits', () => {
+    expect(searchSymbols(db, 'config', { kind: ['function'] }).results.map((h) => h.qualified)).toEqual(['load_config']);
+    expect(searchSymbols(db, 'get', { lang: ['python'] }).results.every((h) => h.language === 'python')).toBe(true);
+    const r = searchSymbols(db, 'config', { limit: 1 });
+    expect(r.results).toHaveLength(1);
+    expect(r.more).toBe(r.total - 1);
+    expect(r.total).toBeGreaterThan(2);
+  });
+});
+
+describe('findRefs', () => {
+  it('lists calls and imports grouped by file', () => {
+    const r = findRefs(db, 'open_store');
+    expect(r.byKind).toEqual({ call: 1, import: 1 });
+    expect(r.files.map((f) => f.path)).toEqual(['app/cli.py']);
+    expect(r.files[0].refs.map((x) => [x.line, x.kind])).toEqual([
+      [4, 'import'],
+      [16, 'call'],
+    ]);
+    expect(r.files[0].refs[1].scope).toBe('main');
+    expect(findRefs(db, 'open_store', { kind: ['import'] }).results.map((x) => x.line)).toEqual([4]);
+  });
+
+  it('narrows a qualified name by its qualifier', () => {
+    expect(findRefs(db, 'Config::new').results.map((x) => `${x.path}:${x.line} ${x.context}`)).toEqual(['crates/kv/src/lib.rs:23 Config::new']);
+    expect(findRefs(db, 'os.makedirs').results.map((x) => `${x.path}:${x.line}`)).toEqual(['app/store.py:39']);
+    expect(findRefs(db, 'shutil.makedirs').results).toEqual([]);
+  });
+
+  it('counts beyond the limit', () => {
+    const all = findRefs(db, 'get');
+    expect(all.total).toBeGreaterThan(1);
+    const one = findRefs(db, 'get', { limit: 1 });
+    expect(one.results).toEqual(all.results.slice(0, 1));
+    expect(one.more).toBe(all.total - 1);
+  });
+});
+
+describe('fileOutline', () => {
+  const isLocal = (n: OutlineNode) => (n.kind === 'variable' || n.kind === 'constant') && n.qualified !== n.name;
+  const shape = (nodes: OutlineNode[]): unknown =>
+    nodes.filter((n) => !isLocal(n)).map((n) => (n.children.some((c) => !isLocal(c)) ? { [`${n.kind} ${n.name}`]: shape(n.children) } : `${n.kind} ${n.name}`));
+
+  it('nests symbols by scope in source order', () => {
+    const r = fileOutline(db, 'app/store.py', repo);
+    expect(r.count).toBeGreaterThanOrEqual(9);
+    expect(shape(r.symbols)).toEqual([
+      'constant MAX_KEYS',
+      { 'class Store': [{ 'class Entry': ['method __init__'] }, 'method __init__', 'method get', 'method put', 'method save'] },
+      'function open_store',
+    ]);
+    const rs = fileOutline(db, 'crates/kv/src/lib.rs', repo);
+    expect(shape(rs.symbols)).toEqual([{ 'struct Config': ['field values'] }, { 'impl Config': ['method new', 'method get'] }, 'function load_config']);
+    expect(rs.symbols[1].children[0]).toMatchObject({ line: 12, endLine: 14, signature: 'pub fn new() -> Config', doc: 'An empty configuration.' });
+  });
+
+  it('accepts repo-relative, absolute, cwd-relative and unique-suffix paths', () => {
+    expect(fileOutline(db, join(repo, 'app/cli.py'), repo).path).toBe('app/cli.py');
+    expect(fileOutline(db, 'cli.py', repo, join(repo, 'app')).path).toBe('app/cli.py');
+    expect(fileOutline(db, 'lib.rs', repo).path).toBe('crates/kv/src/lib.rs');
+    expect(() => fileOutline(db, 'nope.py', repo)).toThrow(/not in the index/);
+  });
+});
+
+describe('indexStatus', () => {
+  it('reports contents, errors and stale files', () => {
+    const meta = readMetaAll(db);
+    const s = indexStatus(db, out, meta, repo);
+    expect(s).toMatchObject({ files: 5, root: repo, languages: { python: 3, rust: 1, typescript: 1 }, errors: { files: 0, list: [] } });
+    expect(s.stale).toMatchObject({ checked: 5, changed: 0, missing: 0 });
+    expect(s.lastRun).toBe(meta.last_run);
+    expect(s.symbols).toBe(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM symbols').get()!.n);
+    expect(indexStatus(db, out, meta, null).stale).toBeNull();
+  });
+
+  it('counts changed and missing files against the disk', () => {
+    const { tmp: t2, repo: r2 } = copyFixture('mcp-index-status-');
+    try {
+      const o2 = join(t2, 'index.db');
+      writeFileSync(join(r2, 'app/broken.py'), 'def broken(:\n    pass\n');
+      indexRepo(r2, o2);
+      appendFileSync(join(r2, 'app/cli.py'), '\n# edited\n');
+      rmSync(join(r2, 'web/client.ts'));
+      const d2 = openIndex(o2);
+      try {
+        const s = indexStatus(d2, o2, readMetaAll(d2), r2);
+        expect(s.stale).toMatchObject({ checked: 6, changed: 1, missing: 1, changedPaths: ['app/cli.py'], missingPaths: ['web/client.ts'] });
+        expect(s.errors.files).toBe(1);
+        expect(s.errors.byCode).toEqual({ syntax: 1 });
+        expect(s.errors.list).toEqual([expect.objectContaining({ path: 'app/broken.py', status: 'partial', code: 'syntax' })]);
+      } finally {
+        d2.close();
+      }
+    } finally {
+      rmSync(t2, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('locating and reopening indexes', () => {
+  it('finds the default index of the repository or the nearest parent that has one', () => {
+    const env = { ...process.env, XDG_CACHE_HOME: join(tmp, 'cache') };
+    const p = defaultIndexPath(repo, env);
+    mkdirSync(join(p, '..'), { recursive: true });
+    copyFileSync(out, p);
+    expect(locateIndex({ repo, env })).toEqual({ indexPath: p, root: repo });
+    expect(locateIndex({ cwd: join(repo, 'crates/kv/src'), env })).toEqual({ indexPath: p, root: repo });
+    expect(locateIndex({ index: out, env })).toEqual({ indexPath: out, root: null });
+    expect(() => locateIndex({ cwd: tmp, env })).toThrow(/no index for/);
+  });
+
+  it('reopens when a later run renames a new index over the file', () => {
+    const { tmp: t3, repo: r3 } = copyFixture('mcp-index-handle-');
+    try {
+      const o3 = join(t3, 'index.db');
+      const h = new IndexHandle(o3);
+      expect(h.get()).toBeNull();
+      indexRepo(r3, o3);
+      const first = h.get()!;
+      expect(first).not.toBeNull();
+      expect(h.get()!.db).toBe(first.db);
+      expect(findSymbols(first.db, 'later_added', { match: 'exact' }).results).toEqual([]);
+      appendFileSync(join(r3, 'app/cli.py'), '\n\ndef later_added():\n    pass\n');
+      indexRepo(r3, o3);
+      const second = h.get()!;
+      expect(second.db).not.toBe(first.db);
+      expect(findSymbols(second.db, 'later_added', { match: 'exact' }).results.map((x) => x.path)).toEqual(['app/cli.py']);
+      writeFileSync(o3, 'not a database');
+      expect(h.get()).toBeNull();
+      expect(h.lastError).toMatch(/not an mcp-index index/);
+      h.close();
+    } finally {
+      rmSync(t3, { recursive: true, force: true });
+    }
+  });
+});

@@ -1,0 +1,206 @@
+/**
+ * LocalTransport (the Piscina pool) with 2 threads, running the built worker (dist/worker/thread.js: build first).
+ *
+ * Concurrency is shown without timing: each barrier task reads a FIFO, which blocks its thread until this test
+ * writes to it. A FIFO can be opened for writing without blocking only while a reader has it open, so when both
+ * FIFOs of two tasks accept a writer, both tasks are executing at that moment. The same trick shows that a third
+ * task does not start while two are running (capacity 2), and that the pool recovers after a rejected task.
+ */
+import { createHash } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION, type FileRef, type JobRequest, type JobResult, type Language } from '../../src/protocol/types.js';
+import { LocalTransport } from '../../src/transport/local.js';
+import { handleJob } from '../../src/worker/handle-job.js';
+
+const sha1 = (b: string | Uint8Array) => createHash('sha1').update(b).digest('hex');
+const MIXED = join(import.meta.dirname, '../../fixtures/mixed');
+const LIMITS = { maxFileBytes: 16 << 20, parseTimeoutMs: 10_000, maxDepth: 4000 };
+/** Only a failure deadline (so a broken pool fails instead of hanging), never a performance threshold. */
+const DEADLINE_MS = 60_000;
+
+let root: string;
+let transport: LocalTransport;
+let fifoSeq = 0;
+
+beforeAll(() => {
+  root = realpathSync(mkdtempSync(join(tmpdir(), 'mcp-index-local-')));
+  transport = new LocalTransport({ threads: 2 });
+});
+afterAll(async () => {
+  await transport.close();
+  rmSync(root, { recursive: true, force: true });
+});
+
+function request(batchId: string, files: FileRef[]): JobRequest {
+  return { v: PROTOCOL_VERSION, runId: 'local-test', batchId, files, limits: LIMITS, root };
+}
+
+function put(path: string, content: string, language: Language): FileRef {
+  const abs = join(root, path);
+  mkdirSync(join(abs, '..'), { recursive: true });
+  writeFileSync(abs, content);
+  return { path, hash: sha1(content), size: Buffer.byteLength(content), language };
+}
+
+/** A task that blocks in its first file's read until `release()` writes the file's content into the FIFO. */
+class Barrier {
+  readonly path: string;
+  readonly ref: FileRef;
+  private fd: number | null = null;
+  private released = false;
+  constructor(readonly content = 'def barrier():\n    return 1\n') {
+    this.path = `fifo/${fifoSeq++}.py`;
+    mkdirSync(join(root, 'fifo'), { recursive: true });
+    execFileSync('mkfifo', [join(root, this.path)]);
+    this.ref = { path: this.path, hash: sha1(content), size: Buffer.byteLength(content), language: 'python' };
+  }
+  /** True once a task has the FIFO open for reading (it is executing and blocked on it). Idempotent. */
+  reading(): boolean {
+    if (this.fd !== null) return true;
+    try {
+      this.fd = openSync(join(root, this.path), constants.O_WRONLY | constants.O_NONBLOCK);
+      return true;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENXIO') return false; // no reader yet
+      throw err;
+    }
+  }
+  /** Writes the content and closes: the reader gets it and EOF. Waits for a reader if there is none yet. */
+  async release(): Promise<void> {
+    if (this.released) return;
+    const until = Date.now() + DEADLINE_MS;
+    while (!this.reading()) {
+      if (Date.now() > until) throw new Error(`${this.path}: no task ever read it`);
+      await sleep(10);
+    }
+    this.released = true;
+    writeSync(this.fd!, this.content);
+    closeSync(this.fd!);
+  }
+}
+
+async function waitFor(what: string, cond: () => boolean): Promise<void> {
+  const until = Date.now() + DEADLINE_MS;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for: ${what}`);
+    await sleep(10);
+  }
+}
+
+async function releaseAll(barriers: Barrier[]): Promise<void> {
+  // In whatever order the tasks reach their reads (a task waiting for a free thread has not opened its FIFO yet).
+  await Promise.all(barriers.map((b) => b.release()));
+}
+
+describe('LocalTransport with 2 threads', () => {
+  it('reports its capacity', () => {
+    expect(transport.name).toBe('local');
+    expect(transport.capacity).toBe(2);
+  });
+
+  it('runs two batches at the same time on two different threads', async () => {
+    const a = new Barrier();
+    const b = new Barrier();
+    const pa = transport.submit(request('barrier-a', [a.ref]));
+    const pb = transport.submit(request('barrier-b', [b.ref]));
+    try {
+      // Both tasks are inside their reads at once: they overlap in time.
+      await waitFor('both barrier tasks to be executing at once', () => a.reading() && b.reading());
+    } finally {
+      await releaseAll([a, b]);
+    }
+    const [ra, rb] = await Promise.all([pa, pb]);
+    expect(ra.worker.threadId).not.toBe(rb.worker.threadId);
+    expect(ra.worker.pid).toBe(process.pid);
+    for (const r of [ra, rb]) expect(r.files[0]).toMatchObject({ status: 'ok', error: null, hash: a.ref.hash });
+    expect(transport.threads).toBe(2);
+  });
+
+  it('never runs more than 2 at once: a third batch waits until one of the first two finishes', async () => {
+    const bs = [new Barrier(), new Barrier(), new Barrier()];
+    const ps = bs.map((b, i) => transport.submit(request(`cap-${i}`, [b.ref])));
+    try {
+      await waitFor('two of the three tasks executing', () => bs.filter((b) => b.reading()).length >= 2);
+      const running = bs.filter((b) => b.reading());
+      const waiting = bs.filter((b) => !b.reading());
+      expect(running).toHaveLength(2);
+      // Give the pool every chance to start the third one: it must not, while both threads are busy.
+      await sleep(300);
+      expect(waiting[0].reading()).toBe(false);
+      await running[0].release();
+      await waitFor('the third task to start once a thread is free', () => waiting[0].reading());
+    } finally {
+      await releaseAll(bs);
+    }
+    const results = await Promise.all(ps);
+    expect(new Set(results.map((r) => r.worker.threadId)).size).toBe(2);
+  });
+
+  it('several batches of real files submitted at once: results equal handleJob, spread over both threads', async () => {
+    const files: FileRef[] = [];
+    const mixed: [string, Language][] = [
+      ['inventory/models.py', 'python'],
+      ['inventory/service.py', 'python'],
+      ['scripts/report.js', 'javascript'],
+      ['web/api.ts', 'typescript'],
+      ['web/components/ItemList.tsx', 'tsx'],
+      ['crates/stock/src/lib.rs', 'rust'],
+    ];
+    for (const [p, lang] of mixed) files.push(put(p, readFileSync(join(MIXED, p), 'utf8'), lang));
+    for (let i = 0; i < 6; i++) {
+      const body = Array.from({ length: 400 }, (_, j) => `def f_${i}_${j}(x):\n    return g_${j}(x) + ${j}\n`).join('\n');
+      files.push(put(`gen/m${i}.py`, body, 'python'));
+    }
+    const batches = Array.from({ length: 6 }, (_, i) => files.filter((_, j) => j % 6 === i));
+    const results = await Promise.all(batches.map((b, i) => transport.submit(request(`real-${i}`, b))));
+
+    expect(results.map((r) => r.batchId)).toEqual(batches.map((_, i) => `real-${i}`));
+    expect(new Set(results.map((r) => r.worker.threadId)).size).toBe(2);
+    for (const [i, r] of results.entries()) {
+      expect(r.files.map((f) => f.path)).toEqual(batches[i].map((f) => f.path));
+      // Same output as the worker function run in this thread (timings aside).
+      const direct = await handleJob(request(`real-${i}`, batches[i]));
+      const strip = (x: JobResult) => x.files.map(({ parseMs: _, ...f }) => f);
+      expect(strip(r)).toEqual(strip(direct));
+      for (const f of r.files) expect(f, f.path).toMatchObject({ status: 'ok', error: null });
+    }
+  });
+
+  it('a malformed request rejects its promise, and the pool keeps working on both threads', async () => {
+    const bad = { ...request('bad', []), v: 99 } as unknown as JobRequest;
+    await expect(transport.submit(bad)).rejects.toThrow(/unsupported job message \(v=99\)/);
+    const bad2 = { ...request('bad2', []), files: null } as unknown as JobRequest;
+    await expect(transport.submit(bad2)).rejects.toThrow(/unsupported job message/);
+
+    const ok = await transport.submit(request('after-bad', [put('after/ok.rs', 'pub fn ok() -> u8 { 1 }\n', 'rust')]));
+    expect(ok.files[0]).toMatchObject({ status: 'ok', error: null });
+
+    // Both threads are still alive and run concurrently.
+    const a = new Barrier();
+    const b = new Barrier();
+    const pa = transport.submit(request('again-a', [a.ref]));
+    const pb = transport.submit(request('again-b', [b.ref]));
+    try {
+      await waitFor('both threads executing after the rejection', () => a.reading() && b.reading());
+    } finally {
+      await releaseAll([a, b]);
+    }
+    const [ra, rb] = await Promise.all([pa, pb]);
+    expect(ra.worker.threadId).not.toBe(rb.worker.threadId);
+    expect(transport.threads).toBe(2);
+  });
+
+  it('a rejected task among concurrent ones does not disturb the others', async () => {
+    const a = new Barrier();
+    const pa = transport.submit(request('with-bad-a', [a.ref]));
+    const pbad = transport.submit({ ...request('with-bad', []), v: 2 } as unknown as JobRequest);
+    await expect(pbad).rejects.toThrow(/unsupported job message/);
+    await releaseAll([a]);
+    expect((await pa).files[0]).toMatchObject({ status: 'ok' });
+  });
+});

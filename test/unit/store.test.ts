@@ -1,0 +1,385 @@
+/**
+ * IndexWriter and exportJsonl on real SQLite files: idempotent merges, atomic commit, abort leaving the previous
+ * index untouched, removals, and an export that does not depend on merge order. Results come from the real worker
+ * function over fixtures/mixed, plus hand-made results whose symbols and refs are known exactly (so the symbol
+ * tables are exercised whatever the extractors currently return).
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EXTRACTOR_VERSION } from '../../src/extract/version.js';
+import { exportJsonl } from '../../src/index-store/export.js';
+import { openIndex } from '../../src/index-store/reader.js';
+import { identifierWords, IndexWriter } from '../../src/index-store/writer.js';
+import { PROTOCOL_VERSION, type FileRef, type FileResult, type JobResult, type Language } from '../../src/protocol/types.js';
+import { handleJob } from '../../src/worker/handle-job.js';
+
+const MIXED = join(import.meta.dirname, '../../fixtures/mixed');
+const MIXED_FILES: [string, Language][] = [
+  ['crates/stock/src/lib.rs', 'rust'],
+  ['crates/stock/src/parse.rs', 'rust'],
+  ['inventory/__init__.py', 'python'],
+  ['inventory/models.py', 'python'],
+  ['inventory/service.py', 'python'],
+  ['scripts/report.js', 'javascript'],
+  ['web/api.ts', 'typescript'],
+  ['web/components/ItemList.tsx', 'tsx'],
+  ['web/format.ts', 'typescript'],
+];
+const sha1 = (b: string | Uint8Array) => createHash('sha1').update(b).digest('hex');
+
+let tmp: string;
+let n = 0;
+const newOut = () => join(tmp, `idx-${n++}`, 'index.db');
+
+/** Per-file real results over fixtures/mixed, one JobResult per file. */
+let real: JobResult[];
+
+beforeAll(async () => {
+  tmp = realpathSync(mkdtempSync(join(tmpdir(), 'mcp-index-store-')));
+  const refs: FileRef[] = MIXED_FILES.map(([path, language]) => {
+    const buf = readFileSync(join(MIXED, path));
+    return { path, hash: sha1(buf), size: buf.length, language };
+  });
+  real = [];
+  for (const f of refs) {
+    real.push(
+      await handleJob({ v: PROTOCOL_VERSION, runId: 'r', batchId: `b-${f.path}`, files: [f], limits: { maxFileBytes: 1 << 20, parseTimeoutMs: 10_000, maxDepth: 4000 }, root: MIXED }),
+    );
+  }
+  for (const r of real) expect(r.files[0].status, r.files[0].path).toBe('ok');
+});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+function fileResult(path: string, extra: Partial<FileResult> = {}): FileResult {
+  return {
+    path,
+    hash: sha1(path),
+    size: 100,
+    language: 'python',
+    status: 'ok',
+    error: null,
+    symbols: [
+      { name: 'getUserName', kind: 'function', scope: null, qualified: 'getUserName', startLine: 1, startCol: 0, endLine: 3, endCol: 10, signature: 'def getUserName(uid)', doc: 'Looks a user up.' },
+      { name: 'HTTPClient', kind: 'class', scope: null, qualified: 'HTTPClient', startLine: 5, startCol: 0, endLine: 9, endCol: 4, signature: 'class HTTPClient', doc: null, flags: ['decorated', 'exported'] },
+      { name: 'send_request', kind: 'method', scope: 'HTTPClient', qualified: 'HTTPClient.send_request', startLine: 6, startCol: 4, endLine: 9, endCol: 4, signature: 'def send_request(self)', doc: null },
+    ],
+    refs: [
+      { kind: 'import', name: 'os', line: 1, col: 0, scope: null, context: 'os' },
+      { kind: 'call', name: 'lookup', line: 2, col: 11, scope: 'getUserName', context: 'db.lookup' },
+      { kind: 'call', name: 'getUserName', line: 8, col: 8, scope: 'HTTPClient.send_request', context: 'getUserName' },
+    ],
+    parseMs: 1,
+    ...extra,
+  };
+}
+
+function jobResult(batchId: string, files: FileResult[]): JobResult {
+  return { v: PROTOCOL_VERSION, runId: 'r', batchId, files, extractorVersion: EXTRACTOR_VERSION, worker: { host: 'h', pid: 1, threadId: 1 }, durationMs: 1 };
+}
+
+const synthetic = () => [jobResult('syn-1', [fileResult('syn/a.py'), fileResult('syn/b.py')]), jobResult('syn-2', [fileResult('syn/c.py')])];
+const NO_MTIMES = new Map<string, number>();
+
+function writer(out: string, incremental = false): IndexWriter {
+  return new IndexWriter(out, { incremental, extractorVersion: EXTRACTOR_VERSION });
+}
+
+function dump(db: Database.Database): string {
+  return [...exportJsonl(db)].join('\n');
+}
+
+function counts(db: Database.Database): Record<string, number> {
+  const one = (sql: string) => (db.prepare(sql).get() as { n: number }).n;
+  return {
+    files: one('SELECT count(*) AS n FROM files'),
+    symbols: one('SELECT count(*) AS n FROM symbols'),
+    refs: one('SELECT count(*) AS n FROM refs'),
+    fts: one('SELECT count(*) AS n FROM symbols_fts'),
+    orphanSymbols: one('SELECT count(*) AS n FROM symbols WHERE file_id NOT IN (SELECT id FROM files)'),
+    orphanRefs: one('SELECT count(*) AS n FROM refs WHERE file_id NOT IN (SELECT id FROM files)'),
+  };
+}
+
+/** Builds and commits an index from these results, in this order; returns its export and counts. */
+function build(out: string, results: JobResult[]): { text: string; counts: Record<string, number> } {
+  const w = writer(out);
+  for (const r of results) w.applyResult(r, NO_MTIMES);
+  w.commit();
+  const db = openIndex(out);
+  try {
+    return { text: dump(db), counts: counts(db) };
+  } finally {
+    db.close();
+  }
+}
+
+const siblings = (out: string) => readdirSync(join(out, '..')).sort();
+
+describe('IndexWriter: merging results', () => {
+  it('applying the same JobResult twice leaves identical rows', () => {
+    const results = [...real, ...synthetic()];
+    const once = build(newOut(), results);
+    expect(once.counts.symbols).toBeGreaterThanOrEqual(9); // at least the synthetic ones
+    expect(once.counts.fts).toBe(once.counts.symbols);
+
+    const out = newOut();
+    const w = writer(out);
+    for (const r of results) expect(w.applyResult(r, NO_MTIMES)).toBe(true);
+    // A redelivery of a merged batch is recognised and skipped.
+    for (const r of results) expect(w.applyResult(r, NO_MTIMES)).toBe(false);
+    expect(counts(w.db)).toEqual(once.counts);
+    // The same files again under another batch id (a split or re-planned batch): their rows are replaced.
+    for (const r of results) expect(w.applyResult({ ...r, batchId: `${r.batchId}-again` }, NO_MTIMES)).toBe(true);
+    expect(counts(w.db)).toEqual(once.counts);
+    w.commit();
+    const db = openIndex(out);
+    try {
+      expect(dump(db)).toBe(once.text);
+      expect(counts(db)).toEqual(once.counts);
+      expect(counts(db).orphanSymbols + counts(db).orphanRefs).toBe(0);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('a changed file replaces its previous rows, FTS included', () => {
+    const out = newOut();
+    const w = writer(out);
+    w.applyResult(jobResult('a', [fileResult('syn/a.py')]), NO_MTIMES);
+    const changed = fileResult('syn/a.py', {
+      hash: sha1('v2'),
+      symbols: [{ name: 'renamedThing', kind: 'function', scope: null, qualified: 'renamedThing', startLine: 1, startCol: 0, endLine: 1, endCol: 9, signature: 'def renamedThing()', doc: null }],
+      refs: [],
+    });
+    w.applyResult(jobResult('a2', [changed]), NO_MTIMES);
+    const c = counts(w.db);
+    expect(c).toMatchObject({ files: 1, symbols: 1, refs: 0, fts: 1 });
+    const hits = (q: string) => w.db.prepare("SELECT rowid FROM symbols_fts WHERE symbols_fts MATCH ?").all(q).length;
+    expect(hits('words:user')).toBe(0);
+    expect(hits('words:renamed')).toBe(1);
+    w.abort();
+  });
+
+  it('export is identical whatever the order and grouping in which results were merged', () => {
+    const results = [...real, ...synthetic()];
+    const forward = build(newOut(), results);
+    const backward = build(newOut(), [...results].reverse());
+    const shuffled = build(newOut(), [results[3], results[10], results[0], results[7], results[1], results[9], results[5], results[2], results[8], results[4], results[6]]);
+    const oneBatch = build(newOut(), [jobResult('all', results.flatMap((r) => r.files))]);
+    expect(backward.text).toBe(forward.text);
+    expect(shuffled.text).toBe(forward.text);
+    expect(oneBatch.text).toBe(forward.text);
+    expect(backward.counts).toEqual(forward.counts);
+
+    // Different row ids (a file added and removed first) do not show in the export either.
+    const out = newOut();
+    const w = writer(out);
+    w.applyResult(jobResult('noise', [fileResult('zzz/noise.py'), fileResult('aaa/noise.py')]), NO_MTIMES);
+    w.removeAllExcept(new Set());
+    for (const r of [...results].reverse()) w.applyResult(r, NO_MTIMES);
+    w.commit();
+    const db = openIndex(out);
+    try {
+      expect(dump(db)).toBe(forward.text);
+    } finally {
+      db.close();
+    }
+
+    // Files by path, each followed by its own records.
+    const recs = forward.text.split('\n').map((l) => JSON.parse(l));
+    const paths = recs.filter((r) => r.type === 'file').map((r) => r.path);
+    expect(paths).toEqual([...paths].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
+    const syn = recs.filter((r) => r.type === 'symbol' && r.path === 'syn/a.py');
+    expect(syn.map((s) => s.id)).toEqual(['syn/a.py#0', 'syn/a.py#1', 'syn/a.py#2']);
+    expect(syn[1]).toMatchObject({ name: 'HTTPClient', flags: 'decorated exported' });
+  });
+
+  it('skipped files are recorded as errors with their code and message', () => {
+    const out = newOut();
+    const w = writer(out);
+    w.applySkipped([
+      { path: 'big.py', size: 5_000_000, language: 'python', error: { code: 'oversize', message: '5000000 bytes exceeds the 1048576-byte limit' } },
+      { path: 'link.rs', size: 0, language: 'rust', error: { code: 'path-escape', message: 'symlink points outside the repository' } },
+    ]);
+    w.commit();
+    const db = openIndex(out);
+    try {
+      const rows = db.prepare('SELECT path, status, error_code, error, hash FROM files ORDER BY path').all();
+      expect(rows).toEqual([
+        { path: 'big.py', status: 'error', error_code: 'oversize', error: '5000000 bytes exceeds the 1048576-byte limit', hash: '' },
+        { path: 'link.rs', status: 'error', error_code: 'path-escape', error: 'symlink points outside the repository', hash: '' },
+      ]);
+    } finally {
+      db.close();
+    }
+  });
+});
+
+describe('IndexWriter: commit and abort', () => {
+  it('commit renames the build over the index: same inode, no -wal/-shm/.building left, readable in DELETE mode', () => {
+    const out = newOut();
+    const w = writer(out);
+    for (const r of synthetic()) w.applyResult(r, NO_MTIMES);
+    expect(existsSync(w.tmpPath)).toBe(true);
+    expect(existsSync(out)).toBe(false); // nothing at the final path until commit
+    const ino = statSync(w.tmpPath).ino;
+    w.commit();
+    expect(statSync(out).ino).toBe(ino); // a rename, not a copy
+    expect(siblings(out)).toEqual(['index.db']);
+    const db = new Database(out, { readonly: true, fileMustExist: true });
+    try {
+      expect(db.pragma('journal_mode', { simple: true })).toBe('delete');
+      expect(db.pragma('integrity_check', { simple: true })).toBe('ok');
+      const meta = Object.fromEntries((db.prepare('SELECT key, value FROM meta').all() as { key: string; value: string }[]).map((r) => [r.key, r.value]));
+      expect(meta.extractor_version).toBe(String(EXTRACTOR_VERSION));
+      expect(meta.resume_key).toBeUndefined();
+    } finally {
+      db.close();
+    }
+  });
+
+  it('a reader of the previous index keeps a consistent view while a new build is committed over it', () => {
+    const out = newOut();
+    build(out, synthetic());
+    const old = openIndex(out);
+    try {
+      const before = dump(old);
+      const w = writer(out, true);
+      w.applyResult(jobResult('new', [fileResult('syn/new.py')]), NO_MTIMES);
+      w.removeAllExcept(new Set(['syn/new.py']));
+      w.commit();
+      expect(dump(old)).toBe(before); // the old file (inode) is untouched
+      const fresh = openIndex(out);
+      try {
+        expect([...exportJsonl(fresh)].filter((l) => l.startsWith('{"type":"file"')).map((l) => JSON.parse(l).path)).toEqual(['syn/new.py']);
+      } finally {
+        fresh.close();
+      }
+    } finally {
+      old.close();
+    }
+  });
+
+  it('a writer aborted mid-way leaves the previous index byte-identical and removes its build', () => {
+    const out = newOut();
+    build(out, [...real, ...synthetic()]);
+    const bytes = readFileSync(out);
+    const mtime = statSync(out).mtimeMs;
+
+    const w = writer(out, true); // incremental: starts from a copy of the index
+    expect(existsSync(w.tmpPath)).toBe(true);
+    w.applyResult(jobResult('half', [fileResult('syn/a.py', { hash: sha1('changed'), symbols: [], refs: [] })]), NO_MTIMES);
+    w.applySkipped([{ path: 'syn/b.py', size: 1, language: 'python', error: { code: 'deleted', message: 'gone' } }]);
+    w.removeAllExcept(new Set(['syn/a.py']));
+    w.abort();
+
+    expect(readFileSync(out).equals(bytes)).toBe(true);
+    expect(statSync(out).mtimeMs).toBe(mtime);
+    expect(siblings(out)).toEqual(['index.db']);
+    // Aborting twice is harmless.
+    w.abort();
+  });
+
+  it('abort(keep) preserves the build for a resume; a build without the matching key is discarded', () => {
+    const out = newOut();
+    const w = new IndexWriter(out, { incremental: false, extractorVersion: EXTRACTOR_VERSION, resumeKey: 'run-a' });
+    w.applyResult(synthetic()[0], NO_MTIMES);
+    w.abort(true);
+    expect(existsSync(w.tmpPath)).toBe(true);
+    const resumed = new IndexWriter(out, { incremental: false, extractorVersion: EXTRACTOR_VERSION, resumeKey: 'run-a' });
+    expect(resumed.resumed).toBe(true);
+    expect([...resumed.mergedBatches()]).toEqual(['syn-1']);
+    expect(resumed.applyResult(synthetic()[0], NO_MTIMES)).toBe(false);
+    resumed.abort(true);
+    const other = new IndexWriter(out, { incremental: false, extractorVersion: EXTRACTOR_VERSION, resumeKey: 'run-b' });
+    expect(other.resumed).toBe(false);
+    expect(counts(other.db).files).toBe(0);
+    other.abort();
+    expect(siblings(out)).toEqual([]);
+  });
+
+  it('a stale .building left by a crashed run is replaced, not reused', () => {
+    const out = newOut();
+    build(out, synthetic());
+    writeFileSync(out + '.building', 'not a database at all');
+    writeFileSync(out + '.building-wal', 'junk');
+    const w = writer(out, true);
+    expect(counts(w.db).files).toBe(3); // a fresh copy of the index
+    w.commit();
+    expect(siblings(out)).toEqual(['index.db']);
+  });
+});
+
+describe('IndexWriter.removeAllExcept', () => {
+  const all = () => [jobResult('x', [fileResult('a.py'), fileResult('b.py'), fileResult('c.py'), fileResult('d.py')])];
+  const paths = (db: Database.Database) => (db.prepare('SELECT path FROM files ORDER BY path').all() as { path: string }[]).map((r) => r.path);
+
+  it('without `only`: removes every file not present, with its symbols, refs and FTS rows', () => {
+    const w = writer(newOut());
+    for (const r of all()) w.applyResult(r, NO_MTIMES);
+    expect(w.removeAllExcept(new Set(['a.py', 'c.py']))).toBe(2);
+    expect(paths(w.db)).toEqual(['a.py', 'c.py']);
+    expect(counts(w.db)).toEqual({ files: 2, symbols: 6, refs: 6, fts: 6, orphanSymbols: 0, orphanRefs: 0 });
+    expect(w.removeAllExcept(new Set(['a.py', 'c.py']))).toBe(0);
+    expect(w.removeAllExcept(new Set())).toBe(2);
+    expect(counts(w.db)).toEqual({ files: 0, symbols: 0, refs: 0, fts: 0, orphanSymbols: 0, orphanRefs: 0 });
+    w.abort();
+  });
+
+  it('with `only`: files outside it stay even when absent; files in it go when absent', () => {
+    const w = writer(newOut());
+    for (const r of all()) w.applyResult(r, NO_MTIMES);
+    // A partial run over b.py and c.py found only b.py: c.py was deleted; a.py and d.py are not this run's business.
+    expect(w.removeAllExcept(new Set(['b.py']), new Set(['b.py', 'c.py']))).toBe(1);
+    expect(paths(w.db)).toEqual(['a.py', 'b.py', 'd.py']);
+    expect(counts(w.db)).toMatchObject({ symbols: 9, refs: 9, fts: 9, orphanSymbols: 0, orphanRefs: 0 });
+    // `only` naming files that are not in the index is harmless.
+    expect(w.removeAllExcept(new Set(), new Set(['zzz.py']))).toBe(0);
+    expect(paths(w.db)).toEqual(['a.py', 'b.py', 'd.py']);
+    w.abort();
+  });
+});
+
+describe('identifierWords', () => {
+  const cases: [string, string][] = [
+    ['getUserName', 'get user name'],
+    ['getHTTPResponse_code', 'get http response code'],
+    ['HTTPServer', 'http server'],
+    ['XMLParser', 'xml parser'],
+    ['userID', 'user id'],
+    ['IOError', 'io error'],
+    ['snake_case_name', 'snake case name'],
+    ['SCREAMING_CASE', 'screaming case'],
+    ['__init__', 'init'],
+    ['$scope', 'scope'],
+    ['kebab-case-name', 'kebab case name'],
+    ['std::collections::HashMap', 'std collections hash map'],
+    ['os.path.join', 'os path join'],
+    ['v2Api', 'v2 api'],
+    ['parseJSON2Html', 'parse json2 html'],
+    ['x', 'x'],
+    ['HTTP', 'http'],
+    ['', ''],
+  ];
+  for (const [input, words] of cases) {
+    it(`${JSON.stringify(input)} -> ${JSON.stringify(words)}`, () => {
+      expect(identifierWords(input)).toBe(words);
+    });
+  }
+
+  it('words are searchable through the FTS table', () => {
+    const w = writer(newOut());
+    w.applyResult(jobResult('x', [fileResult('a.py')]), NO_MTIMES);
+    const names = (q: string) =>
+      (w.db.prepare('SELECT s.name FROM symbols_fts f JOIN symbols s ON s.id = f.rowid WHERE symbols_fts MATCH ? ORDER BY s.name').all(q) as { name: string }[]).map((r) => r.name);
+    expect(names('words:user')).toEqual(['getUserName']);
+    expect(names('words:http')).toEqual(['HTTPClient']);
+    expect(names('words:request')).toEqual(['send_request']);
+    expect(names('name:send_request')).toEqual(['send_request']); // '_' is a token character in names
+    w.abort();
+  });
+});
