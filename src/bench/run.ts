@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { buildOptions, type IndexOptions } from '../config/options.js';
+import { buildOptions, UsageError, type IndexOptions } from '../config/options.js';
 import { DEFAULT_EXCLUDES, discover, type Discovery } from '../discover/discover.js';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { IndexWriter } from '../index-store/writer.js';
@@ -190,6 +190,13 @@ async function benchTree(o: BenchOptions, t: { name: string; root: string; gener
   mkdirSync(dir, { recursive: true });
   const notes: string[] = [];
   const p = await prepare(t.root, o.exclude, join(dir, 'prepare.db'));
+  if (p.refs.length === 0) {
+    throw new UsageError(
+      p.disc.source === 'git'
+        ? `no indexable files in ${t.root}: git lists none (is the folder ignored by an enclosing repository? GIT_CEILING_DIRECTORIES=${dirname(t.root)} makes it a plain folder)`
+        : `no indexable files in ${t.root}`,
+    );
+  }
   const bytes = p.refs.reduce((n, f) => n + f.size, 0);
   const byLanguage: Record<string, number> = {};
   for (const f of p.refs) byLanguage[f.language] = (byLanguage[f.language] ?? 0) + 1;

@@ -101,6 +101,11 @@ function nameTable(db: Database.Database): NameTable {
   return t;
 }
 
+/** Loads the name list ahead of the first fuzzy query (the server does this after opening an index). */
+export function warmNames(db: Database.Database): void {
+  nameTable(db);
+}
+
 function isSubsequence(q: string, s: string): boolean {
   let j = 0;
   for (let i = 0; i < s.length && j < q.length; i++) if (s.charCodeAt(i) === q.charCodeAt(j)) j++;

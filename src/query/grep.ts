@@ -170,6 +170,29 @@ function snippet(line: string, col: number): string {
   return (start > 0 ? '…' : '') + text.slice(start, start + SNIPPET) + (start + SNIPPET < text.length ? '…' : '');
 }
 
+/** Most trigrams one query ANDs together: more narrow the candidates further but each adds a list to merge. */
+const MAX_TRIGRAMS = 16;
+
+/**
+ * An FTS5 expression requiring the trigrams of every literal (3+ characters): rows holding all of them are the
+ * candidates, verified afterwards. Each trigram is its own term (phrases need detail=full); LIKE is not used
+ * because `_` and `%`, common in code (`__init__`), are LIKE wildcards and would discard most trigrams.
+ */
+export function trigramQuery(literals: readonly string[]): string | null {
+  const grams = new Set<string>();
+  for (const l of literals) {
+    const cps = Array.from(l);
+    for (let i = 0; i + 3 <= cps.length; i++) grams.add(cps.slice(i, i + 3).join(''));
+  }
+  if (grams.size === 0) return null;
+  let list = [...grams];
+  if (list.length > MAX_TRIGRAMS) {
+    const step = list.length / MAX_TRIGRAMS;
+    list = Array.from({ length: MAX_TRIGRAMS }, (_, i) => list[Math.floor(i * step)]);
+  }
+  return list.map((g) => `"${g.replace(/"/g, '""')}"`).join(' AND ');
+}
+
 /**
  * Lines of indexed files that contain a substring or match a regex. With a content index, candidate lines come
  * from its trigram index (any literal of 3+ characters in the query narrows them; shorter queries and regexes
@@ -222,12 +245,12 @@ export function searchContent(db: Database.Database, text: string, opts: Content
 
   if (hasContentIndex(db)) {
     let literals = regex ? regexLiterals(text) : [text];
-    // LIKE folds ASCII case only: with ignore-case a non-ASCII literal could miss lines, so it cannot narrow.
+    // With ignore-case, JavaScript's case folding decides; the index folds case its own way, which for non-ASCII
+    // letters could differ, so only ASCII literals narrow the candidates.
     if (ignoreCase) literals = literals.filter((l) => /^[\x00-\x7f]*$/.test(l));
-    const usable = literals.some((l) => [...l].length >= 3);
-    const like = usable ? '%' + literals.join('%') + '%' : null;
-    const where = like ? 'text LIKE ?' : '1';
-    const args: unknown[] = like ? [like] : [];
+    const expr = trigramQuery(literals);
+    const where = expr ? 'content_fts MATCH ?' : '1';
+    const args: unknown[] = expr ? [expr] : [];
     const fewFiles = allowed && allowed.size <= Math.max(50, allFiles(db).length / 20);
     if (allowed && fewFiles) {
       const q = stmt<unknown[], { rowid: number; text: string }>(db, `SELECT rowid, text FROM content_fts WHERE ${where} AND rowid >= ? AND rowid < ?`);

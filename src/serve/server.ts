@@ -12,7 +12,7 @@ import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
 import { runIndex } from '../pipeline/run.js';
 import { LANGUAGES, SYMBOL_KINDS } from '../protocol/types.js';
 import { QueryError } from '../query/common.js';
-import { findSymbols } from '../query/find.js';
+import { findSymbols, warmNames } from '../query/find.js';
 import { formatContent, formatFind, formatOutline, formatRefs, formatSearch, formatStatus } from '../query/format.js';
 import { searchContent } from '../query/grep.js';
 import { IndexHandle } from '../query/locate.js';
@@ -70,6 +70,21 @@ export class ServerState {
     this.handle = new IndexHandle(indexPath);
   }
 
+  /**
+   * Loads what the first fuzzy lookup would otherwise wait for (a scan of the name index), off the request path.
+   * Called after start-up and after a reindex; a no-op without an index.
+   */
+  warm(): void {
+    setTimeout(() => {
+      try {
+        const h = this.handle.get();
+        if (h) warmNames(h.db);
+      } catch (err) {
+        this.log(`warm-up failed: ${String(err)}`);
+      }
+    }, 50).unref();
+  }
+
   /** The open index (reopened when a run replaced the file), or a NoIndex error the tools turn into advice. */
   need(): { db: Database.Database; root: string | null } {
     const h = this.handle.get();
@@ -104,6 +119,7 @@ export class ServerState {
       return await this.running;
     } finally {
       this.running = null;
+      this.warm();
     }
   }
 
@@ -362,6 +378,7 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const out = guardStdout();
   const transport = new StdioServerTransport(process.stdin, out);
   await server.connect(transport);
+  state.warm();
   log(`serving ${root ?? state.repoRoot() ?? '(unknown repository)'} from ${indexPath}${state.handle.get() ? '' : ' (no index yet: the reindex tool builds it)'}`);
 
   await new Promise<void>((resolve) => {

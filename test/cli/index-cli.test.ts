@@ -64,7 +64,7 @@ function expectUsageError(r: CliResult, ...mentions: (string | RegExp)[]): void 
 
 const nobodyOk = canRunAsNobody();
 
-describe('indexing a mixed repository', () => {
+describe('indexing a mixed repository', { timeout: 180_000 }, () => {
   let tmp: string;
   let repo: string;
   let cache: string;
@@ -148,7 +148,7 @@ describe('indexing a mixed repository', () => {
   });
 });
 
-describe.concurrent('bad input: one stderr line naming the problem, exit 2', () => {
+describe.concurrent('bad input: one stderr line naming the problem, exit 2', { timeout: 180_000 }, () => {
   let tmp: string;
   let repo: string;
 
@@ -284,7 +284,7 @@ describe.concurrent('bad input: one stderr line naming the problem, exit 2', () 
   });
 });
 
-describe('bad files inside a repository are per-file errors, not failures', () => {
+describe('bad files inside a repository are per-file errors, not failures', { timeout: 180_000 }, () => {
   let tmp: string;
 
   beforeAll(() => {

@@ -160,6 +160,24 @@ export const LIMIT = 3;`);
     expect(sym(symbols, 'detached').doc).toBeNull();
     expect(sym(symbols, 'LIMIT').doc).toBe('Constant doc.');
   });
+
+  it('reads comments the way the tree does: an opener inside a doc, or a doc inside a line comment', () => {
+    const { symbols } = js(`
+/**
+ * Example:
+ * /** @type {Id} *\\/
+ */
+function nested() {}
+
+// /**package { "name": "x" } **/
+function lineComment() {}
+
+const s = "/*"; /** After a string. */
+function afterString() {}`);
+    expect(sym(symbols, 'nested').doc).toMatch(/^Example:\n.*@type \{Id\}/);
+    expect(sym(symbols, 'lineComment').doc).toBeNull();
+    expect(sym(symbols, 'afterString').doc).toBe('After a string.');
+  });
 });
 
 describe('exports', () => {

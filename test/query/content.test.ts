@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContentIndex, hasContentIndex } from '../../src/index-store/content.js';
 import { openIndex } from '../../src/index-store/reader.js';
 import { QueryError } from '../../src/query/common.js';
-import { regexLiterals, searchContent, type ContentHit, type ContentOptions } from '../../src/query/grep.js';
+import { regexLiterals, searchContent, trigramQuery, type ContentHit, type ContentOptions } from '../../src/query/grep.js';
 import { copyFixture, indexRepo } from './helpers.js';
 
 let tmp: string;
@@ -53,6 +53,15 @@ describe('regexLiterals', () => {
   });
 });
 
+describe('trigramQuery', () => {
+  it('requires every trigram of every literal, each quoted', () => {
+    expect(trigramQuery(['__all__'])).toBe('"__a" AND "_al" AND "all" AND "ll_" AND "l__"');
+    expect(trigramQuery(['a"bc', 'xy'])).toBe(String.raw`"a""b" AND """bc"`);
+    expect(trigramQuery(['ab', ''])).toBeNull();
+    expect(trigramQuery(['abcdefghijklmnopqrstuvwxyz'])!.split(' AND ')).toHaveLength(16);
+  });
+});
+
 describe('searchContent', () => {
   it('finds lines through the content index, with path, line and column', () => {
     const db = openIndex(withContent);
@@ -88,6 +97,9 @@ describe('searchContent', () => {
         ['user', { regex: true, ignoreCase: true }],
         ['store.put("greeting"', {}],
         ['%_', {}], // LIKE wildcards in the text are plain characters
+        ['__init__', {}],
+        ['self._', {}],
+        ['"w"', {}],
       ];
       for (const [text, o] of cases) {
         const fromIndex = searchContent(a, text, { ...o, limit: 2000 });

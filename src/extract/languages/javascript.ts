@@ -298,13 +298,27 @@ function directAccess(root: SyntaxNode, types: string[]): Access | null {
     }
     return first;
   };
+  /** Appends the single node of a native result (fields at 0 in the buffer, or a cached wrapper), or -1. */
   const one = (v: unknown): number => {
+    const h = size;
+    const o = h * 6;
     if (typeof v === 'number') {
       const buf = binding.nodeTransferArray;
       if (buf[0] === 0 && buf[1] === 0) return -1;
-      return addAll([v], null);
-    }
-    return v && typeof v === 'object' ? addAll([v], null) : -1;
+      grow(h + 1);
+      for (let k = 0; k < 6; k++) fields[o + k] = buf[k];
+      typeIds[h] = v;
+      types_[h] = names[v] ?? (v === 0xffff ? 'ERROR' : null);
+    } else if (v && typeof v === 'object') {
+      grow(h + 1);
+      const r = v as Raw;
+      for (let k = 0; k < 6; k++) fields[o + k] = r[k];
+      typeIds[h] = -1;
+      objects[h] = v as SyntaxNode;
+      types_[h] = (v as SyntaxNode).isNamed ? (v as SyntaxNode).type : null;
+    } else return -1;
+    size++;
+    return h;
   };
 
   const rootRaw = root as unknown as Raw;
@@ -443,7 +457,6 @@ const CHAIN = new RegExp(String.raw`(?:#?${ID_START}${ID_CONT}*|\?\.|\.|!|\s+)*`
 const LAST_NAME = new RegExp(`#?${ID_START}${ID_CONT}*$`, 'u');
 const WORD_GAP = new RegExp(String.raw`${ID_CONT}\s+#?${ID_START}`, 'u');
 const EQ = /\s*=(?![=>])\s*/y;
-const ARROW_AFTER_IDENT = new RegExp(`${ID_START}${ID_CONT}*\\s*=>`, 'uy');
 const STRING_ARG = /\(\s*(?:'([^'\\\n]*)'|"([^"\\\n]*)"|`([^`\\$]*)`)\s*[,)]/y;
 const CJS = new RegExp(
   String.raw`(module\s*\.\s*exports|exports)(?:\s*\.\s*(${ID_START}${ID_CONT}*))?\s*=(?![=>])`,
@@ -499,6 +512,28 @@ function startsWithWord(src: string, at: number, word: string): boolean {
   return src.startsWith(word, at) && !isIdentChar(src.charCodeAt(at + word.length));
 }
 
+/**
+ * End of the identifier (or `#private` name) at `pos`, or -1. Plain ASCII is scanned by hand; anything else
+ * (Unicode letters, `\\u` escapes) goes through the Unicode-aware regex.
+ */
+function identEnd(src: string, pos: number): number {
+  let p = pos;
+  let c = src.charCodeAt(p);
+  if (c === 35 /* # */) c = src.charCodeAt(++p);
+  if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c === 36) {
+    for (;;) {
+      c = src.charCodeAt(++p);
+      if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 36) continue;
+      if (c > 127 || c === 92) break; // not plain ASCII after all
+      return p;
+    }
+  } else if (c <= 127 && c !== 92) {
+    return -1;
+  }
+  IDENT.lastIndex = pos;
+  return IDENT.exec(src) ? IDENT.lastIndex : -1;
+}
+
 function unquote(text: string): string {
   const c = text.charCodeAt(0);
   return (c === 34 || c === 39 || c === 96) && text.length >= 2 ? text.slice(1, -1) : text;
@@ -508,10 +543,19 @@ function unquote(text: string): string {
 function sigText(src: string, start: number, end: number): string {
   const limit = start + SIGNATURE_MAX * 8;
   const cut = end > limit;
-  const raw = src.slice(start, cut ? limit : end).replace(/[\s:{=;,]+$/, '');
-  const s = collapse(raw, SIGNATURE_MAX);
+  let e = cut ? limit : end;
+  // drop trailing blanks and `{ = : ; ,` (what signatureOf in common.ts drops, plus `;` and `,`)
+  for (;;) {
+    const c = src.charCodeAt(e - 1);
+    if (e > start && (isSpace(c) || c === 123 || c === 61 || c === 58 || c === 59 || c === 44)) e--;
+    else break;
+  }
+  const raw = src.slice(start, e);
+  const s = BLANKS.test(raw) ? collapse(raw, SIGNATURE_MAX) : raw.length > SIGNATURE_MAX ? raw.slice(0, SIGNATURE_MAX - 1) + '…' : raw;
   return cut && !s.endsWith('…') ? s.slice(0, SIGNATURE_MAX - 1) + '…' : s;
 }
+/** Whitespace that `collapse` would change (a line break, a tab, or two blanks in a row), or an edge blank. */
+const BLANKS = /[^\S ]|  |^ | $/;
 
 /** A callee's text as a ref context: collapsed and truncated, without collapsing more text than it needs. */
 function contextText(text: string, plain: boolean): string {
@@ -834,9 +878,8 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       type === 'property_identifier' ||
       type === 'private_property_identifier'
     ) {
-      IDENT.lastIndex = s;
-      const m = IDENT.exec(src);
-      if (m) return m[0];
+      const e = identEnd(src, s);
+      if (e > s) return src.slice(s, e);
     }
     const text = src.slice(s, A.end(h));
     return type === 'string' ? unquote(text) : collapse(text, SIGNATURE_MAX);
@@ -1402,10 +1445,9 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       }
 
       case 'variable_declarator': {
-        IDENT.lastIndex = start;
-        const idm = IDENT.exec(src);
-        if (!idm) break; // destructuring: nothing is named here
-        const name = idm[0];
+        const nameEnd_ = identEnd(src, start);
+        if (nameEnd_ < 0) break; // destructuring: nothing is named here
+        const name = src.slice(start, nameEnd_);
         const atModuleLevel = frame.kind === 'ns';
         // Where the value starts: from the text for `name = value`; `name: T = value` asks the tree.
         let valueStart = -1;
@@ -1429,8 +1471,12 @@ export function extract(root: SyntaxNode, src: string): Extraction {
           else if (c === 97 /* a */) candidate = startsWithWord(src, valueStart, 'async');
           else if (c === 99 /* c */) candidate = startsWithWord(src, valueStart, 'class');
           if (!candidate) {
-            ARROW_AFTER_IDENT.lastIndex = valueStart;
-            candidate = ARROW_AFTER_IDENT.test(src);
+            // `x => ...`
+            let e = identEnd(src, valueStart);
+            if (e > 0) {
+              while (isSpace(src.charCodeAt(e))) e++;
+              candidate = src.charCodeAt(e) === 61 && src.charCodeAt(e + 1) === 62;
+            }
           }
           if (candidate) {
             value = A.child(i, 'value');
