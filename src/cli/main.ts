@@ -27,6 +27,7 @@ function indexFlags<T>(y: Argv<T>) {
     .option('batch-bytes', { type: 'string', describe: 'Target batch size (default 512KiB)' })
     .option('batch-files', { type: 'number', describe: 'Max files per batch (default 256)' })
     .option('full', { type: 'boolean', describe: 'Rebuild from scratch, ignoring the previous index' })
+    .option('content-index', { type: 'boolean', describe: 'Also build a trigram index of file contents for fast `search --content`' })
     .option('max-errors', { type: 'number', describe: 'Exit 1 when more files than this have errors' })
     .option('progress', { choices: ['auto', 'bars', 'plain', 'json', 'none'] as const, describe: 'Progress display on stderr (auto: bars on a TTY, plain lines otherwise)' })
     .option('progress-interval', { type: 'number', describe: 'Seconds between plain progress lines (default 5)' })
@@ -39,7 +40,7 @@ function indexFlags<T>(y: Argv<T>) {
 
 const INDEX_KEYS = [
   'out', 'threads', 'include', 'exclude', 'defaultExcludes', 'maxFileSize', 'parseTimeout', 'batchBytes', 'batchFiles',
-  'full', 'maxErrors', 'progress', 'progressInterval', 'quiet', 'json', 'changedSince', 'files',
+  'full', 'contentIndex', 'maxErrors', 'progress', 'progressInterval', 'quiet', 'json', 'changedSince', 'files',
 ] as const;
 
 function pick(argv: Record<string, unknown>, keys: readonly string[]): ConfigInput {

@@ -48,6 +48,7 @@ export const ConfigSchema = z
     batchBytes: size,
     batchFiles: z.number().int().min(1).max(100_000),
     full: z.boolean(),
+    contentIndex: z.boolean(),
     maxErrors: z.number().int().min(0),
     progress: z.enum(['auto', 'bars', 'plain', 'json', 'none']),
     progressInterval: z.number().min(0.1).max(3600),
@@ -81,6 +82,7 @@ export const DEFAULTS = {
   batchBytes: 512 * 1024,
   batchFiles: 256,
   full: false,
+  contentIndex: false,
   maxErrors: Number.MAX_SAFE_INTEGER,
   progress: 'auto' as const,
   progressInterval: 5,
@@ -107,6 +109,7 @@ export interface IndexOptions {
   readonly batchBytes: number;
   readonly batchFiles: number;
   readonly full: boolean;
+  readonly contentIndex: boolean;
   readonly maxErrors: number;
   readonly progress: 'auto' | 'bars' | 'plain' | 'json' | 'none';
   readonly progressInterval: number;
@@ -224,6 +227,7 @@ export function buildOptions(rootArg: string, fromCli: ConfigInput, configPath?:
     batchBytes: merged.batchBytes,
     batchFiles: merged.batchFiles,
     full: merged.full,
+    contentIndex: merged.contentIndex,
     maxErrors: merged.maxErrors,
     progress: merged.progress,
     progressInterval: merged.progressInterval,

@@ -70,10 +70,12 @@ export function formatSearch(r: SearchResult, o: FormatOptions = {}): string {
 
 export function formatContent(r: ContentResult, o: FormatOptions = {}): string {
   const note = r.source === 'disk' ? ' (no content index: searched the files on disk)' : '';
-  if (r.results.length === 0) return `No lines match ${r.regex ? '/' + r.query + '/' : `"${r.query}"`}${note}.`;
+  const stopped = r.timedOut ? 'The search stopped at its time limit: results and counts are incomplete.' : null;
+  if (r.results.length === 0) return `No lines match ${r.regex ? '/' + r.query + '/' : `"${r.query}"`}${note}.${stopped ? ' ' + stopped : ''}`;
   const lines = r.results.map((h) => `${loc(h.path, h.line)}: ${h.text}`);
   const more = moreLine(r, 'matching lines', o);
   if (more) lines.push('', more);
+  if (stopped) lines.push(stopped);
   if (note) lines.push(note.trim());
   return lines.join('\n');
 }
@@ -140,7 +142,7 @@ export function formatStatus(s: IndexStatus): string {
     `content:   ${s.content ? `${s.content.files} files, ${s.content.lines} lines searchable` : 'no content index (content search reads files from disk)'}`,
     `errors:    ${s.errors.files} files (${list(s.errors.byCode)})`,
   ];
-  for (const e of s.errors.list) lines.push(`  ${e.path}: ${e.code ?? e.status}${e.message ? ` ${cut(e.message, 120)}` : ''}`);
+  for (const e of s.errors.list) lines.push(`  ${e.path}: ${e.message ? `${cut(e.message, 120)} (${e.code ?? e.status})` : (e.code ?? e.status)}`);
   if (s.errors.more) lines.push(`  ${s.errors.more} more files with errors not shown`);
   if (s.stale) {
     const fresh = s.stale.changed === 0 && s.stale.missing === 0;

@@ -14,6 +14,8 @@ export interface ContentOptions {
   limit?: number;
   /** Repository root, for the no-content-index fallback that reads files from disk. */
   root?: string | null;
+  /** Stop scanning after this long (a regex without literals reads every line); default 10 s. */
+  timeBudgetMs?: number;
 }
 
 export interface ContentHit {
@@ -31,6 +33,8 @@ export interface ContentResult extends Page<ContentHit> {
   ignoreCase: boolean;
   /** Where the lines came from: the index's content table, or the files on disk (no content index). */
   source: 'index' | 'disk';
+  /** The scan hit the time budget: results and counts are incomplete. */
+  timedOut: boolean;
 }
 
 export const CONTENT_DEFAULT_LIMIT = 50;
@@ -211,7 +215,14 @@ export function searchContent(db: Database.Database, text: string, opts: Content
   const results: ContentHit[] = [];
   let total = 0;
   let capped = false;
+  let timedOut = false;
+  const deadline = performance.now() + (opts.timeBudgetMs ?? 10_000);
+  let checked = 0;
   const take = (fileId: number, line: number, s: string): boolean => {
+    if ((checked++ & 1023) === 0 && performance.now() >= deadline) {
+      timedOut = true;
+      return false;
+    }
     const col = match(s);
     if (col < 0) return true;
     total++;
@@ -268,7 +279,7 @@ export function searchContent(db: Database.Database, text: string, opts: Content
         if (!takeChunk(id, lineOf(r.rowid), r.text)) break;
       }
     }
-    return { query: text, regex, ignoreCase, source: 'index', results, total, more: total - results.length, moreIsLowerBound: capped };
+    return { query: text, regex, ignoreCase, source: 'index', results, total, more: total - results.length, moreIsLowerBound: capped || timedOut, timedOut };
   }
 
   if (!opts.root) throw new QueryError('this index has no content index and its repository root is unknown: pass --repo');
@@ -289,5 +300,5 @@ export function searchContent(db: Database.Database, text: string, opts: Content
       if (!take(f.id, i + 1, s)) break outer;
     }
   }
-  return { query: text, regex, ignoreCase, source: 'disk', results, total, more: total - results.length, moreIsLowerBound: capped };
+  return { query: text, regex, ignoreCase, source: 'disk', results, total, more: total - results.length, moreIsLowerBound: capped || timedOut, timedOut };
 }

@@ -143,6 +143,18 @@ describe('searchContent', () => {
     }
   });
 
+  it('stops at its time budget and says so', () => {
+    const db = openIndex(withContent);
+    try {
+      const r = searchContent(db, '.', { regex: true, timeBudgetMs: 0 });
+      expect(r.timedOut).toBe(true);
+      expect(r.moreIsLowerBound).toBe(true);
+      expect(searchContent(db, '.', { regex: true }).timedOut).toBe(false);
+    } finally {
+      db.close();
+    }
+  });
+
   it('rejects bad patterns', () => {
     const db = openIndex(withContent);
     try {
