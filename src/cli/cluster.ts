@@ -9,7 +9,6 @@ import { RedisTransport } from '../transport/redis/coordinator.js';
 import { Keys } from '../transport/redis/keys.js';
 import { startWorker } from '../transport/redis/worker.js';
 import { createLogger, type LogFormat } from '../util/log.js';
-import { startWorkerOps } from '../ops/worker-service.js';
 import { indexCommand, interruptController } from './index-command.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
@@ -146,6 +145,7 @@ export async function workerCommand(argv: {
   const log = createLogger(argv.logLevel ?? 'info', 'mcp-index-worker', argv.logFormat);
   // Metrics, /healthz, /readyz, and the link to an `up` supervisor (src/ops).
   const conn = connectOptions(argv.redis, { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey });
+  const { startWorkerOps } = await import('../ops/worker-service.js');
   const ops = await startWorkerOps({ metricsPort: argv.metricsPort ?? 0, metricsHost: argv.metricsHost, supervised: argv.supervised, redis: conn, namespace: argv.namespace ?? 'mcp-index', log });
   const w = await startWorker({
     ...conn,

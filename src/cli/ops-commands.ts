@@ -2,8 +2,6 @@ import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
 import { resolveRoot, UsageError, type IndexOptions } from '../config/options.js';
 import type { PipelineEvent } from '../pipeline/events.js';
-import { startCoordinatorOps } from '../ops/coordinator-service.js';
-import { Supervisor } from '../ops/supervisor.js';
 import { createLogger, type LogFormat } from '../util/log.js';
 import { redisFlags } from './cluster.js';
 
@@ -50,6 +48,8 @@ export async function withCoordinatorOps(argv: OpsArgv, o: IndexOptions, run: (o
   const metricsPort = checkPort(argv.metricsPort, '--metrics-port');
   if (argv.metricsLinger !== undefined && !(argv.metricsLinger >= 0)) throw new UsageError('--metrics-linger must be a number of seconds >= 0');
   const log = createLogger(o.logLevel, 'mcp-index', argv.logFormat);
+  // Loaded on use: prom-client and friends cost startup time every other command need not pay.
+  const { startCoordinatorOps } = await import('../ops/coordinator-service.js');
   const ops = await startCoordinatorOps({
     metricsPort,
     metricsHost: argv.metricsHost,
@@ -91,7 +91,11 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
       for (const [flag, v] of [['--restart-delay-ms', argv.restartDelayMs], ['--restart-max-ms', argv.restartMaxMs], ['--stable-ms', argv.stableMs]] as const) {
         if (!(v >= 0)) throw new UsageError(`${flag} must be a number >= 0`);
       }
+      // A wrong URL, password or TLS setup is one clear line now, not a crash loop of every worker.
+      const { preflight } = await import('../transport/redis/connection.js');
+      await preflight({ url: argv.redis, tlsCa: argv.tlsCa, tlsCert: argv.tlsCert, tlsKey: argv.tlsKey }, argv.namespace ?? 'mcp-index');
       const log = createLogger(argv.logLevel, 'mcp-index-up', argv.logFormat);
+      const { Supervisor } = await import('../ops/supervisor.js');
       const sup = new Supervisor({
         workers,
         redis: argv.redis,

@@ -11,7 +11,7 @@ import type { PipelineEvent } from '../pipeline/events.js';
 import type { RedisConnectOptions } from '../transport/redis/connection.js';
 import { HeartbeatWatcher } from './heartbeats.js';
 import { startOpsServer, type OpsServer, type Readiness } from './http.js';
-import { CoordinatorMetrics, createRegistry } from './metrics.js';
+import type { CoordinatorMetrics } from './metrics.js';
 import { opsRedis } from './redis.js';
 
 export interface CoordinatorOpsOptions {
@@ -42,9 +42,12 @@ type RunState = 'starting' | 'running' | 'interrupted' | 'finished';
 export async function startCoordinatorOps(o: CoordinatorOpsOptions): Promise<CoordinatorOps> {
   const log = o.log;
   let state: RunState = 'starting';
-  let redis: Redis | null = null;
-  let watcher: HeartbeatWatcher | null = null;
-  if (o.redis) {
+  // Cluster mode: heartbeats are watched from the run's first event on, i.e. once the transport's preflight has
+  // accepted the URL, credentials and rights (a refused connection is reported there, in one line).
+  let redis = null as Redis | null;
+  let watcher = null as HeartbeatWatcher | null;
+  const watchWorkers = () => {
+    if (!o.redis || redis) return;
     redis = opsRedis(o.redis);
     watcher = new HeartbeatWatcher(
       redis,
@@ -52,12 +55,14 @@ export async function startCoordinatorOps(o: CoordinatorOpsOptions): Promise<Coo
       (w) => log?.warn({ worker: w.id, host: w.host, workerPid: w.pid, lastSeenMsAgo: w.lastSeenMsAgo }, 'worker lost: its heartbeat stopped'),
       (w) => log?.info({ worker: w.id, host: w.host, workerPid: w.pid, threads: w.threads }, 'worker alive'),
     ).start();
-  }
+  };
 
-  const registry = o.metricsPort > 0 ? createRegistry('coordinator') : null;
+  // prom-client is loaded only when metrics are served.
+  const m = o.metricsPort > 0 ? await import('./metrics.js') : null;
+  const registry = m ? m.createRegistry('coordinator') : null;
   // The live count is fresh at every scrape while the run lasts (the watcher's own poll, every 2 s, warns of lost workers).
-  const alive = watcher ? () => (state === 'finished' ? Promise.resolve(watcher!.alive) : watcher!.poll()) : undefined;
-  const metrics = registry ? new CoordinatorMetrics(registry, o.priority, alive) : null;
+  const alive = o.redis ? async () => (!watcher ? 0 : state === 'finished' ? watcher.alive : watcher.poll()) : undefined;
+  const metrics = m && registry ? new m.CoordinatorMetrics(registry, o.priority, alive) : null;
 
   const readiness = (): Readiness => {
     switch (state) {
@@ -73,11 +78,12 @@ export async function startCoordinatorOps(o: CoordinatorOpsOptions): Promise<Coo
   };
 
   const onEvent = (e: PipelineEvent) => {
+    if (state === 'starting') watchWorkers();
     metrics?.onEvent(e);
     if (e.type === 'phase' && state === 'starting') state = 'running';
     else if (e.type === 'interrupt') state = 'interrupted';
     else if (e.type === 'planned') log?.info({ runId: e.runId, batches: e.batches, files: e.files, bytes: e.bytes, reused: e.reused }, 'run planned');
-    else if (e.type === 'batch-failed') log?.warn({ batch: e.batch.batchId, files: e.batch.files, action: e.action, error: e.error }, 'batch failed');
+    else if (e.type === 'batch-failed') log?.info({ batch: e.batch.batchId, files: e.batch.files, action: e.action, error: e.error }, 'batch failed');
     else if (e.type === 'done') {
       state = 'finished';
       void watcher?.stop(); // local workers stopping after the run are not "lost"

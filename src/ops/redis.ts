@@ -11,7 +11,8 @@ export const PROBE_TIMEOUT_MS = 1000;
 
 export function opsRedis(conn: RedisConnectOptions): Redis {
   const { url, options } = redisOptions(conn);
-  const r = new Redis(url, { ...options, maxRetriesPerRequest: 1, commandTimeout: PROBE_TIMEOUT_MS, connectionName: 'mcp-index-ops' });
+  // No ready check: it runs INFO, which a least-privilege ACL user may lack (and ioredis then warns on stderr).
+  const r = new Redis(url, { ...options, maxRetriesPerRequest: 1, commandTimeout: PROBE_TIMEOUT_MS, enableReadyCheck: false });
   r.on('error', () => {}); // reconnects by itself; probes report the outage
   return r;
 }

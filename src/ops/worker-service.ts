@@ -9,7 +9,7 @@ import type { RedisConnectOptions } from '../transport/redis/connection.js';
 import type { RunningWorker, WorkerEvent } from '../transport/redis/worker.js';
 import { startOpsServer, type OpsServer, type Readiness } from './http.js';
 import { isMessage, sendToParent, type ChildState, type ToChild } from './ipc.js';
-import { createRegistry, WorkerMetrics } from './metrics.js';
+import type { WorkerMetrics } from './metrics.js';
 import { opsRedis, ping, priorityLookup } from './redis.js';
 
 export interface WorkerOpsOptions {
@@ -44,8 +44,9 @@ export async function startWorkerOps(o: WorkerOpsOptions): Promise<WorkerOps> {
   let orphaned = false;
 
   const redis: Redis | null = wanted ? opsRedis(o.redis) : null;
-  const registry = wanted ? createRegistry('worker') : null;
-  const metrics = registry && redis ? new WorkerMetrics(registry, priorityLookup(redis, o.namespace)) : null;
+  const m = wanted ? await import('./metrics.js') : null; // prom-client only when metrics are wanted
+  const registry = m ? m.createRegistry('worker') : null;
+  const metrics = m && registry && redis ? new m.WorkerMetrics(registry, priorityLookup(redis, o.namespace)) : null;
 
   const setState = (s: ChildState) => {
     if (state === s || state === 'stopped') return;

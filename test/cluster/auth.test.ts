@@ -82,7 +82,7 @@ if (!avail.ok) {
         for (const [who, r] of Object.entries(runs)) {
           expect(r.code, `${who}: ${r.stderr}`).toBe(2);
           const ls = lines(r.stderr);
-          expect(ls, `${who} stderr`).toHaveLength(1);
+          expect(ls, `${who} stderr:\n${r.stderr}`).toHaveLength(1);
           expect(ls[0]).toMatch(/^mcp-index: /);
           expect(ls[0]).toMatch(f.message);
           // Never echo the password.

@@ -31,7 +31,6 @@ function findValidator(): { ok: true; v: Validator } | { ok: false; reason: stri
     `neither \`docker compose\` (${v2.error ? 'docker CLI not found' : (v2.stderr || v2.stdout).trim().split('\n')[0]}) ` +
     `nor \`docker-compose\` (${v1.error ? 'not found' : 'found, but python3-yaml is missing to read its output'}) is available: ` +
     'install the compose plugin (docker-compose-plugin) or Debian\'s docker-compose';
-  if (process.env.CI === 'true') throw new Error(`CI=true and the compose file cannot be validated: ${reason}`);
   return { ok: false, reason };
 }
 
@@ -66,10 +65,13 @@ function composeConfig(v: Validator, env: Record<string, string>): { services: R
 }
 
 const validator = findValidator();
+/** Under CI=true a missing validator fails the test (with the reason); elsewhere the test is skipped with it. */
+const skipCompose = !validator.ok && process.env.CI !== 'true';
 
 describe('docker-compose.distributed.yml', () => {
-  it.skipIf(!validator.ok)(`validates and has the distributed topology${validator.ok ? ` (${validator.v.label})` : ` (skipped: ${validator.reason})`}`, () => {
-    const v = (validator as { v: Validator }).v;
+  it.skipIf(skipCompose)(`validates and has the distributed topology${validator.ok ? ` (${validator.v.label})` : skipCompose ? ` (skipped: ${validator.reason})` : ''}`, () => {
+    if (!validator.ok) throw new Error(`CI=true and the compose file cannot be validated: ${validator.reason}`);
+    const v = validator.v;
     const { services: s } = composeConfig(v, {});
     expect(Object.keys(s).sort()).toEqual(['coordinator', 'grafana', 'prometheus', 'redis', 'up', 'worker']);
 

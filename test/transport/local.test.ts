@@ -26,12 +26,19 @@ const DEADLINE_MS = 60_000;
 let root: string;
 let transport: LocalTransport;
 let fifoSeq = 0;
+const barriers: Barrier[] = [];
 
 beforeAll(() => {
   root = realpathSync(mkdtempSync(join(tmpdir(), 'mcp-index-local-')));
   transport = new LocalTransport({ threads: 2 });
 });
 afterAll(async () => {
+  // A failed test can leave tasks blocked on their FIFOs (or queued behind them): unblock them so close() returns.
+  const until = Date.now() + 10_000;
+  while (barriers.some((b) => !b.done) && Date.now() < until) {
+    for (const b of barriers) if (!b.done && b.reading()) await b.release();
+    await sleep(10);
+  }
   await transport.close();
   rmSync(root, { recursive: true, force: true });
 });
@@ -58,6 +65,10 @@ class Barrier {
     mkdirSync(join(root, 'fifo'), { recursive: true });
     execFileSync('mkfifo', [join(root, this.path)]);
     this.ref = { path: this.path, hash: sha1(content), size: Buffer.byteLength(content), language: 'python' };
+    barriers.push(this);
+  }
+  get done(): boolean {
+    return this.released;
   }
   /** True once a task has the FIFO open for reading (it is executing and blocked on it). Idempotent. */
   reading(): boolean {

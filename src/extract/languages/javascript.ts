@@ -1,23 +1,24 @@
 /**
  * One extractor for JavaScript, TypeScript and TSX. The TypeScript grammars extend the JavaScript one, so the node
- * types overlap; a type a grammar lacks simply never occurs.
+ * types overlap; a type a grammar lacks simply never occurs (and costs nothing).
  *
- * Where the nodes come from (this is the indexer's hot loop; every read of a node is a call into native code):
- * - ONE native `descendantsOfType` call lists, in pre-order, the few node types that can sit at any depth:
- *   functions, classes, variable declarators, calls, `new`, TypeScript type declarations, and (only when the text
- *   mentions `exports`/`prototype`) assignments. The native walk compares every node of the tree with every listed
- *   type, so the list is kept short on purpose.
- * - Module-level statements (imports, exports, namespaces, `declare`, overload signatures) come from the program's
- *   (and each namespace body's) child list; members come from their class/interface/object/enum body.
- * - Scope is a stack of container end offsets in document order (no parent walks); containers found out of order
+ * Where the nodes come from (this is the indexer's hot loop, and every read of a node is a call into native code):
+ * - ONE native `descendantsOfType` call lists, in pre-order, the few node types that can sit at any depth: calls,
+ *   `new`, variable declarators, function and class declarations, TypeScript type declarations, and assignments
+ *   (only when the text mentions `exports`/`prototype`). The native walk compares every node of the tree with
+ *   every listed type, so the list is kept short on purpose.
+ * - Module-level statements (imports, exports, namespaces, `declare`, overload signatures) come from the child
+ *   list of the program and of each namespace body; members come from their class/interface/object/enum body.
+ * - Scope is a stack of container ranges in document order (no parent walks); containers found ahead of the walk
  *   (members, namespaces) wait in a queue sorted by start until the walk reaches them.
- * - Nodes are integer handles over the binding's transfer buffer when the binding is the one this tree came from
- *   (checked per file; see `directAccess`), so no wrapper object is made per node. Otherwise the public API is used,
- *   with the same results.
- * - Calls, locals and assignments are decided from the source text at the node's start (the plain shapes), with
- *   field lookups only for what the text cannot settle. Nothing recurses: 10,000 nesting levels cost no JS stack.
+ * - Nodes are integer handles over the binding's transfer buffer when the binding is the very one this tree came
+ *   from (checked per file, see `directAccess`): no wrapper object and no weak-reference cache entry per node.
+ *   Otherwise the public API is used (`publicAccess`), with the same results (a test compares both).
+ * - Calls, locals, assignments, names, JSDoc and end positions are read from the source text where its shape is
+ *   plain, with field lookups only for what the text cannot settle. Offsets are UTF-16 (JS string) indexes, as the
+ *   binding reports them. Nothing recurses: 10,000 nesting levels cost no JS stack.
  *
- * Conventions (also pinned by test/extract/javascript.test.ts):
+ * Conventions (pinned by test/extract/javascript.test.ts):
  * - scope separator '.'; class members `Class.member`; object-literal members `obj.key`; `Foo.prototype.bar =` is
  *   method `Foo.bar`; `exports.foo =` / `module.exports.foo =` is function `foo` flagged `export`;
  *   `module.exports = function () {}` and `export default function () {}` are named `default`;
@@ -25,9 +26,9 @@
  * - class fields are `field` even when their value is an arrow function (calls inside are scoped to the field).
  * - `import * as ns from 'm'` and `export * from 'm'` are import refs named `*`; `import a, { b as c } from './m'`
  *   gives import refs `a` and `b` (the imported name) with context './m'; `require('fs')`/`import('fs')` with a
- *   literal give one import ref `fs` (no call ref).
- * - locals (non-function variables inside functions and blocks) are not symbols; functions bound to locals are,
- *   scoped to the enclosing definition.
+ *   literal give one import ref `fs` and no call ref (with a computed argument they are calls).
+ * - locals (non-function variables inside functions, blocks and callbacks) are not symbols; functions bound to
+ *   locals are, scoped to the enclosing named definition. Anonymous functions are not scopes of their own.
  */
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
@@ -70,7 +71,7 @@ const DEEP_TYPES_CJS = [...DEEP_TYPES, 'assignment_expression'];
 const RECOVERY_TYPES = ['ERROR', 'class', 'function_expression'];
 const CJS_HINT = /\bexports\b|\bprototype\b/;
 
-const FUNCTION_VALUES = new Set(['arrow_function', 'function_expression', 'generator_function', 'function']);
+const FUNCTION_VALUES = new Set(['arrow_function', 'function_expression', 'generator_function']);
 
 /**
  * What a container is, which decides what a declarator inside it means:
@@ -109,7 +110,6 @@ interface Access {
   row(h: number): number;
   col(h: number): number;
   end(h: number): number;
-  endPoint(h: number): { row: number; column: number };
   /** A field's child, or -1. */
   child(h: number, field: string): number;
   parent(h: number): number;
@@ -117,7 +117,7 @@ interface Access {
   lastNamedChild(h: number): number;
   /** The root's named children (the module-level statements). */
   rootChildren(): number[];
-  /** A SyntaxNode for the public API (comments). */
+  /** A SyntaxNode for the public API. */
   node(h: number): SyntaxNode;
 }
 
@@ -127,12 +127,11 @@ type Raw = { [i: number]: number };
 type NativeFn = (tree: unknown, ...args: unknown[]) => unknown;
 interface NativeBinding {
   NodeMethods: Record<
-    'descendantsOfType' | 'childForFieldId' | 'parent' | 'namedChildren' | 'lastNamedChild' | 'endIndex' | 'endPosition',
+    'descendantsOfType' | 'childForFieldId' | 'parent' | 'namedChildren' | 'lastNamedChild' | 'endIndex',
     NativeFn
   >;
   getNodeFieldNamesById: (language: unknown) => unknown;
   nodeTransferArray: Uint32Array;
-  pointTransferArray: Uint32Array;
   Tree: abstract new (...args: never[]) => unknown;
 }
 type NodeClass = new (tree: unknown) => SyntaxNode;
@@ -147,7 +146,6 @@ const NATIVE_METHODS = [
   'namedChildren',
   'lastNamedChild',
   'endIndex',
-  'endPosition',
 ] as const;
 
 const localRequire = createRequire(import.meta.url);
@@ -175,7 +173,6 @@ function bindingFor(tree: object): NativeBinding | null {
         NATIVE_METHODS.every((k) => typeof m[k] === 'function') &&
         typeof b.getNodeFieldNamesById === 'function' &&
         b.nodeTransferArray instanceof Uint32Array &&
-        b.pointTransferArray instanceof Uint32Array &&
         typeof b.Tree === 'function'
       ) {
         nativeBinding = b;
@@ -208,6 +205,7 @@ function fieldTable(binding: NativeBinding, language: object): Map<string, numbe
 // Scratch arrays reused across files (extraction is synchronous, and they only grow).
 let scratchFields = new Uint32Array(4096 * 6);
 let scratchTypeIds = new Int32Array(4096);
+let scratchEnds = new Int32Array(4096);
 
 /** Named type per type id (null for anonymous tokens), from the wrapper classes the binding made per language. */
 function typeTable(language: LanguageWithClasses): (string | null)[] | null {
@@ -245,6 +243,7 @@ function directAccess(root: SyntaxNode, types: string[]): Access | null {
 
   let fields = scratchFields;
   let typeIds = scratchTypeIds;
+  let ends = scratchEnds; // end offsets asked so far, -1 if not yet
   let cap = typeIds.length;
   const types_: (string | null)[] = [];
   const objects: (SyntaxNode | undefined)[] = [];
@@ -258,6 +257,9 @@ function directAccess(root: SyntaxNode, types: string[]): Access | null {
     const t = new Int32Array(cap);
     t.set(typeIds);
     typeIds = scratchTypeIds = t;
+    const e = new Int32Array(cap);
+    e.set(ends);
+    ends = scratchEnds = e;
   };
   const marshal = (h: number): void => {
     const t = binding.nodeTransferArray;
@@ -283,12 +285,14 @@ function directAccess(root: SyntaxNode, types: string[]): Access | null {
         for (let k = 0; k < 6; k++) fields[o + k] = buf[off + k];
         off += 6;
         typeIds[h] = v;
+        ends[h] = -1;
         types_[h] = names[v] ?? (v === 0xffff ? 'ERROR' : null);
       } else if (v && typeof v === 'object') {
         const n = v as SyntaxNode;
         const r = v as unknown as Raw;
         for (let k = 0; k < 6; k++) fields[o + k] = r[k];
         typeIds[h] = -1;
+        ends[h] = -1;
         objects[h] = n;
         types_[h] = n.isNamed ? n.type : null;
       } else continue;
@@ -308,12 +312,14 @@ function directAccess(root: SyntaxNode, types: string[]): Access | null {
       grow(h + 1);
       for (let k = 0; k < 6; k++) fields[o + k] = buf[k];
       typeIds[h] = v;
+      ends[h] = -1;
       types_[h] = names[v] ?? (v === 0xffff ? 'ERROR' : null);
     } else if (v && typeof v === 'object') {
       grow(h + 1);
       const r = v as Raw;
       for (let k = 0; k < 6; k++) fields[o + k] = r[k];
       typeIds[h] = -1;
+      ends[h] = -1;
       objects[h] = v as SyntaxNode;
       types_[h] = (v as SyntaxNode).isNamed ? (v as SyntaxNode).type : null;
     } else return -1;
@@ -336,12 +342,13 @@ function directAccess(root: SyntaxNode, types: string[]): Access | null {
     start: (h) => fields[h * 6 + 2] >>> 1,
     row: (h) => fields[h * 6 + 3],
     col: (h) => fields[h * 6 + 4] >>> 1,
-    end: (h) => (marshal(h), M.endIndex(tree) as number),
-    endPoint: (h) => {
-      marshal(h);
-      M.endPosition(tree);
-      const p = binding.pointTransferArray;
-      return { row: p[0], column: p[1] };
+    end: (h) => {
+      let e = ends[h];
+      if (e < 0) {
+        marshal(h);
+        e = ends[h] = M.endIndex(tree) as number;
+      }
+      return e;
     },
     child: (h, field) => {
       const id = fieldIds.get(field);
@@ -380,15 +387,11 @@ function directAccess(root: SyntaxNode, types: string[]): Access | null {
     const h = count - 1;
     const probe = access.node(h);
     const p = probe.startPosition;
-    const e = probe.endPosition;
-    const ep = access.endPoint(h);
     if (
       probe.startIndex !== access.start(h) ||
       p.row !== access.row(h) ||
       p.column !== access.col(h) ||
       probe.endIndex !== access.end(h) ||
-      e.row !== ep.row ||
-      e.column !== ep.column ||
       (access.type(h) !== null && probe.type !== access.type(h))
     ) {
       return null;
@@ -397,34 +400,22 @@ function directAccess(root: SyntaxNode, types: string[]): Access | null {
   return access;
 }
 
-/** Handles over SyntaxNode objects, through the public API only. */
+/** Handles over SyntaxNode objects, through the public API only (the fallback, and the reference in tests). */
 function publicAccess(root: SyntaxNode, types: string[]): Access {
   const nodes: SyntaxNode[] = root.descendantsOfType(types);
   const count = nodes.length;
-  let trusted = count > 0;
-  for (const n of count ? [nodes[0], nodes[count - 1]] : []) {
-    const r = n as unknown as Raw;
-    const p = n.startPosition;
-    if (typeof r[2] !== 'number' || r[2] / 2 !== n.startIndex || r[3] !== p.row || r[4] / 2 !== p.column) trusted = false;
-  }
   const add = (n: SyntaxNode | null): number => {
     if (!n) return -1;
     nodes.push(n);
     return nodes.length - 1;
   };
-  const start = trusted ? (h: number) => (nodes[h] as unknown as Raw)[2] >>> 1 : (h: number) => nodes[h].startIndex;
-  const row = trusted ? (h: number) => (nodes[h] as unknown as Raw)[3] : (h: number) => nodes[h].startPosition.row;
-  const col = trusted
-    ? (h: number) => (nodes[h] as unknown as Raw)[4] >>> 1
-    : (h: number) => nodes[h].startPosition.column;
   return {
     count,
-    type: (h) => nodes[h].type,
-    start,
-    row,
-    col,
+    type: (h) => (nodes[h].isNamed ? nodes[h].type : null),
+    start: (h) => nodes[h].startIndex,
+    row: (h) => nodes[h].startPosition.row,
+    col: (h) => nodes[h].startPosition.column,
     end: (h) => nodes[h].endIndex,
-    endPoint: (h) => nodes[h].endPosition,
     child: (h, field) => add(nodes[h].childForFieldName(field)),
     parent: (h) => add(nodes[h].parent),
     namedChildren: (h) => nodes[h].namedChildren.map((c) => add(c)),
@@ -456,7 +447,6 @@ const IDENT = new RegExp(`#?${ID_START}${ID_CONT}*`, 'uy');
 const CHAIN = new RegExp(String.raw`(?:#?${ID_START}${ID_CONT}*|\?\.|\.|!|\s+)*`, 'uy');
 const LAST_NAME = new RegExp(`#?${ID_START}${ID_CONT}*$`, 'u');
 const WORD_GAP = new RegExp(String.raw`${ID_CONT}\s+#?${ID_START}`, 'u');
-const EQ = /\s*=(?![=>])\s*/y;
 const STRING_ARG = /\(\s*(?:'([^'\\\n]*)'|"([^"\\\n]*)"|`([^`\\$]*)`)\s*[,)]/y;
 const CJS = new RegExp(
   String.raw`(module\s*\.\s*exports|exports)(?:\s*\.\s*(${ID_START}${ID_CONT}*))?\s*=(?![=>])`,
@@ -551,7 +541,9 @@ function sigText(src: string, start: number, end: number): string {
     else break;
   }
   const raw = src.slice(start, e);
-  const s = BLANKS.test(raw) ? collapse(raw, SIGNATURE_MAX) : raw.length > SIGNATURE_MAX ? raw.slice(0, SIGNATURE_MAX - 1) + '…' : raw;
+  let s: string;
+  if (BLANKS.test(raw)) s = collapse(raw, SIGNATURE_MAX);
+  else s = raw.length > SIGNATURE_MAX ? raw.slice(0, SIGNATURE_MAX - 1) + '…' : raw;
   return cut && !s.endsWith('…') ? s.slice(0, SIGNATURE_MAX - 1) + '…' : s;
 }
 /** Whitespace that `collapse` would change (a line break, a tab, or two blanks in a row), or an edge blank. */
@@ -650,7 +642,8 @@ function jsDocBefore(src: string, start: number, commentStart: (end: number) => 
     if (open >= 0 && src.indexOf('*/', open + 2) !== i - 2) open = -1;
     const prevClose = open >= 0 ? src.lastIndexOf('*/', open - 1) : -1;
     const lineStart = open >= 0 ? src.lastIndexOf('\n', open - 1) + 1 : 0;
-    if (open < 0 || src.indexOf('/*', prevClose < 0 ? 0 : prevClose + 2) !== open || src.slice(lineStart, open).includes('//')) {
+    const firstOpener = open >= 0 ? src.indexOf('/*', prevClose < 0 ? 0 : prevClose + 2) : -1;
+    if (open < 0 || firstOpener !== open || src.slice(lineStart, open).includes('//')) {
       open = commentStart(i); // ambiguous text: a comment opener inside the comment, a string or a `//` comment
       if (open < 0 || !src.startsWith('/**', open)) break;
     }
@@ -833,6 +826,23 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   const refAt = (h: number, kind: RefRecord['kind'], name: string, scope: string | null, context: string): void =>
     ref(A.row(h) + 1, A.col(h), kind, name, scope, context, false);
 
+  /** Row and column (UTF-16) of an offset, from the line starts (built on first use; no call into the tree). */
+  let lineStarts: number[] | null = null;
+  const pointAt = (index: number): { row: number; column: number } => {
+    if (!lineStarts) {
+      lineStarts = [0];
+      for (let p = src.indexOf('\n'); p >= 0; p = src.indexOf('\n', p + 1)) lineStarts.push(p + 1);
+    }
+    let lo = 0;
+    let hi = lineStarts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (lineStarts[mid] <= index) lo = mid;
+      else hi = mid - 1;
+    }
+    return { row: lo, column: index - lineStarts[lo] };
+  };
+
   const symbol = (
     h: number,
     name: string,
@@ -842,7 +852,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     doc: string | null,
     flags: string[] | null,
   ): void => {
-    const end = A.endPoint(h);
+    const end = pointAt(A.end(h));
     const sym: SymbolRecord = {
       name,
       kind,
@@ -995,8 +1005,9 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         const name = nameText(nm);
         const mods = new Set<string>();
         const sigStart = modifiersBefore(src, ms, A.start(nm), mods);
-        let kind: SymbolKind = mods.has('get') ? 'getter' : mods.has('set') ? 'setter' : exported ? 'function' : 'method';
-        if (exported && kind !== 'function') kind = 'function';
+        let kind: SymbolKind = exported ? 'function' : 'method';
+        if (!exported && mods.has('get')) kind = 'getter';
+        else if (!exported && mods.has('set')) kind = 'setter';
         const flags = memberFlags(mods, false);
         if (exported) flags.unshift('export');
         symbol(m, name, kind, qualified, sigText(src, sigStart, headEnd(m)), docAt(ms), flags);
@@ -1048,7 +1059,8 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   ): void => {
     functionFlags(A.start(h), A.type(h), flags);
     symbol(rangeH, name, kind, scope, sigText(src, sigStart, headEnd(h)), doc, flags);
-    const frame: Frame = { start: A.start(rangeH), end: A.end(rangeH), qualified: qualify(scope, name, SEP), kind: 'fn' };
+    const qualified = qualify(scope, name, SEP);
+    const frame: Frame = { start: A.start(rangeH), end: A.end(rangeH), qualified, kind: 'fn' };
     if (now) open(frame);
     else later(frame);
   };
@@ -1056,7 +1068,14 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   // ---- module level: statements of the program and of namespace bodies (a work list, no recursion) ----
 
   /** A namespace / module declaration at statement level. */
-  const namespaceSymbol = (h: number, scope: string | null, ex: ExportInfo | undefined, amb: AmbientInfo | undefined, work: [number[], string | null][]): void => {
+  type Work = [number[], string | null][]; // statement lists still to visit, with their namespace
+  const namespaceSymbol = (
+    h: number,
+    scope: string | null,
+    ex: ExportInfo | undefined,
+    amb: AmbientInfo | undefined,
+    work: Work,
+  ): void => {
     const nm = A.child(h, 'name');
     if (nm < 0) return;
     const name = nameText(nm);
@@ -1075,7 +1094,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   };
 
   const moduleLevel = (): void => {
-    const work: [number[], string | null][] = [[A.rootChildren(), null]];
+    const work: Work = [[A.rootChildren(), null]];
     while (work.length) {
       const [stmts, scope] = work.pop()!;
       for (const h of stmts) {
@@ -1114,7 +1133,13 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   };
 
   /** `function f(a: string): void;` (an overload, or inside `declare`). */
-  const signatureSymbol = (h: number, start: number, scope: string | null, ex: ExportInfo | undefined, amb: AmbientInfo | undefined): void => {
+  const signatureSymbol = (
+    h: number,
+    start: number,
+    scope: string | null,
+    ex: ExportInfo | undefined,
+    amb: AmbientInfo | undefined,
+  ): void => {
     const flags: string[] = [];
     exportFlags(ex, flags);
     if (amb) flags.push('declare');
@@ -1171,7 +1196,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     if (!any && source >= 0) refAt(h, 'import', mod, scope, mod); // side effect only: `import './x'`
   };
 
-  const exportStatement = (h: number, start: number, scope: string | null, work: [number[], string | null][]): void => {
+  const exportStatement = (h: number, start: number, scope: string | null, work: Work): void => {
     const source = A.child(h, 'source');
     if (source >= 0) {
       // re-exports import from the other module
@@ -1225,13 +1250,13 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     }
   };
 
-  const ambient = (h: number, start: number, scope: string | null, exported: ExportInfo | undefined, work: [number[], string | null][]): void => {
+  const ambient = (h: number, start: number, scope: string | null, ex: ExportInfo | undefined, work: Work): void => {
     DECLARE.lastIndex = start;
     if (!DECLARE.exec(src)) return;
     const ds = DECLARE.lastIndex;
     GLOBAL_BLOCK.lastIndex = ds;
     if (GLOBAL_BLOCK.exec(src)) {
-      const anchor = exported?.h ?? h;
+      const anchor = ex?.h ?? h;
       symbol(h, 'global', 'namespace', scope, 'declare global', docAt(A.start(anchor)), ['declare']);
       const qualified = qualify(scope, 'global', SEP);
       later({ start, end: A.end(h), qualified, kind: 'ns' });
@@ -1239,13 +1264,13 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       if (body >= 0) work.push([A.namedChildren(body), qualified]);
       return;
     }
-    const info: AmbientInfo = { h, exported };
+    const info: AmbientInfo = { h, exported: ex };
     ambientAt.set(ds, info);
     const inner = A.lastNamedChild(h);
     if (inner < 0 || A.start(inner) !== ds) return;
     const it = A.type(inner);
-    if (it === 'internal_module' || it === 'module') namespaceSymbol(inner, scope, exported, info, work);
-    else if (it === 'function_signature') signatureSymbol(inner, ds, scope, exported, info);
+    if (it === 'internal_module' || it === 'module') namespaceSymbol(inner, scope, ex, info, work);
+    else if (it === 'function_signature') signatureSymbol(inner, ds, scope, ex, info);
   };
 
   moduleLevel();
@@ -1345,7 +1370,8 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         let cs = start + 3;
         while (isSpace(src.charCodeAt(cs))) cs++;
         const nextStart = i + 1 < count ? A.start(i + 1) : -1;
-        if (cs > start + 3 && nextStart !== cs && (scanCallee(src, cs) || scanCalleeUnicode(src, cs)) && src.charCodeAt(calleeEnd) !== 96) {
+        const plainCallee = cs > start + 3 && nextStart !== cs && (scanCallee(src, cs) || scanCalleeUnicode(src, cs));
+        if (plainCallee && src.charCodeAt(calleeEnd) !== 96 /* tagged template: the callee is a call */) {
           const text = src.slice(cs, calleeEnd);
           if (!text.includes('?')) {
             ref(line, col, 'call', src.slice(nameStart, nameEnd), scope, text, !calleeBlank);
@@ -1452,9 +1478,14 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         // Where the value starts: from the text for `name = value`; `name: T = value` asks the tree.
         let valueStart = -1;
         let value = -1;
-        EQ.lastIndex = start + name.length;
-        if (EQ.exec(src)) valueStart = EQ.lastIndex;
-        else {
+        let q = start + name.length;
+        while (isSpace(src.charCodeAt(q))) q++;
+        const eq = src.charCodeAt(q) === 61 /* = */ && src.charCodeAt(q + 1) !== 61 && src.charCodeAt(q + 1) !== 62;
+        if (eq) {
+          q++;
+          while (isSpace(src.charCodeAt(q))) q++;
+          valueStart = q;
+        } else {
           const c = src.charCodeAt(start + name.length);
           if (c === 58 /* : */ || c === 33 /* ! */) {
             value = A.child(i, 'value');
@@ -1530,15 +1561,23 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       }
 
       case 'assignment_expression': {
+        // Most assignments are `this.x = ...` or `x = ...`: rule those out before any regex.
+        const idEnd = identEnd(src, start);
+        if (idEnd < 0) break;
+        let q = idEnd;
+        while (isSpace(src.charCodeAt(q))) q++;
+        if (src.charCodeAt(q) !== 46 /* . */) break;
         const c0 = src.charCodeAt(start);
         let exportsTarget = false;
         let m: RegExpExecArray | null = null;
-        if (c0 === 109 /* m */ || c0 === 101 /* e */) {
+        if ((c0 === 109 /* m */ || c0 === 101) /* e */ && (startsWithWord(src, start, 'exports') || startsWithWord(src, start, 'module'))) {
           CJS.lastIndex = start;
           m = CJS.exec(src);
           exportsTarget = m !== null;
         }
-        if (!m) {
+        let r = q + 1;
+        while (isSpace(src.charCodeAt(r))) r++;
+        if (!m && startsWithWord(src, r, 'prototype')) {
           PROTO.lastIndex = start;
           m = PROTO.exec(src);
         }

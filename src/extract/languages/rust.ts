@@ -222,13 +222,15 @@ function sigText(src: string, from: number, to: number): string {
  * attributes (`#[...]`), plain `//` comments and block comments; collects `///` lines and `/** *\/` blocks;
  * stops at anything else (code, `//!`, `#![...]`).
  */
-function docAt(src: string, start: number, lineStartOf: (index: number) => number): string | null {
+function docAt(src: string, start: number, lineStarts: number[], row: number): string | null {
   let docs: string[] | null = null;
   let p = start;
+  let r = row; // walks up the line table with p
   for (;;) {
     while (p > 0 && isWs(src.charCodeAt(p - 1))) p--;
     if (p === 0) break;
-    const ls = lineStartOf(p - 1);
+    while (r > 0 && lineStarts[r] > p - 1) r--;
+    const ls = lineStarts[r];
     let q = ls;
     while (q < p && (src.charCodeAt(q) === 32 || src.charCodeAt(q) === 9)) q++;
     if (src.charCodeAt(q) === 47 && src.charCodeAt(q + 1) === 47) {
@@ -333,7 +335,10 @@ function squash(text: string, max: number): string {
     let clean = text.charCodeAt(0) !== 32 && text.charCodeAt(text.length - 1) !== 32;
     for (let i = 0; clean && i < text.length; i++) {
       const c = text.charCodeAt(i);
-      if (c === 10 || c === 9 || c === 13 || c === 12 || c === 11 || (c === 32 && text.charCodeAt(i + 1) === 32)) clean = false;
+      // (anything non-ASCII goes the slow way: \s also matches Unicode spaces)
+      if (c === 10 || c === 9 || c === 13 || c === 12 || c === 11 || c > 127 || (c === 32 && text.charCodeAt(i + 1) === 32)) {
+        clean = false;
+      }
     }
     if (clean) return text;
   }
@@ -441,19 +446,21 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   // Line table: lineStarts[k] is the index of the first character of row k.
   const lineStarts: number[] = [0];
   for (let i = src.indexOf('\n'); i >= 0; i = src.indexOf('\n', i + 1)) lineStarts.push(i + 1);
-  let hint = 0;
+  const lastRow = lineStarts.length - 1;
+  let hint = 0; // the row of the previous lookup: pre-order positions mostly move forward a little
   const rowOf = (idx: number): number => {
-    // pre-order starts are non-decreasing, so the hint usually lands on the right row or just before it
     let lo = hint;
-    if (lineStarts[lo] > idx) lo = 0;
-    let hi = lineStarts.length - 1;
-    if (lo + 1 <= hi && lineStarts[lo + 1] > idx) return lo;
+    if (lineStarts[lo] <= idx) {
+      if (lo === lastRow || lineStarts[lo + 1] > idx) return lo;
+      if (lo + 1 === lastRow || lineStarts[lo + 2] > idx) return (hint = lo + 1);
+    } else lo = 0;
+    let hi = lastRow;
     while (lo < hi) {
       const mid = (lo + hi + 1) >> 1;
       if (lineStarts[mid] <= idx) lo = mid;
       else hi = mid - 1;
     }
-    return lo;
+    return (hint = lo);
   };
 
   // In a file with syntax errors the textual header scan can run into the body (`fn f(a: u8 {`), so there the
@@ -467,8 +474,6 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     }
     return headerEnd(src, start, limit);
   };
-
-  const lineStartOf = (idx: number): number => lineStarts[rowOf(idx)];
 
   const starts = new Array<number>(n);
   for (let i = 0; i < n; i++) starts[i] = nodes[i].startIndex;
@@ -490,7 +495,6 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   ): string => {
     const qualified = scope ? scope + SEP + name : name;
     const sr = rowOf(start);
-    hint = sr;
     const er = rowOf(end);
     const sym: SymbolRecord = {
       name,
@@ -502,7 +506,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       endLine: er + 1,
       endCol: end - lineStarts[er],
       signature,
-      doc: docAt(src, start, lineStartOf),
+      doc: docAt(src, start, lineStarts, sr),
     };
     if (flags && flags.length) sym.flags = flags;
     symbols.push(sym);
