@@ -1,6 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import type { Argv } from 'yargs';
 import type { IndexOptions } from '../config/options.js';
 import { UsageError } from '../config/options.js';
 import type { PipelineEvent } from '../pipeline/events.js';
@@ -11,26 +10,9 @@ import { startWorker } from '../transport/redis/worker.js';
 import { createLogger, type LogFormat } from '../util/log.js';
 import { indexCommand, interruptController } from './index-command.js';
 
+export { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
+
 const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
-
-export function redisFlags<T>(y: Argv<T>) {
-  return y
-    .option('redis', { type: 'string', describe: 'Redis URL: redis://[user:password@]host:port[/db], or rediss:// for TLS' })
-    .option('namespace', { type: 'string', describe: 'Prefix of every Redis key (default mcp-index)' })
-    .option('tls-ca', { type: 'string', describe: 'CA certificate (PEM) to verify the Redis server' })
-    .option('tls-cert', { type: 'string', describe: 'Client certificate (PEM) for mutual TLS' })
-    .option('tls-key', { type: 'string', describe: 'Client key (PEM) for mutual TLS' });
-}
-
-export function clusterFlags<T>(y: Argv<T>) {
-  return redisFlags(y)
-    .option('cluster', { type: 'boolean', describe: 'Run batches on Redis workers instead of local threads' })
-    .option('priority', { choices: ['urgent', 'high', 'normal', 'low'] as const, describe: "This run's priority on the shared queue" })
-    .option('workers', { type: 'number', describe: 'Also start N local worker processes (1 thread each)' })
-    .option('window', { type: 'number', describe: 'Batches uploaded and queued at once (bounds Redis memory; default 32)' });
-}
-
-export const CLUSTER_KEYS = ['cluster', 'redis', 'namespace', 'priority', 'workers', 'window', 'tlsCa', 'tlsCert', 'tlsKey'] as const;
 
 function connectOptions(url: string, tls: { ca?: string; cert?: string; key?: string }): RedisConnectOptions {
   return { url, tlsCa: tls.ca, tlsCert: tls.cert, tlsKey: tls.key };
@@ -188,7 +170,8 @@ export async function clusterStatus(argv: { redis: string; namespace?: string; t
   await preflight(conn, ns);
   const keys = new Keys(ns);
   const redis = createRedis(conn);
-  const queue = new Queue(keys.queue, { connection: createRedis(conn), prefix: keys.prefix });
+  const queueConn = createRedis(conn);
+  const queue = new Queue(keys.queue, { connection: queueConn, prefix: keys.prefix });
   try {
     const queueCounts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
     const ranks = Object.entries({ urgent: 1, high: 2, normal: 3, low: 4 });
@@ -210,6 +193,7 @@ export async function clusterStatus(argv: { redis: string; namespace?: string; t
     return { namespace: ns, queue: queueCounts, byPriority, workers, runs };
   } finally {
     await queue.close();
+    queueConn.disconnect(); // BullMQ leaves a connection it was given open
     redis.disconnect();
   }
 }

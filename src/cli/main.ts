@@ -7,7 +7,7 @@ import { defaultIndexPath } from '../index-store/location.js';
 import { IndexNotFoundError, openIndex } from '../index-store/reader.js';
 import { changedSince, fileList } from '../discover/changed.js';
 import { EXIT } from './errors.js';
-import { CLUSTER_KEYS, clusterFlags, clusterIndexCommand, redisFlags, workerCommand } from './cluster.js';
+import { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
 import { indexCommand, interruptController } from './index-command.js';
 import { watchRepository } from '../pipeline/watch.js';
 import { registerQueryCommands } from './query-commands.js';
@@ -66,7 +66,9 @@ export async function cli(args: string[]): Promise<void> {
       async (argv) => {
         const o = buildOptions(argv.path as string, pick(argv, [...INDEX_KEYS, ...CLUSTER_KEYS, ...OPS_INDEX_KEYS]), argv.config);
         const only = o.changedSince ? await changedSince(o.root, o.changedSince) : o.files ? fileList(o.root, o.files) : null;
-        exitCode = await withCoordinatorOps(argv, o, (onEvent) => (o.cluster ? clusterIndexCommand(o, only, onEvent) : indexCommand(o, undefined, { only, onEvent })));
+        exitCode = await withCoordinatorOps(argv, o, async (onEvent) =>
+          o.cluster ? (await import('./cluster.js')).clusterIndexCommand(o, only, onEvent) : indexCommand(o, undefined, { only, onEvent }),
+        );
       },
     )
     .command(
@@ -110,7 +112,7 @@ export async function cli(args: string[]): Promise<void> {
       async (argv) => {
         if (argv.threads !== undefined && (!Number.isInteger(argv.threads) || argv.threads < 1)) throw new UsageError('--threads must be a whole number >= 1');
         if (argv.root !== undefined) argv.root = resolveRoot(argv.root);
-        exitCode = await workerCommand(argv);
+        exitCode = await (await import('./cluster.js')).workerCommand(argv);
       },
     )
     .command(

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { resolveRoot, UsageError, type IndexOptions } from '../config/options.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import { createLogger, type LogFormat } from '../util/log.js';
-import { redisFlags } from './cluster.js';
+import { redisFlags } from './cluster-flags.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 

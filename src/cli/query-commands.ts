@@ -1,5 +1,6 @@
 import type { Argv } from 'yargs';
 import { UsageError } from '../config/options.js';
+import { redisFlags } from './cluster-flags.js';
 import { LANGUAGES, REF_KINDS, SYMBOL_KINDS } from '../protocol/types.js';
 import { QueryError } from '../query/common.js';
 import { FIND_DEFAULT_LIMIT, findSymbols, MATCH_MODES, type MatchMode } from '../query/find.js';
@@ -128,17 +129,27 @@ export function registerQueryCommands<T>(y: Argv<T>): Argv<T> {
       'status [repo]',
       'Index location, contents, last run, per-file errors, and files changed since',
       (c) =>
-        indexOptions(c.positional('repo', repoPositional)).option('errors', {
-          type: 'number',
-          default: 10,
-          describe: 'How many files with errors (and changed files) to list',
-        }),
-      (argv) =>
-        run(argv, (ix) => {
+        redisFlags(
+          indexOptions(c.positional('repo', repoPositional)).option('errors', {
+            type: 'number',
+            default: 10,
+            describe: 'How many files with errors (and changed files) to list',
+          }),
+        ),
+      async (argv) => {
+        if (argv.redis) {
+          // Cluster status: queue depth by priority and state, live workers, runs in progress.
+          const { clusterStatus, formatClusterStatus } = await import('./cluster.js');
+          const s = await clusterStatus({ ...argv, redis: argv.redis });
+          process.stdout.write((argv.json ? JSON.stringify(s) : formatClusterStatus(s)) + '\n');
+          return;
+        }
+        return run(argv, (ix) => {
           if (!Number.isInteger(argv.errors) || argv.errors < 0) throw new QueryError('--errors must be a non-negative integer');
           const s = indexStatus(ix.db, ix.indexPath, ix.meta, ix.root, { errorsLimit: argv.errors, staleLimit: argv.errors });
           return { json: s, text: formatStatus(s) };
-        }),
+        });
+      },
     )
     .command(
       'serve',

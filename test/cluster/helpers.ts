@@ -7,7 +7,7 @@
  * with the code under test.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
@@ -23,6 +23,8 @@ export function tempDir(tag: string): string {
 
 export function cleanupTemp(): void {
   while (made.length) rmSync(made.pop()!, { recursive: true, force: true });
+  cacheDir = null;
+  build = null;
 }
 
 function newestMtime(dir: string): number {
@@ -75,11 +77,14 @@ export async function snapshotBuild(): Promise<Build> {
 }
 
 /** The environment of every CLI child: no MCP_INDEX_* flags from the caller, a private cache, no git above. */
+let cacheDir: string | null = null;
+
 export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
+  cacheDir ??= tempDir('cache');
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MCP_INDEX_')) env[k] = v;
   Object.assign(env, {
-    XDG_CACHE_HOME: join(tmpdir(), 'mcp-index-cluster-cache'),
+    XDG_CACHE_HOME: cacheDir,
     GIT_CONFIG_GLOBAL: '/dev/null',
     GIT_CONFIG_NOSYSTEM: '1',
     GIT_CEILING_DIRECTORIES: realpathSync(tmpdir()),
@@ -250,7 +255,6 @@ export function readJson<T>(text: string): T {
   return JSON.parse(line) as T;
 }
 
-export { readFileSync };
 
 /** Polls `cond` every 100 ms until true; fails with `what` after `timeoutMs`. */
 export async function waitUntil(cond: () => boolean | Promise<boolean>, what: string, timeoutMs = 300_000): Promise<void> {

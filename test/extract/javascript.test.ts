@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { TooDeepError } from '../../src/extract/common.js';
 import { MAX_SCOPE_DEPTH, setDirectAccess } from '../../src/extract/languages/javascript.js';
-import { languageOf, parseAndExtract } from '../../src/extract/registry.js';
+import { extractorFor, languageOf, parseAndExtract, parserFor } from '../../src/extract/registry.js';
 import type { Language, RefRecord, SymbolRecord } from '../../src/protocol/types.js';
 
 const js = (src: string) => parseAndExtract('javascript', src);
@@ -435,5 +435,19 @@ function last() {}`);
       }
     }
     expect(files).toBeGreaterThanOrEqual(6);
+  });
+
+  it('gives the same results when some nodes already have wrapper objects (cached by the binding)', () => {
+    const src = readFileSync(join(import.meta.dirname, '../../fixtures/extract/typescript/types.ts'), 'utf8');
+    const tree = parserFor('typescript').parse(src);
+    // wrappers made through the public API stay cached while referenced; the listing then returns them as objects
+    const held = tree.rootNode.descendantsOfType(['call_expression', 'class_declaration', 'variable_declarator']);
+    expect(held.length).toBeGreaterThan(5);
+    setDirectAccess(true);
+    const direct = extractorFor('typescript')(tree.rootNode, src);
+    setDirectAccess(false);
+    const viaPublic = extractorFor('typescript')(tree.rootNode, src);
+    expect(direct).toEqual(viaPublic);
+    expect(direct).toEqual((({ hasError: _, ...rest }) => rest)(parseAndExtract('typescript', src)));
   });
 });

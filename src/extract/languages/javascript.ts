@@ -332,8 +332,28 @@ function directAccess(root: SyntaxNode, types: string[]): Access | null {
   for (let k = 0; k < 6; k++) t0[k] = rootRaw[k];
   const out = M.descendantsOfType(tree, types);
   if (!Array.isArray(out)) return null;
-  addAll(out, null);
-  if (size !== out.length) return null;
+  const n = out.length;
+  let fresh = true; // the usual case: no listed node has a wrapper yet, so all fields are in the buffer
+  for (let i = 0; i < n; i++) {
+    if (typeof out[i] !== 'number') {
+      fresh = false;
+      break;
+    }
+  }
+  if (fresh && binding.nodeTransferArray.length >= n * 6) {
+    grow(n + 64);
+    fields.set(binding.nodeTransferArray.subarray(0, n * 6));
+    for (let h = 0; h < n; h++) {
+      const v = out[h] as number;
+      typeIds[h] = v;
+      types_[h] = names[v] ?? (v === 0xffff ? 'ERROR' : null);
+    }
+    ends.fill(-1, 0, n);
+    size = n;
+  } else {
+    addAll(out, null);
+  }
+  if (size !== n) return null;
   const count = size;
 
   const access: Access = {

@@ -59,7 +59,8 @@ const TYPES = [
 // Header regexes (sticky, run at the node's start index)
 
 const ID = String.raw`(?:r#)?[\p{XID_Start}_][\p{XID_Continue}]*`;
-const PREFIX = String.raw`((?:(?:pub\s*(?:\([^()]*\))?|crate|default|const|async|unsafe|safe|auto|extern(?:\s*"[^"]*")?)\s*)*?)`;
+const MODIFIER = String.raw`pub\s*(?:\([^()]*\))?|crate|default|const|async|unsafe|safe|auto|extern(?:\s*"[^"]*")?`;
+const PREFIX = `((?:(?:${MODIFIER})\\s*)*?)`;
 const head = (kw: string) => new RegExp(`${PREFIX}${kw}\\s+(mut\\s+)?(${ID})`, 'uy');
 
 const RE_FN = head('fn');
@@ -206,7 +207,7 @@ function headerEnd(src: string, from: number, limit: number): number {
   return limit;
 }
 
-/** Header text `[from, to)` as a signature: trailing `{`, `=`, `:`, `;`, `,` and whitespace dropped, collapsed, capped. */
+/** Header text `[from, to)` as a signature: trailing `{ = : ; ,` and whitespace dropped, collapsed, capped. */
 function sigText(src: string, from: number, to: number): string {
   const cap = SIGNATURE_MAX * 8;
   const capped = to - from > cap;
@@ -336,9 +337,7 @@ function squash(text: string, max: number): string {
     for (let i = 0; clean && i < text.length; i++) {
       const c = text.charCodeAt(i);
       // (anything non-ASCII goes the slow way: \s also matches Unicode spaces)
-      if (c === 10 || c === 9 || c === 13 || c === 12 || c === 11 || c > 127 || (c === 32 && text.charCodeAt(i + 1) === 32)) {
-        clean = false;
-      }
+      if (c === 32 ? text.charCodeAt(i + 1) === 32 : c < 32 ? c >= 9 && c <= 13 : c > 127) clean = false;
     }
     if (clean) return text;
   }
@@ -375,7 +374,9 @@ function trailingComment(src: string, from: number, to: number): number {
 function typeName(text: string): string {
   const t = text
     .replace(/^(?:&\s*(?:'[\p{XID_Continue}]+\s*)?|\*\s*(?:const|mut)\s+|mut\s+|dyn\s+|::)+/u, '');
-  if (!RE_ID_START.test(t.charAt(0)) || /^(?:fn|impl|unsafe|extern)\b/.test(t)) return collapse(t, SIGNATURE_MAX) || text;
+  if (!RE_ID_START.test(t.charAt(0)) || /^(?:fn|impl|unsafe|extern)\b/.test(t)) {
+    return collapse(t, SIGNATURE_MAX) || text; // `[T]`, `(A, B)`, `fn(u8)`: the whole type
+  }
   let end = t.length;
   const lt = t.indexOf('<');
   if (lt >= 0) end = lt;
@@ -732,7 +733,8 @@ export function extract(root: SyntaxNode, src: string): Extraction {
             RE_FIELD.lastIndex = start;
             const m = RE_FIELD.exec(src);
             const name = m ? m[2] : node.childForFieldName('name')?.text;
-            if (name) addSymbol(name, 'field', scope, start, end, sigText(src, start, end), m ? prefixFlags(m[1] ?? '') : null);
+            const flags = m ? prefixFlags(m[1] ?? '') : null;
+            if (name) addSymbol(name, 'field', scope, start, end, sigText(src, start, end), flags);
             continue;
           }
           case 'enum_variant': {
@@ -740,7 +742,8 @@ export function extract(root: SyntaxNode, src: string): Extraction {
             const m = RE_VARIANT.exec(src);
             const name = m ? m[1] : node.childForFieldName('name')?.text;
             if (!name) continue;
-            const q = addSymbol(name, 'enum_member', scope, start, end, sigText(src, start, headerEnd(src, start, end)), null);
+            const sig = sigText(src, start, headerEnd(src, start, end));
+            const q = addSymbol(name, 'enum_member', scope, start, end, sig, null);
             stack.push({ end, qualified: q, kind: K_OTHER });
             continue;
           }

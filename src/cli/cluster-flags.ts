@@ -1,0 +1,22 @@
+import type { Argv } from 'yargs';
+
+// Flags only: no Redis or BullMQ imports here, so commands that never touch a cluster start fast.
+
+export function redisFlags<T>(y: Argv<T>) {
+  return y
+    .option('redis', { type: 'string', describe: 'Redis URL: redis://[user:password@]host:port[/db], or rediss:// for TLS' })
+    .option('namespace', { type: 'string', describe: 'Prefix of every Redis key (default mcp-index)' })
+    .option('tls-ca', { type: 'string', describe: 'CA certificate (PEM) to verify the Redis server' })
+    .option('tls-cert', { type: 'string', describe: 'Client certificate (PEM) for mutual TLS' })
+    .option('tls-key', { type: 'string', describe: 'Client key (PEM) for mutual TLS' });
+}
+
+export function clusterFlags<T>(y: Argv<T>) {
+  return redisFlags(y)
+    .option('cluster', { type: 'boolean', describe: 'Run batches on Redis workers instead of local threads' })
+    .option('priority', { choices: ['urgent', 'high', 'normal', 'low'] as const, describe: "This run's priority on the shared queue" })
+    .option('workers', { type: 'number', describe: 'Also start N local worker processes (1 thread each)' })
+    .option('window', { type: 'number', describe: 'Batches uploaded and queued at once (bounds Redis memory; default 32)' });
+}
+
+export const CLUSTER_KEYS = ['cluster', 'redis', 'namespace', 'priority', 'workers', 'window', 'tlsCa', 'tlsCert', 'tlsKey'] as const;
