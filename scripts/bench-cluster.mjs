@@ -6,11 +6,12 @@
  *   npx tsc -p . && node scripts/bench-cluster.mjs [--reps 3] [--max-mb 13] [--tree DIR]
  *
  * Runs alternate (local, cluster, local, cluster, ...) after one warm-up of each, every run with --full and a fresh
- * output file, so both parse everything. Prints each time, the medians and the ratio cluster/local (target <= 1.2).
+ * output file, so both parse everything. Prints each wall time, the medians and the ratio cluster/local (target
+ * <= 1.2), and the CPU time each mode used (less sensitive to a loaded machine than wall time).
  * Needs redis-server on PATH (started privately on a free port, AOF everysec) and python3 (to find the stdlib).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -95,7 +96,23 @@ function start(cmd, argv, readyRe) {
   });
 }
 
-/** Runs the CLI to completion; returns wall ms and the run's own totalMs. */
+const TICK_MS = 1000 / (Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout) || 100);
+
+/** CPU time (user + system, all threads) a live process has used so far, in ms; null once it is gone. */
+function cpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) * TICK_MS; // utime, stime (fields 14 and 15)
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Runs the CLI to completion; returns wall ms, the run's own totalMs, and the CPU ms of the process (sampled every
+ * 20 ms until it exits: wall time moves with the machine's load, CPU time much less).
+ */
 function timed(argv) {
   return new Promise((res, rej) => {
     const t0 = performance.now();
@@ -103,14 +120,17 @@ function timed(argv) {
     children.add(c);
     let out = '';
     let err = '';
+    let cpu = 0;
+    const sampler = setInterval(() => (cpu = cpuMs(c.pid) ?? cpu), 20);
     c.stdout.on('data', (d) => (out += d));
     c.stderr.on('data', (d) => (err += d));
     c.once('exit', (code) => {
+      clearInterval(sampler);
       children.delete(c);
       const wallMs = performance.now() - t0;
       if (code !== 0) return rej(new Error(`mcp-index ${argv.join(' ')} exited ${code}:\n${err}`));
       const summary = JSON.parse(out.trim().split('\n').pop());
-      res({ wallMs, totalMs: summary.timings.totalMs, indexMs: summary.timings.indexMs, batches: summary.run.batches, files: summary.index.files });
+      res({ wallMs, cpuMs: cpu, totalMs: summary.timings.totalMs, indexMs: summary.timings.indexMs, batches: summary.run.batches, files: summary.index.files });
     });
   });
 }
@@ -134,17 +154,21 @@ async function main() {
   const port = await freePort();
   const rdir = join(tmp, 'redis');
   mkdirSync(rdir);
-  await start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', rdir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction', '--logfile', ''], /Ready to accept connections/);
+  const redisProc = await start('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--dir', rdir, '--appendonly', 'yes', '--appendfsync', 'everysec', '--save', '', '--maxmemory-policy', 'noeviction', '--logfile', ''], /Ready to accept connections/);
   const url = `redis://127.0.0.1:${port}`;
   const ns = `bench-${process.pid}`;
-  await Promise.all(
+  const workers = await Promise.all(
     [0, 1].map((i) => start(process.execPath, [BIN, 'worker', '--redis', url, '--namespace', ns, '--threads', '1', '--root', tree, '--name', `bench-${i}`, '--log-level', 'info'], /worker started/)),
   );
 
-  const run = (mode, i) =>
-    mode === 'local'
-      ? timed([tree, '--out', join(tmp, `local-${i}.db`), '--threads', '2', ...extra])
-      : timed([tree, '--cluster', '--redis', url, '--namespace', ns, '--out', join(tmp, `cluster-${i}.db`), ...extra]);
+  // Cluster CPU = the coordinator's + what the two workers and Redis used during the run.
+  const serverCpu = () => [redisProc, ...workers].reduce((n, c) => n + (cpuMs(c.pid) ?? 0), 0);
+  const run = async (mode, i) => {
+    if (mode === 'local') return timed([tree, '--out', join(tmp, `local-${i}.db`), '--threads', '2', ...extra]);
+    const before = serverCpu();
+    const r = await timed([tree, '--cluster', '--redis', url, '--namespace', ns, '--out', join(tmp, `cluster-${i}.db`), ...extra]);
+    return { ...r, cpuMs: r.cpuMs + serverCpu() - before };
+  };
 
   console.log(`tree:     ${desc}`);
   console.log(`machine:  ${cpus().length} cores (${cpus()[0]?.model ?? '?'}), load average at start ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
@@ -154,11 +178,13 @@ async function main() {
   const w2 = await run('cluster', 'warm');
   console.log(`warm-up:  local ${fmt(w1.wallMs)}, cluster ${fmt(w2.wallMs)} (${w1.files} files, ${w1.batches} batches)`);
   const times = { local: [], cluster: [] };
+  const cpu = { local: [], cluster: [] };
   for (let i = 0; i < REPS; i++) {
     for (const mode of ['local', 'cluster']) {
       const r = await run(mode, i);
       times[mode].push(r.wallMs);
-      console.log(`rep ${i + 1} ${mode.padEnd(8)} wall ${fmt(r.wallMs)}  (run total ${fmt(r.totalMs)}, index phase ${fmt(r.indexMs)})`);
+      cpu[mode].push(r.cpuMs);
+      console.log(`rep ${i + 1} ${mode.padEnd(8)} wall ${fmt(r.wallMs)}  cpu ${fmt(r.cpuMs)}  (run total ${fmt(r.totalMs)}, index phase ${fmt(r.indexMs)})`);
     }
   }
   // Same tree, same answer: compare one export of each.
@@ -168,14 +194,36 @@ async function main() {
   const mc = median(times.cluster);
   console.log(`median:   local ${fmt(ml)}, cluster ${fmt(mc)}`);
   console.log(`ratio:    cluster/local = ${(mc / ml).toFixed(2)} (target <= 1.20)${mc / ml <= 1.2 ? '' : '  ABOVE TARGET'}`);
+  const cl = median(cpu.local);
+  const cc = median(cpu.cluster);
+  console.log(`cpu:      local ${fmt(cl)}, cluster ${fmt(cc)} (coordinator + workers + redis), ratio ${(cc / cl).toFixed(2)}`);
   console.log(`spread:   local ${fmt(Math.min(...times.local))}..${fmt(Math.max(...times.local))}, cluster ${fmt(Math.min(...times.cluster))}..${fmt(Math.max(...times.cluster))}; load average now ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   console.log(`exports:  ${equal ? 'byte-equal' : 'DIFFERENT (bug!)'}`);
   process.exitCode = equal ? 0 : 1;
 }
 
-main().catch((err) => {
-  console.error(err);
-  process.exitCode = 1;
-}).finally(() => {
-  for (const c of children) c.kill('SIGTERM');
-});
+/** Workers first (they drain through Redis), then Redis; whatever hangs is killed after 30 s. */
+async function shutdown() {
+  const stop = async (list) => {
+    await Promise.all(
+      list.map((c) => {
+        if (c.exitCode !== null || c.signalCode !== null) return null;
+        const t = setTimeout(() => c.kill('SIGKILL'), 30_000);
+        return new Promise((r) => c.once('exit', () => (clearTimeout(t), r())));
+      }),
+    );
+  };
+  const all = [...children];
+  const workers = all.filter((c) => c.spawnargs.includes('worker'));
+  for (const c of workers) c.kill('SIGTERM');
+  await stop(workers);
+  for (const c of all) if (!workers.includes(c)) c.kill('SIGTERM');
+  await stop(all);
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(shutdown);
