@@ -28,8 +28,9 @@ export class LocalTransport implements Transport {
 
   /** Threads start on first use: a run with nothing to parse (incremental, no change) never pays for them. */
   private get pool(): Piscina<ThreadTask, JobResult> {
+    if (this.poolInstance) return this.poolInstance;
     const threads = this.capacity;
-    return (this.poolInstance ??= new Piscina({
+    return (this.poolInstance = new Piscina<ThreadTask, JobResult>({
       filename: THREAD_FILE,
       minThreads: threads,
       maxThreads: threads,
@@ -37,7 +38,11 @@ export class LocalTransport implements Transport {
       // leaves work queued inside the pool that it would have to cancel.
       concurrentTasksPerWorker: 1,
       idleTimeout: Number.MAX_SAFE_INTEGER,
-    }));
+    })).on('error', (err: Error) => {
+      // A thread that dies outside a task (e.g. failing to load) is replaced by Piscina; the tasks it held
+      // reject and the pipeline splits them. Without a listener the whole process would exit.
+      process.stderr.write(`mcp-index: pool thread error: ${err.message}\n`);
+    });
   }
 
   /** Run a batch on a pool thread. Never passes an AbortSignal: aborting a running task terminates its thread,
