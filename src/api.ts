@@ -12,7 +12,7 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { Redis } from 'ioredis';
-import { workerRows, type WorkerRow } from './cli/cluster.js';
+import { runRecord, workerRows, type WorkerRow } from './cli/cluster.js';
 import { buildOptions, resolveRoot, type ConfigInput, type IndexOptions } from './config/options.js';
 import { changedSince, fileList } from './discover/changed.js';
 import { HeartbeatWatcher } from './ops/heartbeats.js';
@@ -175,26 +175,6 @@ class RedisCoordinator extends EventEmitter<IndexEvents> implements Coordinator 
     await this.watcher?.stop();
     this.redis.disconnect();
   }
-}
-
-/** The run record `mcp-index status --redis` reads (the same fields the CLI coordinator writes). */
-function runRecord(redis: Redis, keys: Keys, o: IndexOptions): (e: PipelineEvent) => void {
-  let runId = '';
-  return (e) => {
-    if (e.type === 'planned') {
-      runId = e.runId;
-      void redis
-        .multi()
-        .hset(keys.run(runId), { root: o.root, priority: o.priority, total: String(e.batches), started: String(Date.now()), host: process.pid })
-        .sadd(keys.runs, runId)
-        .exec()
-        .catch(() => {});
-    } else if (e.type === 'batch-done' && runId) {
-      void redis.hincrby(keys.run(runId), 'merged', 1).catch(() => {});
-    } else if (e.type === 'done' && runId) {
-      void redis.multi().srem(keys.runs, runId).pexpire(keys.run(runId), 3600_000).exec().catch(() => {});
-    }
-  };
 }
 
 /** Connects (checking the URL, credentials and rights once) and returns a coordinator. */

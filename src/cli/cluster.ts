@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Redis } from 'ioredis';
 import type { IndexOptions } from '../config/options.js';
 import { UsageError } from '../config/options.js';
 import type { PipelineEvent } from '../pipeline/events.js';
@@ -16,6 +17,26 @@ const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
 
 function connectOptions(url: string, tls: { ca?: string; cert?: string; key?: string }): RedisConnectOptions {
   return { url, tlsCa: tls.ca, tlsCert: tls.cert, tlsKey: tls.key };
+}
+
+/** Keeps the run record that `mcp-index status --redis` reads. Informative only: a failed write never stops a run. */
+export function runRecord(redis: Redis, keys: Keys, o: IndexOptions): (e: PipelineEvent) => void {
+  let runId = '';
+  return (e) => {
+    if (e.type === 'planned') {
+      runId = e.runId;
+      void redis
+        .multi()
+        .hset(keys.run(runId), { root: o.root, priority: o.priority, total: String(e.batches), started: String(Date.now()), host: process.pid })
+        .sadd(keys.runs, runId)
+        .exec()
+        .catch(() => {});
+    } else if (e.type === 'batch-done' && runId) {
+      void redis.hincrby(keys.run(runId), 'merged', 1).catch(() => {});
+    } else if (e.type === 'done' && runId) {
+      void redis.multi().srem(keys.runs, runId).pexpire(keys.run(runId), 3600_000).exec().catch(() => {});
+    }
+  };
 }
 
 /** Child worker processes for `--workers N`: same binary, one thread each, sharing this checkout. */
@@ -39,27 +60,14 @@ export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<str
   const transport = await RedisTransport.create({ ...conn, namespace: o.namespace, root: o.root, window: o.window });
   const children = spawnLocalWorkers(o);
   const redis = transport.redis;
-  let runId = '';
+  const record = runRecord(redis, keys, o);
   let workerTimer: NodeJS.Timeout | null = null;
   try {
     return await indexCommand(o, async () => transport, {
       resumable: true,
       only,
       onEvent: (e: PipelineEvent) => {
-        // The run record that `status --redis` reads.
-        if (e.type === 'planned') {
-          runId = e.runId;
-          void redis
-            .multi()
-            .hset(keys.run(runId), { root: o.root, priority: o.priority, total: String(e.batches), started: String(Date.now()), host: process.pid })
-            .sadd(keys.runs, runId)
-            .exec()
-            .catch(() => {}); // the status record is informative: never crash a run over it (e.g. OOM)
-        } else if (e.type === 'batch-done' && runId) {
-          void redis.hincrby(keys.run(runId), 'merged', 1).catch(() => {});
-        } else if (e.type === 'done' && runId) {
-          void redis.multi().srem(keys.runs, runId).pexpire(keys.run(runId), 3600_000).exec().catch(() => {});
-        }
+        record(e);
         onEvent?.(e); // metrics, logs (src/ops)
       },
       onRenderer: (r) => {
