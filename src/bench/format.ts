@@ -15,8 +15,10 @@ function table(head: string[], rows: string[][], right: boolean[]): string[] {
   return [pad(head, widths, right), pad(widths.map((w) => '-'.repeat(w)), widths, right), ...rows.map((r) => pad(r, widths, right))];
 }
 
+const cpu = (s: Stat | null) => (s ? secs(s.median) : '–');
+
 function configRow(label: string, c: IndexConfig, extraRss = ''): string[] {
-  return [label, secs(c.wallMs.median), range(c.wallMs), num(c.filesPerSec), c.mbPerSec.toFixed(2), num(c.symbolsPerSec), `${c.peakRssMb.median}${extraRss}`];
+  return [label, secs(c.wallMs.median), range(c.wallMs), cpu(c.cpuMs), num(c.filesPerSec), c.mbPerSec.toFixed(2), num(c.symbolsPerSec), `${c.peakRssMb.median}${extraRss}`];
 }
 
 function target(t: Target): string {
@@ -28,12 +30,12 @@ function target(t: Target): string {
 export function formatTree(t: TreeReport): string {
   const out: string[] = [];
   out.push(`${t.name}: ${t.corpus.files} files, ${(t.corpus.bytes / 1e6).toFixed(2)} MB, ${t.corpus.batches} batches, ${t.corpus.discovery} discovery, ${t.corpus.skipped} skipped`);
-  out.push(`  ${t.root}`);
+  out.push(`  ${t.root} (load average ${t.load.start} at start, ${t.load.end} at end)`);
   const last = t.local[t.local.length - 1];
   if (last) out.push(`  index: ${last.files} files, ${last.symbols} symbols, ${last.refs} refs, ${last.fileErrors} files with errors`);
   out.push('');
   const rows: string[][] = [];
-  for (const p of t.parseOnly) rows.push([`parse-only, ${p.threads} thread${p.threads > 1 ? 's' : ''}`, secs(p.wallMs.median), range(p.wallMs), num(p.filesPerSec), p.mbPerSec.toFixed(2), '', '']);
+  for (const p of t.parseOnly) rows.push([`parse-only, ${p.threads} thread${p.threads > 1 ? 's' : ''}`, secs(p.wallMs.median), range(p.wallMs), cpu(p.cpuMs), num(p.filesPerSec), p.mbPerSec.toFixed(2), '', '']);
   for (const c of t.local) rows.push(configRow(`full index, ${c.threads} thread${c.threads > 1 ? 's' : ''}`, c));
   for (const c of t.cluster ?? []) {
     const w = c.workerMemory.map((m) => m.vmHwmMb ?? m.heartbeatRssMb ?? '?').join('+');
@@ -41,9 +43,10 @@ export function formatTree(t: TreeReport): string {
   }
   rows.push(configRow(`re-run, no change (${t.incremental.threads}t)`, t.incremental.noChange));
   rows.push(configRow(`re-run, one change (${t.incremental.threads}t)`, t.incremental.oneChange));
-  if ('wallMs' in t.ctags) rows.push(['ctags -R', secs(t.ctags.wallMs.median), range(t.ctags.wallMs), '', '', `${t.ctags.tags} tags`, '']);
-  else rows.push(['ctags -R', 'skipped', t.ctags.skipped, '', '', '', '']);
-  out.push(...table(['configuration', 'median', 'min – max', 'files/s', 'MB/s', 'symbols/s', 'peak RSS MB'], rows, [false, true, true, true, true, true, true]).map((l) => '  ' + l));
+  if ('wallMs' in t.ctags) rows.push(['ctags -R', secs(t.ctags.wallMs.median), range(t.ctags.wallMs), cpu(t.ctags.cpuMs), '', '', `${t.ctags.tags} tags`, '']);
+  else rows.push(['ctags -R', 'skipped', t.ctags.skipped, '', '', '', '', '']);
+  out.push('  wall time: median and min – max; CPU: median user + system time of all threads');
+  out.push(...table(['configuration', 'median', 'min – max', 'CPU', 'files/s', 'MB/s', 'symbols/s', 'peak RSS MB'], rows, [false, true, true, true, true, true, true, true]).map((l) => '  ' + l));
   out.push('');
 
   const phaseRows: string[][] = [];

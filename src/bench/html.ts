@@ -166,15 +166,16 @@ function treeSection(t: TreeReport): string {
   ];
   if ('wallMs' in t.ctags) bars.push({ label: 'ctags -R', segments: [{ key: 'single', ms: t.ctags.wallMs.median, color: '#6b7280', name: 'ctags' }] });
 
-  const rows: string[] = [row(['configuration', 'median', 'min – max', 'files/s', 'MB/s', 'symbols/s', 'peak RSS MB'], true)];
+  const rows: string[] = [row(['configuration', 'wall median', 'min – max', 'CPU', 'files/s', 'MB/s', 'symbols/s', 'peak RSS MB'], true)];
+  const cpu = (s: Stat | null) => (s ? secs(s.median) : '–');
   const cfg = (label: string, c: IndexConfig, rss = '') =>
-    rows.push(row([label, secs(c.wallMs.median), `${secs(c.wallMs.min)} – ${secs(c.wallMs.max)}`, f(c.filesPerSec, 1), f(c.mbPerSec), f(c.symbolsPerSec, 0), `${c.peakRssMb.median}${rss}`]));
-  for (const p of t.parseOnly) rows.push(row([`parse-only, ${p.threads}t`, secs(p.wallMs.median), `${secs(p.wallMs.min)} – ${secs(p.wallMs.max)}`, f(p.filesPerSec, 1), f(p.mbPerSec), '', '']));
+    rows.push(row([label, secs(c.wallMs.median), `${secs(c.wallMs.min)} – ${secs(c.wallMs.max)}`, cpu(c.cpuMs), f(c.filesPerSec, 1), f(c.mbPerSec), f(c.symbolsPerSec, 0), `${c.peakRssMb.median}${rss}`]));
+  for (const p of t.parseOnly) rows.push(row([`parse-only, ${p.threads}t`, secs(p.wallMs.median), `${secs(p.wallMs.min)} – ${secs(p.wallMs.max)}`, cpu(p.cpuMs), f(p.filesPerSec, 1), f(p.mbPerSec), '', '']));
   for (const c of t.local) cfg(`full index, ${c.threads}t`, c);
   for (const c of t.cluster ?? []) cfg(`cluster, ${c.workers}w`, c, ` + workers ${c.workerMemory.map((w) => w.vmHwmMb ?? w.heartbeatRssMb ?? '?').join(', ')}`);
   cfg('re-run, no change', t.incremental.noChange);
   cfg('re-run, one change', t.incremental.oneChange);
-  if ('wallMs' in t.ctags) rows.push(row(['ctags -R', secs(t.ctags.wallMs.median), `${secs(t.ctags.wallMs.min)} – ${secs(t.ctags.wallMs.max)}`, '', '', `${t.ctags.tags} tags`, '']));
+  if ('wallMs' in t.ctags) rows.push(row(['ctags -R', secs(t.ctags.wallMs.median), `${secs(t.ctags.wallMs.min)} – ${secs(t.ctags.wallMs.max)}`, cpu(t.ctags.cpuMs), '', '', `${t.ctags.tags} tags`, '']));
 
   const r = t.ratios;
   const ratioRows = [
@@ -200,7 +201,7 @@ function treeSection(t: TreeReport): string {
   const last = t.local[t.local.length - 1];
   return `<section>
 <h2>${esc(t.name)}</h2>
-<p class="sub">${esc(t.root)} — ${esc(t.corpus.files)} files, ${esc(f(t.corpus.bytes / 1e6))} MB, ${esc(t.corpus.batches)} batches, ${esc(t.corpus.discovery)} discovery${last ? `; index: ${esc(last.symbols)} symbols, ${esc(last.refs)} refs` : ''}</p>
+<p class="sub">${esc(t.root)} — ${esc(t.corpus.files)} files, ${esc(f(t.corpus.bytes / 1e6))} MB, ${esc(t.corpus.batches)} batches, ${esc(t.corpus.discovery)} discovery${last ? `; index: ${esc(last.symbols)} symbols, ${esc(last.refs)} refs` : ''}; load average ${esc(t.load.start)} at start, ${esc(t.load.end)} at end</p>
 <div class="charts">${lineChart('Throughput against threads and workers', 'threads (local) / workers (cluster)', 'MB/s parsed (median, bar = min–max)', series)}
 ${speedChart}
 ${phaseChart('Time by phase (median of timed runs)', bars)}</div>

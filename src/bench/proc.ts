@@ -9,6 +9,9 @@ export const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.u
 
 export interface ProcResult {
   wallMs: number;
+  /** CPU time (user + system) of the process and its threads, from this process's reaped-children counters; null
+   * where /proc is missing. */
+  cpuMs: number | null;
   code: number | null;
   signal: NodeJS.Signals | null;
   stdout: string;
@@ -25,8 +28,23 @@ export function childEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/**
+ * CPU time of this process's waited-for children so far, in ms (/proc/self/stat cutime + cstime, in clock ticks of
+ * 10 ms on Linux). Children run one at a time, so the difference around one run is that child's CPU time.
+ */
+export function reapedChildrenCpuMs(): number | null {
+  try {
+    const stat = readFileSync('/proc/self/stat', 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from #3 (state) on
+    return (Number(fields[13]) + Number(fields[14])) * 10; // #16 cutime, #17 cstime
+  } catch {
+    return null;
+  }
+}
+
 export function runProcess(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
+    const cpu0 = reapedChildrenCpuMs();
     const t0 = performance.now();
     const child = spawn(cmd, args, { cwd: opts.cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
     const out: Buffer[] = [];
@@ -37,14 +55,22 @@ export function runProcess(cmd: string, args: string[], opts: { cwd?: string } =
     // 'exit' rather than 'close': the wall time ends when the process does, not when its pipes drain.
     let wallMs = 0;
     child.once('exit', () => (wallMs = performance.now() - t0));
-    child.once('close', (code, signal) =>
-      resolve({ wallMs: wallMs || performance.now() - t0, code, signal, stdout: Buffer.concat(out).toString('utf8'), stderr: Buffer.concat(err).toString('utf8') }),
-    );
+    child.once('close', (code, signal) => {
+      const cpu1 = reapedChildrenCpuMs();
+      resolve({
+        wallMs: wallMs || performance.now() - t0,
+        cpuMs: cpu0 === null || cpu1 === null ? null : cpu1 - cpu0,
+        code,
+        signal,
+        stdout: Buffer.concat(out).toString('utf8'),
+        stderr: Buffer.concat(err).toString('utf8'),
+      });
+    });
   });
 }
 
 /** `node bin/mcp-index.js ARGS --json --quiet`: wall time and the run summary it prints. */
-export async function runIndexChild(args: string[]): Promise<{ wallMs: number; summary: RunSummary }> {
+export async function runIndexChild(args: string[]): Promise<{ wallMs: number; cpuMs: number | null; summary: RunSummary }> {
   const r = await runProcess(process.execPath, [BIN, ...args, '--json', '--quiet']);
   if (r.code !== 0) throw new Error(`mcp-index ${args.join(' ')} exited ${r.code ?? r.signal}:\n${r.stderr.trim()}`);
   const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -54,7 +80,7 @@ export async function runIndexChild(args: string[]): Promise<{ wallMs: number; s
   } catch {
     throw new Error(`mcp-index ${args.join(' ')} printed no JSON summary:\n${r.stdout.slice(0, 500)}\n${r.stderr.slice(0, 500)}`);
   }
-  return { wallMs: r.wallMs, summary };
+  return { wallMs: r.wallMs, cpuMs: r.cpuMs, summary };
 }
 
 /** Peak resident set of a live process (Linux /proc), in MB; null elsewhere or once it has exited. */

@@ -52,6 +52,9 @@ export interface IndexConfig {
   wallMs: Stat;
   /** RunSummary.timings.totalMs: the pipeline alone. */
   totalMs: Stat;
+  /** CPU time of the process, all threads (user + system); null where it cannot be read. Unlike wall time it
+   * hardly moves when other work shares the machine. */
+  cpuMs: Stat | null;
   phases: Phases;
   /** The coordinator's peak RSS (RunSummary.peakRssMb: the whole process, pool threads included). */
   peakRssMb: Stat;
@@ -75,6 +78,8 @@ export interface IndexConfig {
 export interface ParseOnlyConfig {
   threads: number;
   wallMs: Stat;
+  /** CPU time of the bench process while dispatching (the pool threads, plus an idle main thread). */
+  cpuMs: Stat;
   files: number;
   bytes: number;
   batches: number;
@@ -119,6 +124,7 @@ export interface IncrementalReport {
 
 export interface CtagsReport {
   wallMs: Stat;
+  cpuMs: Stat | null;
   /** Tag lines written (pseudo-tags excluded). */
   tags: number;
   command: string[];
@@ -223,6 +229,8 @@ export interface TreeReport {
   model: ScaleModel | null;
   ratios: Ratios;
   targets: Target[];
+  /** 1-minute load average when this tree's measurements started and ended (other work on the machine skews them). */
+  load: { start: number; end: number };
   notes: string[];
 }
 

@@ -191,10 +191,11 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     if (!signal.aborted) {
       emit({ type: 'phase', phase: 'commit' });
       removed = writer.removeAllExcept(present, only);
-      // Content search: a trigram index of the text, kept in step with the files table (opt-in: it roughly
-      // doubles the index and adds a third to build time; without it `search --content` reads files from disk).
-      if (o.contentIndex) await buildContentIndex(writer.db, o.root);
-      else writer.db.exec('DROP TABLE IF EXISTS content_fts; DROP TABLE IF EXISTS content_files;');
+      // Content search: a trigram index of the text, kept in step with the files table. Opt-in (it roughly
+      // doubles the index and adds a third to build time; without it `search --content` reads files from disk);
+      // once an index has one, every run keeps it current until a --full rebuild without the flag.
+      const hasContent = writer.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'content_files'").get();
+      if (o.contentIndex || hasContent) await buildContentIndex(writer.db, o.root);
     }
     const summary = summarize(writer.db, { resumed: writer.resumed, removed, counters, tIndex });
     if (signal.aborted) {

@@ -15,7 +15,6 @@ import { renderHtml } from '../../src/bench/html.js';
 import { cleanupTemp, snapshotBuild, spawnCli, tempDir, type Build } from '../cluster/helpers.js';
 import { RedisServer, redisAvailability } from '../helpers/redis-server.js';
 
-const REPEAT = 1;
 const WARMUP = 1;
 
 let build: Build;
@@ -24,10 +23,10 @@ beforeAll(async () => {
 }, 120_000);
 afterAll(() => cleanupTemp());
 
-async function bench(args: string[]): Promise<{ report: BenchReport; html: string; work: string }> {
+async function bench(args: string[], repeat: number): Promise<{ report: BenchReport; html: string; work: string }> {
   const work = tempDir('bench-work');
   const htmlPath = join(work, 'report.html');
-  const p = spawnCli(build.bin, ['bench', '--json', '--files', '40', '--repeat', String(REPEAT), '--no-ctags', '--work-dir', work, '--report', htmlPath, ...args], { timeoutMs: 900_000 });
+  const p = spawnCli(build.bin, ['bench', '--json', '--files', '40', '--repeat', String(repeat), '--no-ctags', '--work-dir', work, '--report', htmlPath, ...args], { timeoutMs: 900_000 });
   const r = await p.done;
   if (r.code !== 0) throw new Error(`bench exited ${r.code ?? r.signal}:\n${r.stderr}`);
   expect(r.stderr).toMatch(/bench: generated: full index/); // progress on stderr, the report alone on stdout
@@ -40,7 +39,7 @@ function median(xs: number[]): number {
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
-function checkStat(s: Stat, runs = REPEAT): void {
+function checkStat(s: Stat, runs: number): void {
   expect(s.runs).toHaveLength(runs);
   expect(s.min).toBe(Math.min(...s.runs));
   expect(s.max).toBe(Math.max(...s.runs));
@@ -60,10 +59,12 @@ function counts(index: string): { files: number; symbols: number; refs: number }
   }
 }
 
-function checkConfig(c: IndexConfig): void {
-  checkStat(c.wallMs);
-  checkStat(c.totalMs);
-  checkStat(c.peakRssMb);
+function checkConfig(c: IndexConfig, repeat: number): void {
+  checkStat(c.wallMs, repeat);
+  checkStat(c.totalMs, repeat);
+  checkStat(c.peakRssMb, repeat);
+  if (c.cpuMs) checkStat(c.cpuMs, repeat);
+  if (process.platform === 'linux') expect(c.cpuMs?.median).toBeGreaterThan(0);
   expect(existsSync(c.index)).toBe(true);
   expect(counts(c.index)).toEqual({ files: c.files, symbols: c.symbols, refs: c.refs });
   const secs = c.wallMs.median / 1000;
@@ -75,12 +76,14 @@ function checkConfig(c: IndexConfig): void {
 }
 
 /** Everything that holds for any tree, with or without Redis. */
-function checkTree(t: TreeReport, threads: number[]): void {
+function checkTree(t: TreeReport, threads: number[], repeat: number): void {
   expect(t.name).toBe('generated');
   expect(t.generated?.files).toBe(40);
   expect(t.corpus.files).toBe(40);
   expect(t.corpus.bytes).toBe(t.generated?.bytes);
   expect(Object.values(t.corpus.byLanguage).reduce((a, b) => a + b, 0)).toBe(40);
+  expect(t.load.start).toBeGreaterThanOrEqual(0);
+  expect(t.load.end).toBeGreaterThanOrEqual(0);
 
   // Every configuration present.
   expect(t.parseOnly.map((p) => p.threads)).toEqual(threads);
@@ -88,7 +91,8 @@ function checkTree(t: TreeReport, threads: number[]): void {
   expect(t.ctags).toEqual({ skipped: '--no-ctags' });
 
   for (const p of t.parseOnly) {
-    checkStat(p.wallMs);
+    checkStat(p.wallMs, repeat);
+    checkStat(p.cpuMs, repeat);
     expect(p.files).toBe(40);
     expect(p.bytes).toBe(t.corpus.bytes);
     expect(p.batches).toBe(t.corpus.batches);
@@ -99,7 +103,7 @@ function checkTree(t: TreeReport, threads: number[]): void {
   // corpus parses cleanly.
   const ref = t.local[0];
   for (const c of t.local) {
-    checkConfig(c);
+    checkConfig(c, repeat);
     expect(c.filesParsed).toBe(40);
     expect(c.bytesParsed).toBe(t.corpus.bytes);
     expect(c.batches).toBe(t.corpus.batches);
@@ -112,12 +116,13 @@ function checkTree(t: TreeReport, threads: number[]): void {
   // Incremental: nothing parsed, then exactly the changed file; each change appended one function.
   const inc = t.incremental;
   expect(inc.threads).toBe(Math.max(...threads));
-  checkConfig(inc.noChange);
-  checkConfig(inc.oneChange);
+  checkConfig(inc.noChange, repeat);
+  checkConfig(inc.oneChange, repeat);
   expect(inc.noChange.filesParsed).toBe(0);
   expect(inc.oneChange.filesParsed).toBe(1);
   expect(inc.noChange.symbols).toBe(ref.symbols);
-  expect(inc.oneChange.symbols).toBe(ref.symbols + WARMUP + REPEAT);
+  expect(inc.oneChange.symbols).toBe(ref.symbols + WARMUP + repeat);
+  expect(t.notes).toEqual([]); // every run of a configuration built the same index; re-runs parsed 0, then 1 file
   expect(readFileSync(join(inc.copy, inc.oneChange.changedFile), 'utf8')).toMatch(/bench_added_|benchAdded/);
 
   // Merge measured on the same results.
@@ -186,14 +191,14 @@ describe('mcp-index bench (generated corpus)', () => {
   });
 
   it('bench --json --files 40 --repeat 1 --threads-list 1,2 --no-ctags: a consistent report', async () => {
-    const { report, html } = await bench(['--threads-list', '1,2']);
+    const { report, html } = await bench(['--threads-list', '1,2'], 1);
     expect(report.version).toBe(1);
-    expect(report.settings).toMatchObject({ threadsList: [1, 2], workersList: [], repeat: REPEAT, warmup: WARMUP, redis: false, ctags: null, corpus: { files: 40, seed: 1 } });
+    expect(report.settings).toMatchObject({ threadsList: [1, 2], workersList: [], repeat: 1, warmup: WARMUP, redis: false, ctags: null, corpus: { files: 40, seed: 1 } });
     expect(report.machine.cores).toBeGreaterThan(0);
     expect(report.machine.node).toBe(process.version);
     expect(report.trees).toHaveLength(1);
     const t = report.trees[0];
-    checkTree(t, [1, 2]);
+    checkTree(t, [1, 2], 1);
     expect(t.cluster).toBeNull();
     expect(t.ratios.clusterOverLocal).toEqual([]);
     expect(t.model?.checks).toEqual([]);
@@ -201,16 +206,16 @@ describe('mcp-index bench (generated corpus)', () => {
   }, 900_000);
 
   const avail = redisAvailability();
-  it.skipIf(!avail.ok)(`with --redis: cluster configurations, worker memory, Redis traffic${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, async () => {
+  it.skipIf(!avail.ok)(`with --redis --repeat 2: cluster configurations, worker memory, Redis traffic${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, async () => {
     const redis = await RedisServer.start();
     try {
-      const { report, html } = await bench(['--threads-list', '1', '--redis', redis.url(), '--workers', '1']);
+      const { report, html } = await bench(['--threads-list', '1', '--redis', redis.url(), '--workers', '1'], 2);
       const t = report.trees[0];
-      checkTree(t, [1]);
+      checkTree(t, [1], 2);
       expect(report.settings.workersList).toEqual([1]);
       expect(t.cluster?.map((c) => c.workers)).toEqual([1]);
       const c = t.cluster![0];
-      checkConfig(c);
+      checkConfig(c, 2);
       expect(c.threadsTotal).toBe(1);
       // The cluster built the same index as the local runs.
       expect({ files: c.files, symbols: c.symbols, refs: c.refs }).toEqual({ files: t.local[0].files, symbols: t.local[0].symbols, refs: t.local[0].refs });

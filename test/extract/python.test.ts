@@ -287,6 +287,8 @@ describe('python references', () => {
       ['print', 'print', null, 9, 0],
       ['len', 'len', null, 9, 9],
     ]);
+    // Callees that do not end in a name (`handlers["k"]()`, `f()()`, `(a or b)()`) give no call reference.
+    expect(calls(py('f()()\n(a or b)(x)\nitems[0]()\n').refs).map((r) => r.context)).toEqual(['f']);
   });
 
   it('copes with grammar quirks: starred calls, `type(x).a = v`, continuations before the arguments', () => {

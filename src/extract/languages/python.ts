@@ -5,9 +5,10 @@
  * Performance notes (this runs once per indexed file):
  * - Every node of interest comes from ONE `descendantsOfType` call, in pre-order.
  * - Each property read on a node (`startIndex`, `startPosition`, a field, `.text`) is a call into the native binding,
- *   and every node it hands back is registered in the binding's node cache. So per node we read `startIndex` once
- *   (and `endIndex` only for definitions), and everything else (names, headers, callees, docstrings, decorators,
- *   line/column) is read from `src` with small string scanners. Line/column come from a line table built once.
+ *   and every node it hands back is registered in the binding's node cache. So per node we read only its start
+ *   (from the marshalled fields, see `Marshalled`) and `endIndex` only for definitions; everything else (names,
+ *   headers, callees, docstrings, decorators, line/column) is read from `src` with small string scanners.
+ *   Line/column come from a line table built once per file.
  * - The shared helpers (`makeSymbol`, `makeRef`, `signatureOf`, `ScopeStack`) only read positional properties of
  *   the node they are given, so they are fed plain `Span` objects instead of native nodes.
  * - No recursion anywhere: the scanners are loops with a depth counter, and every scan is capped, falling back to
@@ -60,6 +61,24 @@ interface Span {
 
 /** The shared helpers are typed on SyntaxNode but only read the positional properties a Span carries. */
 const asNode = (span: Partial<Span>): SyntaxNode => span as unknown as SyntaxNode;
+
+/**
+ * node-tree-sitter 0.25 keeps each node's marshalled TSNode on the JS object: [0..1] id, [2] start byte, [3] start row,
+ * [4] start column, [5] alias. For string input the offsets count UTF-16 bytes, so `[2] >>> 1` is the JS string index,
+ * the value the `startIndex` getter computes after a call into the binding. Reading it directly saves that call on
+ * every node; `marshalledStartsMatch` checks the layout against the getter once per tree, and when it does not hold
+ * (another binding version) the extractor uses the getter.
+ */
+type Marshalled = SyntaxNode & { readonly [field: number]: unknown };
+
+function marshalledStartsMatch(nodes: SyntaxNode[]): boolean {
+  for (const node of [nodes[0], nodes[nodes.length - 1]]) {
+    const field = (node as Marshalled)[2];
+    if (typeof field !== 'number' || field >>> 1 !== node.startIndex) return false;
+    if ((node as Marshalled)[3] !== node.startPosition.row) return false;
+  }
+  return true;
+}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Line table: rows and columns from string indexes, without asking the native tree.
@@ -510,12 +529,14 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   let assignRange = asNode({});
   let assignSignature = '';
 
+  const fast = marshalledStartsMatch(nodes);
+  const startOf = (node: SyntaxNode): number => (fast ? ((node as Marshalled)[2] as number) >>> 1 : node.startIndex);
   let nextIndex = -1;
   let nextStart = 0;
 
   for (let i = 0; i < count; i++) {
     const node = nodes[i];
-    const start = i === nextIndex ? nextStart : node.startIndex;
+    const start = i === nextIndex ? nextStart : startOf(node);
     const type = node.type;
 
     if (type === 'call') {
@@ -525,7 +546,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       let chained = false;
       if (i + 1 < count && nodes[i + 1].type === 'call') {
         nextIndex = i + 1;
-        nextStart = nodes[i + 1].startIndex;
+        nextStart = startOf(nodes[i + 1]);
         if (nextStart === start) {
           from = nodes[i + 1].endIndex;
           chained = true;
@@ -550,7 +571,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       if (!name && callee.charCodeAt(0) === LPAREN && callee.endsWith(')')) {
         // A parenthesized name or attribute: `(int)(x)`, `(obj\n  .method)()`.
         const inner = callee.slice(1, -1);
-        if (/^[\p{L}\p{N}_.\s]+$/u.test(inner)) name = trailingIdentifier(inner.trimEnd());
+        if (/^\s*[\p{L}\p{N}_]+(?:\s*\.\s*[\p{L}\p{N}_]+)*\s*$/u.test(inner)) name = trailingIdentifier(inner.trimEnd());
       }
       if (name) refs.push(makeRef(at(at0), 'call', name, scope, callee));
       continue;
