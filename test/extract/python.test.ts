@@ -218,25 +218,27 @@ describe('python module variables and class fields', () => {
     'ANSWER = 42', // 3
     'name: str = "x"', // 4
     'a, (b, *rest) = 1, (2, 3)', // 5
-    'first = second = None', // 6
-    'obj.attr = 1', // 7
-    'table["k"] = 2', // 8
-    'get()[0] = 3', // 9
-    'if True:', // 10
-    '    FLAG = True', // 11
-    'class Config:', // 12
-    '    # Port to listen on.', // 13
-    '    port: int = 8080', // 14
-    '    hosts: list[str]', // 15
-    '    def method(self):', // 16
-    '        local = 1', // 17
-    'def function():', // 18
-    '    LOCAL = 2', // 19
+    '# Both of them.', // 6
+    'first = second = None', // 7
+    'obj.attr = 1', // 8
+    'table["k"] = 2', // 9
+    'get()[0] = 3', // 10
+    'if True:', // 11
+    '    FLAG = True', // 12
+    'class Config:', // 13
+    '    # Port to listen on.', // 14
+    '    port: int = 8080', // 15
+    '    hosts: list[str]', // 16
+    '    def method(self):', // 17
+    '        local = 1', // 18
+    'def function():', // 19
+    '    LOCAL = 2', // 20
   ].join('\n');
   const { symbols } = py(src);
 
   it('extracts module-level names as variables or constants', () => {
-    expect(symbols.filter((s) => s.scope === null && s.kind !== 'class' && s.kind !== 'function').map((s) => `${s.kind} ${s.name}`)).toEqual([
+    const moduleLevel = symbols.filter((s) => s.scope === null && s.kind !== 'class' && s.kind !== 'function');
+    expect(moduleLevel.map((s) => `${s.kind} ${s.name}`)).toEqual([
       'constant ANSWER',
       'variable name',
       'variable a',
@@ -249,11 +251,23 @@ describe('python module variables and class fields', () => {
   });
 
   it('uses the whole statement as signature and a comment block above as doc', () => {
-    expect(sym(symbols, 'ANSWER')).toMatchObject({ signature: 'ANSWER = 42', doc: 'The answer.\nReally.', startLine: 3, startCol: 0, endLine: 3, endCol: 11 });
+    expect(sym(symbols, 'ANSWER')).toMatchObject({
+      signature: 'ANSWER = 42',
+      doc: 'The answer.\nReally.',
+      startLine: 3,
+      startCol: 0,
+      endLine: 3,
+      endCol: 11,
+    });
     expect(sym(symbols, 'name').signature).toBe('name: str = "x"');
     expect(sym(symbols, 'name').doc).toBeNull();
     // Both names of a chain share the statement.
-    expect(sym(symbols, 'second')).toMatchObject({ signature: 'first = second = None', startCol: 0, endCol: 21 });
+    expect(sym(symbols, 'second')).toMatchObject({
+      signature: 'first = second = None',
+      doc: 'Both of them.',
+      startCol: 0,
+      endCol: 21,
+    });
   });
 
   it('extracts class-body assignments and bare annotations as fields, never function locals', () => {
@@ -292,7 +306,14 @@ describe('python references', () => {
   });
 
   it('copes with grammar quirks: starred calls, `type(x).a = v`, continuations before the arguments', () => {
-    const src = ['xs = [*range(5)]', 'type(obj).attr = 1', 'pattern = re.compile \\', '    ("x")', '(obj', '  .method)()'].join('\n');
+    const src = [
+      'xs = [*range(5)]',
+      'type(obj).attr = 1',
+      'pattern = re.compile \\',
+      '    ("x")',
+      '(obj',
+      '  .method)()',
+    ].join('\n');
     const { refs, symbols } = py(src);
     expect(calls(refs).map((r) => [r.name, r.context, r.line, r.col])).toEqual([
       ['range', 'range', 1, 7],

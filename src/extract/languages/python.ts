@@ -95,7 +95,7 @@ class Lines {
 
   row(index: number): number {
     const s = this.starts;
-    let k = this.last;
+    const k = this.last;
     // Most lookups move forward a little from the previous one.
     if (s[k] <= index && (k + 1 === s.length || index < s[k + 1])) return k;
     if (k + 2 < s.length && s[k + 1] <= index && index < s[k + 2]) return (this.last = k + 1);
@@ -398,6 +398,9 @@ function assignedNames(src: string, i: number, limit: number): string[] {
   return names;
 }
 
+/** A name or attribute chain, with the whitespace Python allows around the dots. */
+const DOTTED_NAME = /^\s*[\p{L}\p{N}_]+(?:\s*\.\s*[\p{L}\p{N}_]+)*\s*$/u;
+
 /** `MAX_SIZE`, `_PRIVATE`, `ÄRGER`: some letter and no lowercase letter. */
 function isConstantName(name: string): boolean {
   return name === name.toUpperCase() && name !== name.toLowerCase();
@@ -528,6 +531,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   let assignEnd = -1;
   let assignRange = asNode({});
   let assignSignature = '';
+  let assignDoc: string | null = null;
 
   const fast = marshalledStartsMatch(nodes);
   const startOf = (node: SyntaxNode): number => (fast ? ((node as Marshalled)[2] as number) >>> 1 : node.startIndex);
@@ -571,7 +575,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       if (!name && callee.charCodeAt(0) === LPAREN && callee.endsWith(')')) {
         // A parenthesized name or attribute: `(int)(x)`, `(obj\n  .method)()`.
         const inner = callee.slice(1, -1);
-        if (/^\s*[\p{L}\p{N}_]+(?:\s*\.\s*[\p{L}\p{N}_]+)*\s*$/u.test(inner)) name = trailingIdentifier(inner.trimEnd());
+        if (DOTTED_NAME.test(inner)) name = trailingIdentifier(inner.trimEnd());
       }
       if (name) refs.push(makeRef(at(at0), 'call', name, scope, callee));
       continue;
@@ -658,10 +662,11 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         assignEnd = end;
         assignRange = asNode(span(start, end));
         assignSignature = signatureOf(src, asNode({ startIndex: start, endIndex: end }), null);
+        assignDoc = commentAbove(src, lines, start);
       }
       const range = assignRange;
       const signature = assignSignature;
-      const doc = commentAbove(src, lines, start);
+      const doc = assignDoc;
       if (type === 'type_alias_statement') {
         const ident = identifierAt(src, start + 4, Math.min(end, start + SCAN_CAP));
         if (ident) symbols.push(makeSymbol(range, { name: ident.name, kind: 'type', scope, sep: SEP, signature, doc }));
