@@ -16,7 +16,9 @@ export function clusterFlags<T>(y: Argv<T>) {
     .option('cluster', { type: 'boolean', describe: 'Run batches on Redis workers instead of local threads' })
     .option('priority', { choices: ['urgent', 'high', 'normal', 'low'] as const, describe: "This run's priority on the shared queue" })
     .option('workers', { type: 'number', describe: 'Also start N local worker processes (1 thread each)' })
-    .option('window', { type: 'number', describe: 'Batches uploaded and queued at once (bounds Redis memory; default 32)' });
+    .option('window', { type: 'number', describe: 'Batches uploaded and queued at once (bounds Redis memory; default 32)' })
+    .option('cache', { type: 'boolean', describe: 'Use the shared content-hash result cache (--no-cache: neither read nor fill it)' })
+    .option('cache-mb', { type: 'number', describe: 'Budget of the shared result cache in MiB; least recently used entries go first (default 256, 0: off)' });
 }
 
-export const CLUSTER_KEYS = ['cluster', 'redis', 'namespace', 'priority', 'workers', 'window', 'tlsCa', 'tlsCert', 'tlsKey'] as const;
+export const CLUSTER_KEYS = ['cluster', 'redis', 'namespace', 'priority', 'workers', 'window', 'cache', 'cacheMb', 'tlsCa', 'tlsCert', 'tlsKey'] as const;

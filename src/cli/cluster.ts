@@ -57,17 +57,19 @@ export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<str
   if (!o.redis) throw new UsageError('--cluster needs --redis URL');
   const conn = connectOptions(o.redis, o.tls);
   const keys = new Keys(o.namespace);
-  const transport = await RedisTransport.create({ ...conn, namespace: o.namespace, root: o.root, window: o.window });
+  const transport = await RedisTransport.create({ ...conn, namespace: o.namespace, root: o.root, window: o.window, cacheBytes: o.cacheBytes });
   const children = spawnLocalWorkers(o);
   const redis = transport.redis;
   const record = runRecord(redis, keys, o);
   let workerTimer: NodeJS.Timeout | null = null;
   try {
-    return await indexCommand(o, async () => transport, {
+    const code = await indexCommand(o, async () => transport, {
       resumable: true,
       only,
       onEvent: (e: PipelineEvent) => {
         record(e);
+        // The summary is printed (or sent as --json) after this event: it carries the run's cache counts too.
+        if (e.type === 'done') Object.assign(e.summary, { cache: { ...transport.cacheCounters } });
         onEvent?.(e); // metrics, logs (src/ops)
       },
       onRenderer: (r) => {
@@ -79,6 +81,9 @@ export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<str
         workerTimer.unref();
       },
     });
+    const c = transport.cacheCounters;
+    if (!o.quiet && !o.json) process.stderr.write(c.enabled ? `  cache:    ${c.hits} files from the shared result cache, ${c.misses} parsed by workers\n` : '  cache:    off\n');
+    return code;
   } finally {
     if (workerTimer) clearInterval(workerTimer);
     for (const c of children) c.kill('SIGTERM');
@@ -165,6 +170,8 @@ export interface ClusterStatus {
   queue: Record<string, number>;
   byPriority: Record<string, number>;
   workers: WorkerRow[];
+  /** The shared result cache: entries and the bytes charged against its budget. */
+  cache: { entries: number; bytes: number };
   runs: { runId: string; root: string; priority: string; merged: number; total: number; startedAgoS: number }[];
 }
 
@@ -186,6 +193,8 @@ export async function clusterStatus(argv: { redis: string; namespace?: string; t
     const perPriority = await queue.getCountsPerPriority(ranks.map(([, r]) => r));
     const byPriority = Object.fromEntries(ranks.map(([name, r]) => [name, perPriority[String(r)] ?? 0]));
     const workers = await workerRows(redis, keys);
+    const { ResultCache } = await import('../transport/redis/cache.js');
+    const cache = await new ResultCache(redis, keys).stats();
     const runs = [];
     for (const runId of await redis.smembers(keys.runs)) {
       const h = await redis.hgetall(keys.run(runId));
@@ -198,7 +207,7 @@ export async function clusterStatus(argv: { redis: string; namespace?: string; t
         startedAgoS: Math.round((Date.now() - Number(h.started ?? Date.now())) / 1000),
       });
     }
-    return { namespace: ns, queue: queueCounts, byPriority, workers, runs };
+    return { namespace: ns, queue: queueCounts, byPriority, workers, cache, runs };
   } finally {
     await queue.close();
     queueConn.disconnect(); // BullMQ leaves a connection it was given open
@@ -212,6 +221,7 @@ export function formatClusterStatus(s: ClusterStatus): string {
   lines.push(`  waiting by priority: ${Object.entries(s.byPriority).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`  workers:  ${s.workers.length} alive`);
   for (const w of s.workers) lines.push(`    ${w.id.padEnd(24)} ${w.host}:${w.pid} ${w.threads} threads, ${w.done} done, ${w.failed} failed, rss ${w.rssMb} MB, heartbeat ${(w.ageMs / 1000).toFixed(1)}s ago${w.run ? `, run ${w.run}` : ''}`);
+  lines.push(`  cache:    ${s.cache.entries} results, ${(s.cache.bytes / 1024 / 1024).toFixed(1)} MiB`);
   lines.push(`  runs:     ${s.runs.length} in progress`);
   for (const r of s.runs) lines.push(`    ${r.runId} ${r.priority.padEnd(6)} ${r.merged}/${r.total} batches, ${r.startedAgoS}s, ${r.root}`);
   return lines.join('\n');

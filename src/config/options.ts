@@ -62,6 +62,8 @@ export const ConfigSchema = z
     priority: z.enum(PRIORITIES),
     workers: z.number().int().min(0).max(64),
     window: z.number().int().min(1).max(10_000),
+    cache: z.boolean(),
+    cacheMb: z.number().min(0).max(1024 * 1024),
     tlsCa: z.string().min(1),
     tlsCert: z.string().min(1),
     tlsKey: z.string().min(1),
@@ -93,6 +95,8 @@ export const DEFAULTS = {
   priority: 'normal' as const,
   workers: 0,
   window: 32,
+  cache: true,
+  cacheMb: 256,
   logLevel: 'warn' as const,
 };
 
@@ -123,6 +127,8 @@ export interface IndexOptions {
   readonly priority: (typeof PRIORITIES)[number];
   readonly workers: number;
   readonly window: number;
+  /** Budget of the cluster's shared result cache in bytes; 0 when off (--no-cache or --cache-mb 0). */
+  readonly cacheBytes: number;
   readonly tls: { ca?: string; cert?: string; key?: string };
   readonly logLevel: string;
 }
@@ -241,6 +247,7 @@ export function buildOptions(rootArg: string, fromCli: ConfigInput, configPath?:
     priority: merged.priority,
     workers: merged.workers,
     window: merged.window,
+    cacheBytes: merged.cache && merged.cacheMb > 0 ? Math.max(1, Math.round(merged.cacheMb * 1024 * 1024)) : 0,
     tls: { ca: merged.tlsCa, cert: merged.tlsCert, key: merged.tlsKey },
     logLevel: merged.logLevel,
   });

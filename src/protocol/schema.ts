@@ -29,6 +29,7 @@ export const JobRequestSchema = z.object({
     maxDepth: z.number().int().positive().max(100_000),
   }),
   root: z.string().optional(),
+  cache: z.object({ maxBytes: z.number().int().positive().max(2 ** 50) }).optional(),
 });
 
 export function describeInvalid(err: z.ZodError): string {

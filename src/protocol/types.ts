@@ -113,6 +113,11 @@ export interface JobRequest {
   limits: JobLimits;
   /** Where the worker can read the files from, when it shares the checkout. */
   root?: string;
+  /**
+   * Cluster only: store this batch's results in the shared result cache, keeping it within `maxBytes`. Absent:
+   * store nothing (the cache is off for this run, or the coordinator predates it). `handleJob` ignores it.
+   */
+  cache?: { maxBytes: number };
 }
 
 export interface FileError {
@@ -141,6 +146,9 @@ export interface JobResult {
   extractorVersion: number;
   worker: { host: string; pid: number; threadId: number };
   durationMs: number;
-  /** Filled in by a transport that retries: how many extra attempts and stalls it took to get this result. */
-  delivery?: { retries: number; stalls: number };
+  /**
+   * Filled in by a transport that retries: how many extra attempts and stalls it took to get this result, and
+   * (Redis transport) how many of its files came from the shared result cache instead of a parse.
+   */
+  delivery?: { retries: number; stalls: number; cached?: number };
 }

@@ -1,9 +1,13 @@
 import { readFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { JobRequest, JobResult, Priority } from '../../protocol/types.js';
+import { EXTRACTOR_VERSION } from '../../extract/version.js';
+import type { FileRef, FileResult, JobRequest, JobResult, Priority } from '../../protocol/types.js';
+import { PROTOCOL_VERSION } from '../../protocol/types.js';
 import type { Transport } from '../types.js';
+import { ResultCache } from './cache.js';
 import { decodeResult } from './codec.js';
 import { createRedis, preflight, type RedisConnectOptions } from './connection.js';
 import { Keys, PRIORITY_RANK } from './keys.js';
@@ -19,14 +23,31 @@ export interface RedisTransportOptions extends RedisConnectOptions {
   backoffMs?: number;
   /** Safety net for missed events (e.g. across a Redis restart). */
   sweepMs?: number;
+  /**
+   * Budget of the shared result cache in bytes; 0 or absent: off. Off by default so a transport built without it
+   * behaves as before the cache (every file parsed); the CLI passes `--cache-mb` (default 256 MiB).
+   */
+  cacheBytes?: number;
 }
 
 type JobData = Omit<JobRequest, 'root'>;
 interface Waiter {
   req: JobRequest;
+  /** Files of the batch answered by the result cache (not sent to a worker), by path. */
+  cached: Map<string, FileResult>;
   resolve: (r: JobResult) => void;
   reject: (e: Error) => void;
 }
+
+export interface CacheCounters {
+  enabled: boolean;
+  /** Files answered by the shared result cache (no worker saw them). */
+  hits: number;
+  /** Files looked up and parsed by workers. */
+  misses: number;
+}
+
+const fileKey = (f: FileRef) => `${f.path}\0${f.hash}`;
 
 /** Blobs expire on their own after a day, should a run be abandoned for good. */
 const BLOB_TTL_S = 24 * 3600;
@@ -44,6 +65,9 @@ export class RedisTransport implements Transport {
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private conns: Redis[] = [];
+  private readonly cache: ResultCache | null;
+  private readonly cacheBytes: number;
+  readonly cacheCounters: CacheCounters;
 
   private constructor(
     private readonly o: RedisTransportOptions,
@@ -53,6 +77,9 @@ export class RedisTransport implements Transport {
   ) {
     this.keys = new Keys(o.namespace);
     this.capacity = o.window ?? 32;
+    this.cacheBytes = Math.max(0, o.cacheBytes ?? 0);
+    this.cache = this.cacheBytes > 0 ? new ResultCache(redis, this.keys) : null;
+    this.cacheCounters = { enabled: this.cache !== null, hits: 0, misses: 0 };
   }
 
   static async create(o: RedisTransportOptions): Promise<RedisTransport> {
@@ -103,12 +130,19 @@ export class RedisTransport implements Transport {
         w.reject(new Error('result missing from Redis (evicted? run Redis with maxmemory-policy noeviction)'));
         return;
       }
+      let res: JobResult;
       try {
-        const res = decodeResult(buf);
-        res.delivery = { retries: Math.max(0, job.attemptsMade - 1), stalls: job.stalledCounter ?? 0 };
-        w.resolve(res);
+        res = decodeResult(buf);
       } catch (e) {
         w.reject(new Error(`undecodable result: ${(e as Error).message}`));
+        return;
+      }
+      try {
+        const cached = this.withCached(w, res);
+        res.delivery = { retries: Math.max(0, job.attemptsMade - 1), stalls: job.stalledCounter ?? 0, ...(this.cache ? { cached } : {}) };
+        w.resolve(res);
+      } catch (e) {
+        w.reject(e as Error);
       }
     } else if (state === 'failed') {
       this.waiting.delete(jobId);
@@ -128,18 +162,71 @@ export class RedisTransport implements Transport {
     if (failed) throw failed;
   }
 
+  /**
+   * Completes a worker's result (which covers only the batch's cache misses) with the cached files, in the
+   * batch's order. Returns how many came from the cache.
+   */
+  private withCached(w: Waiter, res: JobResult): number {
+    if (this.cache) this.cacheCounters.misses += res.files.length;
+    if (w.cached.size === 0) return 0;
+    const parsed = new Map(res.files.map((f) => [f.path, f]));
+    let fromCache = 0;
+    res.files = w.req.files.map((f) => {
+      const r = parsed.get(f.path) ?? (fromCache++, w.cached.get(f.path));
+      if (!r) throw new Error(`result lacks ${f.path}`);
+      return r;
+    });
+    this.cacheCounters.hits += fromCache;
+    return fromCache;
+  }
+
+  /** Cached results by path; a cache that cannot answer (Redis busy, out of memory) only costs parses. */
+  private async lookup(req: JobRequest): Promise<Map<string, FileResult>> {
+    if (!this.cache) return new Map();
+    return this.cache.lookup(req.files, EXTRACTOR_VERSION, req.limits.maxFileBytes).catch(() => new Map<string, FileResult>());
+  }
+
   async submit(req: JobRequest, opts: { priority?: Priority } = {}): Promise<JobResult> {
     const jobId = this.keys.jobId(req.runId, req.batchId);
-    const done = new Promise<JobResult>((resolve, reject) => this.waiting.set(jobId, { req, resolve, reject }));
+    const started = performance.now();
+    const cached = await this.lookup(req);
+    const misses = cached.size ? req.files.filter((f) => !cached.has(f.path)) : req.files;
+    if (misses.length === 0) {
+      // Every file is cached: no upload, no job. Whatever an earlier life of this run left queued goes at the ack.
+      this.cacheCounters.hits += req.files.length;
+      return {
+        v: PROTOCOL_VERSION,
+        runId: req.runId,
+        batchId: req.batchId,
+        files: req.files.map((f) => cached.get(f.path)!),
+        extractorVersion: EXTRACTOR_VERSION,
+        worker: { host: hostname(), pid: process.pid, threadId: 0 },
+        durationMs: performance.now() - started,
+        delivery: { retries: 0, stalls: 0, cached: req.files.length },
+      };
+    }
+    const done = new Promise<JobResult>((resolve, reject) => this.waiting.set(jobId, { req, cached, resolve, reject }));
     try {
-      const existing = await this.queue.getJob(jobId);
+      let existing = await this.queue.getJob(jobId);
+      if (existing && !this.covers(existing.data as JobData, misses)) {
+        // An earlier life of this run sent only its cache misses, and some of its hits have been evicted since:
+        // that job cannot complete this batch. Replace it; if a worker holds it, fail and let the batch split.
+        await existing.remove().catch((err: Error) => {
+          throw new Error(`cache entries of a resumed batch were evicted and its job is busy: ${err.message}`);
+        });
+        await this.redis.del(this.keys.result(req.runId, req.batchId));
+        existing = undefined;
+      }
       if (existing && (await existing.getState()) === 'failed') {
         // Left failed by an earlier life of this run: give it a fresh set of attempts rather than split at once.
         // (without the resets BullMQ keeps attemptsMade at the limit, and the first new failure would be final).
         await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
       } else if (!existing) {
-        await this.uploadBlobs(req);
-        const { root: _root, ...data } = req;
+        // Only the misses travel: their blobs are uploaded and a worker parses them. Same batch id, same job id.
+        const sent: JobRequest = { ...req, files: misses };
+        await this.uploadBlobs(sent);
+        const { root: _root, ...data } = sent;
+        if (this.cache) data.cache = { maxBytes: this.cacheBytes };
         await this.queue.add('batch', data satisfies JobData, {
           jobId,
           priority: PRIORITY_RANK[opts.priority ?? 'normal'],
@@ -155,6 +242,12 @@ export class RedisTransport implements Transport {
     }
     void this.check(jobId);
     return done;
+  }
+
+  /** Whether a job already queued for this batch parses every file the cache cannot answer now. */
+  private covers(data: JobData, misses: readonly FileRef[]): boolean {
+    const sent = new Set((Array.isArray(data?.files) ? data.files : []).map(fileKey));
+    return misses.every((f) => sent.has(fileKey(f)));
   }
 
   /** After the merge committed: drop the job, its blobs and its result. Idempotent. */

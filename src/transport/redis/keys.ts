@@ -39,9 +39,25 @@ export class Keys {
   get workers(): string {
     return `${this.ns}:workers`;
   }
-  /** Content-hash result cache shared by all runs and hosts (see README: bounded, LRU by Redis). */
+  /**
+   * Content-hash result cache shared by all runs, branches, repositories and hosts: one path-independent file
+   * result per (extractor version, language, content sha1). Bounded by our own LRU (cache.ts), not by Redis
+   * eviction, which must stay off (noeviction).
+   */
   cache(extractorVersion: number, language: string, hash: string): string {
     return `${this.ns}:cache:v${extractorVersion}:${language}:${hash}`;
+  }
+  /** Sorted set: cache entry key -> last use (ms, Redis clock). Oldest first out. */
+  get cacheLru(): string {
+    return `${this.ns}:cache:lru`;
+  }
+  /** Hash: cache entry key -> the bytes it is charged. */
+  get cacheSizes(): string {
+    return `${this.ns}:cache:sizes`;
+  }
+  /** Running total of the cache's charged bytes, kept at or under the budget. */
+  get cacheBytes(): string {
+    return `${this.ns}:cache:bytes`;
   }
 
   jobId(runId: string, batchId: string): string {

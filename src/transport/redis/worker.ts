@@ -7,6 +7,7 @@ import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
 import type { JobRequest, JobResult } from '../../protocol/types.js';
 import { safeJoin } from '../../worker/handle-job.js';
 import { LocalTransport } from '../local.js';
+import { ResultCache } from './cache.js';
 import { encodeResult } from './codec.js';
 import { createRedis, preflight, type RedisConnectOptions } from './connection.js';
 import { Keys } from './keys.js';
@@ -30,7 +31,17 @@ export interface WorkerOptions extends RedisConnectOptions {
 
 export type WorkerEvent =
   | { type: 'job-start'; jobId: string; runId: string; files: number; queueWaitMs: number }
-  | { type: 'job-done'; jobId: string; runId: string; files: number; bytes: number; symbols: number; durationMs: number }
+  | {
+      type: 'job-done';
+      jobId: string;
+      runId: string;
+      files: number;
+      bytes: number;
+      symbols: number;
+      durationMs: number;
+      /** Results put in the shared result cache, and entries that made room for them (absent: cache off). */
+      cache?: { stored: number; evicted: number };
+    }
   | { type: 'job-failed'; jobId: string; reason: string; outcome: 'failed' | 'rejected' | 'released' }
   | { type: 'draining' }
   | { type: 'stopped' };
@@ -71,6 +82,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const maxBlob = o.maxBlobBytes ?? 16 * 1024 * 1024;
   const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, currentRun: null };
+  const cache = new ResultCache(redis, keys);
 
   async function resolveInputs(req: JobRequest): Promise<[string, Uint8Array][]> {
     const inputs: [string, Uint8Array][] = [];
@@ -100,7 +112,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       log('warn', 'rejected malformed job', { jobId: job.id, reason: describeInvalid(parsed.error) });
       throw new UnrecoverableError(`malformed job: ${describeInvalid(parsed.error)}`);
     }
-    const req: JobRequest = { ...parsed.data, root: undefined };
+    // The cache budget is this transport's business: handleJob gets the plain batch.
+    const { cache: cacheOpts, ...data } = parsed.data;
+    const req: JobRequest = { ...data, root: undefined };
     stats.currentRun = req.runId;
     const started = performance.now();
     emit({ type: 'job-start', jobId: String(job.id), runId: req.runId, files: req.files.length, queueWaitMs: Math.max(0, Date.now() - job.timestamp) });
@@ -120,9 +134,21 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       throw err;
     }
     await redis.set(keys.result(req.runId, req.batchId), encodeResult(res), 'EX', 24 * 3600);
+    // Before the job completes, so a run that finishes has filled the cache for the next one. Best effort:
+    // a failed store costs a future parse, never this batch.
+    let cached: { stored: number; evicted: number } | undefined;
+    if (cacheOpts) {
+      cached = await cache
+        .store(res.files, res.extractorVersion, cacheOpts.maxBytes)
+        .then(({ stored, evicted }) => ({ stored, evicted }))
+        .catch((err: Error) => {
+          log('warn', 'result cache store failed', { jobId: job.id, error: err.message });
+          return undefined;
+        });
+    }
     stats.done++;
     const symbols = res.files.reduce((n, f) => n + f.symbols.length, 0);
-    emit({ type: 'job-done', jobId: String(job.id), runId: req.runId, files: res.files.length, bytes: res.files.reduce((n, f) => n + f.size, 0), symbols, durationMs: performance.now() - started });
+    emit({ type: 'job-done', jobId: String(job.id), runId: req.runId, files: res.files.length, bytes: res.files.reduce((n, f) => n + f.size, 0), symbols, durationMs: performance.now() - started, ...(cached ? { cache: cached } : {}) });
     return { files: res.files.length, symbols };
   }
 
