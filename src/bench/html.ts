@@ -204,7 +204,7 @@ function treeSection(t: TreeReport): string {
 <p class="sub">${esc(t.root)} — ${esc(t.corpus.files)} files, ${esc(f(t.corpus.bytes / 1e6))} MB, ${esc(t.corpus.batches)} batches, ${esc(t.corpus.discovery)} discovery${last ? `; index: ${esc(last.symbols)} symbols, ${esc(last.refs)} refs` : ''}; load average ${esc(t.load.start)} at start, ${esc(t.load.end)} at end</p>
 <div class="charts">${lineChart('Throughput against threads and workers', 'threads (local) / workers (cluster)', 'MB/s parsed (median, bar = min–max)', series)}
 ${speedChart}
-${phaseChart('Time by phase (median of timed runs)', bars)}</div>
+${phaseChart('Time by phase (medians of the timed runs, stacked)', bars)}</div>
 <div class="tables"><table>${rows.join('')}</table>
 <table>${ratioRows.join('')}</table>
 <table>${targetRows.join('')}</table></div>

@@ -142,7 +142,7 @@ export interface MergeRate {
   commitMs: number;
   resultsPerSec: number;
   rowsPerSec: number;
-  /** Worker side, per batch: handleJob's own duration (read + parse + extract), mean. */
+  /** Worker side, per batch: handleJob's own duration (read + parse + extract) on a single pool thread, mean. */
   workerMsPerBatch: number;
   /** Cluster cost per result: deflate on the worker, inflate + JSON.parse on the coordinator. */
   encodeMsPerResult: number;

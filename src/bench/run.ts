@@ -502,9 +502,10 @@ async function benchCtags(o: BenchOptions, t: { name: string; root: string }, di
 // --------------------------------------------------------------------------------------------------- merge
 
 async function benchMerge(o: BenchOptions, name: string, p: Prepared, dir: string): Promise<MergeRate> {
-  o.log(`bench: ${name}: merge rate: extracting every batch in-process`);
+  o.log(`bench: ${name}: merge rate: extracting every batch in-process (1 thread)`);
   const results: JobResult[] = [];
-  const transport = new LocalTransport({ threads: Math.max(...o.threadsList) });
+  // One thread: its per-batch durations are what a worker thread with a core of its own spends (the model's w).
+  const transport = new LocalTransport({ threads: 1 });
   try {
     await dispatchAll(p, transport, (r) => results.push(r));
   } finally {

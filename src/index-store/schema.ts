@@ -22,7 +22,6 @@ CREATE TABLE IF NOT EXISTS files (
   symbol_count INTEGER NOT NULL DEFAULT 0,
   ref_count    INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS files_hash ON files(hash);
 
 CREATE TABLE IF NOT EXISTS symbols (
   id         INTEGER PRIMARY KEY,
@@ -39,8 +38,6 @@ CREATE TABLE IF NOT EXISTS symbols (
   doc        TEXT,
   flags      TEXT
 );
-CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
-CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name COLLATE NOCASE);
 
 CREATE TABLE IF NOT EXISTS refs (
   id      INTEGER PRIMARY KEY,
@@ -52,8 +49,6 @@ CREATE TABLE IF NOT EXISTS refs (
   scope   TEXT,
   context TEXT
 );
-CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id);
-CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
 
 -- Batches merged into this build: a redelivered result is skipped, a resumed run skips what it already has.
 CREATE TABLE IF NOT EXISTS run_batches (
@@ -69,6 +64,23 @@ CREATE VIRTUAL TABLE IF NOT EXISTS symbols_fts USING fts5(
 );
 `;
 
-export function applySchema(db: Database.Database): void {
+/**
+ * Secondary indexes. A fresh build creates them once at commit: sorting 1.5M finished rows costs a third of keeping
+ * two B-trees ordered under every insert, and the build is never queried before it commits.
+ */
+export const INDEXES = `
+CREATE INDEX IF NOT EXISTS files_hash ON files(hash);
+CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
+CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name COLLATE NOCASE);
+CREATE INDEX IF NOT EXISTS refs_file ON refs(file_id);
+CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
+`;
+
+export function applySchema(db: Database.Database, withIndexes = true): void {
   db.exec(SCHEMA);
+  if (withIndexes) db.exec(INDEXES);
+}
+
+export function applyIndexes(db: Database.Database): void {
+  db.exec(INDEXES);
 }

@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SkippedFile } from '../discover/discover.js';
 import type { FileResult, JobResult } from '../protocol/types.js';
-import { applySchema, SCHEMA_VERSION } from './schema.js';
+import { applyIndexes, applySchema, SCHEMA_VERSION } from './schema.js';
 
 /** Splits identifiers into lower-case words for FTS: getHTTPResponse_code -> "get http response code". */
 export function identifierWords(name: string): string {
@@ -46,18 +46,23 @@ export class IndexWriter {
     if (opts.resumeKey && existsSync(this.tmpPath)) {
       resumed = readMeta(this.tmpPath, 'resume_key') === opts.resumeKey;
     }
+    let copied = false;
     if (!resumed) {
       removeDb(this.tmpPath);
       if (opts.incremental && existsSync(finalPath) && isCompatible(finalPath, opts.extractorVersion)) {
         copyFileSync(finalPath, this.tmpPath);
+        copied = true;
       }
     }
     this.resumed = resumed;
     this.db = new Database(this.tmpPath);
     this.db.pragma('journal_mode = WAL');
-    this.db.pragma('synchronous = NORMAL');
+    // The build is private until commit() fsyncs and renames it, so only a resumable build needs each batch durable.
+    this.db.pragma(opts.resumeKey ? 'synchronous = NORMAL' : 'synchronous = OFF');
     this.db.pragma('cache_size = -65536');
-    applySchema(this.db);
+    // A copied index keeps its secondary indexes; a fresh build gets them at commit (a resumed one has them if it began
+    // as a copy). Until then a rare re-write of a file scans its table instead of using an index.
+    applySchema(this.db, copied);
 
     const db = this.db;
     this.stmts = {
@@ -232,6 +237,7 @@ export class IndexWriter {
 
   /** Makes the build the index: checkpoint, fsync, atomic rename. */
   commit(): void {
+    applyIndexes(this.db);
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.pragma('journal_mode = DELETE');
     this.db.prepare("DELETE FROM meta WHERE key = 'resume_key'").run();

@@ -22,14 +22,15 @@ export interface DispatchCounters {
 }
 
 /**
- * Keeps `transport.capacity` batches in flight, merges results as they arrive, and splits a batch whose
+ * Keeps `transport.capacity` (+ `prefetch`) batches in flight, merges results as they arrive, and splits a batch whose
  * transport gave up on it until the file that breaks it stands alone. On abort it stops handing out work and
  * waits for what is in flight: a parse is never interrupted.
  */
 export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<DispatchCounters> {
   const queue = [...requests];
   const counters: DispatchCounters = { splits: 0, retries: 0, stalls: 0 };
-  const freeSlots = Array.from({ length: o.transport.capacity }, (_, i) => o.transport.capacity - 1 - i);
+  const window = o.transport.capacity + (o.transport.prefetch ?? 0);
+  const freeSlots = Array.from({ length: window }, (_, i) => window - 1 - i);
   let inFlight = 0;
   let failure: unknown = null;
   let interruptSeen = false;
@@ -50,7 +51,7 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
     o.signal.addEventListener('abort', onAbort, { once: true });
 
     const pump = () => {
-      while (!o.signal.aborted && !failure && inFlight < o.transport.capacity && queue.length) {
+      while (!o.signal.aborted && !failure && inFlight < window && queue.length) {
         const req = queue.shift()!;
         const batch: InFlight = {
           slot: freeSlots.pop() ?? 0,

@@ -17,12 +17,14 @@ export interface LocalOptions {
 export class LocalTransport implements Transport {
   readonly name = 'local' as const;
   readonly capacity: number;
+  readonly prefetch: number;
   private poolInstance: Piscina<ThreadTask, JobResult> | null = null;
   private readonly parseOnly: boolean;
 
   constructor(opts: LocalOptions = {}) {
     const threads = Math.max(1, opts.threads ?? availableParallelism());
     this.capacity = threads;
+    this.prefetch = threads;
     this.parseOnly = opts.parseOnly ?? false;
   }
 
@@ -34,9 +36,9 @@ export class LocalTransport implements Transport {
       filename: THREAD_FILE,
       minThreads: threads,
       maxThreads: threads,
-      // One task per thread at a time: the pipeline keeps exactly `capacity` in flight, so a stop request never
-      // leaves work queued inside the pool that it would have to cancel.
-      concurrentTasksPerWorker: 1,
+      // Two tasks per thread, run one after the other (see worker/thread.ts): the second is already in the thread
+      // when the first ends. A stop request lets those few prefetched batches run too: nothing is cancelled.
+      concurrentTasksPerWorker: 2,
       idleTimeout: Number.MAX_SAFE_INTEGER,
     })).on('error', (err: Error) => {
       // A thread that dies outside a task (e.g. failing to load) is replaced by Piscina; the tasks it held

@@ -9,6 +9,11 @@ export interface Transport {
   /** How many batches to keep in flight: enough to keep every worker busy, few enough to stop quickly. */
   readonly capacity: number;
   /**
+   * Extra batches the pipeline may hand over beyond `capacity`, queued inside the transport, so a worker that
+   * finishes never waits for the coordinator (busy merging) to hand it the next one.
+   */
+  readonly prefetch?: number;
+  /**
    * Runs one batch to completion. Resolves with its result; rejects once the transport's own retries are spent
    * (the pipeline then splits the batch to isolate the file that breaks it).
    */

@@ -148,8 +148,10 @@ class BarsRenderer implements Renderer {
       etaText: t.eta(),
       phase: t.phase,
     });
+    // Transports run batches in hand-out order, so the oldest in-flight ones are the running ones; the rest are queued.
+    const running = [...t.inFlight.values()];
     this.threadRows.forEach((row, i) => {
-      const b = t.inFlight.get(i);
+      const b = running[i];
       row.update(0, { text: b ? `  thread ${i}: batch ${b.batchId.slice(0, 8)} ${b.files} files ${(b.bytes / 1024).toFixed(0)} KiB  ${b.firstPath}` : `  thread ${i}: idle` });
     });
     t.workers.forEach((w, i) => {

@@ -12,6 +12,14 @@ export interface ThreadTask {
   parseOnly?: boolean;
 }
 
+// The pool hands each thread a second task before the first ends, so the thread never waits on a coordinator busy
+// merging. Tasks still run one after another: a batch's duration stays its own, and only one tree is alive.
+let previous: Promise<unknown> = Promise.resolve();
+
 export default function run(task: ThreadTask): Promise<JobResult> {
-  return handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined, { parseOnly: task.parseOnly, stop: task.stop });
+  const job = previous.then(() =>
+    handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined, { parseOnly: task.parseOnly, stop: task.stop }),
+  );
+  previous = job.catch(() => {});
+  return job;
 }
