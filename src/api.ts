@@ -144,7 +144,7 @@ class RedisCoordinator extends EventEmitter<IndexEvents> implements Coordinator 
       options.config,
     );
     const only = await onlyOf(o);
-    const transport = await RedisTransport.create({ ...this.conn, namespace: o.namespace, root: o.root, window: o.window });
+    const transport = await RedisTransport.create({ ...this.conn, namespace: o.namespace, root: o.root, window: o.window, cacheBytes: o.cacheBytes });
     const own = runEventTranslator(callbackSink(options));
     const shared = runEventTranslator((name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args));
     const record = runRecord(transport.redis, this.keys, o);

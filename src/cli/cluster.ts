@@ -69,7 +69,7 @@ export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<str
       onEvent: (e: PipelineEvent) => {
         record(e);
         // The summary is printed (or sent as --json) after this event: it carries the run's cache counts too.
-        if (e.type === 'done') Object.assign(e.summary, { cache: { ...transport.cacheCounters } });
+        if (e.type === 'done') e.summary.cache = { ...transport.cacheCounters };
         onEvent?.(e); // metrics, logs (src/ops)
       },
       onRenderer: (r) => {

@@ -19,6 +19,8 @@ export interface DispatchCounters {
   splits: number;
   retries: number;
   stalls: number;
+  /** Files a transport answered from a shared result cache instead of a parse. */
+  filesCached: number;
 }
 
 /**
@@ -28,7 +30,7 @@ export interface DispatchCounters {
  */
 export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<DispatchCounters> {
   const queue = [...requests];
-  const counters: DispatchCounters = { splits: 0, retries: 0, stalls: 0 };
+  const counters: DispatchCounters = { splits: 0, retries: 0, stalls: 0, filesCached: 0 };
   const window = o.transport.capacity + (o.transport.prefetch ?? 0);
   const freeSlots = Array.from({ length: window }, (_, i) => window - 1 - i);
   let inFlight = 0;
@@ -71,6 +73,7 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
               await o.transport.ack?.(req).catch(() => {});
               counters.retries += res.delivery?.retries ?? 0;
               counters.stalls += res.delivery?.stalls ?? 0;
+              counters.filesCached += res.delivery?.cached ?? 0;
               o.emit({
                 type: 'batch-done',
                 batch,

@@ -15,7 +15,10 @@ export interface RunSummary {
   discovery: 'git' | 'walk';
   run: {
     filesSeen: number;
+    /** Parsed by a worker in this run. */
     filesParsed: number;
+    /** Cluster: answered from the shared result cache, so parsed by no one. */
+    filesCached: number;
     /** Unchanged since the previous index (incremental): kept without a parse. */
     filesReused: number;
     filesRemoved: number;
@@ -40,6 +43,8 @@ export interface RunSummary {
   timings: { discoverMs: number; hashMs: number; planMs: number; indexMs: number; commitMs: number; totalMs: number };
   throughput: { filesPerSec: number; mbPerSec: number; symbolsPerSec: number };
   peakRssMb: number;
+  /** Cluster runs: the shared result cache's use by this run. */
+  cache?: { enabled: boolean; hits: number; misses: number };
 }
 
 export interface InFlight {

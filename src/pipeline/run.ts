@@ -113,7 +113,7 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
       discovery: disc.source,
       run: {
         filesSeen: disc.files.length + disc.skipped.length,
-        filesParsed: toParse.length,
+        filesParsed: toParse.length - extra.counters.filesCached,
         filesReused: unchanged.length + copies.length,
         filesRemoved: extra.removed,
         bytesParsed,
@@ -147,7 +147,7 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
   if (prior && !hooks.resumable && isNoop(prior, { batches, copies, unchanged, skipped, present, only, mtimes })) {
     const db = openIndex(o.out);
     try {
-      return finish(summarize(db, { resumed: false, removed: 0, counters: { splits: 0, retries: 0, stalls: 0 }, tIndex: mark() }));
+      return finish(summarize(db, { resumed: false, removed: 0, counters: { splits: 0, retries: 0, stalls: 0, filesCached: 0 }, tIndex: mark() }));
     } finally {
       db.close();
     }

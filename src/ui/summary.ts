@@ -10,7 +10,7 @@ export function formatSummary(s: RunSummary): string {
   const secs = (s.timings.totalMs / 1000).toFixed(2);
   const lines = [
     s.interrupted ? `interrupted after ${secs}s: the previous index at ${s.out} was left unchanged` : `indexed ${s.root} in ${secs}s -> ${s.out}`,
-    `  files:    ${s.index.files} (${list(s.index.byLanguage)}); parsed ${s.run.filesParsed}, unchanged ${s.run.filesReused}, removed ${s.run.filesRemoved}`,
+    `  files:    ${s.index.files} (${list(s.index.byLanguage)}); parsed ${s.run.filesParsed}${s.run.filesCached ? `, from the result cache ${s.run.filesCached}` : ''}, unchanged ${s.run.filesReused}, removed ${s.run.filesRemoved}`,
     `  symbols:  ${s.index.symbols} (${list(s.index.symbolsByKind)}); references ${s.index.refs}`,
     `  errors:   ${s.index.fileErrors} files (${list(s.index.errorsByCode as Record<string, number>)})`,
     `  speed:    ${s.throughput.mbPerSec} MB/s, ${s.throughput.filesPerSec} files/s, ${s.throughput.symbolsPerSec} symbols/s on ${s.threads} ${s.transport === 'local' ? 'threads' : 'slots'}`,
