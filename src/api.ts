@@ -12,7 +12,8 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { Redis } from 'ioredis';
-import { runRecord, workerRows, type WorkerRow } from './cli/cluster.js';
+import { runRecord } from './cli/cluster.js';
+import { workerRows, type WorkerRow } from './ops/heartbeats.js';
 import { buildOptions, resolveRoot, type ConfigInput, type IndexOptions } from './config/options.js';
 import { changedSince, fileList } from './discover/changed.js';
 import { HeartbeatWatcher } from './ops/heartbeats.js';
@@ -29,7 +30,7 @@ import { startWorker, type RunningWorker, type WorkerEvent, type WorkerStats } f
 export type { IndexCallbacks, IndexEvents, IndexProgress, BatchCompleted, BatchFailed, WorkerLost } from './ops/run-events.js';
 export type { PipelineEvent, RunSummary, Phase, InFlight } from './pipeline/events.js';
 export type { WorkerEvent, WorkerStats } from './transport/redis/worker.js';
-export type { WorkerRow } from './cli/cluster.js';
+export type { WorkerRow } from './ops/heartbeats.js';
 export type { ConfigInput, IndexOptions } from './config/options.js';
 export type { Priority, JobRequest, JobResult, FileRef, FileResult, SymbolRecord, RefRecord, Language, SymbolKind, FileErrorCode } from './protocol/types.js';
 export { UsageError } from './config/options.js';

@@ -7,6 +7,7 @@ import type { PipelineEvent } from '../pipeline/events.js';
 import type { RedisConnectOptions } from '../transport/redis/connection.js';
 import { RedisTransport } from '../transport/redis/coordinator.js';
 import { Keys } from '../transport/redis/keys.js';
+import { workerRows, type WorkerRow } from '../ops/heartbeats.js';
 import { startWorker } from '../transport/redis/worker.js';
 import { createLogger, type LogFormat } from '../util/log.js';
 import { indexCommand, interruptController } from './index-command.js';
@@ -89,33 +90,6 @@ export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<str
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
   }
-}
-
-export interface WorkerRow {
-  id: string;
-  host: string;
-  pid: string;
-  threads: string;
-  done: string;
-  failed: string;
-  rssMb: string;
-  run: string;
-  ageMs: number;
-}
-
-/** Workers with a live heartbeat (the hash expires when a worker stops beating). */
-export async function workerRows(redis: import('ioredis').Redis, keys: Keys): Promise<WorkerRow[]> {
-  const ids = await redis.zrange(keys.workers, 0, -1);
-  const rows: WorkerRow[] = [];
-  for (const id of ids) {
-    const h = await redis.hgetall(keys.worker(id));
-    if (!h.id) {
-      await redis.zrem(keys.workers, id); // expired: the worker is gone
-      continue;
-    }
-    rows.push({ id, host: h.host, pid: h.pid, threads: h.threads, done: h.done, failed: h.failed, rssMb: h.rssMb, run: h.run, ageMs: Date.now() - Number(h.beat) });
-  }
-  return rows;
 }
 
 /** `mcp-index worker --redis URL`: a long-running process that pulls batches until SIGTERM/SIGINT. */

@@ -2,14 +2,12 @@ import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import yargs, { type Argv } from 'yargs';
 import { buildOptions, resolveRoot, UsageError, type ConfigInput } from '../config/options.js';
-import { exportJsonl } from '../index-store/export.js';
 import { defaultIndexPath } from '../index-store/location.js';
 import { IndexNotFoundError, openIndex } from '../index-store/reader.js';
 import { changedSince, fileList } from '../discover/changed.js';
 import { EXIT } from './errors.js';
 import { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
 import { indexCommand, interruptController } from './index-command.js';
-import { watchRepository } from '../pipeline/watch.js';
 import { registerQueryCommands } from './query-commands.js';
 import { registerBenchCommand } from './bench-command.js';
 import { indexOpsFlags, OPS_INDEX_KEYS, registerOpsCommands, withCoordinatorOps, workerOpsFlags } from './ops-commands.js';
@@ -53,6 +51,7 @@ function indexPathFor(argv: { index?: string; path?: string }): string {
   return argv.index ?? defaultIndexPath(resolveRoot(argv.path ?? '.'));
 }
 
+// Modules a command alone needs are imported in its handler: start-up time is most of a no-change re-run.
 export async function cli(args: string[]): Promise<void> {
   let exitCode: number = EXIT.ok;
   const parser = registerOpsCommands(registerBenchCommand(registerQueryCommands(yargs(args))))
@@ -83,6 +82,7 @@ export async function cli(args: string[]): Promise<void> {
       async (argv) => {
         const o = buildOptions(argv.path as string, pick(argv, INDEX_KEYS), argv.config);
         const { signal, dispose } = interruptController();
+        const { watchRepository } = await import('../pipeline/watch.js');
         await watchRepository(o, {
           debounceMs: argv.debounce,
           signal,
@@ -125,6 +125,7 @@ export async function cli(args: string[]): Promise<void> {
           .option('format', { choices: ['jsonl'] as const, default: 'jsonl' as const })
           .option('output', { alias: 'o', type: 'string', describe: 'Write here instead of stdout' }),
       async (argv) => {
+        const { exportJsonl } = await import('../index-store/export.js');
         const db = openIndex(indexPathFor(argv));
         const out: NodeJS.WritableStream = argv.output ? createWriteStream(argv.output) : process.stdout;
         try {

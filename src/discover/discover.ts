@@ -1,10 +1,11 @@
 import { execFile } from 'node:child_process';
-import { lstat, readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { lstatSync, realpathSync, statSync } from 'node:fs';
+import { readdir, readFile } from 'node:fs/promises';
 import { join, sep } from 'node:path';
 import { promisify } from 'node:util';
 import ignore, { type Ignore } from 'ignore';
 import picomatch from 'picomatch';
-import { languageOf } from '../extract/registry.js';
+import { languageOf } from '../extract/extensions.js';
 import type { FileError, Language } from '../protocol/types.js';
 
 const exec = promisify(execFile);
@@ -61,6 +62,14 @@ export interface Discovery {
   source: 'git' | 'walk';
   /** Files seen but not indexed because no grammar handles them. */
   otherFiles: number;
+}
+
+function realpathOrNull(p: string): string | null {
+  try {
+    return realpathSync(p);
+  } catch {
+    return null;
+  }
 }
 
 const toPosix = (p: string) => (sep === '/' ? p : p.split(sep).join('/'));
@@ -158,49 +167,43 @@ export async function discover(opts: DiscoverOptions): Promise<Discovery> {
     candidates.push({ path, language });
   }
 
-  // stat in parallel: on a cold cache this is most of discovery's time.
-  const CONCURRENCY = 64;
-  let next = 0;
-  const statOne = async () => {
-    while (next < candidates.length) {
-      const { path, language } = candidates[next++];
-      const abs = join(opts.root, path);
-      try {
-        const l = await lstat(abs);
-        let s = l;
-        if (l.isSymbolicLink()) {
-          // Never follow a link out of the root; a link inside it is indexed under its own path.
-          const target = await realpath(abs).catch(() => null);
-          if (!target || !(target + sep).startsWith(rootPrefix)) {
-            skipped.push({ path, size: 0, language, error: { code: 'path-escape', message: 'symlink points outside the repository' } });
-            continue;
-          }
-          s = await stat(abs);
-        }
-        if (!s.isFile()) continue; // a directory listed by git (submodule) or a socket
-        if (s.size > opts.maxFileBytes) {
-          skipped.push({
-            path,
-            size: s.size,
-            language,
-            error: { code: 'oversize', message: `${s.size} bytes exceeds the ${opts.maxFileBytes}-byte limit` },
-          });
+  // Synchronous stats: a re-run finds them in the kernel's cache, where a promise per file costs more than the call.
+  for (const { path, language } of candidates) {
+    const abs = join(opts.root, path);
+    try {
+      const l = lstatSync(abs);
+      let s = l;
+      if (l.isSymbolicLink()) {
+        // Never follow a link out of the root; a link inside it is indexed under its own path.
+        const target = realpathOrNull(abs);
+        if (!target || !(target + sep).startsWith(rootPrefix)) {
+          skipped.push({ path, size: 0, language, error: { code: 'path-escape', message: 'symlink points outside the repository' } });
           continue;
         }
-        files.push({ path, size: s.size, mtimeMs: Math.trunc(s.mtimeMs), language });
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'ENOENT' && source === 'git') continue; // tracked but deleted in the work tree: not part of it
+        s = statSync(abs);
+      }
+      if (!s.isFile()) continue; // a directory listed by git (submodule) or a socket
+      if (s.size > opts.maxFileBytes) {
         skipped.push({
           path,
-          size: 0,
+          size: s.size,
           language,
-          error: code === 'ENOENT' ? { code: 'deleted', message: 'file vanished during discovery' } : { code: 'unreadable', message: String((err as Error).message) },
+          error: { code: 'oversize', message: `${s.size} bytes exceeds the ${opts.maxFileBytes}-byte limit` },
         });
+        continue;
       }
+      files.push({ path, size: s.size, mtimeMs: Math.trunc(s.mtimeMs), language });
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && source === 'git') continue; // tracked but deleted in the work tree: not part of it
+      skipped.push({
+        path,
+        size: 0,
+        language,
+        error: code === 'ENOENT' ? { code: 'deleted', message: 'file vanished during discovery' } : { code: 'unreadable', message: String((err as Error).message) },
+      });
     }
-  };
-  await Promise.all(Array.from({ length: Math.min(CONCURRENCY, candidates.length) }, statOne));
+  }
 
   const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   files.sort(byPath);

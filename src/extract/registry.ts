@@ -8,26 +8,7 @@ import { extract as extractRust } from './languages/rust.js';
 
 const require = createRequire(import.meta.url);
 
-/** Extension -> language. The only place that decides what a file is. */
-export const EXTENSIONS: Readonly<Record<string, Language>> = {
-  '.py': 'python',
-  '.pyi': 'python',
-  '.js': 'javascript',
-  '.mjs': 'javascript',
-  '.cjs': 'javascript',
-  '.jsx': 'javascript',
-  '.ts': 'typescript',
-  '.mts': 'typescript',
-  '.cts': 'typescript',
-  '.tsx': 'tsx',
-  '.rs': 'rust',
-};
-
-export function languageOf(path: string): Language | null {
-  const dot = path.lastIndexOf('.');
-  if (dot < 0 || dot < path.lastIndexOf('/')) return null;
-  return EXTENSIONS[path.slice(dot).toLowerCase()] ?? null;
-}
+export { EXTENSIONS, languageOf } from './extensions.js';
 
 type Extractor = (root: SyntaxNode, src: string) => Extraction;
 

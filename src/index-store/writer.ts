@@ -21,18 +21,26 @@ export interface WriterOptions {
   extractorVersion: number;
   /** Resume a build left by an interrupted run with this key (cluster coordinator restart). */
   resumeKey?: string;
+  /**
+   * Patch the existing index inside one transaction instead of building a copy. For small changes only: a patch
+   * bigger than SQLite's page cache would lock readers out of the index until it commits.
+   */
+  patch?: boolean;
 }
 
 /**
- * Builds the index in `<out>.building` and renames it over `<out>` only when the run completes, so readers and an
- * interrupted run always see the previous good index. Each batch result is one transaction and replaces its
- * files' rows, so applying the same result twice leaves the same rows.
+ * Builds the index in `<out>.building` and renames it over `<out>` only when the run completes, or (local incremental
+ * runs) patches `<out>` inside one transaction that commits only then; either way readers and an interrupted run see
+ * the previous good index. Each batch result is one transaction (a savepoint when patching) and replaces its files'
+ * rows, so applying the same result twice leaves the same rows.
  */
 export class IndexWriter {
   readonly db: Database.Database;
   readonly tmpPath: string;
   /** True when an interrupted build with the same key was picked up. */
   readonly resumed: boolean;
+  /** Patching the index in one transaction rather than building `<out>.building`. */
+  readonly inPlace: boolean;
   private closed = false;
   private readonly stmts;
 
@@ -42,27 +50,36 @@ export class IndexWriter {
   ) {
     mkdirSync(dirname(finalPath), { recursive: true });
     this.tmpPath = `${finalPath}.building`;
+    const patchable = opts.incremental && existsSync(finalPath) && isCompatible(finalPath, opts.extractorVersion);
+    // A small change patches the index itself inside one transaction: nothing to copy, whatever the index's size,
+    // and an interrupted run rolls back to the previous index. A resumable (cluster) run needs each batch durable on
+    // its own, so it builds in a copy.
+    this.inPlace = patchable && !!opts.patch && !opts.resumeKey;
     let resumed = false;
     if (opts.resumeKey && existsSync(this.tmpPath)) {
       resumed = readMeta(this.tmpPath, 'resume_key') === opts.resumeKey;
     }
-    let copied = false;
-    if (!resumed) {
-      removeDb(this.tmpPath);
-      if (opts.incremental && existsSync(finalPath) && isCompatible(finalPath, opts.extractorVersion)) {
-        copyFileSync(finalPath, this.tmpPath);
-        copied = true;
-      }
-    }
     this.resumed = resumed;
-    this.db = new Database(this.tmpPath);
-    this.db.pragma('journal_mode = WAL');
-    // The build is private until commit() fsyncs and renames it, so only a resumable build needs each batch durable.
-    this.db.pragma(opts.resumeKey ? 'synchronous = NORMAL' : 'synchronous = OFF');
-    this.db.pragma('cache_size = -65536');
-    // A copied index keeps its secondary indexes; a fresh build gets them at commit (a resumed one has them if it began
-    // as a copy). Until then a rare re-write of a file scans its table instead of using an index.
-    applySchema(this.db, copied);
+    if (this.inPlace) {
+      this.db = new Database(finalPath);
+      this.db.pragma('busy_timeout = 10000'); // a reader mid-query delays the commit, it does not fail it
+      this.db.pragma('cache_size = -65536');
+      applySchema(this.db);
+      this.db.exec('BEGIN IMMEDIATE'); // batch transactions nest inside as savepoints
+    } else {
+      if (!resumed) {
+        removeDb(this.tmpPath);
+        if (patchable) copyFileSync(finalPath, this.tmpPath);
+      }
+      this.db = new Database(this.tmpPath);
+      this.db.pragma('journal_mode = WAL');
+      // The build is private until commit() fsyncs and renames it, so only a resumable build needs each batch durable.
+      this.db.pragma(opts.resumeKey ? 'synchronous = NORMAL' : 'synchronous = OFF');
+      this.db.pragma('cache_size = -65536');
+      // A copied index keeps its secondary indexes; a fresh build gets them at commit (a resumed one has them if it
+      // began as a copy). Until then a rare re-write of a file scans its table instead of using an index.
+      applySchema(this.db, patchable && !resumed);
+    }
 
     const db = this.db;
     this.stmts = {
@@ -238,6 +255,13 @@ export class IndexWriter {
   /** Makes the build the index: checkpoint, fsync, atomic rename. */
   commit(): void {
     applyIndexes(this.db);
+    if (this.inPlace) {
+      this.db.prepare("DELETE FROM meta WHERE key = 'resume_key'").run();
+      this.db.exec('COMMIT');
+      this.db.close();
+      this.closed = true;
+      return;
+    }
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.pragma('journal_mode = DELETE');
     this.db.prepare("DELETE FROM meta WHERE key = 'resume_key'").run();
@@ -256,10 +280,11 @@ export class IndexWriter {
   /** Leaves the previous index untouched. `keep` preserves the build for a later resume. */
   abort(keep = false): void {
     if (!this.closed) {
+      if (this.inPlace && this.db.inTransaction) this.db.exec('ROLLBACK');
       this.db.close();
       this.closed = true;
     }
-    if (!keep) removeDb(this.tmpPath);
+    if (!keep && !this.inPlace) removeDb(this.tmpPath);
   }
 }
 

@@ -12,7 +12,6 @@ import type { RedisConnectOptions } from '../transport/redis/connection.js';
 import { HeartbeatWatcher } from './heartbeats.js';
 import { startOpsServer, type OpsServer, type Readiness } from './http.js';
 import type { CoordinatorMetrics } from './metrics.js';
-import { opsRedis } from './redis.js';
 
 export interface CoordinatorOpsOptions {
   /** 0: no HTTP server. */
@@ -46,8 +45,10 @@ export async function startCoordinatorOps(o: CoordinatorOpsOptions): Promise<Coo
   // accepted the URL, credentials and rights (a refused connection is reported there, in one line).
   let redis = null as Redis | null;
   let watcher = null as HeartbeatWatcher | null;
+  // ioredis is loaded only for a cluster run: a local run starts faster without it.
+  const opsRedis = o.redis ? (await import('./redis.js')).opsRedis : null;
   const watchWorkers = () => {
-    if (!o.redis || redis) return;
+    if (!o.redis || !opsRedis || redis) return;
     redis = opsRedis(o.redis);
     watcher = new HeartbeatWatcher(
       redis,

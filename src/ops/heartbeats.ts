@@ -1,7 +1,34 @@
 /** Worker heartbeats seen from the coordinator side: the live count and the workers that vanished. */
 import type { Redis } from 'ioredis';
-import { workerRows, type WorkerRow } from '../cli/cluster.js';
 import { Keys } from '../transport/redis/keys.js';
+
+export interface WorkerRow {
+  id: string;
+  host: string;
+  pid: string;
+  threads: string;
+  done: string;
+  failed: string;
+  rssMb: string;
+  run: string;
+  ageMs: number;
+}
+
+/** Workers with a live heartbeat (the hash expires when a worker stops beating). */
+export async function workerRows(redis: import('ioredis').Redis, keys: Keys): Promise<WorkerRow[]> {
+  const ids = await redis.zrange(keys.workers, 0, -1);
+  const rows: WorkerRow[] = [];
+  for (const id of ids) {
+    const h = await redis.hgetall(keys.worker(id));
+    if (!h.id) {
+      await redis.zrem(keys.workers, id); // expired: the worker is gone
+      continue;
+    }
+    rows.push({ id, host: h.host, pid: h.pid, threads: h.threads, done: h.done, failed: h.failed, rssMb: h.rssMb, run: h.run, ageMs: Date.now() - Number(h.beat) });
+  }
+  return rows;
+}
+
 
 export interface LostWorker {
   id: string;

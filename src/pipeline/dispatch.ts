@@ -37,6 +37,7 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
   let failure: unknown = null;
   let interruptSeen = false;
 
+  o.transport.expect?.(requests);
   return new Promise((resolve, reject) => {
     const finishIfIdle = () => {
       if (inFlight > 0) return;

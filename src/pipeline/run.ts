@@ -98,8 +98,11 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
 
   const skipped: SkippedFile[] = [...disc.skipped, ...hashed.skipped];
   const present = new Set([...hashed.refs.map((f) => f.path), ...skipped.map((s) => s.path)]);
-  const summarize = (db: Database.Database, extra: { resumed: boolean; removed: number; counters: DispatchCounters; tIndex: number }): RunSummary => {
-    const index = indexStats(db);
+  const summarize = (
+    db: Database.Database,
+    extra: { resumed: boolean; removed: number; counters: DispatchCounters; tIndex: number; index?: RunSummary['index'] },
+  ): RunSummary => {
+    const index = extra.index ?? indexStats(db);
     const tEnd = mark();
     const secs = Math.max(tEnd - t0, 1) / 1000;
     return {
@@ -147,14 +150,17 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
   if (prior && !hooks.resumable && isNoop(prior, { batches, copies, unchanged, skipped, present, only, mtimes })) {
     const db = openIndex(o.out);
     try {
-      return finish(summarize(db, { resumed: false, removed: 0, counters: { splits: 0, retries: 0, stalls: 0, filesCached: 0 }, tIndex: mark() }));
+      // The index is exactly as the last run left it, so are its totals (counting rows again costs more than the rest).
+      const index = lastIndexStats(db);
+      return finish(summarize(db, { resumed: false, removed: 0, counters: { splits: 0, retries: 0, stalls: 0, filesCached: 0 }, tIndex: mark(), index }));
     } finally {
       db.close();
     }
   }
 
   const resumeKey = hooks.resumable ? runId : undefined;
-  const writer = new IndexWriter(o.out, { incremental: !!prior, extractorVersion: EXTRACTOR_VERSION, resumeKey });
+  const patch = bytesParsed <= PATCH_MAX_BYTES;
+  const writer = new IndexWriter(o.out, { incremental: !!prior, extractorVersion: EXTRACTOR_VERSION, resumeKey, patch });
   try {
     writer.applySkipped(skipped);
     writer.touch(unchanged.map((f) => [f.path, mtimes.get(f.path) ?? 0]));
@@ -213,6 +219,18 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     throw err;
   }
 }
+
+function lastIndexStats(db: Database.Database): RunSummary['index'] | undefined {
+  const row = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'last_summary'").get();
+  try {
+    return row ? (JSON.parse(row.value) as Pick<RunSummary, 'index'>).index : undefined;
+  } catch {
+    return undefined; // unreadable: count again
+  }
+}
+
+/** Up to this much to parse, an incremental run patches the index in place (see WriterOptions.patch). */
+const PATCH_MAX_BYTES = 8 * 1024 * 1024;
 
 /** True when applying this run would not change a single row of the previous index. */
 function isNoop(

@@ -110,9 +110,11 @@ export class ServerState {
     this.log(`reindex ${root}${full ? ' (full)' : ''} -> ${o.out}`);
     this.running = (async () => {
       try {
-        return await runIndex(o, { transport, signal: extra.signal, onEvent: progress });
+        return await runIndex(o, { transport, signal: extra.signal, onEvent: progress.onEvent });
       } finally {
         await transport.close();
+        // The last notification must reach the client before the result does, which ends the request's token.
+        await progress.flush();
       }
     })();
     try {
@@ -133,8 +135,9 @@ export class ServerState {
  * progress counts steps: 1 discovered, 2 planned, then one per file parsed, then the commit; total is known once
  * the run is planned. Values only ever increase; batch updates are sent at most every 200 ms.
  */
-function progressReporter(extra: Extra, log: (line: string) => void): (e: PipelineEvent) => void {
+function progressReporter(extra: Extra, log: (line: string) => void): { onEvent: (e: PipelineEvent) => void; flush: () => Promise<void> } {
   const token = extra._meta?.progressToken;
+  let pending: Promise<void> = Promise.resolve();
   let last = 0;
   let total: number | undefined;
   let parsed = 0;
@@ -145,11 +148,12 @@ function progressReporter(extra: Extra, log: (line: string) => void): (e: Pipeli
     if (!force && now - lastSent < 200) return;
     last = progress;
     lastSent = now;
-    extra
+    const sent = extra
       .sendNotification({ method: 'notifications/progress', params: { progressToken: token, progress, ...(total !== undefined ? { total } : {}), message } })
       .catch((err: unknown) => log(`progress notification failed: ${String(err)}`));
+    pending = pending.then(() => sent);
   };
-  return (e) => {
+  const onEvent = (e: PipelineEvent) => {
     switch (e.type) {
       case 'discovered':
         send(1, `discovered ${e.files} files${e.skipped ? ` (${e.skipped} skipped)` : ''}`, true);
@@ -170,6 +174,7 @@ function progressReporter(extra: Extra, log: (line: string) => void): (e: Pipeli
         break;
     }
   };
+  return { onEvent, flush: () => pending };
 }
 
 function summaryText(s: RunSummary): string {

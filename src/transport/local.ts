@@ -1,12 +1,18 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
-import { Piscina } from 'piscina';
+import type { Piscina } from 'piscina';
 import type { JobRequest, JobResult } from '../protocol/types.js';
 import type { ThreadTask } from '../worker/thread.js';
 import type { Transport } from './types.js';
 
 // Resolves to dist/worker/thread.js from both src/transport (tests) and dist/transport (the CLI).
 export const THREAD_FILE = fileURLToPath(new URL('../../dist/worker/thread.js', import.meta.url));
+
+/**
+ * A run with this little to parse (a re-run after a small change) parses on the calling thread: starting a pool
+ * thread, which loads tree-sitter and the grammars anew, costs more than parsing this much.
+ */
+export const INLINE_MAX_BYTES = 256 * 1024;
 
 export interface LocalOptions {
   threads?: number;
@@ -28,11 +34,22 @@ export class LocalTransport implements Transport {
     this.parseOnly = opts.parseOnly ?? false;
   }
 
-  /** Threads start on first use: a run with nothing to parse (incremental, no change) never pays for them. */
-  private get pool(): Piscina<ThreadTask, JobResult> {
-    if (this.poolInstance) return this.poolInstance;
+  private poolStarting: Promise<Piscina<ThreadTask, JobResult>> | null = null;
+  private inline = false;
+
+  expect(requests: readonly JobRequest[]): void {
+    if (this.poolStarting || this.parseOnly) return; // threads already up: use them
+    this.inline = requests.reduce((n, r) => n + r.files.reduce((m, f) => m + f.size, 0), 0) <= INLINE_MAX_BYTES;
+  }
+
+  /** Threads, and Piscina itself, start on first use: a run with nothing to parse never pays for them. */
+  private pool(): Promise<Piscina<ThreadTask, JobResult>> {
+    return (this.poolStarting ??= import('piscina').then(({ Piscina }) => this.startPool(Piscina)));
+  }
+
+  private startPool(PiscinaClass: typeof Piscina): Piscina<ThreadTask, JobResult> {
     const threads = this.capacity;
-    return (this.poolInstance = new Piscina<ThreadTask, JobResult>({
+    return (this.poolInstance = new PiscinaClass<ThreadTask, JobResult>({
       filename: THREAD_FILE,
       minThreads: threads,
       maxThreads: threads,
@@ -49,13 +66,15 @@ export class LocalTransport implements Transport {
 
   /** Run a batch on a pool thread. Never passes an AbortSignal: aborting a running task terminates its thread,
    * and terminating a thread inside tree-sitter's parse() aborts the whole process. */
-  submit(req: JobRequest): Promise<JobResult> {
-    return this.pool.run(this.parseOnly ? { req, parseOnly: true } : { req });
+  async submit(req: JobRequest): Promise<JobResult> {
+    // The same worker function, on this thread. A parse here is short (see INLINE_MAX_BYTES) and never interrupted.
+    if (this.inline) return (await import('../worker/handle-job.js')).handleJob(req);
+    return (await this.pool()).run(this.parseOnly ? { req, parseOnly: true } : { req });
   }
 
   /** Cluster workers: run a batch whose content was fetched by the process (blobs or a verified checkout). */
-  runWithInputs(req: JobRequest, inputs: [string, Uint8Array][], stop?: Int32Array): Promise<JobResult> {
-    return this.pool.run({ req, inputs, stop });
+  async runWithInputs(req: JobRequest, inputs: [string, Uint8Array][], stop?: Int32Array): Promise<JobResult> {
+    return (await this.pool()).run({ req, inputs, stop });
   }
 
   get threads(): number {
@@ -63,6 +82,7 @@ export class LocalTransport implements Transport {
   }
 
   async close(): Promise<void> {
+    if (this.poolStarting) await this.poolStarting.catch(() => {});
     await this.poolInstance?.close(); // waits for running tasks (close() without force drains)
   }
 }

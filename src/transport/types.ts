@@ -18,6 +18,8 @@ export interface Transport {
    * (the pipeline then splits the batch to isolate the file that breaks it).
    */
   submit(req: JobRequest, opts?: { priority?: Priority }): Promise<JobResult>;
+  /** Told once per run, before the first submit, what the run will submit. */
+  expect?(requests: readonly JobRequest[]): void;
   /** Called once a result is merged (or found merged on resume): the transport may drop what it kept for it. */
   ack?(req: JobRequest): Promise<void>;
   /** Waits for in-flight work, then releases threads and connections. Never interrupts a parse. */

@@ -1,4 +1,5 @@
-import cliProgress from 'cli-progress';
+import type cliProgress from 'cli-progress';
+import { createRequire } from 'node:module';
 import type { InFlight, PipelineEvent } from '../pipeline/events.js';
 
 export type ProgressMode = 'auto' | 'bars' | 'plain' | 'json' | 'none';
@@ -126,9 +127,11 @@ class BarsRenderer implements Renderer {
   private timer: NodeJS.Timeout;
 
   constructor(out: NodeJS.WritableStream, slots: number) {
-    this.multi = new cliProgress.MultiBar(
+    // Loaded only for bars: CI, --quiet and JSON progress never need it.
+    const bars = createRequire(import.meta.url)('cli-progress') as typeof cliProgress;
+    this.multi = new bars.MultiBar(
       { stream: out as NodeJS.WriteStream, hideCursor: true, clearOnComplete: false, autopadding: true, fps: 10, format: '{text}' },
-      cliProgress.Presets.shades_classic,
+      bars.Presets.shades_classic,
     );
     this.main = this.multi.create(1, 0, {}, {
       format: ' {bar} {percentage}% | {files} files | {mbs} MB | {symbols} symbols | {rate} MB/s | ETA {etaText} | {phase}',

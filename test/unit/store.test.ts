@@ -85,7 +85,7 @@ const synthetic = () => [jobResult('syn-1', [fileResult('syn/a.py'), fileResult(
 const NO_MTIMES = new Map<string, number>();
 
 function writer(out: string, incremental = false): IndexWriter {
-  return new IndexWriter(out, { incremental, extractorVersion: EXTRACTOR_VERSION });
+  return new IndexWriter(out, { incremental, extractorVersion: EXTRACTOR_VERSION, patch: true });
 }
 
 function dump(db: Database.Database): string {
@@ -248,7 +248,8 @@ describe('IndexWriter: commit and abort', () => {
     const old = openIndex(out);
     try {
       const before = dump(old);
-      const w = writer(out, true);
+      const w = new IndexWriter(out, { incremental: true, extractorVersion: EXTRACTOR_VERSION }); // a large change
+      expect(w.inPlace).toBe(false); // builds in a copy
       w.applyResult(jobResult('new', [fileResult('syn/new.py')]), NO_MTIMES);
       w.removeAllExcept(new Set(['syn/new.py']));
       w.commit();
@@ -264,25 +265,50 @@ describe('IndexWriter: commit and abort', () => {
     }
   });
 
-  it('a writer aborted mid-way leaves the previous index byte-identical and removes its build', () => {
+  it('a local incremental run patches the index in one transaction: readers see the old rows until it commits, then the new ones', () => {
     const out = newOut();
-    build(out, [...real, ...synthetic()]);
-    const bytes = readFileSync(out);
-    const mtime = statSync(out).mtimeMs;
-
-    const w = writer(out, true); // incremental: starts from a copy of the index
-    expect(existsSync(w.tmpPath)).toBe(true);
-    w.applyResult(jobResult('half', [fileResult('syn/a.py', { hash: sha1('changed'), symbols: [], refs: [] })]), NO_MTIMES);
-    w.applySkipped([{ path: 'syn/b.py', size: 1, language: 'python', error: { code: 'deleted', message: 'gone' } }]);
-    w.removeAllExcept(new Set(['syn/a.py']));
-    w.abort();
-
-    expect(readFileSync(out).equals(bytes)).toBe(true);
-    expect(statSync(out).mtimeMs).toBe(mtime);
-    expect(siblings(out)).toEqual(['index.db']);
-    // Aborting twice is harmless.
-    w.abort();
+    build(out, synthetic());
+    const reader = openIndex(out);
+    try {
+      const before = dump(reader);
+      const ino = statSync(out).ino;
+      const w = writer(out, true);
+      expect(w.inPlace).toBe(true);
+      w.applyResult(jobResult('new', [fileResult('syn/new.py')]), NO_MTIMES);
+      w.removeAllExcept(new Set(['syn/new.py']));
+      expect(dump(reader)).toBe(before); // uncommitted: invisible
+      expect(existsSync(w.tmpPath)).toBe(false); // no copy was made
+      w.commit();
+      expect(statSync(out).ino).toBe(ino);
+      expect([...exportJsonl(reader)].filter((l) => l.startsWith('{"type":"file"')).map((l) => JSON.parse(l).path)).toEqual(['syn/new.py']);
+      expect(siblings(out)).toEqual(['index.db']);
+    } finally {
+      reader.close();
+    }
   });
+
+  for (const mode of ['in place', 'in a copy'] as const) {
+    it(`a writer aborted mid-way leaves the previous index byte-identical and nothing beside it (${mode})`, () => {
+      const out = newOut();
+      build(out, [...real, ...synthetic()]);
+      const bytes = readFileSync(out);
+      const mtime = statSync(out).mtimeMs;
+
+      const w = new IndexWriter(out, { incremental: true, extractorVersion: EXTRACTOR_VERSION, ...(mode === 'in a copy' ? { resumeKey: 'k' } : { patch: true }) });
+      expect(w.inPlace).toBe(mode === 'in place');
+      expect(existsSync(w.tmpPath)).toBe(mode === 'in a copy');
+      w.applyResult(jobResult('half', [fileResult('syn/a.py', { hash: sha1('changed'), symbols: [], refs: [] })]), NO_MTIMES);
+      w.applySkipped([{ path: 'syn/b.py', size: 1, language: 'python', error: { code: 'deleted', message: 'gone' } }]);
+      w.removeAllExcept(new Set(['syn/a.py']));
+      w.abort();
+
+      expect(readFileSync(out).equals(bytes)).toBe(true);
+      expect(statSync(out).mtimeMs).toBe(mtime);
+      expect(siblings(out)).toEqual(['index.db']);
+      // Aborting twice is harmless.
+      w.abort();
+    });
+  }
 
   it('abort(keep) preserves the build for a resume; a build without the matching key is discarded', () => {
     const out = newOut();
@@ -307,7 +333,7 @@ describe('IndexWriter: commit and abort', () => {
     build(out, synthetic());
     writeFileSync(out + '.building', 'not a database at all');
     writeFileSync(out + '.building-wal', 'junk');
-    const w = writer(out, true);
+    const w = new IndexWriter(out, { incremental: true, extractorVersion: EXTRACTOR_VERSION, resumeKey: 'k' });
     expect(counts(w.db).files).toBe(3); // a fresh copy of the index
     w.commit();
     expect(siblings(out)).toEqual(['index.db']);
