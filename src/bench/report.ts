@@ -247,6 +247,7 @@ export interface BenchReport {
     redis: boolean;
     ctags: string | null;
     exclude: string[];
+    defaultExcludes: boolean;
     corpus: { files?: number; mb?: number; seed: number } | null;
   };
   trees: TreeReport[];

@@ -56,6 +56,8 @@ export interface BenchOptions {
   redis: string | null;
   ctags: boolean;
   exclude: string[];
+  /** The indexer's default excludes (node_modules, vendor, ...), on both sides; false indexes them too. */
+  defaultExcludes: boolean;
   /** Keep every corpus, copy and index here; default: a temp folder removed at the end. */
   workDir: string | null;
   log: (line: string) => void;
@@ -114,6 +116,7 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         redis: !!o.redis,
         ctags: ctags.ok ? ctags.version : null,
         exclude: o.exclude,
+        defaultExcludes: o.defaultExcludes,
         corpus: o.paths.length ? null : { files: o.files, mb: o.mb, seed: o.seed },
       },
       trees: reports,
@@ -151,8 +154,8 @@ interface Prepared {
 }
 
 /** discover + hash + plan, exactly as a full run does them (untimed). */
-async function prepare(root: string, exclude: string[], out: string): Promise<Prepared> {
-  const opts = buildOptions(root, { exclude, out });
+async function prepare(root: string, exclude: string[], defaultExcludes: boolean, out: string): Promise<Prepared> {
+  const opts = buildOptions(root, { exclude, defaultExcludes, out });
   const disc = await discover({ root: opts.root, include: [...opts.include], exclude: [...opts.exclude], defaultExcludes: opts.defaultExcludes, maxFileBytes: opts.maxFileBytes });
   const hashed = await hashFiles(opts.root, disc.files);
   const batches = plan(hashed.refs, { targetBytes: opts.batchBytes, maxFiles: opts.batchFiles });
@@ -191,7 +194,7 @@ async function benchTree(o: BenchOptions, t: { name: string; root: string; gener
   mkdirSync(dir, { recursive: true });
   const loadStart = round(loadavg()[0]);
   const notes: string[] = [];
-  const p = await prepare(t.root, o.exclude, join(dir, 'prepare.db'));
+  const p = await prepare(t.root, o.exclude, o.defaultExcludes, join(dir, 'prepare.db'));
   if (p.refs.length === 0) {
     throw new UsageError(
       p.disc.source === 'git'
@@ -233,7 +236,7 @@ async function benchTree(o: BenchOptions, t: { name: string; root: string; gener
   }
 
   // 2. Full index, one fresh process per run.
-  const exclude = o.exclude.flatMap((g) => ['--exclude', g]);
+  const exclude = [...o.exclude.flatMap((g) => ['--exclude', g]), ...(o.defaultExcludes ? [] : ['--no-default-excludes'])];
   const local: TreeReport['local'] = [];
   for (const threads of o.threadsList) {
     const out = join(dir, `index-t${threads}.db`);
@@ -264,6 +267,7 @@ async function benchTree(o: BenchOptions, t: { name: string; root: string; gener
   const ratios = computeRatios(base);
   if (incremental.noChange.discovery !== p.disc.source) notes.push(`the incremental copy is listed by ${incremental.noChange.discovery}, the tree by ${p.disc.source}`);
   if (o.exclude.length) notes.push(`excluded: ${o.exclude.join(' ')}`);
+  if (!o.defaultExcludes) notes.push('default excludes off: node_modules, vendor, build output ... indexed too');
   return {
     name: t.name,
     root: t.root,
@@ -378,7 +382,8 @@ async function benchCluster(o: BenchOptions, t: { name: string; root: string }, 
       const before = await redisInfo(redis);
       const sampler = setInterval(() => void sampleHeartbeats().catch(() => {}), 1000);
       try {
-        const r = await runIndexChild([t.root, '--cluster', '--redis', o.redis!, '--namespace', ns, '--out', out, '--full', ...exclude]);
+        // --no-cache: every run must parse; the shared result cache would answer repeats without a worker.
+        const r = await runIndexChild([t.root, '--cluster', '--redis', o.redis!, '--namespace', ns, '--out', out, '--full', '--no-cache', ...exclude]);
         const after = await redisInfo(redis);
         const calls: Record<string, number> = {};
         for (const [k, v] of Object.entries(after.calls)) if (v - (before.calls[k] ?? 0) > 0) calls[k] = v - (before.calls[k] ?? 0);
@@ -488,7 +493,7 @@ export function ctagsExcludes(globs: readonly string[]): string[] {
 
 async function benchCtags(o: BenchOptions, t: { name: string; root: string }, dir: string): Promise<CtagsReport> {
   const tags = join(dir, 'tags');
-  const command = ['ctags', '-R', '-f', tags, '--languages=Python,JavaScript,TypeScript,Rust', ...ctagsExcludes([...DEFAULT_EXCLUDES, ...o.exclude]), t.root];
+  const command = ['ctags', '-R', '-f', tags, '--languages=Python,JavaScript,TypeScript,Rust', ...ctagsExcludes([...(o.defaultExcludes ? DEFAULT_EXCLUDES : []), ...o.exclude]), t.root];
   const runs = await repeated(o, `${t.name}: ctags -R`, async () => {
     rmSync(tags, { force: true });
     const r = await runProcess(command[0], command.slice(1));

@@ -39,6 +39,7 @@ export function registerBenchCommand<T>(y: Argv<T>): Argv<T> {
         .option('redis', { type: 'string', describe: 'Also measure cluster mode through this Redis (redis://host:port)' })
         .option('workers', { type: 'string', describe: 'Worker processes for the cluster runs, 1 thread each (default: the thread list)' })
         .option('exclude', { type: 'string', array: true, describe: 'Skip paths matching these globs (indexer and ctags alike)' })
+        .option('default-excludes', { type: 'boolean', default: true, describe: 'Apply the default excludes (node_modules, vendor, ...) on both sides; --no-default-excludes indexes them too' })
         .option('ctags', { type: 'boolean', default: true, describe: 'Compare with universal-ctags (--no-ctags to skip)' })
         .option('json', { type: 'boolean', describe: 'Print the whole report as JSON on stdout' })
         .option('report', { type: 'string', describe: 'Also write a self-contained HTML report (inline SVG charts) here' })
@@ -70,6 +71,7 @@ export function registerBenchCommand<T>(y: Argv<T>): Argv<T> {
         redis: (argv.redis as string | undefined) ?? null,
         ctags: argv.ctags as boolean,
         exclude: ((argv.exclude as string[] | undefined) ?? []).map(String),
+        defaultExcludes: argv['default-excludes'] as boolean,
         workDir: (argv['work-dir'] as string | undefined) ?? null,
         log: argv.quiet ? () => {} : (line) => process.stderr.write(line + '\n'),
       });
