@@ -157,7 +157,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const worker = new Worker(keys.queue, processJob, {
     connection: workerConn,
     prefix: keys.prefix,
-    concurrency: o.threads,
+    // One job beyond each thread: the pool queues it behind the running one (worker/thread.ts), so a thread never
+    // waits for the Redis round trips between one job's completion and the next job's fetch.
+    concurrency: o.threads * 2,
     lockDuration: o.lockMs ?? 30_000,
     stalledInterval: Math.max(1000, Math.floor((o.lockMs ?? 30_000) / 2)),
     // A batch may be orphaned by several killed workers in a row and still must not be dropped.
