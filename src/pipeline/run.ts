@@ -230,7 +230,7 @@ function lastIndexStats(db: Database.Database): RunSummary['index'] | undefined 
 }
 
 /** Up to this much to parse, an incremental run patches the index in place (see WriterOptions.patch). */
-const PATCH_MAX_BYTES = 8 * 1024 * 1024;
+const PATCH_MAX_BYTES = 4 * 1024 * 1024;
 
 /** True when applying this run would not change a single row of the previous index. */
 function isNoop(
