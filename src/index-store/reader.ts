@@ -8,19 +8,44 @@ export class IndexNotFoundError extends Error {}
 /** Opens a finished index read-only. Missing or foreign files are known errors, not crashes. */
 export function openIndex(path: string): Database.Database {
   if (!existsSync(path)) throw new IndexNotFoundError(`no index at ${path}: run \`mcp-index <repo>\` first`);
-  const db = new Database(path, { readonly: true, fileMustExist: true });
-  let version: string | undefined;
-  try {
-    version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get()?.value;
-  } catch {
-    db.close();
-    throw new IndexNotFoundError(`${path} is not an mcp-index index`);
+  let db = new Database(path, { readonly: true, fileMustExist: true });
+  const schemaVersion = () => {
+    try {
+      return { version: db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get()?.value };
+    } catch (err) {
+      db.close();
+      if ((err as { code?: string }).code === 'SQLITE_READONLY_ROLLBACK') return null;
+      throw new IndexNotFoundError(`${path} is not an mcp-index index`);
+    }
+  };
+  let read = schemaVersion();
+  if (!read) {
+    // A patch killed before its commit left a hot journal, which only a writable connection may roll back.
+    rollBackHotJournal(path);
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    read = schemaVersion();
+    if (!read) throw new IndexNotFoundError(`${path} still holds an unfinished change after a roll-back`);
   }
+  const { version } = read;
   if (version !== String(SCHEMA_VERSION)) {
     db.close();
     throw new IndexNotFoundError(`${path} has schema version ${version ?? '?'} (this build reads ${SCHEMA_VERSION}): re-run with --full`);
   }
   return db;
+}
+
+function rollBackHotJournal(path: string): void {
+  let rw: Database.Database;
+  try {
+    rw = new Database(path, { fileMustExist: true });
+  } catch (err) {
+    throw new IndexNotFoundError(`${path} holds an unfinished change that only a writable open can undo: ${(err as Error).message}`);
+  }
+  try {
+    rw.prepare('SELECT 1 FROM meta LIMIT 1').get(); // the first read rolls the journal back
+  } finally {
+    rw.close();
+  }
 }
 
 export function readMetaAll(db: Database.Database): Record<string, string> {

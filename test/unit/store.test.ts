@@ -4,8 +4,10 @@
  * function over fixtures/mixed, plus hand-made results whose symbols and refs are known exactly (so the symbol
  * tables are exercised whatever the extractors currently return).
  */
+import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -86,6 +88,16 @@ const NO_MTIMES = new Map<string, number>();
 
 function writer(out: string, incremental = false): IndexWriter {
   return new IndexWriter(out, { incremental, extractorVersion: EXTRACTOR_VERSION, patch: true });
+}
+
+/** What a query command does: open read-only, read, close. */
+function dumpIndex(out: string): string {
+  const db = openIndex(out);
+  try {
+    return dump(db);
+  } finally {
+    db.close();
+  }
 }
 
 function dump(db: Database.Database): string {
@@ -285,6 +297,27 @@ describe('IndexWriter: commit and abort', () => {
     } finally {
       reader.close();
     }
+  });
+
+  it('a patch killed before its commit is rolled back when the index is next read, even by a read-only reader', () => {
+    const out = newOut();
+    build(out, [...real, ...synthetic()]);
+    const before = dumpIndex(out);
+    // A real process dies mid-transaction (SIGKILL) after enough writes that SQLite spilled pages to the file.
+    const script = `
+      const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))});
+      const db = new Database(${JSON.stringify(out)});
+      db.pragma('cache_size = 1');
+      db.exec('BEGIN IMMEDIATE');
+      db.exec('DELETE FROM refs; DELETE FROM symbols');
+      const ins = db.prepare("INSERT INTO files (path, language, size, hash, status) VALUES (?, 'python', 1, 'x', 'ok')");
+      for (let i = 0; i < 5000; i++) ins.run('junk/' + i + '.py'.padStart(200, '_'));
+      process.kill(process.pid, 'SIGKILL');`;
+    const r = spawnSync(process.execPath, ['-e', script]);
+    expect(r.signal).toBe('SIGKILL');
+    expect(existsSync(out + '-journal')).toBe(true); // hot: the file holds uncommitted pages
+    expect(dumpIndex(out)).toBe(before);
+    expect(siblings(out)).toEqual(['index.db']);
   });
 
   for (const mode of ['in place', 'in a copy'] as const) {
