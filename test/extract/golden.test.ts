@@ -6,6 +6,7 @@
 import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { setDirectAccess } from '../../src/extract/access.js';
 import { languageOf, parseAndExtract } from '../../src/extract/registry.js';
 import type { RefRecord, SymbolRecord } from '../../src/protocol/types.js';
 
@@ -59,4 +60,27 @@ describe('golden symbol snapshots', () => {
       });
     }
   }
+});
+
+describe('node access', () => {
+  it('the transfer-buffer path and the public-API path give identical results on every fixture', () => {
+    let files = 0;
+    try {
+      for (const lang of languages) {
+        for (const file of readdirSync(join(ROOT, lang)).filter((f) => !f.endsWith('.golden'))) {
+          const src = readFileSync(join(ROOT, lang, file), 'utf8');
+          setDirectAccess(true);
+          const direct = parseAndExtract(languageOf(file)!, src);
+          setDirectAccess(false);
+          const viaPublic = parseAndExtract(languageOf(file)!, src);
+          expect(viaPublic, file).toEqual(direct);
+          expect(direct.symbols.length, file).toBeGreaterThan(0);
+          files++;
+        }
+      }
+    } finally {
+      setDirectAccess(true);
+    }
+    expect(files).toBeGreaterThanOrEqual(11);
+  });
 });

@@ -3,12 +3,12 @@
  * and references (calls, imports) from a tree-sitter-python tree.
  *
  * Performance notes (this runs once per indexed file):
- * - Every node of interest comes from ONE `descendantsOfType` call, in pre-order.
- * - Each property read on a node (`startIndex`, `startPosition`, a field, `.text`) is a call into the native binding,
- *   and every node it hands back is registered in the binding's node cache. So per node we read only its start
- *   (from the marshalled fields, see `Marshalled`) and `endIndex` only for definitions; everything else (names,
- *   headers, callees, docstrings, decorators, line/column) is read from `src` with small string scanners.
- *   Line/column come from a line table built once per file.
+ * - Every node of interest comes from ONE `descendantsOfType` call, in pre-order, as integer handles over the
+ *   binding's transfer buffer (`../access.ts`): no wrapper object per node.
+ * - Each further read on a node (`endIndex`, a field) is a call into the native binding. So per node we read only its
+ *   start (from the listing) and its end only for definitions; everything else (names, headers, callees,
+ *   docstrings, decorators, line/column) is read from `src` with small string scanners. Line/column come from a
+ *   line table built once per file.
  * - The shared helpers (`makeSymbol`, `makeRef`, `signatureOf`, `ScopeStack`) only read positional properties of
  *   the node they are given, so they are fed plain `Span` objects instead of native nodes.
  * - No recursion anywhere: the scanners are loops with a depth counter, and every scan is capped, falling back to
@@ -25,6 +25,7 @@ import {
   type Extraction,
   type SyntaxNode,
 } from '../common.js';
+import { accessFor } from '../access.js';
 import type { RefRecord, SymbolKind, SymbolRecord } from '../../protocol/types.js';
 
 const SEP = '.';
@@ -61,24 +62,6 @@ interface Span {
 
 /** The shared helpers are typed on SyntaxNode but only read the positional properties a Span carries. */
 const asNode = (span: Partial<Span>): SyntaxNode => span as unknown as SyntaxNode;
-
-/**
- * node-tree-sitter 0.25 keeps each node's marshalled TSNode on the JS object: [0..1] id, [2] start byte, [3] start row,
- * [4] start column, [5] alias. For string input the offsets count UTF-16 bytes, so `[2] >>> 1` is the JS string index,
- * the value the `startIndex` getter computes after a call into the binding. Reading it directly saves that call on
- * every node; `marshalledStartsMatch` checks the layout against the getter once per tree, and when it does not hold
- * (another binding version) the extractor uses the getter.
- */
-type Marshalled = SyntaxNode & { readonly [field: number]: unknown };
-
-function marshalledStartsMatch(nodes: SyntaxNode[]): boolean {
-  for (const node of [nodes[0], nodes[nodes.length - 1]]) {
-    const field = (node as Marshalled)[2];
-    if (typeof field !== 'number' || field >>> 1 !== node.startIndex) return false;
-    if ((node as Marshalled)[3] !== node.startPosition.row) return false;
-  }
-  return true;
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Line table: rows and columns from string indexes, without asking the native tree.
@@ -502,8 +485,8 @@ function modulePath(text: string): string {
 export function extract(root: SyntaxNode, src: string): Extraction {
   const symbols: SymbolRecord[] = [];
   const refs: RefRecord[] = [];
-  const nodes = root.descendantsOfType(TYPES);
-  const count = nodes.length;
+  const a = accessFor(root, TYPES);
+  const count = a.count;
   if (count === 0) return { symbols, refs };
 
   const lines = new Lines(src);
@@ -533,28 +516,18 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   let assignSignature = '';
   let assignDoc: string | null = null;
 
-  const fast = marshalledStartsMatch(nodes);
-  const startOf = (node: SyntaxNode): number => (fast ? ((node as Marshalled)[2] as number) >>> 1 : node.startIndex);
-  let nextIndex = -1;
-  let nextStart = 0;
-
   for (let i = 0; i < count; i++) {
-    const node = nodes[i];
-    const start = i === nextIndex ? nextStart : startOf(node);
-    const type = node.type;
+    const start = a.start(i);
+    const type = a.type(i);
 
     if (type === 'call') {
       const scope = start < headerEnd ? headerScope : scopeAt(start);
       // A chained call `a.b(c).d(e)`: the next call in pre-order starting at the same index is inside our callee.
       let from = start;
       let chained = false;
-      if (i + 1 < count && nodes[i + 1].type === 'call') {
-        nextIndex = i + 1;
-        nextStart = startOf(nodes[i + 1]);
-        if (nextStart === start) {
-          from = nodes[i + 1].endIndex;
-          chained = true;
-        }
+      if (i + 1 < count && a.type(i + 1) === 'call' && a.start(i + 1) === start) {
+        from = a.end(i + 1);
+        chained = true;
       }
       // tree-sitter-python parses `[*f(x)]` as a call whose callee is `*f`: the call itself starts after the star.
       let at0 = start;
@@ -564,8 +537,8 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       }
       let open = argumentsStart(src, from, Math.min(src.length, from + CALLEE_CAP), chained);
       if (open < 0) {
-        const fn = node.childForFieldName('function');
-        open = fn ? fn.endIndex : -1;
+        const fn = a.child(i, 'function');
+        open = fn >= 0 ? a.end(fn) : -1;
       }
       if (open <= at0) continue;
       let callee = src.slice(at0, open);
@@ -584,7 +557,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     if (type === 'function_definition' || type === 'class_definition') {
       const scope = scopeAt(start);
       const container = scopes.kind();
-      const end = node.endIndex;
+      const end = a.end(i);
       let decorators: string[] = [];
       let rangeStart = start;
       if (decoStart >= 0 && start < decoEnd) {
@@ -606,17 +579,17 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       let name: string;
       if (ident) name = ident.name;
       else {
-        const nameNode = node.childForFieldName('name');
-        if (!nameNode) continue;
-        ident = { name: src.slice(nameNode.startIndex, nameNode.endIndex), end: nameNode.endIndex };
+        const nameNode = a.child(i, 'name');
+        if (nameNode < 0) continue;
+        ident = { name: src.slice(a.start(nameNode), a.end(nameNode)), end: a.end(nameNode) };
         name = ident.name;
       }
       // Header: up to the ':' before the body.
       let headerEndAt = headerColon(src, ident.end, limit);
       let bodyStart = headerEndAt + 1;
       if (headerEndAt < 0) {
-        const body = node.childForFieldName('body');
-        headerEndAt = bodyStart = body ? body.startIndex : end;
+        const body = a.child(i, 'body');
+        headerEndAt = bodyStart = body >= 0 ? a.start(body) : end;
       }
 
       let kind: SymbolKind;
@@ -643,7 +616,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
 
     if (type === 'decorated_definition') {
       decoStart = start;
-      decoEnd = node.endIndex;
+      decoEnd = a.end(i);
       continue;
     }
 
@@ -656,7 +629,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       }
       const container = scopes.kind();
       if (scope !== null && container !== 'class') continue; // locals are not indexed
-      const end = node.endIndex;
+      const end = a.end(i);
       // The inner part of a chain `a = b = 1` shares the whole statement's range and signature.
       if (start >= assignEnd) {
         assignEnd = end;
@@ -681,20 +654,19 @@ export function extract(root: SyntaxNode, src: string): Extraction {
 
     // Imports: rare enough to read from the tree directly.
     const scope = scopeAt(start);
-    const text = (n: SyntaxNode) => src.slice(n.startIndex, n.endIndex);
-    const importRef = (n: SyntaxNode, name: string, module: string) =>
-      refs.push(makeRef(at(n.startIndex), 'import', name, scope, module));
+    const text = (h: number) => src.slice(a.start(h), a.end(h));
+    const importRef = (h: number, name: string, module: string) => refs.push(makeRef(at(a.start(h)), 'import', name, scope, module));
     if (type === 'import_statement') {
-      for (const child of node.namedChildren) {
-        const target = child.type === 'aliased_import' ? child.childForFieldName('name') : child;
-        if (!target || target.type !== 'dotted_name') continue;
+      for (const child of a.namedChildren(i)) {
+        const target = a.type(child) === 'aliased_import' ? a.child(child, 'name') : child;
+        if (target < 0 || a.type(target) !== 'dotted_name') continue;
         const module = modulePath(text(target));
         importRef(target, module, module);
       }
     } else if (type === 'import_from_statement' || type === 'future_import_statement') {
       let module: string | null = type === 'future_import_statement' ? '__future__' : null;
-      for (const child of node.namedChildren) {
-        const t = child.type;
+      for (const child of a.namedChildren(i)) {
+        const t = a.type(child);
         if (t === 'comment') continue;
         if (module === null) {
           module = modulePath(text(child));
@@ -703,8 +675,8 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         if (t === 'wildcard_import') importRef(child, '*', module);
         else if (t === 'dotted_name') importRef(child, modulePath(text(child)), module);
         else if (t === 'aliased_import') {
-          const target = child.childForFieldName('name');
-          if (target) importRef(target, modulePath(text(target)), module);
+          const target = a.child(child, 'name');
+          if (target >= 0) importRef(target, modulePath(text(target)), module);
         }
       }
     }
