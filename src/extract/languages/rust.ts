@@ -3,8 +3,9 @@
  *
  * Cost model: every node object handed to JS costs an allocation plus a weak-ref registration in the binding, and
  * every property read (`startIndex`, `childForFieldName`, ...) is a native call. So the tree is touched exactly
- * once: `root.descendantsOfType(TYPES)` returns every node of interest in pre-order, and we read only `startIndex`
- * for each (plus `endIndex` for definitions and for calls that prefix a method chain). Everything else (names,
+ * once: `descendantsOfType(TYPES)` lists every node of interest in pre-order, as integer handles read from the
+ * binding's transfer buffer (../access.ts), and we read only the start of each (plus the end for definitions and
+ * for calls that prefix a method chain). Everything else (names,
  * modifiers, signatures, docs, callee text, `use` trees, line/column) comes from scanning `src` around those
  * indexes, which in node-tree-sitter are JS string (UTF-16) indexes. Rows/columns come from a line table
  * (tree-sitter counts rows on '\n' and, with UTF-16 input, columns in UTF-16 code units, which is what
@@ -30,6 +31,7 @@ import {
   type Extraction,
   type SyntaxNode,
 } from '../common.js';
+import { accessFor } from '../access.js';
 
 const SEP = '::';
 
@@ -440,8 +442,8 @@ const K_IMPL = 2;
 export function extract(root: SyntaxNode, src: string): Extraction {
   const symbols: SymbolRecord[] = [];
   const refs: RefRecord[] = [];
-  const nodes = root.descendantsOfType(TYPES);
-  const n = nodes.length;
+  const a = accessFor(root, TYPES); // integer handles, no wrapper object per node (see ../access.ts)
+  const n = a.count;
   if (n === 0) return { symbols, refs };
 
   // Line table: lineStarts[k] is the index of the first character of row k.
@@ -467,17 +469,22 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   // In a file with syntax errors the textual header scan can run into the body (`fn f(a: u8 {`), so there the
   // tree says where a `{ ... }` body starts. One native call per file; only broken files pay per definition.
   const broken = root.hasError;
-  const bodyStart = (node: SyntaxNode, start: number, end: number): number => {
+  const bodyStart = (h: number, start: number, end: number): number => {
     let limit = end;
     if (broken) {
-      const body = node.childForFieldName('body');
-      if (body && src.charCodeAt(body.startIndex) === 123) limit = body.startIndex;
+      const body = a.child(h, 'body');
+      if (body >= 0 && src.charCodeAt(a.start(body)) === 123) limit = a.start(body);
     }
     return headerEnd(src, start, limit);
   };
 
   const starts = new Array<number>(n);
-  for (let i = 0; i < n; i++) starts[i] = nodes[i].startIndex;
+  for (let i = 0; i < n; i++) starts[i] = a.start(i);
+  /** A field's text, from the tree (when the text scanners give up). */
+  const fieldText = (h: number, field: string): string | undefined => {
+    const c = a.child(h, field);
+    return c >= 0 ? src.slice(a.start(c), a.end(c)) : undefined;
+  };
 
   const stack: Frame[] = [];
   const scopeAt = (start: number): Frame | null => {
@@ -524,11 +531,10 @@ export function extract(root: SyntaxNode, src: string): Extraction {
   const contextText = (from: number, to: number) => src.slice(from, Math.min(to, from + CONTEXT_MAX * 4)).trimEnd();
 
   for (let i = 0; i < n; i++) {
-    const node = nodes[i];
     const start = starts[i];
     const frame = scopeAt(start);
     const scope = frame ? frame.qualified : null;
-    const type = node.type;
+    const type = a.type(i);
 
     switch (type) {
       case 'call_expression': {
@@ -536,9 +542,9 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         // (a method chain `a.b().c()` or `f(x)(y)`): continue scanning after it instead of from the start.
         let from = start;
         if (i + 1 < n && starts[i + 1] === start) {
-          const inner = nodes[i + 1].type;
+          const inner = a.type(i + 1);
           if (inner === 'call_expression' || inner === 'macro_invocation') {
-            from = nodes[i + 1].endIndex;
+            from = a.end(i + 1);
           }
         }
         let argsAt = -1;
@@ -623,9 +629,9 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         }
         if (argsAt < 0) {
           // Not a plain path/field/method callee: ask the tree where the arguments start.
-          const args = node.childForFieldName('arguments');
-          if (!args) break;
-          argsAt = args.startIndex;
+          const args = a.child(i, 'arguments');
+          if (args < 0) break;
+          argsAt = a.start(args);
           const window = Math.max(start, argsAt - 200);
           const m = RE_CALLEE_TAIL.exec(stripTurbofish(src.slice(window, argsAt)));
           if (m) {
@@ -648,7 +654,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       }
 
       case 'use_declaration': {
-        expandUse(src, start, node.endIndex, scope, addRef);
+        expandUse(src, start, a.end(i), scope, addRef);
         break;
       }
 
@@ -661,7 +667,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
       }
 
       default: {
-        const end = node.endIndex;
+        const end = a.end(i);
         let re: RegExp | null = null;
         let kind: SymbolKind = 'function';
         let container = false;
@@ -725,14 +731,14 @@ export function extract(root: SyntaxNode, src: string): Extraction {
           case 'macro_definition': {
             RE_MACRO_RULES.lastIndex = start;
             const m = RE_MACRO_RULES.exec(src);
-            const name = m ? m[1] : node.childForFieldName('name')?.text;
+            const name = m ? m[1] : fieldText(i, 'name');
             if (name) addSymbol(name, 'macro', scope, start, end, `macro_rules! ${name}`, null);
             continue;
           }
           case 'field_declaration': {
             RE_FIELD.lastIndex = start;
             const m = RE_FIELD.exec(src);
-            const name = m ? m[2] : node.childForFieldName('name')?.text;
+            const name = m ? m[2] : fieldText(i, 'name');
             const flags = m ? prefixFlags(m[1] ?? '') : null;
             if (name) addSymbol(name, 'field', scope, start, end, sigText(src, start, end), flags);
             continue;
@@ -740,7 +746,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
           case 'enum_variant': {
             RE_VARIANT.lastIndex = start;
             const m = RE_VARIANT.exec(src);
-            const name = m ? m[1] : node.childForFieldName('name')?.text;
+            const name = m ? m[1] : fieldText(i, 'name');
             if (!name) continue;
             const sig = sigText(src, start, headerEnd(src, start, end));
             const q = addSymbol(name, 'enum_member', scope, start, end, sig, null);
@@ -748,7 +754,7 @@ export function extract(root: SyntaxNode, src: string): Extraction {
             continue;
           }
           case 'impl_item': {
-            const hEnd = bodyStart(node, start, end);
+            const hEnd = bodyStart(i, start, end);
             const im = parseImpl(src.slice(start, hEnd));
             const name = typeName(im.self);
             if (!name) continue;
@@ -771,13 +777,13 @@ export function extract(root: SyntaxNode, src: string): Extraction {
           if (m[2]) flags.push('mut');
         } else {
           // comments inside the header, or an item recovered from a syntax error: ask the tree
-          name = node.childForFieldName('name')?.text;
+          name = fieldText(i, 'name');
         }
         if (!name) continue;
         if (type === 'const_item' && name === '_') continue; // `const _: () = { ... };` is anonymous
         if (extra) (flags ??= []).push(extra);
         if (kind === 'function' && frame && (frame.kind === K_TRAIT || frame.kind === K_IMPL)) kind = 'method';
-        const sigEnd = wholeSig ? end : bodyStart(node, start, end);
+        const sigEnd = wholeSig ? end : bodyStart(i, start, end);
         const q = addSymbol(name, kind, scope, start, end, sigText(src, start, sigEnd), flags);
         if (container) stack.push({ end, qualified: q, kind: ctxKind });
       }
