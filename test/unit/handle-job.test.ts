@@ -113,6 +113,18 @@ describe('handleJob: bad files become per-file errors', () => {
     expect(r.hash).toBe(sha1(content));
   });
 
+  it('reads a file larger than its read buffer whole, and every file of a batch as its own bytes', async () => {
+    const big = Array.from({ length: 60_000 }, (_, i) => `def f${i}(): pass\n`).join(''); // ~1.2 MB
+    const small = 'def tiny(): pass\n';
+    const res = await handleJob(request([put('big/large.py', big), put('big/small.py', small), put('big/large2.py', big)], { maxFileBytes: 4 * 1024 * 1024 }));
+    const [a, b, c] = res.files;
+    expect(big.length).toBeGreaterThan(1 << 20);
+    expect([a.status, b.status, c.status]).toEqual(['ok', 'ok', 'ok']);
+    expect([a.hash, b.hash, c.hash]).toEqual([sha1(big), sha1(small), sha1(big)]);
+    expect([a.symbols.length, b.symbols.length, c.symbols.length]).toEqual([60_000, 1, 60_000]);
+    expect(b.symbols[0].name).toBe('tiny');
+  });
+
   it('oversize (larger than limits.maxFileBytes)', async () => {
     const content = 'x = 1\n'.repeat(100); // 600 bytes
     const r = await one(put('bad/big.py', content), { maxFileBytes: 500 });
