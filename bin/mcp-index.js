@@ -5,7 +5,8 @@ import('../dist/cli/main.js').then(
     await m.cli(process.argv.slice(2));
     // Every command has closed what it opened (pools drained, connections closed) by now. What a library leaves
     // behind must not delay the exit: ioredis's reply parser, for one, shrinks its buffer pool on a 50 ms interval
-    // for about a second after a large reply.
+    // for about a second after a large reply. Output to a pipe is written asynchronously: let it drain first.
+    await Promise.all([process.stdout, process.stderr].map((s) => new Promise((resolve) => s.write('', resolve))));
     process.exit();
   },
   (err) => {

@@ -157,6 +157,8 @@ export async function cli(args: string[]): Promise<void> {
 
 /** Known errors are one line; anything else is a bug and keeps its stack. */
 function reportError(err: unknown): number {
+  // The reader of our output went away (`mcp-index export | head`): nothing more to say, as with any Unix tool.
+  if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') return EXIT.ok;
   if (err instanceof UsageError || err instanceof IndexNotFoundError) {
     process.stderr.write(`mcp-index: ${err.message}\n`);
     return EXIT.usage;

@@ -135,6 +135,8 @@ export class ServerState {
  * progress counts steps: 1 discovered, 2 planned, then one per file parsed, then the commit; total is known once
  * the run is planned. Values only ever increase; batch updates are sent at most every 200 ms.
  */
+const NOTIFY_GAP_MS = 25;
+
 function progressReporter(extra: Extra, log: (line: string) => void): { onEvent: (e: PipelineEvent) => void; flush: () => Promise<void> } {
   const token = extra._meta?.progressToken;
   let pending: Promise<void> = Promise.resolve();
@@ -174,7 +176,14 @@ function progressReporter(extra: Extra, log: (line: string) => void): { onEvent:
         break;
     }
   };
-  return { onEvent, flush: () => pending };
+  // The SDK's client handles a notification a microtask after reading it but a response at once, so a notification
+  // read in the same chunk as the response finds its token gone. A short gap after the last one keeps them apart.
+  const flush = async () => {
+    await pending;
+    const since = Date.now() - lastSent;
+    if (token !== undefined && since < NOTIFY_GAP_MS) await new Promise((r) => setTimeout(r, NOTIFY_GAP_MS - since));
+  };
+  return { onEvent, flush };
 }
 
 function summaryText(s: RunSummary): string {
