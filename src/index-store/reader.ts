@@ -34,7 +34,8 @@ export function openIndex(path: string): Database.Database {
   return db;
 }
 
-function rollBackHotJournal(path: string): void {
+/** Undoes an interrupted patch (a hot journal), which only a writable connection may do. */
+export function rollBackHotJournal(path: string): void {
   let rw: Database.Database;
   try {
     rw = new Database(path, { fileMustExist: true });

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTRACTOR_VERSION } from '../../src/extract/version.js';
 import { exportJsonl } from '../../src/index-store/export.js';
 import { openIndex } from '../../src/index-store/reader.js';
-import { identifierWords, IndexWriter } from '../../src/index-store/writer.js';
+import { identifierWords, IndexWriter, isCompatible } from '../../src/index-store/writer.js';
 import { PROTOCOL_VERSION, type FileRef, type FileResult, type JobResult, type Language } from '../../src/protocol/types.js';
 import { handleJob } from '../../src/worker/handle-job.js';
 
@@ -88,6 +88,19 @@ const NO_MTIMES = new Map<string, number>();
 
 function writer(out: string, incremental = false): IndexWriter {
   return new IndexWriter(out, { incremental, extractorVersion: EXTRACTOR_VERSION, patch: true });
+}
+
+/** A script for a real process that dies mid-transaction (SIGKILL) after enough writes that SQLite spilled pages. */
+function killedPatch(out: string): string {
+  return `
+    const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))});
+    const db = new Database(${JSON.stringify(out)});
+    db.pragma('cache_size = 1');
+    db.exec('BEGIN IMMEDIATE');
+    db.exec('DELETE FROM refs; DELETE FROM symbols');
+    const ins = db.prepare("INSERT INTO files (path, language, size, hash, status) VALUES (?, 'python', 1, 'x', 'ok')");
+    for (let i = 0; i < 5000; i++) ins.run('junk/' + i + '.py'.padStart(200, '_'));
+    process.kill(process.pid, 'SIGKILL');`;
 }
 
 /** What a query command does: open read-only, read, close. */
@@ -303,21 +316,26 @@ describe('IndexWriter: commit and abort', () => {
     const out = newOut();
     build(out, [...real, ...synthetic()]);
     const before = dumpIndex(out);
-    // A real process dies mid-transaction (SIGKILL) after enough writes that SQLite spilled pages to the file.
-    const script = `
-      const Database = require(${JSON.stringify(createRequire(import.meta.url).resolve('better-sqlite3'))});
-      const db = new Database(${JSON.stringify(out)});
-      db.pragma('cache_size = 1');
-      db.exec('BEGIN IMMEDIATE');
-      db.exec('DELETE FROM refs; DELETE FROM symbols');
-      const ins = db.prepare("INSERT INTO files (path, language, size, hash, status) VALUES (?, 'python', 1, 'x', 'ok')");
-      for (let i = 0; i < 5000; i++) ins.run('junk/' + i + '.py'.padStart(200, '_'));
-      process.kill(process.pid, 'SIGKILL');`;
-    const r = spawnSync(process.execPath, ['-e', script]);
+    const r = spawnSync(process.execPath, ['-e', killedPatch(out)]);
     expect(r.signal).toBe('SIGKILL');
     expect(existsSync(out + '-journal')).toBe(true); // hot: the file holds uncommitted pages
     expect(dumpIndex(out)).toBe(before);
     expect(siblings(out)).toEqual(['index.db']);
+  });
+
+  it('a patch killed before its commit does not cost the next run its incremental start', () => {
+    const out = newOut();
+    build(out, synthetic());
+    const r = spawnSync(process.execPath, ['-e', killedPatch(out)]);
+    expect(r.signal).toBe('SIGKILL');
+    expect(existsSync(out + '-journal')).toBe(true);
+    // The next run's first look at the index rolls the patch back, so the index still counts as reusable.
+    expect(isCompatible(out, EXTRACTOR_VERSION)).toBe(true);
+    expect(existsSync(out + '-journal')).toBe(false);
+    const w = writer(out, true);
+    expect(w.inPlace).toBe(true);
+    expect(counts(w.db).files).toBe(3);
+    w.abort();
   });
 
   for (const mode of ['in place', 'in a copy'] as const) {
