@@ -72,7 +72,13 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
   const tDiscover = mark();
 
   emit({ type: 'phase', phase: 'hash' });
-  const hashed = await hashFiles(o.root, disc.files, prior);
+  // A fresh local build needs no hashes up front: each worker hashes the file it reads anyway, and hashing here was a
+  // second pass over the whole tree on this thread. Incremental runs need them to see what changed, and cluster runs
+  // to address the blobs they upload.
+  const hashed =
+    prior || hooks.resumable
+      ? await hashFiles(o.root, disc.files, prior)
+      : { refs: disc.files.map((f): FileRef => ({ path: f.path, hash: '', size: f.size, language: f.language })), skipped: [] };
   const tHash = mark();
 
   emit({ type: 'phase', phase: 'plan' });
