@@ -567,6 +567,33 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     if (type === 'generator_function' || type === 'generator_function_declaration') flags.push('generator');
   };
 
+  /**
+   * Name and flags of a function declaration or signature: read from its header text, or from the tree when the
+   * header does not look as expected (comments inside it, recovered syntax).
+   */
+  const functionHead = (
+    h: number,
+    start: number,
+    type: string | null,
+    ex: ExportInfo | undefined,
+    amb: AmbientInfo | undefined,
+  ): { name: string; flags: string[] } | null => {
+    const flags: string[] = [];
+    exportFlags(ex, flags);
+    if (amb) flags.push('declare');
+    FUNCTION_HEAD.lastIndex = start;
+    const m = FUNCTION_HEAD.exec(src);
+    if (m) {
+      if (m[1]) flags.push('async');
+      if (m[2]) flags.push('generator');
+      return { name: m[3], flags };
+    }
+    const nm = A.child(h, 'name');
+    if (nm < 0) return null;
+    functionFlags(start, type, flags);
+    return { name: nameText(nm), flags };
+  };
+
   /** Signature end for a function-like node: its body's start, else its end. */
   const headEnd = (h: number): number => {
     const body = A.child(h, 'body');
@@ -800,21 +827,9 @@ export function extract(root: SyntaxNode, src: string): Extraction {
     ex: ExportInfo | undefined,
     amb: AmbientInfo | undefined,
   ): void => {
-    const flags: string[] = [];
-    exportFlags(ex, flags);
-    if (amb) flags.push('declare');
-    let name: string | null = null;
-    FUNCTION_HEAD.lastIndex = start;
-    const m = FUNCTION_HEAD.exec(src);
-    if (m) {
-      name = m[3];
-      if (m[1]) flags.push('async');
-      if (m[2]) flags.push('generator');
-    } else {
-      const nm = A.child(h, 'name');
-      if (nm >= 0) name = nameText(nm);
-    }
-    if (name === null) return;
+    const head = functionHead(h, start, 'function_signature', ex, amb);
+    if (!head) return;
+    const { name, flags } = head;
     const anchor = ex?.h ?? amb?.h ?? h;
     symbol(h, name, 'function', scope, sigText(src, start, A.end(h)), docAt(A.start(anchor)), flags);
   };
@@ -1047,24 +1062,11 @@ export function extract(root: SyntaxNode, src: string): Extraction {
 
       case 'function_declaration':
       case 'generator_function_declaration': {
-        const flags: string[] = [];
         const amb = ambientAt.get(start);
         const ex = exportsAt.get(start) ?? amb?.exported;
-        exportFlags(ex, flags);
-        if (amb) flags.push('declare');
-        let name: string | null = null;
-        FUNCTION_HEAD.lastIndex = start;
-        const m = FUNCTION_HEAD.exec(src);
-        if (m) {
-          name = m[3];
-          if (m[1]) flags.push('async');
-          if (m[2]) flags.push('generator');
-        } else {
-          const nm = A.child(i, 'name');
-          if (nm >= 0) name = nameText(nm);
-          functionFlags(start, type, flags);
-        }
-        if (name === null) break;
+        const head = functionHead(i, start, type, ex, amb);
+        if (!head) break;
+        const { name, flags } = head;
         const end = A.end(i);
         const anchor = ex?.h ?? amb?.h ?? i;
         symbol(i, name, 'function', scope, sigText(src, start, headEnd(i)), docAt(A.start(anchor)), flags);
