@@ -3,8 +3,8 @@
  * with a private cache folder, and make realistic temp trees. Nothing here mocks anything.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, cpSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
-import { constants, tmpdir } from 'node:os';
+import { chmodSync, cpSync, mkdirSync, writeFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
@@ -12,23 +12,8 @@ export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = process.env.MCP_INDEX_TEST_BIN ?? join(REPO_ROOT, 'bin/mcp-index.js');
 export const MIXED = join(REPO_ROOT, 'fixtures/mixed');
 
-const made: string[] = [];
-
-/** A fresh real-path temp folder, removed by `cleanupTemp()`. */
-export function tempDir(tag: string): string {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), `mcp-index-${tag}-`)));
-  made.push(dir);
-  return dir;
-}
-
-export function cleanupTemp(): void {
-  while (made.length) {
-    const dir = made.pop()!;
-    // Tests chmod things to 000; make everything removable again first.
-    spawnSync('chmod', ['-R', 'u+rwX', dir]);
-    rmSync(dir, { recursive: true, force: true });
-  }
-}
+export { cleanupTemp, cliEnv, tempDir } from '../helpers/temp.js';
+import { cliEnv } from '../helpers/temp.js';
 
 /** Copies fixtures/mixed (or another folder) to `<tmp>/<name>` and returns its path. */
 export function copyFixture(into: string, name = 'repo', from = MIXED): string {
@@ -64,31 +49,6 @@ export interface CliOptions {
   gid?: number;
   /** A hang is a failure, not a stuck suite: the child is killed after this long and the result says so. */
   timeoutMs?: number;
-}
-
-let defaultCache: string | null = null;
-
-/**
- * The environment every CLI run gets: the caller's, minus MCP_INDEX_* (yargs reads them as flags), with
- * XDG_CACHE_HOME in a temp folder so nothing touches ~/.cache, and git kept from finding a repository above the
- * temp folders (that would switch discovery to git mode) or reading the user's config.
- */
-export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  defaultCache ??= tempDir('cache');
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MCP_INDEX_')) env[k] = v;
-  Object.assign(env, {
-    XDG_CACHE_HOME: defaultCache,
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CEILING_DIRECTORIES: realpathSync(tmpdir()),
-    CI: '1',
-  });
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  return env;
 }
 
 export interface Spawned {

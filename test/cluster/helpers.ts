@@ -7,25 +7,13 @@
  * with the code under test.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
-const made: string[] = [];
-
-export function tempDir(tag: string): string {
-  const dir = realpathSync(mkdtempSync(join(tmpdir(), `mcp-index-${tag}-`)));
-  made.push(dir);
-  return dir;
-}
-
-export function cleanupTemp(): void {
-  while (made.length) rmSync(made.pop()!, { recursive: true, force: true });
-  cacheDir = null;
-  build = null;
-}
+export { cleanupTemp, cliEnv, tempDir } from '../helpers/temp.js';
+import { cliEnv, onCleanup, tempDir } from '../helpers/temp.js';
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -47,6 +35,7 @@ export interface Build {
 }
 
 let build: Build | null = null;
+onCleanup(() => (build = null)); // the snapshot lived in a temp folder
 
 /**
  * A consistent copy of the current build: waits until dist/ has been quiet for 3 s, copies it, and copies again if
@@ -74,26 +63,6 @@ export async function snapshotBuild(): Promise<Build> {
     load: (rel) => import(/* @vite-ignore */ join(dir, 'dist', rel)),
   };
   return build;
-}
-
-/** The environment of every CLI child: no MCP_INDEX_* flags from the caller, a private cache, no git above. */
-let cacheDir: string | null = null;
-
-export function cliEnv(extra: Record<string, string | undefined> = {}): NodeJS.ProcessEnv {
-  cacheDir ??= tempDir('cache');
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('MCP_INDEX_')) env[k] = v;
-  Object.assign(env, {
-    XDG_CACHE_HOME: cacheDir,
-    GIT_CONFIG_GLOBAL: '/dev/null',
-    GIT_CONFIG_NOSYSTEM: '1',
-    GIT_CEILING_DIRECTORIES: realpathSync(tmpdir()),
-  });
-  for (const [k, v] of Object.entries(extra)) {
-    if (v === undefined) delete env[k];
-    else env[k] = v;
-  }
-  return env;
 }
 
 export interface Proc {
