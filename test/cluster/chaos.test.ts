@@ -11,7 +11,7 @@ import { join, relative } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/pipeline/events.js';
-import { freshNamespace, RedisServer, redisAvailability } from '../helpers/redis-server.js';
+import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
 import {
   cleanupTemp,
   delay,
@@ -100,118 +100,112 @@ async function stopWorkers(ws: Proc[]): Promise<void> {
   }
 }
 
-if (!avail.ok) {
-  describe('cluster chaos', () => {
-    it.skip(`skipped: ${avail.reason}`, () => {});
-  });
-} else {
-  describe('cluster chaos (real processes, real Redis)', () => {
-    beforeAll(async () => {
-      build = await snapshotBuild();
-      server = await RedisServer.start();
-      tmp = tempDir('chaos');
-      tree = join(tmp, 'repo');
-      const made = pythonTree(tree, { maxBytes: 6_000_000, duplicates: 24 });
-      expect(made.files).toBeGreaterThan(100);
-      treeFiles = listFiles(tree);
-      await localIndex(build.bin, tree, join(tmp, 'local.db'), BATCH);
-      reference = await exportIndex(build.bin, join(tmp, 'local.db'));
-      expect(exportedPaths(reference)).toEqual(treeFiles);
-    }, 600_000);
+describeWithRedis(avail, 'cluster chaos (real processes, real Redis)', () => {
+  beforeAll(async () => {
+    build = await snapshotBuild();
+    server = await RedisServer.start();
+    tmp = tempDir('chaos');
+    tree = join(tmp, 'repo');
+    const made = pythonTree(tree, { maxBytes: 6_000_000, duplicates: 24 });
+    expect(made.files).toBeGreaterThan(100);
+    treeFiles = listFiles(tree);
+    await localIndex(build.bin, tree, join(tmp, 'local.db'), BATCH);
+    reference = await exportIndex(build.bin, join(tmp, 'local.db'));
+    expect(exportedPaths(reference)).toEqual(treeFiles);
+  }, 600_000);
 
-    afterEach(async () => {
-      // Whatever a failed test left running.
-      for (const p of procs.splice(0)) if (p.alive()) await p.kill('SIGKILL');
-    }, 120_000);
+  afterEach(async () => {
+    // Whatever a failed test left running.
+    for (const p of procs.splice(0)) if (p.alive()) await p.kill('SIGKILL');
+  }, 120_000);
 
-    afterAll(async () => {
-      await server?.stop();
-      cleanupTemp();
-    }, 120_000);
+  afterAll(async () => {
+    await server?.stop();
+    cleanupTemp();
+  }, 120_000);
 
-    it('survives three worker SIGKILLs in one run (leases expire, batches are redelivered)', async () => {
-      const ns = freshNamespace('kill-worker');
-      const lock = ['--lock-ms', '2000'];
-      const ws = [await worker(ns, 'w0', lock), await worker(ns, 'w1', lock), await worker(ns, 'w2', lock)];
-      const out = join(tmp, 'kill-worker.db');
-      const coord = coordinator(ns, out);
-      const killed: string[] = [];
-      const replacements: Promise<Proc>[] = [];
-      for (let k = 0; k < 3; k++) {
-        await waitForProgress(coord, 0.1 + k * 0.15);
-        const victim = ws[k];
-        expect(victim.alive(), `${victim.name} died by itself; stderr:\n${victim.stderr().slice(-2000)}`).toBe(true);
-        await victim.kill('SIGKILL');
-        killed.push(victim.name);
-        replacements.push(worker(ns, `w${k + 3}`, lock)); // not awaited: the next kill must not wait for it to boot
-      }
-      expect(coord.alive(), 'the run ended before the third kill: the tree is too small for this machine').toBe(true);
-      ws.push(...(await Promise.all(replacements)));
-      const summary = await expectSuccess(coord);
-      expect(summary.transport).toBe('redis');
-      expect(summary.interrupted).toBe(false);
-      // At least one kill caught a batch mid-flight: its lease expired and another worker ran it.
-      expect(summary.run.stalls).toBeGreaterThanOrEqual(1);
-      expect(summary.run.splits).toBe(0); // a killed worker is not the batch's fault
-      for (const w of ws.slice(3)) expect(w.alive(), `${w.name} died; stderr:\n${w.stderr().slice(-2000)}`).toBe(true);
-      await expectSameAsLocal(out);
-      await stopWorkers(ws);
-      expect(killed).toEqual(['worker w0', 'worker w1', 'worker w2']);
-    }, 900_000);
+  it('survives three worker SIGKILLs in one run (leases expire, batches are redelivered)', async () => {
+    const ns = freshNamespace('kill-worker');
+    const lock = ['--lock-ms', '2000'];
+    const ws = [await worker(ns, 'w0', lock), await worker(ns, 'w1', lock), await worker(ns, 'w2', lock)];
+    const out = join(tmp, 'kill-worker.db');
+    const coord = coordinator(ns, out);
+    const killed: string[] = [];
+    const replacements: Promise<Proc>[] = [];
+    for (let k = 0; k < 3; k++) {
+      await waitForProgress(coord, 0.1 + k * 0.15);
+      const victim = ws[k];
+      expect(victim.alive(), `${victim.name} died by itself; stderr:\n${victim.stderr().slice(-2000)}`).toBe(true);
+      await victim.kill('SIGKILL');
+      killed.push(victim.name);
+      replacements.push(worker(ns, `w${k + 3}`, lock)); // not awaited: the next kill must not wait for it to boot
+    }
+    expect(coord.alive(), 'the run ended before the third kill: the tree is too small for this machine').toBe(true);
+    ws.push(...(await Promise.all(replacements)));
+    const summary = await expectSuccess(coord);
+    expect(summary.transport).toBe('redis');
+    expect(summary.interrupted).toBe(false);
+    // At least one kill caught a batch mid-flight: its lease expired and another worker ran it.
+    expect(summary.run.stalls).toBeGreaterThanOrEqual(1);
+    expect(summary.run.splits).toBe(0); // a killed worker is not the batch's fault
+    for (const w of ws.slice(3)) expect(w.alive(), `${w.name} died; stderr:\n${w.stderr().slice(-2000)}`).toBe(true);
+    await expectSameAsLocal(out);
+    await stopWorkers(ws);
+    expect(killed).toEqual(['worker w0', 'worker w1', 'worker w2']);
+  }, 900_000);
 
-    it('resumes after the coordinator is SIGKILLed: same command, merged batches skipped', async () => {
-      const ns = freshNamespace('kill-coord');
-      const ws = [await worker(ns, 'a'), await worker(ns, 'b')];
-      const out = join(tmp, 'kill-coord.db');
-      const first = coordinator(ns, out);
-      await waitForProgress(first, 0.3);
-      await first.kill('SIGKILL');
-      const total = plannedBatches(first)!;
-      const mergedBefore = batchesDone(first); // each was reported after its merge committed
-      expect(mergedBefore).toBeLessThan(total);
-      expect(existsSync(`${out}.building`)).toBe(true);
-      expect(existsSync(out)).toBe(false);
-      // The workers go on with the queued batches while no coordinator is alive.
-      await delay(2000);
+  it('resumes after the coordinator is SIGKILLed: same command, merged batches skipped', async () => {
+    const ns = freshNamespace('kill-coord');
+    const ws = [await worker(ns, 'a'), await worker(ns, 'b')];
+    const out = join(tmp, 'kill-coord.db');
+    const first = coordinator(ns, out);
+    await waitForProgress(first, 0.3);
+    await first.kill('SIGKILL');
+    const total = plannedBatches(first)!;
+    const mergedBefore = batchesDone(first); // each was reported after its merge committed
+    expect(mergedBefore).toBeLessThan(total);
+    expect(existsSync(`${out}.building`)).toBe(true);
+    expect(existsSync(out)).toBe(false);
+    // The workers go on with the queued batches while no coordinator is alive.
+    await delay(2000);
 
-      const second = coordinator(ns, out);
-      const summary = await expectSuccess(second);
-      expect(summary.resumed).toBe(true);
-      expect(summary.run.batches).toBe(total);
-      expect(plannedBatches(second)).toBe(total);
-      const mergedAfter = batchesDone(second);
-      expect(mergedAfter).toBeGreaterThan(0);
-      expect(mergedAfter).toBeLessThanOrEqual(total - mergedBefore); // nothing merged twice
-      expect(existsSync(`${out}.building`)).toBe(false);
-      await expectSameAsLocal(out);
-      await stopWorkers(ws);
-    }, 900_000);
+    const second = coordinator(ns, out);
+    const summary = await expectSuccess(second);
+    expect(summary.resumed).toBe(true);
+    expect(summary.run.batches).toBe(total);
+    expect(plannedBatches(second)).toBe(total);
+    const mergedAfter = batchesDone(second);
+    expect(mergedAfter).toBeGreaterThan(0);
+    expect(mergedAfter).toBeLessThanOrEqual(total - mergedBefore); // nothing merged twice
+    expect(existsSync(`${out}.building`)).toBe(false);
+    await expectSameAsLocal(out);
+    await stopWorkers(ws);
+  }, 900_000);
 
-    it('completes when Redis is killed and restarted mid-run (AOF): workers and coordinator reconnect', async () => {
-      const ns = freshNamespace('kill-redis');
-      const ws = [await worker(ns, 'r0'), await worker(ns, 'r1')];
-      const out = join(tmp, 'kill-redis.db');
-      const coord = coordinator(ns, out);
-      await waitForProgress(coord, 0.3);
-      await server.kill('SIGKILL');
-      await delay(1500);
-      await server.restart();
-      const restartedAt = Date.now();
-      const summary = await expectSuccess(coord);
-      expect(summary.interrupted).toBe(false);
-      await expectSameAsLocal(out);
-      // Both workers came back: alive, and beating into the restarted server.
-      const redis = new Redis(server.url(), { maxRetriesPerRequest: 3 });
-      try {
-        for (const w of ws) expect(w.alive(), `${w.name} died; stderr:\n${w.stderr().slice(-2000)}`).toBe(true);
-        await waitUntil(async () => {
-          const beats = await Promise.all(['r0', 'r1'].map((id) => redis.hget(`${ns}:worker:${id}`, 'beat')));
-          return beats.every((b) => b !== null && Number(b) >= restartedAt);
-        }, 'heartbeats from both workers after the restart', 60_000);
-      } finally {
-        redis.disconnect();
-      }
-      await stopWorkers(ws);
-    }, 900_000);
-  });
-}
+  it('completes when Redis is killed and restarted mid-run (AOF): workers and coordinator reconnect', async () => {
+    const ns = freshNamespace('kill-redis');
+    const ws = [await worker(ns, 'r0'), await worker(ns, 'r1')];
+    const out = join(tmp, 'kill-redis.db');
+    const coord = coordinator(ns, out);
+    await waitForProgress(coord, 0.3);
+    await server.kill('SIGKILL');
+    await delay(1500);
+    await server.restart();
+    const restartedAt = Date.now();
+    const summary = await expectSuccess(coord);
+    expect(summary.interrupted).toBe(false);
+    await expectSameAsLocal(out);
+    // Both workers came back: alive, and beating into the restarted server.
+    const redis = new Redis(server.url(), { maxRetriesPerRequest: 3 });
+    try {
+      for (const w of ws) expect(w.alive(), `${w.name} died; stderr:\n${w.stderr().slice(-2000)}`).toBe(true);
+      await waitUntil(async () => {
+        const beats = await Promise.all(['r0', 'r1'].map((id) => redis.hget(`${ns}:worker:${id}`, 'beat')));
+        return beats.every((b) => b !== null && Number(b) >= restartedAt);
+      }, 'heartbeats from both workers after the restart', 60_000);
+    } finally {
+      redis.disconnect();
+    }
+    await stopWorkers(ws);
+  }, 900_000);
+});

@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from '
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { describe } from 'vitest';
 
 export type Availability = { ok: true; reason: null } | { ok: false; reason: string };
 
@@ -28,6 +29,11 @@ export function redisAvailability(opts: { tls?: boolean } = {}): Availability {
   if (!reason) return { ok: true, reason: null };
   if (process.env.CI === 'true') throw new Error(`CI=true and the Redis tests cannot run: ${reason}`);
   return { ok: false, reason };
+}
+
+/** `describe`, or the same block reported as skipped with the reason when what it needs (`avail`) is missing. */
+export function describeWithRedis(avail: Availability, title: string, body: () => void): void {
+  describe.skipIf(!avail.ok)(avail.ok ? title : `${title} (skipped: ${avail.reason})`, body);
 }
 
 /** A fresh namespace per test, so every test gets an empty queue (BullMQ's own tests do the same). */

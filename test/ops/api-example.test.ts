@@ -8,7 +8,7 @@ import { mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cleanupTemp, cliEnv, pythonTree, REPO_ROOT, snapshotBuild, tempDir, type Build } from '../cluster/helpers.js';
-import { RedisServer, redisAvailability } from '../helpers/redis-server.js';
+import { RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
 
 /** README.md, section "Programmatic API": keep the two identical. */
 export const README_EXAMPLE = `import { indexRepository, createCoordinator, createWorker } from 'mcp-index';
@@ -47,7 +47,7 @@ describe('README programmatic API example', () => {
     },
   );
 
-  describe.skipIf(!avail.ok)(`runs${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, () => {
+  describeWithRedis(avail, 'runs', () => {
     let build: Build;
     let server: RedisServer;
     let dir: string;

@@ -11,12 +11,12 @@ import type { RunSummary } from '../../src/pipeline/events.js';
 import type * as WorkerService from '../../src/ops/worker-service.js';
 import type * as RedisWorker from '../../src/transport/redis/worker.js';
 import { cleanupTemp, pythonTree, readJson, snapshotBuild, spawnCli, tempDir, type Build, type Proc } from '../cluster/helpers.js';
-import { freshNamespace, RedisServer, redisAvailability } from '../helpers/redis-server.js';
+import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
 import { freePort, get, poll, scrape, value } from './helpers.js';
 
 const avail = redisAvailability();
 
-describe.skipIf(!avail.ok)(`/healthz and /readyz${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, () => {
+describeWithRedis(avail, '/healthz and /readyz', () => {
   let build: Build;
   let server: RedisServer;
   const procs: Proc[] = [];

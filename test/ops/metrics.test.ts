@@ -6,12 +6,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/pipeline/events.js';
 import { cleanupTemp, pythonTree, readJson, snapshotBuild, spawnCli, tempDir, type Build, type Proc } from '../cluster/helpers.js';
-import { freshNamespace, RedisServer, redisAvailability } from '../helpers/redis-server.js';
+import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
 import { freePort, get, poll, scrape, sleep, value, type Sample } from './helpers.js';
 
 const avail = redisAvailability();
 
-describe.skipIf(!avail.ok)(`metrics of a real cluster run${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, () => {
+describeWithRedis(avail, 'metrics of a real cluster run', () => {
   let build: Build;
   let server: RedisServer;
   let tree: string;

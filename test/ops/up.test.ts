@@ -7,7 +7,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/pipeline/events.js';
 import { cleanupTemp, pythonTree, readJson, snapshotBuild, spawnCli, tempDir, type Build, type Proc } from '../cluster/helpers.js';
-import { freshNamespace, RedisServer, redisAvailability } from '../helpers/redis-server.js';
+import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
 import { freePort, get, pidAlive, poll, scrape, value } from './helpers.js';
 
 const avail = redisAvailability();
@@ -20,7 +20,7 @@ interface SlotStatus {
   restarts: number;
 }
 
-describe.skipIf(!avail.ok)(`mcp-index up${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, () => {
+describeWithRedis(avail, 'mcp-index up', () => {
   let build: Build;
   let server: RedisServer;
   let redis: Redis;
