@@ -5,37 +5,19 @@ import { SCHEMA_VERSION } from './schema.js';
 
 export class IndexNotFoundError extends Error {}
 
-/** Opens a finished index read-only. Missing or foreign files are known errors, not crashes. */
-export function openIndex(path: string): Database.Database {
-  if (!existsSync(path)) throw new IndexNotFoundError(`no index at ${path}: run \`mcp-index <repo>\` first`);
-  let db = new Database(path, { readonly: true, fileMustExist: true });
-  const schemaVersion = () => {
-    try {
-      return { version: db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get()?.value };
-    } catch (err) {
-      db.close();
-      if ((err as { code?: string }).code === 'SQLITE_READONLY_ROLLBACK') return null;
-      throw new IndexNotFoundError(`${path} is not an mcp-index index`);
-    }
-  };
-  let read = schemaVersion();
-  if (!read) {
-    // A patch killed before its commit left a hot journal, which only a writable connection may roll back.
-    rollBackHotJournal(path);
-    db = new Database(path, { readonly: true, fileMustExist: true });
-    read = schemaVersion();
-    if (!read) throw new IndexNotFoundError(`${path} still holds an unfinished change after a roll-back`);
-  }
-  const { version } = read;
-  if (version !== String(SCHEMA_VERSION)) {
+/**
+ * A read-only connection. A patch killed before its commit leaves a hot journal, which only a writable connection
+ * may roll back (a read-only one fails with SQLITE_READONLY_ROLLBACK): that is done first, once.
+ */
+export function openReadOnly(path: string): Database.Database {
+  const db = new Database(path, { readonly: true, fileMustExist: true });
+  try {
+    db.prepare('SELECT 1 FROM sqlite_master LIMIT 1').get();
+    return db;
+  } catch (err) {
     db.close();
-    throw new IndexNotFoundError(`${path} has schema version ${version ?? '?'} (this build reads ${SCHEMA_VERSION}): re-run with --full`);
+    if ((err as { code?: string }).code !== 'SQLITE_READONLY_ROLLBACK') throw err;
   }
-  return db;
-}
-
-/** Undoes an interrupted patch (a hot journal), which only a writable connection may do. */
-export function rollBackHotJournal(path: string): void {
   let rw: Database.Database;
   try {
     rw = new Database(path, { fileMustExist: true });
@@ -43,10 +25,31 @@ export function rollBackHotJournal(path: string): void {
     throw new IndexNotFoundError(`${path} holds an unfinished change that only a writable open can undo: ${(err as Error).message}`);
   }
   try {
-    rw.prepare('SELECT 1 FROM meta LIMIT 1').get(); // the first read rolls the journal back
+    rw.prepare('SELECT 1 FROM sqlite_master LIMIT 1').get(); // the first read rolls the journal back
   } finally {
     rw.close();
   }
+  return new Database(path, { readonly: true, fileMustExist: true });
+}
+
+/** Opens a finished index read-only. Missing or foreign files are known errors, not crashes. */
+export function openIndex(path: string): Database.Database {
+  if (!existsSync(path)) throw new IndexNotFoundError(`no index at ${path}: run \`mcp-index <repo>\` first`);
+  let db: Database.Database | null = null;
+  let version: string | undefined;
+  try {
+    db = openReadOnly(path);
+    version = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'schema_version'").get()?.value;
+  } catch (err) {
+    db?.close();
+    if (err instanceof IndexNotFoundError) throw err;
+    throw new IndexNotFoundError(`${path} is not an mcp-index index`);
+  }
+  if (version !== String(SCHEMA_VERSION)) {
+    db.close();
+    throw new IndexNotFoundError(`${path} has schema version ${version ?? '?'} (this build reads ${SCHEMA_VERSION}): re-run with --full`);
+  }
+  return db;
 }
 
 export function readMetaAll(db: Database.Database): Record<string, string> {

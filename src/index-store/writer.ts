@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SkippedFile } from '../discover/discover.js';
 import type { FileResult, JobResult } from '../protocol/types.js';
-import { rollBackHotJournal } from './reader.js';
+import { openReadOnly } from './reader.js';
 import { applyIndexes, applySchema, SCHEMA_VERSION } from './schema.js';
 
 // 16 MiB of page cache: merging appends rows, so a larger cache bought no speed, only coordinator memory.
@@ -301,25 +301,16 @@ function removeDb(path: string): void {
   removeSidecars(path);
 }
 
-function readMeta(path: string, key: string, retry = true): string | null {
+function readMeta(path: string, key: string): string | null {
   try {
-    const db = new Database(path, { readonly: true, fileMustExist: true });
+    const db = openReadOnly(path);
     try {
       const row = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key);
       return row?.value ?? null;
     } finally {
       db.close();
     }
-  } catch (err) {
-    // A patch killed mid-way: roll it back now, before anything is built on top of (or renamed over) this file.
-    if (retry && (err as { code?: string }).code === 'SQLITE_READONLY_ROLLBACK') {
-      try {
-        rollBackHotJournal(path);
-      } catch {
-        return null;
-      }
-      return readMeta(path, key, false);
-    }
+  } catch {
     return null;
   }
 }
