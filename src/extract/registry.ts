@@ -8,7 +8,6 @@ import { extract as extractRust } from './languages/rust.js';
 
 const require = createRequire(import.meta.url);
 
-export { EXTENSIONS, languageOf } from './extensions.js';
 
 type Extractor = (root: SyntaxNode, src: string) => Extraction;
 

@@ -7,7 +7,8 @@ import { readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { setDirectAccess } from '../../src/extract/access.js';
-import { languageOf, parseAndExtract } from '../../src/extract/registry.js';
+import { languageOf } from '../../src/extract/extensions.js';
+import { parseAndExtract } from '../../src/extract/registry.js';
 import type { RefRecord, SymbolRecord } from '../../src/protocol/types.js';
 
 const ROOT = join(import.meta.dirname, '../../fixtures/extract');
