@@ -8,7 +8,6 @@ import { extract as extractRust } from './languages/rust.js';
 
 const require = createRequire(import.meta.url);
 
-
 type Extractor = (root: SyntaxNode, src: string) => Extraction;
 
 interface LanguageSpec {
