@@ -17,13 +17,13 @@ type LocalMod = typeof import('../../src/transport/local.js');
 type CoordMod = typeof import('../../src/transport/redis/coordinator.js');
 type WorkerMod = typeof import('../../src/transport/redis/worker.js');
 type HandleMod = typeof import('../../src/worker/handle-job.js');
-type RegistryMod = typeof import('../../src/extract/registry.js');
+type ExtensionsMod = typeof import('../../src/extract/extensions.js');
 type HashMod = typeof import('../../src/plan/hash.js');
 
 const redisAvail = redisAvailability();
 
 let build: Build;
-let mods: { local: LocalMod; coord: CoordMod; worker: WorkerMod; handle: HandleMod; registry: RegistryMod; hash: HashMod };
+let mods: { local: LocalMod; coord: CoordMod; worker: WorkerMod; handle: HandleMod; extensions: ExtensionsMod; hash: HashMod };
 let root: string;
 let files: FileRef[];
 let server: RedisServer | null = null;
@@ -35,7 +35,7 @@ beforeAll(async () => {
     coord: await build.load<CoordMod>('transport/redis/coordinator.js'),
     worker: await build.load<WorkerMod>('transport/redis/worker.js'),
     handle: await build.load<HandleMod>('worker/handle-job.js'),
-    registry: await build.load<RegistryMod>('extract/registry.js'),
+    extensions: await build.load<ExtensionsMod>('extract/extensions.js'),
     hash: await build.load<HashMod>('plan/hash.js'),
   };
   // A private copy of the fixtures: other work may edit them while this suite runs.
@@ -46,7 +46,7 @@ beforeAll(async () => {
     if (!e.isFile()) continue;
     const abs = join(e.parentPath, e.name);
     const path = relative(root, abs).split('\\').join('/');
-    const language = mods.registry.languageOf(path) as Language | null;
+    const language = mods.extensions.languageOf(path) as Language | null;
     if (!language) continue;
     files.push({ path, hash: mods.hash.sha1(readFileSync(abs)), size: statSync(abs).size, language });
   }
