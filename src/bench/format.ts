@@ -65,6 +65,8 @@ export function formatTree(t: TreeReport): string {
   out.push(`    speedup vs ${r.base} thread:       ${r.speedup.map((s) => `${s.threads}t ${x(s.value)}x`).join('   ')}`);
   out.push(`    parallel efficiency:        ${r.efficiency.map((s) => `${s.threads}t ${x(s.value)}`).join('   ')}`);
   out.push(`    end-to-end / parse-only:    ${r.endToEndOverParseOnly.map((s) => `${s.threads}t ${x(s.value)}`).join('   ')}`);
+  out.push(`    ceiling, speedup:           ${r.ceilings.speedup.map((s) => `${s.threads}t ${x(s.value)}x`).join('   ')}   (cores x 1-thread wall / 1-thread CPU)`);
+  out.push(`    ceiling, e2e / parse-only:  ${r.ceilings.endToEndOverParseOnly.map((s) => `${s.threads}t ${x(s.value)}`).join('   ')}   (extraction and merge free; fixed costs stay)`);
   out.push(`    no-change re-run / ctags:   ${x(r.noChangeOverCtags)}`);
   out.push(`    one-change re-run / ctags:  ${x(r.oneChangeOverCtags)}`);
   if (r.clusterOverLocal.length) out.push(`    cluster / local:            ${r.clusterOverLocal.map((c) => `${c.workers}w ${x(c.value)}`).join('   ')}`);

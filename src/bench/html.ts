@@ -183,6 +183,8 @@ function treeSection(t: TreeReport): string {
     ...r.speedup.map((s) => row([`speedup ${s.threads}t vs ${r.base}t`, s.value == null ? '–' : `${f(s.value)}x`])),
     ...r.efficiency.map((s) => row([`parallel efficiency ${s.threads}t`, s.value == null ? '–' : f(s.value)])),
     ...r.endToEndOverParseOnly.map((s) => row([`end-to-end / parse-only ${s.threads}t`, s.value == null ? '–' : f(s.value)])),
+    ...r.ceilings.speedup.map((s) => row([`ceiling: speedup ${s.threads}t (cores x 1t wall / 1t CPU)`, s.value == null ? '–' : `${f(s.value)}x`])),
+    ...r.ceilings.endToEndOverParseOnly.map((s) => row([`ceiling: end-to-end / parse-only ${s.threads}t (extraction, merge free)`, s.value == null ? '–' : f(s.value)])),
     row(['no-change re-run / ctags', r.noChangeOverCtags == null ? '–' : f(r.noChangeOverCtags)]),
     row(['one-change re-run / ctags', r.oneChangeOverCtags == null ? '–' : f(r.oneChangeOverCtags)]),
     ...r.clusterOverLocal.map((c) => row([`cluster / local ${c.workers}w`, c.value == null ? '–' : f(c.value)])),

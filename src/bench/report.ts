@@ -198,6 +198,12 @@ export interface Ratios {
   efficiency: { threads: number; value: number | null }[];
   /** End-to-end throughput / parse-only throughput at the same thread count = parse-only median / wall median. */
   endToEndOverParseOnly: { threads: number; value: number | null }[];
+  /**
+   * What the measurements themselves allow. `speedup`: cores x wall(base) / CPU(base) (at most T / base): no run
+   * is shorter than its CPU time spread over every core, and more threads spend more CPU, not less. `endToEndOverParseOnly`: parse-only /
+   * (parse-only + the run's wall time outside its index phase), the ratio with extraction and merge for free.
+   */
+  ceilings: { speedup: { threads: number; value: number | null }[]; endToEndOverParseOnly: { threads: number; value: number | null }[] };
   /** Re-run median wall / ctags median wall. */
   noChangeOverCtags: number | null;
   oneChangeOverCtags: number | null;
@@ -255,7 +261,7 @@ export interface BenchReport {
 }
 
 /** Every ratio, from the medians only. */
-export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'local' | 'cluster' | 'incremental' | 'ctags'>): Ratios {
+export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'local' | 'cluster' | 'incremental' | 'ctags'>, cores: number): Ratios {
   const byThreads = new Map(t.local.map((c) => [c.threads, c]));
   const base = byThreads.has(1) ? 1 : Math.min(...t.local.map((c) => c.threads));
   const baseWall = byThreads.get(base)?.wallMs.median;
@@ -266,11 +272,24 @@ export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'local' | 'clust
     value: ratio(t.parseOnly.find((p) => p.threads === c.threads)?.wallMs.median, c.wallMs.median),
   }));
   const ctagsMs = 'wallMs' in t.ctags ? t.ctags.wallMs.median : null;
+  const baseCpu = byThreads.get(base)?.cpuMs?.median;
+  const parseOnlyMs = (threads: number) => t.parseOnly.find((p) => p.threads === threads)?.wallMs.median;
+  const ceilings = {
+    speedup: t.local.map((c) => {
+      const v = baseWall == null ? null : ratio(cores * baseWall, baseCpu);
+      return { threads: c.threads, value: v == null ? null : Math.min(v, c.threads / base) };
+    }),
+    endToEndOverParseOnly: t.local.map((c) => {
+      const po = parseOnlyMs(c.threads);
+      return { threads: c.threads, value: po == null ? null : ratio(po, po + c.wallMs.median - c.phases.indexMs) };
+    }),
+  };
   return {
     base,
     speedup,
     efficiency,
     endToEndOverParseOnly,
+    ceilings,
     noChangeOverCtags: ratio(t.incremental.noChange.wallMs.median, ctagsMs),
     oneChangeOverCtags: ratio(t.incremental.oneChange.wallMs.median, ctagsMs),
     clusterOverLocal: (t.cluster ?? []).map((c) => ({ workers: c.workers, value: ratio(c.wallMs.median, byThreads.get(c.threadsTotal)?.wallMs.median) })),

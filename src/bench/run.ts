@@ -196,11 +196,7 @@ async function benchTree(o: BenchOptions, t: { name: string; root: string; gener
   const notes: string[] = [];
   const p = await prepare(t.root, o.exclude, o.defaultExcludes, join(dir, 'prepare.db'));
   if (p.refs.length === 0) {
-    throw new UsageError(
-      p.disc.source === 'git'
-        ? `no indexable files in ${t.root}: git lists none (is the folder ignored by an enclosing repository? GIT_CEILING_DIRECTORIES=${dirname(t.root)} makes it a plain folder)`
-        : `no indexable files in ${t.root}`,
-    );
+    throw new UsageError(`no indexable files in ${t.root} (${p.disc.source === 'git' ? 'as git lists them' : 'after ignore rules and excludes'})`);
   }
   const bytes = p.refs.reduce((n, f) => n + f.size, 0);
   const byLanguage: Record<string, number> = {};
@@ -264,7 +260,7 @@ async function benchTree(o: BenchOptions, t: { name: string; root: string; gener
   const model = scaleModel(p, bytes, merge, cluster);
 
   const base = { parseOnly, local, cluster, incremental, ctags: ctagsReport };
-  const ratios = computeRatios(base);
+  const ratios = computeRatios(base, availableParallelism());
   if (incremental.noChange.discovery !== p.disc.source) notes.push(`the incremental copy is listed by ${incremental.noChange.discovery}, the tree by ${p.disc.source}`);
   if (o.exclude.length) notes.push(`excluded: ${o.exclude.join(' ')}`);
   if (!o.defaultExcludes) notes.push('default excludes off: node_modules, vendor, build output ... indexed too');

@@ -81,6 +81,13 @@ async function gitListing(root: string): Promise<string[] | null> {
   } catch {
     return null; // not a work tree, or git not installed: walk instead
   }
+  // A folder the enclosing repository ignores (a pyenv or vendored checkout) holds nothing by git's rules. The user
+  // named it, so it is indexed as a plain folder, under its own .gitignore files.
+  const ignored = await exec('git', ['check-ignore', '-q', '.'], { cwd: root }).then(
+    () => true,
+    () => false,
+  );
+  if (ignored) return null;
   // -co: tracked and untracked-but-not-ignored, exactly git's view of the tree, with its .gitignore semantics.
   const { stdout } = await exec('git', ['ls-files', '-co', '--exclude-standard', '-z'], {
     cwd: root,

@@ -76,7 +76,7 @@ function checkConfig(c: IndexConfig, repeat: number): void {
 }
 
 /** Everything that holds for any tree, with or without Redis. */
-function checkTree(t: TreeReport, threads: number[], repeat: number): void {
+function checkTree(t: TreeReport, threads: number[], repeat: number, cores: number): void {
   expect(t.name).toBe('generated');
   expect(t.generated?.files).toBe(40);
   expect(t.corpus.files).toBe(40);
@@ -140,6 +140,17 @@ function checkTree(t: TreeReport, threads: number[], repeat: number): void {
   for (const s of r.speedup) expect(s.value).toBeCloseTo(wall(r.base) / wall(s.threads), 3);
   for (const e of r.efficiency) expect(e.value).toBeCloseTo(wall(r.base) / wall(e.threads) / (e.threads / r.base), 3);
   for (const e of r.endToEndOverParseOnly) expect(e.value).toBeCloseTo(t.parseOnly.find((p) => p.threads === e.threads)!.wallMs.median / wall(e.threads), 3);
+  // Ceilings: no configuration beats what its own measurements allow.
+  const base = t.local.find((c) => c.threads === r.base)!;
+  for (const c of r.ceilings.speedup) {
+    expect(c.value).toBeCloseTo(Math.min((cores * base.wallMs.median) / base.cpuMs!.median, c.threads / r.base), 3);
+  }
+  for (const c of r.ceilings.endToEndOverParseOnly) {
+    const po = t.parseOnly.find((p) => p.threads === c.threads)!.wallMs.median;
+    const local = t.local.find((l) => l.threads === c.threads)!;
+    expect(c.value).toBeCloseTo(po / (po + local.wallMs.median - local.phases.indexMs), 3);
+    expect(c.value!).toBeGreaterThanOrEqual(r.endToEndOverParseOnly.find((e) => e.threads === c.threads)!.value!);
+  }
   expect(r.noChangeOverCtags).toBeNull();
   expect(r.oneChangeOverCtags).toBeNull();
 
@@ -198,7 +209,7 @@ describe('mcp-index bench (generated corpus)', () => {
     expect(report.machine.node).toBe(process.version);
     expect(report.trees).toHaveLength(1);
     const t = report.trees[0];
-    checkTree(t, [1, 2], 1);
+    checkTree(t, [1, 2], 1, report.machine.cores);
     expect(t.cluster).toBeNull();
     expect(t.ratios.clusterOverLocal).toEqual([]);
     expect(t.model?.checks).toEqual([]);
@@ -211,7 +222,7 @@ describe('mcp-index bench (generated corpus)', () => {
     try {
       const { report, html } = await bench(['--threads-list', '1', '--redis', redis.url(), '--workers', '1'], 2);
       const t = report.trees[0];
-      checkTree(t, [1], 2);
+      checkTree(t, [1], 2, report.machine.cores);
       expect(report.settings.workersList).toEqual([1]);
       expect(t.cluster?.map((c) => c.workers)).toEqual([1]);
       const c = t.cluster![0];

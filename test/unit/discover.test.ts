@@ -320,6 +320,22 @@ describe('git mode specifics', () => {
     expect(d.source).toBe('git');
     expect(paths(d)).toEqual(['inner.py']);
   });
+
+  it('walks a root that the enclosing repository ignores, under the root\'s own .gitignore files', async () => {
+    const top = makeTree({
+      '.gitignore': '/vendored/\n',
+      'outer.py': '',
+      'vendored/lib.py': '',
+      'vendored/.gitignore': 'build/\n',
+      'vendored/build/gen.py': '',
+    });
+    gitInit(top);
+    const d = await discover(opts(path.join(top, 'vendored')));
+    expect(d.source).toBe('walk');
+    expect(paths(d)).toEqual(['lib.py']);
+    // From the top, git's rules still hold: the ignored folder is not listed.
+    expect(paths(await discover(opts(top)))).toEqual(['outer.py']);
+  });
 });
 
 describe.each(['walk', 'git'] as const)('%s mode', (mode) => {
