@@ -76,8 +76,10 @@ export class IndexWriter {
         if (patchable) copyFileSync(finalPath, this.tmpPath);
       }
       this.db = new Database(this.tmpPath);
-      this.db.pragma('journal_mode = WAL');
-      // The build is private until commit() fsyncs and renames it, so only a resumable build needs each batch durable.
+      // The build is private until commit() fsyncs and renames it, so only a resumable build needs each batch durable
+      // (WAL). Any other keeps its rollback journal in memory: rows go straight to the file, with no WAL to copy back
+      // at commit, and a failed batch still rolls back.
+      this.db.pragma(opts.resumeKey ? 'journal_mode = WAL' : 'journal_mode = MEMORY');
       this.db.pragma(opts.resumeKey ? 'synchronous = NORMAL' : 'synchronous = OFF');
       this.db.pragma(CACHE);
       // A copied index keeps its secondary indexes; a fresh build gets them at commit (a resumed one has them if it
