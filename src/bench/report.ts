@@ -199,9 +199,11 @@ export interface Ratios {
   /** End-to-end throughput / parse-only throughput at the same thread count = parse-only median / wall median. */
   endToEndOverParseOnly: { threads: number; value: number | null }[];
   /**
-   * What the measurements themselves allow. `speedup`: cores x wall(base) / CPU(base) (at most T / base): no run
-   * is shorter than its CPU time spread over every core, and more threads spend more CPU, not less. `endToEndOverParseOnly`: parse-only /
-   * (parse-only + the run's wall time outside its index phase), the ratio with extraction and merge for free.
+   * What the measurements themselves allow.
+   * - `speedup`: cores x wall(base) / CPU(base), at most T / base. No run is shorter than its CPU time spread over
+   *   every core, and more threads spend more CPU, not less.
+   * - `endToEndOverParseOnly`: parse-only / (parse-only + the run's wall time outside its index phase), the ratio
+   *   if extraction and merge were free.
    */
   ceilings: { speedup: { threads: number; value: number | null }[]; endToEndOverParseOnly: { threads: number; value: number | null }[] };
   /** Re-run median wall / ctags median wall. */
