@@ -1,6 +1,6 @@
-import { existsSync, readFileSync, realpathSync, statSync, accessSync, constants, mkdirSync } from 'node:fs';
+import { existsSync, readFileSync, realpathSync, statSync, accessSync, constants, mkdirSync, openSync, closeSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { dirname, isAbsolute, resolve } from 'node:path';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { defaultIndexPath } from '../index-store/location.js';
 import { PRIORITIES } from '../protocol/types.js';
@@ -205,7 +205,11 @@ export function checkWritableOut(out: string): void {
   const dir = dirname(out);
   try {
     mkdirs(dir);
-    accessSync(dir, constants.W_OK);
+    // Creating a file is the only sure test: root passes access(W_OK) where nothing can be created (/proc), and the
+    // build and its journal are new files beside the index.
+    const probe = join(dir, `.mcp-index-probe-${process.pid}`);
+    closeSync(openSync(probe, 'w'));
+    rmSync(probe, { force: true });
   } catch {
     throw new UsageError(`cannot write index to ${dir} (not writable): choose another --out`);
   }

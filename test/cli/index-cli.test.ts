@@ -201,6 +201,10 @@ describe.concurrent('bad input: one stderr line naming the problem, exit 2', { t
     expectUsageError(await runCli([repo, '--out', '/proc/mcp-index-test/index.db'], { timeoutMs: 60_000 }), 'cannot write index', '/proc/mcp-index-test');
   });
 
+  it.runIf(existsSync('/proc/self'))('--out directly in /proc (a folder that exists, where not even root can create a file)', async () => {
+    expectUsageError(await runCli([repo, '--out', '/proc/mcp-index-test.db']), 'cannot write index', '/proc');
+  });
+
   it.runIf(nobodyOk)('--out in a folder the user cannot write (run as nobody)', async () => {
     const ro = join(tmp, 'readonly');
     mkdirSync(ro);
