@@ -5,9 +5,9 @@
  */
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshNamespace, freePort, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
-import { cleanupTemp, exportIndex, localIndex, REPO_ROOT, runCli, snapshotBuild, spawnCli, startWorkerProc, tempDir, type Build, type Proc } from './helpers.js';
+import { cleanupTemp, exportIndex, localIndex, REPO_ROOT, runCli, snapshotBuild, spawnCli, startWorkerProc, tempDir, killLeftoversAfterEach, type Build, type Proc } from './helpers.js';
 
 const avail = redisAvailability({ tls: true });
 
@@ -48,9 +48,7 @@ describeWithRedis(avail, 'cluster auth and TLS (real servers)', () => {
       RedisServer.start({ tls: true }),
     ]);
   }, 300_000);
-  afterEach(async () => {
-    for (const p of procs.splice(0)) if (p.alive()) await p.kill('SIGKILL');
-  }, 120_000);
+  killLeftoversAfterEach(procs);
   afterAll(async () => {
     await Promise.all([pw?.stop(), acl?.stop(), tls?.stop()]);
     cleanupTemp();

@@ -9,7 +9,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/pipeline/events.js';
 import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
 import {
@@ -27,6 +27,7 @@ import {
   startWorkerProc,
   tempDir,
   waitUntil,
+  killLeftoversAfterEach,
   type Build,
   type Proc,
 } from './helpers.js';
@@ -114,10 +115,7 @@ describeWithRedis(avail, 'cluster chaos (real processes, real Redis)', () => {
     expect(exportedPaths(reference)).toEqual(treeFiles);
   }, 600_000);
 
-  afterEach(async () => {
-    // Whatever a failed test left running.
-    for (const p of procs.splice(0)) if (p.alive()) await p.kill('SIGKILL');
-  }, 120_000);
+  killLeftoversAfterEach(procs);
 
   afterAll(async () => {
     await server?.stop();

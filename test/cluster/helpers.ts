@@ -9,6 +9,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
+import { afterEach } from 'vitest';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
@@ -262,4 +263,11 @@ export async function startWorkerProc(bin: string, args: string[], opts: { name:
   const p = spawnCli(bin, ['worker', ...args, '--name', opts.name, '--log-level', 'info'], { name: `worker ${opts.name}`, prefix: opts.prefix });
   await p.waitFor(/worker started/, 120_000);
   return p;
+}
+
+/** Registers an afterEach that kills whatever processes a test started and left running, whatever its outcome. */
+export function killLeftoversAfterEach(procs: Proc[]): void {
+  afterEach(async () => {
+    for (const p of procs.splice(0)) if (p.alive()) await p.kill('SIGKILL');
+  }, 120_000);
 }

@@ -8,9 +8,9 @@ import { join } from 'node:path';
 import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
-import { cleanupTemp, exportIndex, localIndex, REPO_ROOT, snapshotBuild, spawnCli, startWorkerProc, tempDir, waitUntil, type Build, type Proc } from './helpers.js';
+import { cleanupTemp, exportIndex, localIndex, REPO_ROOT, snapshotBuild, spawnCli, startWorkerProc, tempDir, waitUntil, killLeftoversAfterEach, type Build, type Proc } from './helpers.js';
 
 const avail = redisAvailability();
 
@@ -28,9 +28,7 @@ describeWithRedis(avail, 'malformed and foreign jobs on the queue (real worker p
     server = await RedisServer.start();
     tmp = tempDir('malformed');
   }, 300_000);
-  afterEach(async () => {
-    for (const p of procs.splice(0)) if (p.alive()) await p.kill('SIGKILL');
-  }, 120_000);
+  killLeftoversAfterEach(procs);
   afterAll(async () => {
     await server?.stop();
     cleanupTemp();

@@ -11,9 +11,9 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { freshNamespace, RedisServer, redisAvailability } from '../helpers/redis-server.js';
-import { cleanupTemp, exportedPaths, exportIndex, localIndex, pythonTree, readJson, snapshotBuild, spawnCli, startWorkerProc, tempDir, waitUntil, type Build, type Proc } from './helpers.js';
+import { cleanupTemp, exportedPaths, exportIndex, localIndex, pythonTree, readJson, snapshotBuild, spawnCli, startWorkerProc, tempDir, waitUntil, killLeftoversAfterEach, type Build, type Proc } from './helpers.js';
 import type { RunSummary } from '../../src/pipeline/events.js';
 
 const PREFIX = 'mcpidx';
@@ -118,9 +118,7 @@ if (!redisAvail.ok) {
       server = await RedisServer.start({ bind: [HOST_IP] });
       tmp = tempDir('netns');
     }, 300_000);
-    afterEach(async () => {
-      for (const p of procs.splice(0)) if (p.alive()) await p.kill('SIGKILL');
-    }, 120_000);
+    killLeftoversAfterEach(procs);
     afterAll(async () => {
       await server?.stop();
       tearDown();

@@ -6,7 +6,7 @@
 import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/pipeline/events.js';
 import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
 import {
@@ -21,6 +21,7 @@ import {
   startWorkerProc,
   tempDir,
   waitUntil,
+  killLeftoversAfterEach,
   type Build,
   type Proc,
 } from './helpers.js';
@@ -39,9 +40,7 @@ describeWithRedis(avail, 'cluster priority (real processes, real Redis)', () => 
     server = await RedisServer.start();
     tmp = tempDir('priority');
   }, 300_000);
-  afterEach(async () => {
-    for (const p of procs.splice(0)) if (p.alive()) await p.kill('SIGKILL');
-  }, 120_000);
+  killLeftoversAfterEach(procs);
   afterAll(async () => {
     await server?.stop();
     cleanupTemp();
