@@ -11,23 +11,22 @@ import { join, relative } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/pipeline/events.js';
-import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
+import { describeWithRedis, freshNamespace, redisAvailability, type RedisServer } from '../helpers/redis-server.js';
 import {
-  cleanupTemp,
   delay,
   events,
   exportedPaths,
   exportIndex,
+  killLeftoversAfterEach,
   localIndex,
   plannedBatches,
   pythonTree,
   readJson,
-  snapshotBuild,
   spawnCli,
+  startSuite,
   startWorkerProc,
-  tempDir,
+  stopSuite,
   waitUntil,
-  killLeftoversAfterEach,
   type Build,
   type Proc,
 } from './helpers.js';
@@ -103,9 +102,7 @@ async function stopWorkers(ws: Proc[]): Promise<void> {
 
 describeWithRedis(avail, 'cluster chaos (real processes, real Redis)', () => {
   beforeAll(async () => {
-    build = await snapshotBuild();
-    server = await RedisServer.start();
-    tmp = tempDir('chaos');
+    ({ build, server, tmp } = await startSuite('chaos'));
     tree = join(tmp, 'repo');
     const made = pythonTree(tree, { maxBytes: 6_000_000, duplicates: 24 });
     expect(made.files).toBeGreaterThan(100);
@@ -117,10 +114,7 @@ describeWithRedis(avail, 'cluster chaos (real processes, real Redis)', () => {
 
   killLeftoversAfterEach(procs);
 
-  afterAll(async () => {
-    await server?.stop();
-    cleanupTemp();
-  }, 120_000);
+  afterAll(() => stopSuite(server), 120_000);
 
   it('survives three worker SIGKILLs in one run (leases expire, batches are redelivered)', async () => {
     const ns = freshNamespace('kill-worker');

@@ -10,11 +10,12 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { afterEach } from 'vitest';
+import { RedisServer, type RedisServerOptions } from '../helpers/redis-server.js';
 
 export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 
 export { cleanupTemp, cliEnv, tempDir } from '../helpers/temp.js';
-import { cliEnv, onCleanup, tempDir } from '../helpers/temp.js';
+import { cleanupTemp, cliEnv, onCleanup, tempDir } from '../helpers/temp.js';
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -270,4 +271,17 @@ export function killLeftoversAfterEach(procs: Proc[]): void {
   afterEach(async () => {
     for (const p of procs.splice(0)) if (p.alive()) await p.kill('SIGKILL');
   }, 120_000);
+}
+
+/** What most cluster suites start once: a snapshot of the build, their own redis-server and a temp folder. */
+export async function startSuite(name: string, redis: RedisServerOptions = {}): Promise<{ build: Build; server: RedisServer; tmp: string }> {
+  const build = await snapshotBuild();
+  const server = await RedisServer.start(redis);
+  return { build, server, tmp: tempDir(name) };
+}
+
+/** Undoes startSuite (the server may be missing when start-up failed half-way). */
+export async function stopSuite(server: RedisServer | undefined): Promise<void> {
+  await server?.stop();
+  cleanupTemp();
 }

@@ -9,8 +9,20 @@ import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
-import { cleanupTemp, exportIndex, localIndex, REPO_ROOT, snapshotBuild, spawnCli, startWorkerProc, tempDir, waitUntil, killLeftoversAfterEach, type Build, type Proc } from './helpers.js';
+import { describeWithRedis, freshNamespace, redisAvailability, type RedisServer } from '../helpers/redis-server.js';
+import {
+  exportIndex,
+  killLeftoversAfterEach,
+  localIndex,
+  REPO_ROOT,
+  spawnCli,
+  startSuite,
+  startWorkerProc,
+  stopSuite,
+  waitUntil,
+  type Build,
+  type Proc,
+} from './helpers.js';
 
 const avail = redisAvailability();
 
@@ -24,15 +36,10 @@ describeWithRedis(avail, 'malformed and foreign jobs on the queue (real worker p
   const procs: Proc[] = [];
 
   beforeAll(async () => {
-    build = await snapshotBuild();
-    server = await RedisServer.start();
-    tmp = tempDir('malformed');
+    ({ build, server, tmp } = await startSuite('malformed'));
   }, 300_000);
   killLeftoversAfterEach(procs);
-  afterAll(async () => {
-    await server?.stop();
-    cleanupTemp();
-  }, 120_000);
+  afterAll(() => stopSuite(server), 120_000);
 
   it('fails garbage and path escapes as malformed, keeps the worker alive, then indexes a real run', async () => {
     const ns = freshNamespace('malformed');

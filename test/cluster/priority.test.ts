@@ -8,20 +8,19 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/pipeline/events.js';
-import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
+import { describeWithRedis, freshNamespace, redisAvailability, type RedisServer } from '../helpers/redis-server.js';
 import {
-  cleanupTemp,
   exportIndex,
+  killLeftoversAfterEach,
   localIndex,
   plannedBatches,
   pythonTree,
   readJson,
-  snapshotBuild,
   spawnCli,
+  startSuite,
   startWorkerProc,
-  tempDir,
+  stopSuite,
   waitUntil,
-  killLeftoversAfterEach,
   type Build,
   type Proc,
 } from './helpers.js';
@@ -36,15 +35,10 @@ const procs: Proc[] = [];
 
 describeWithRedis(avail, 'cluster priority (real processes, real Redis)', () => {
   beforeAll(async () => {
-    build = await snapshotBuild();
-    server = await RedisServer.start();
-    tmp = tempDir('priority');
+    ({ build, server, tmp } = await startSuite('priority'));
   }, 300_000);
   killLeftoversAfterEach(procs);
-  afterAll(async () => {
-    await server?.stop();
-    cleanupTemp();
-  }, 120_000);
+  afterAll(() => stopSuite(server), 120_000);
 
   it('runs an urgent run queued behind a large low-priority run first', async () => {
     const ns = freshNamespace('prio');
