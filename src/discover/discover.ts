@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import ignore, { type Ignore } from 'ignore';
 import picomatch from 'picomatch';
 import { languageOf } from '../extract/extensions.js';
-import type { FileError, Language } from '../protocol/types.js';
+import { oversizeError, type FileError, type Language } from '../protocol/types.js';
 
 const exec = promisify(execFile);
 
@@ -191,12 +191,7 @@ export async function discover(opts: DiscoverOptions): Promise<Discovery> {
       }
       if (!s.isFile()) continue; // a directory listed by git (submodule) or a socket
       if (s.size > opts.maxFileBytes) {
-        skipped.push({
-          path,
-          size: s.size,
-          language,
-          error: { code: 'oversize', message: `${s.size} bytes exceeds the ${opts.maxFileBytes}-byte limit` },
-        });
+        skipped.push({ path, size: s.size, language, error: oversizeError(s.size, opts.maxFileBytes) });
         continue;
       }
       files.push({ path, size: s.size, mtimeMs: Math.trunc(s.mtimeMs), language });

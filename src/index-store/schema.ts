@@ -78,7 +78,7 @@ CREATE INDEX IF NOT EXISTS refs_name ON refs(name);
 
 export function applySchema(db: Database.Database, withIndexes = true): void {
   db.exec(SCHEMA);
-  if (withIndexes) db.exec(INDEXES);
+  if (withIndexes) applyIndexes(db);
 }
 
 export function applyIndexes(db: Database.Database): void {

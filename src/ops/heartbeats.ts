@@ -29,7 +29,6 @@ export async function workerRows(redis: import('ioredis').Redis, keys: Keys): Pr
   return rows;
 }
 
-
 export interface LostWorker {
   id: string;
   host: string;

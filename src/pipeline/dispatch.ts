@@ -28,9 +28,11 @@ export interface DispatchCounters {
  * transport gave up on it until the file that breaks it stands alone. On abort it stops handing out work and
  * waits for what is in flight: a parse is never interrupted.
  */
+export const noCounters = (): DispatchCounters => ({ splits: 0, retries: 0, stalls: 0, filesCached: 0 });
+
 export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<DispatchCounters> {
   const queue = [...requests];
-  const counters: DispatchCounters = { splits: 0, retries: 0, stalls: 0, filesCached: 0 };
+  const counters = noCounters();
   const window = o.transport.capacity + (o.transport.prefetch ?? 0);
   const freeSlots = Array.from({ length: window }, (_, i) => window - 1 - i);
   let inFlight = 0;

@@ -11,7 +11,7 @@ import { plan, type Batch } from '../plan/plan.js';
 import type { FileRef, JobRequest } from '../protocol/types.js';
 import { PROTOCOL_VERSION } from '../protocol/types.js';
 import type { Transport } from '../transport/types.js';
-import { dispatch, type DispatchCounters } from './dispatch.js';
+import { dispatch, noCounters, type DispatchCounters } from './dispatch.js';
 import type { EventSink, RunSummary } from './events.js';
 import { indexStats } from './stats.js';
 
@@ -158,7 +158,7 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     try {
       // The index is exactly as the last run left it, so are its totals (counting rows again costs more than the rest).
       const index = lastIndexStats(db);
-      return finish(summarize(db, { resumed: false, removed: 0, counters: { splits: 0, retries: 0, stalls: 0, filesCached: 0 }, tIndex: mark(), index }));
+      return finish(summarize(db, { resumed: false, removed: 0, counters: noCounters(), tIndex: mark(), index }));
     } finally {
       db.close();
     }

@@ -125,6 +125,9 @@ export interface FileError {
   message: string;
 }
 
+/** A file over the size limit, found at discovery or (grown since) by the worker: one wording for both. */
+export const oversizeError = (size: number, limit: number): FileError => ({ code: 'oversize', message: `${size} bytes exceeds the ${limit}-byte limit` });
+
 export interface FileResult {
   path: string;
   /** Hash of the content actually indexed (differs from the request if the file changed mid-run). */

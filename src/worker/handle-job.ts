@@ -11,7 +11,7 @@ import { extractorFor, parserFor } from '../extract/registry.js';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { sha1 } from '../plan/hash.js';
 import type { FileError, FileRef, FileResult, JobRequest, JobResult } from '../protocol/types.js';
-import { PROTOCOL_VERSION } from '../protocol/types.js';
+import { oversizeError, PROTOCOL_VERSION } from '../protocol/types.js';
 
 /** Content supplied by the transport (cluster blobs); anything missing is read from `req.root`. */
 export type Inputs = ReadonlyMap<string, Uint8Array>;
@@ -32,8 +32,6 @@ const BINARY_SNIFF = 8000; // git's heuristic: a NUL byte in the first 8000 byte
 function failed(f: FileRef, error: FileError, hash = f.hash, size = f.size): FileResult {
   return { path: f.path, hash, size, language: f.language, status: 'error', error, symbols: [], refs: [], parseMs: 0 };
 }
-
-const oversize = (size: number, limit: number): FileError => ({ code: 'oversize', message: `${size} bytes exceeds the ${limit}-byte limit` });
 
 /** A job path must stay inside the root, whatever a (possibly foreign) message says. */
 export function safeJoin(root: string, path: string): string | null {
@@ -155,14 +153,14 @@ export async function handleJob(req: JobRequest, inputs?: Inputs, opts: HandleOp
     const data = readInput(req, f, inputs);
     if (!(data instanceof Uint8Array)) {
       // Grown past the limit since discovery: recorded like an oversize file discovery skips (never read, no hash).
-      if ('oversize' in data) files.push(failed(f, oversize(data.oversize, req.limits.maxFileBytes), '', data.oversize));
+      if ('oversize' in data) files.push(failed(f, oversizeError(data.oversize, req.limits.maxFileBytes), '', data.oversize));
       else files.push(failed(f, data));
       continue;
     }
     const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
     const hash = sha1(buf);
     if (buf.length > req.limits.maxFileBytes) {
-      files.push(failed(f, oversize(buf.length, req.limits.maxFileBytes), hash, buf.length));
+      files.push(failed(f, oversizeError(buf.length, req.limits.maxFileBytes), hash, buf.length));
     } else if (buf.subarray(0, BINARY_SNIFF).includes(0)) {
       files.push(failed(f, { code: 'binary', message: 'NUL byte in the first 8000 bytes' }, hash, buf.length));
     } else if (!isUtf8(buf)) {
