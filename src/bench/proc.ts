@@ -32,7 +32,7 @@ export function childEnv(): NodeJS.ProcessEnv {
  * CPU time of this process's waited-for children so far, in ms (/proc/self/stat cutime + cstime, in clock ticks of
  * 10 ms on Linux). Children run one at a time, so the difference around one run is that child's CPU time.
  */
-export function reapedChildrenCpuMs(): number | null {
+function reapedChildrenCpuMs(): number | null {
   try {
     const stat = readFileSync('/proc/self/stat', 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' '); // fields from #3 (state) on

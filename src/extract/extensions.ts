@@ -3,7 +3,7 @@ import type { Language } from '../protocol/types.js';
 // Apart from the registry so that discovery can classify files without loading tree-sitter and every grammar.
 
 /** Extension -> language. The only place that decides what a file is. */
-export const EXTENSIONS: Readonly<Record<string, Language>> = {
+const EXTENSIONS: Readonly<Record<string, Language>> = {
   '.py': 'python',
   '.pyi': 'python',
   '.js': 'javascript',

@@ -68,7 +68,7 @@ CREATE VIRTUAL TABLE IF NOT EXISTS symbols_fts USING fts5(
  * Secondary indexes. A fresh build creates them once at commit: sorting 1.5M finished rows costs a third of keeping
  * two B-trees ordered under every insert, and the build is never queried before it commits.
  */
-export const INDEXES = `
+const INDEXES = `
 CREATE INDEX IF NOT EXISTS files_hash ON files(hash);
 CREATE INDEX IF NOT EXISTS symbols_file ON symbols(file_id);
 CREATE INDEX IF NOT EXISTS symbols_name ON symbols(name COLLATE NOCASE);

@@ -12,7 +12,7 @@ export const THREAD_FILE = fileURLToPath(new URL('../../dist/worker/thread.js', 
  * A run with this little to parse (a re-run after a small change) parses on the calling thread: starting a pool
  * thread, which loads tree-sitter and the grammars anew, costs more than parsing this much.
  */
-export const INLINE_MAX_BYTES = 256 * 1024;
+const INLINE_MAX_BYTES = 256 * 1024;
 
 export interface LocalOptions {
   threads?: number;
