@@ -12,15 +12,17 @@ import type { Redis } from 'ioredis';
 import { buildOptions, UsageError, type IndexOptions } from '../config/options.js';
 import { DEFAULT_EXCLUDES, discover, type Discovery } from '../discover/discover.js';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
-import { IndexWriter } from '../index-store/writer.js';
+import { discardFragment, spoolFragment } from '../index-store/fragment.js';
+import { IndexStore } from '../index-store/store.js';
 import { dispatch } from '../pipeline/dispatch.js';
 import type { RunSummary } from '../pipeline/events.js';
 import { hashFiles, sha1 } from '../plan/hash.js';
 import { plan } from '../plan/plan.js';
-import type { FileRef, JobRequest, JobResult, Language } from '../protocol/types.js';
+import type { BatchHeader, FileRef, JobRequest, Language } from '../protocol/types.js';
+import type { BatchResult } from '../transport/types.js';
 import { PROTOCOL_VERSION } from '../protocol/types.js';
 import { LocalTransport } from '../transport/local.js';
-import { decodeResult, encodeResult } from '../transport/redis/codec.js';
+import { decodeBatch, encodeBatch } from '../transport/redis/codec.js';
 import { createRedis, preflight } from '../transport/redis/connection.js';
 import { Keys } from '../transport/redis/keys.js';
 import { generateCorpus, type CorpusStats } from './corpus.js';
@@ -176,7 +178,7 @@ function toRequest(opts: IndexOptions, runId: string, b: { id: string; files: Fi
 }
 
 /** Runs every request on `transport` with the pipeline's own dispatcher; `apply` sees each result. */
-async function dispatchAll(p: Prepared, transport: LocalTransport, apply: (r: JobResult) => void): Promise<void> {
+async function dispatchAll(p: Prepared, transport: LocalTransport, apply: (r: BatchResult) => void): Promise<void> {
   const runId = p.requests[0]?.runId ?? 'bench';
   await dispatch(p.requests, {
     transport,
@@ -504,48 +506,51 @@ async function benchCtags(o: BenchOptions, t: { name: string; root: string }, di
 
 async function benchMerge(o: BenchOptions, name: string, p: Prepared, dir: string): Promise<MergeRate> {
   o.log(`bench: ${name}: merge rate: extracting every batch in-process (1 thread)`);
-  const results: JobResult[] = [];
+  const results: { header: BatchHeader; fragment: Buffer }[] = [];
   // One thread: its per-batch durations are what a worker thread with a core of its own spends (the model's w).
   const transport = new LocalTransport({ threads: 1 });
   try {
-    await dispatchAll(p, transport, (r) => results.push(r));
+    await dispatchAll(p, transport, (r) => {
+      const [path] = r.fragments;
+      results.push({ header: r, fragment: readFileSync(path) });
+      discardFragment(path);
+    });
   } finally {
     await transport.close();
   }
   let encodeMs = 0;
   let decodeMs = 0;
   let encoded = 0;
-  let json = 0;
+  let raw = 0;
   for (const r of results) {
     let t0 = performance.now();
-    const buf = encodeResult(r);
+    const buf = encodeBatch(r.header, r.fragment);
     encodeMs += performance.now() - t0;
     t0 = performance.now();
-    decodeResult(buf);
+    await decodeBatch(buf);
     decodeMs += performance.now() - t0;
     encoded += buf.length;
-    json += Buffer.byteLength(JSON.stringify(r));
+    raw += r.fragment.length;
   }
-  let t0 = performance.now();
-  for (const req of p.requests) for (const f of req.files) await readFile(join(p.opts.root, f.path)).catch(() => null);
-  const blobReadMs = performance.now() - t0;
 
   const path = join(dir, 'merge.db');
   const runs = await repeated(o, `${name}: merge (single SQLite writer)`, async () => {
     rmSync(path, { force: true });
-    const w = new IndexWriter(path, { incremental: false, extractorVersion: EXTRACTOR_VERSION });
+    const store = IndexStore.open(path, { extractorVersion: EXTRACTOR_VERSION, full: true });
+    store.begin({ mtimes: p.mtimes });
+    const files = results.map((r) => spoolFragment(r.header.batchId, r.fragment));
     const t1 = performance.now();
-    for (const r of results) w.applyResult(r, p.mtimes);
+    results.forEach((r, i) => store.apply(r.header.batchId, [files[i]]));
     const t2 = performance.now();
-    w.commit();
+    await store.commit({ root: p.opts.root, summary: {}, contentIndex: false });
     return { applyMs: t2 - t1, commitMs: performance.now() - t2, ms: performance.now() - t1 };
   }, (r) => r.ms);
   const applyMs = stat(runs.map((r) => r.applyMs)).median;
   const commitMs = stat(runs.map((r) => r.commitMs)).median;
-  const files = results.reduce((n, r) => n + r.files.length, 0);
-  const symbols = results.reduce((n, r) => n + r.files.reduce((m, f) => m + f.symbols.length, 0), 0);
-  const refs = results.reduce((n, r) => n + r.files.reduce((m, f) => m + f.refs.length, 0), 0);
-  const rows = files + 2 * symbols + refs;
+  const files = results.reduce((n, r) => n + r.header.counts.files, 0);
+  const symbols = results.reduce((n, r) => n + r.header.counts.symbols, 0);
+  const refs = results.reduce((n, r) => n + r.header.counts.refs, 0);
+  const rows = files + symbols + refs;
   const n = Math.max(results.length, 1);
   return {
     results: results.length,
@@ -557,12 +562,12 @@ async function benchMerge(o: BenchOptions, name: string, p: Prepared, dir: strin
     commitMs: round(commitMs, 1),
     resultsPerSec: round(results.length / (applyMs / 1000), 1),
     rowsPerSec: Math.round(rows / (applyMs / 1000)),
-    workerMsPerBatch: round(results.reduce((s, r) => s + r.durationMs, 0) / n, 2),
+    workerMsPerBatch: round(results.reduce((s, r) => s + r.header.durationMs, 0) / n, 2),
     encodeMsPerResult: round(encodeMs / n, 3),
     decodeMsPerResult: round(decodeMs / n, 3),
     encodedBytesPerResult: Math.round(encoded / n),
-    jsonBytesPerResult: Math.round(json / n),
-    blobReadMsPerBatch: round(blobReadMs / n, 3),
+    jsonBytesPerResult: Math.round(raw / n),
+    blobReadMsPerBatch: 0,
   };
 }
 

@@ -1,5 +1,5 @@
-import { rmSync } from 'node:fs';
 import type { IndexOptions } from '../config/options.js';
+import { IndexStore } from '../index-store/store.js';
 import { runIndex } from '../pipeline/run.js';
 import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
 import { LocalTransport } from '../transport/local.js';
@@ -46,11 +46,6 @@ export function interruptController(onHardStop?: () => void): { signal: AbortSig
   };
 }
 
-/** The unfinished build of `out` (IndexWriter's tmp file and its SQLite sidecars). */
-function removeBuild(out: string): void {
-  for (const suffix of ['.building', '.building-wal', '.building-shm', '.building-journal']) rmSync(out + suffix, { force: true });
-}
-
 export interface IndexCommandExtras {
   resumable?: boolean;
   /** Only these repo-relative paths (--files, --changed-since). */
@@ -66,7 +61,7 @@ export async function indexCommand(
   extras: IndexCommandExtras = {},
 ): Promise<number> {
   // A hard stop (second signal) skips the writer's abort: remove the build here, unless it is kept for a resume.
-  const { signal, dispose } = interruptController(extras.resumable ? undefined : () => removeBuild(o.out));
+  const { signal, dispose } = interruptController(extras.resumable ? undefined : () => IndexStore.discardBuild(o.out));
   const transport = await makeTransport();
   const renderer = createRenderer(o.progress, o.quiet, transport.name === 'local' ? transport.capacity : 0, o.progressInterval);
   extras.onRenderer?.(renderer);

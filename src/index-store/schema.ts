@@ -1,7 +1,96 @@
 import type Database from 'better-sqlite3';
+import type { FileResult, RefRecord, SymbolRecord } from '../protocol/types.js';
 
 /** Bump with every schema change; an index with another version is rebuilt, never half-migrated. */
 export const SCHEMA_VERSION = 1;
+
+export type SqlValue = string | number | null;
+
+/** One column of a record table: its definition, and the value a record gives it. */
+export interface Column<T> {
+  name: string;
+  sql: string;
+  value: (r: T) => SqlValue;
+}
+
+/**
+ * A table of records a batch produces. Its first columns are the store's own (`id`, and `file_id` for the rows of a
+ * file), assigned when rows are copied into the index; `columns` follow, in table order. Everything that writes or
+ * copies these rows (fragments, the merge, renames) takes the column list from here, so a new column is one line.
+ */
+export interface RecordTable<T> {
+  name: 'files' | 'symbols' | 'refs';
+  /** Whether rows belong to a file (`file_id`). */
+  perFile: boolean;
+  columns: readonly Column<T>[];
+}
+
+const col = <T>(name: string, sql: string, value: (r: T) => SqlValue): Column<T> => ({ name, sql, value });
+
+/** `mtime_ms` is what discovery saw; a batch does not know it (0), the store sets it when the rows land. */
+export const FILES: RecordTable<FileResult> = {
+  name: 'files',
+  perFile: false,
+  columns: [
+    col('path', 'TEXT NOT NULL UNIQUE', (f) => f.path),
+    col('language', 'TEXT NOT NULL', (f) => f.language),
+    col('size', 'INTEGER NOT NULL', (f) => f.size),
+    col('mtime_ms', 'INTEGER NOT NULL DEFAULT 0', () => 0),
+    col('hash', 'TEXT NOT NULL', (f) => f.hash),
+    col('status', "TEXT NOT NULL CHECK (status IN ('ok', 'partial', 'error'))", (f) => f.status),
+    col('error_code', 'TEXT', (f) => f.error?.code ?? null),
+    col('error', 'TEXT', (f) => f.error?.message ?? null),
+    col('symbol_count', 'INTEGER NOT NULL DEFAULT 0', (f) => f.symbols.length),
+    col('ref_count', 'INTEGER NOT NULL DEFAULT 0', (f) => f.refs.length),
+  ],
+};
+
+export const SYMBOLS: RecordTable<SymbolRecord> = {
+  name: 'symbols',
+  perFile: true,
+  columns: [
+    col('name', 'TEXT NOT NULL', (s) => s.name),
+    col('kind', 'TEXT NOT NULL', (s) => s.kind),
+    col('scope', 'TEXT', (s) => s.scope),
+    col('qualified', 'TEXT NOT NULL', (s) => s.qualified),
+    col('start_line', 'INTEGER NOT NULL', (s) => s.startLine),
+    col('start_col', 'INTEGER NOT NULL', (s) => s.startCol),
+    col('end_line', 'INTEGER NOT NULL', (s) => s.endLine),
+    col('end_col', 'INTEGER NOT NULL', (s) => s.endCol),
+    col('signature', 'TEXT NOT NULL', (s) => s.signature),
+    col('doc', 'TEXT', (s) => s.doc),
+    col('flags', 'TEXT', (s) => (s.flags?.length ? s.flags.join(' ') : null)),
+  ],
+};
+
+export const REFS: RecordTable<RefRecord> = {
+  name: 'refs',
+  perFile: true,
+  columns: [
+    col('kind', 'TEXT NOT NULL', (r) => r.kind),
+    col('name', 'TEXT NOT NULL', (r) => r.name),
+    col('line', 'INTEGER NOT NULL', (r) => r.line),
+    col('col', 'INTEGER NOT NULL', (r) => r.col),
+    col('scope', 'TEXT', (r) => r.scope),
+    col('context', 'TEXT', (r) => r.context),
+  ],
+};
+
+/** The three record tables, parents first. */
+export const RECORD_TABLES = [FILES, SYMBOLS, REFS] as const;
+
+/** Column names of a record table, the store's own first. */
+export function columnNames(t: RecordTable<never>): string[] {
+  return ['id', ...(t.perFile ? ['file_id'] : []), ...t.columns.map((c) => c.name)];
+}
+
+function createTable(t: RecordTable<never>): string {
+  const own = ['id INTEGER PRIMARY KEY', ...(t.perFile ? ['file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE'] : [])];
+  return `CREATE TABLE IF NOT EXISTS ${t.name} (\n  ${[...own, ...t.columns.map((c) => `${c.name} ${c.sql}`)].join(',\n  ')}\n);`;
+}
+
+/** The record tables alone: what a batch fragment holds (see fragment.ts). */
+export const RECORD_SCHEMA = RECORD_TABLES.map((t) => createTable(t as RecordTable<never>)).join('\n\n');
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -9,46 +98,7 @@ CREATE TABLE IF NOT EXISTS meta (
   value TEXT NOT NULL
 ) WITHOUT ROWID;
 
-CREATE TABLE IF NOT EXISTS files (
-  id           INTEGER PRIMARY KEY,
-  path         TEXT NOT NULL UNIQUE,
-  language     TEXT NOT NULL,
-  size         INTEGER NOT NULL,
-  mtime_ms     INTEGER NOT NULL DEFAULT 0,
-  hash         TEXT NOT NULL,
-  status       TEXT NOT NULL CHECK (status IN ('ok', 'partial', 'error')),
-  error_code   TEXT,
-  error        TEXT,
-  symbol_count INTEGER NOT NULL DEFAULT 0,
-  ref_count    INTEGER NOT NULL DEFAULT 0
-);
-
-CREATE TABLE IF NOT EXISTS symbols (
-  id         INTEGER PRIMARY KEY,
-  file_id    INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-  name       TEXT NOT NULL,
-  kind       TEXT NOT NULL,
-  scope      TEXT,
-  qualified  TEXT NOT NULL,
-  start_line INTEGER NOT NULL,
-  start_col  INTEGER NOT NULL,
-  end_line   INTEGER NOT NULL,
-  end_col    INTEGER NOT NULL,
-  signature  TEXT NOT NULL,
-  doc        TEXT,
-  flags      TEXT
-);
-
-CREATE TABLE IF NOT EXISTS refs (
-  id      INTEGER PRIMARY KEY,
-  file_id INTEGER NOT NULL REFERENCES files(id) ON DELETE CASCADE,
-  kind    TEXT NOT NULL,
-  name    TEXT NOT NULL,
-  line    INTEGER NOT NULL,
-  col     INTEGER NOT NULL,
-  scope   TEXT,
-  context TEXT
-);
+${RECORD_SCHEMA}
 
 -- Batches merged into this build: a redelivered result is skipped, a resumed run skips what it already has.
 CREATE TABLE IF NOT EXISTS run_batches (

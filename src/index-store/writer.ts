@@ -2,12 +2,16 @@ import { closeSync, copyFileSync, existsSync, fsyncSync, mkdirSync, openSync, re
 import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SkippedFile } from '../discover/discover.js';
-import type { FileResult, JobResult } from '../protocol/types.js';
+import type { FileResult } from '../protocol/types.js';
+import { buildFragment, discardFragment, spoolDir, spoolFragment, spoolPath } from './fragment.js';
 import { openReadOnly } from './reader.js';
-import { applyIndexes, applySchema, SCHEMA_VERSION } from './schema.js';
+import { applyIndexes, applySchema, columnNames, FILES, RECORD_SCHEMA, REFS, SCHEMA_VERSION, SYMBOLS, type RecordTable } from './schema.js';
 
 // 16 MiB of page cache: merging appends rows, so a larger cache bought no speed, only coordinator memory.
 const CACHE = 'cache_size = -16384';
+
+/** Deferred FTS rows are added in steps of this many symbols while the merge has nothing else to do. */
+const FTS_STEP = 2000;
 
 /** Splits identifiers into lower-case words for FTS: getHTTPResponse_code -> "get http response code". */
 export function identifierWords(name: string): string {
@@ -30,13 +34,21 @@ export interface WriterOptions {
    * bigger than SQLite's page cache would lock readers out of the index until it commits.
    */
   patch?: boolean;
+  /** Modification times from discovery, recorded with each merged file (0 for others: re-checked next run). */
+  mtimes?: ReadonlyMap<string, number>;
 }
 
+const tables = [FILES, SYMBOLS, REFS] as unknown as RecordTable<never>[];
+
 /**
- * Builds the index in `<out>.building` and renames it over `<out>` only when the run completes, or (local incremental
- * runs) patches `<out>` inside one transaction that commits only then; either way readers and an interrupted run see
- * the previous good index. Each batch result is one transaction (a savepoint when patching) and replaces its files'
- * rows, so applying the same result twice leaves the same rows.
+ * The write side of the store (store.ts is the handle the pipeline uses). Builds the index in `<out>.building` and
+ * renames it over `<out>` only when the run completes, or (local incremental runs) patches `<out>` inside one
+ * transaction that commits only then; either way readers and an interrupted run see the previous good index.
+ *
+ * Rows arrive as fragments (fragment.ts) and are copied natively, one transaction per batch, with ids renumbered
+ * past the index's own. A path already in the index loses its old rows first, so applying the same rows twice
+ * leaves the same index. Symbol search (FTS) rows are not part of that copy: they are added for every symbol past a
+ * watermark (`fts_upto`), in steps while the merge is idle and the rest at commit (see `ftsStep`).
  */
 export class IndexWriter {
   readonly db: Database.Database;
@@ -46,6 +58,17 @@ export class IndexWriter {
   /** Patching the index in one transaction rather than building `<out>.building`. */
   readonly inPlace: boolean;
   private closed = false;
+  private readonly mtimes: ReadonlyMap<string, number>;
+  /** Every symbol with an id up to this has its FTS row; those above it are still to be added. */
+  private ftsUpto: number;
+  /**
+   * Patching: ATTACH is not allowed inside the patch's transaction, so fragments are gathered in this database (its
+   * own connection, attached to the index as `spool` before the transaction began) and copied in at `finish()`.
+   */
+  private spool: { db: Database.Database; path: string; copy: Copier; clear: (fileId: number) => void } | null = null;
+  private readonly fromFragment: Copier;
+  private readonly fromSpool: Copier;
+  private finished = false;
   private readonly stmts;
 
   constructor(
@@ -54,6 +77,7 @@ export class IndexWriter {
   ) {
     mkdirSync(dirname(finalPath), { recursive: true });
     this.tmpPath = `${finalPath}.building`;
+    this.mtimes = opts.mtimes ?? new Map();
     const patchable = opts.incremental && existsSync(finalPath) && isCompatible(finalPath, opts.extractorVersion);
     // A small change patches the index itself inside one transaction: nothing to copy, whatever the index's size,
     // and an interrupted run rolls back to the previous index. A resumable (cluster) run needs each batch durable on
@@ -64,12 +88,25 @@ export class IndexWriter {
       resumed = readMeta(this.tmpPath, 'resume_key') === opts.resumeKey;
     }
     this.resumed = resumed;
+    spoolDir(); // fragments wait there; created now so that this (main) thread removes it at exit
     if (this.inPlace) {
       this.db = new Database(finalPath);
       this.db.pragma('busy_timeout = 10000'); // a reader mid-query delays the commit, it does not fail it
       this.db.pragma(CACHE);
       applySchema(this.db);
-      this.db.exec('BEGIN IMMEDIATE'); // batch transactions nest inside as savepoints
+      const path = spoolPath('patch');
+      const spoolDb = new Database(path);
+      spoolDb.pragma('journal_mode = OFF');
+      spoolDb.pragma('synchronous = OFF');
+      spoolDb.exec(RECORD_SCHEMA);
+      const delSymbols = spoolDb.prepare('DELETE FROM symbols WHERE file_id = ?');
+      const delRefs = spoolDb.prepare('DELETE FROM refs WHERE file_id = ?');
+      this.spool = { db: spoolDb, path, copy: rowCopier(spoolDb, 'frag'), clear: (id) => (delSymbols.run(id), delRefs.run(id)) };
+      this.db.prepare('ATTACH ? AS spool').run(path);
+      // Batch transactions nest inside as savepoints. Not BEGIN IMMEDIATE, which would lock every attached database
+      // (the spool too): a write to main takes the index's write lock now, the spool is only read at finish().
+      this.db.exec('BEGIN');
+      this.db.prepare("INSERT INTO meta (key, value) VALUES ('schema_version', ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value").run(String(SCHEMA_VERSION));
     } else {
       if (!resumed) {
         removeDb(this.tmpPath);
@@ -86,105 +123,101 @@ export class IndexWriter {
       // began as a copy). Until then a rare re-write of a file scans its table instead of using an index.
       applySchema(this.db, patchable && !resumed);
     }
+    // The writer deletes a file's rows itself (clearFile); per-row foreign key checks would only slow the copies.
+    this.db.pragma('foreign_keys = OFF');
+    this.db.function('mcp_words', { deterministic: true }, (name: unknown) => identifierWords(String(name)));
 
     const db = this.db;
+    this.fromFragment = rowCopier(db, 'frag');
+    this.fromSpool = rowCopier(db, 'spool');
     this.stmts = {
       fileId: db.prepare<[string], { id: number }>('SELECT id FROM files WHERE path = ?'),
-      delFts: db.prepare('DELETE FROM symbols_fts WHERE rowid IN (SELECT id FROM symbols WHERE file_id = ?)'),
+      delFts: db.prepare('DELETE FROM symbols_fts WHERE rowid IN (SELECT id FROM symbols WHERE file_id = ? AND id <= ?)'),
       delSymbols: db.prepare('DELETE FROM symbols WHERE file_id = ?'),
       delRefs: db.prepare('DELETE FROM refs WHERE file_id = ?'),
       delFile: db.prepare('DELETE FROM files WHERE id = ?'),
-      upsertFile: db.prepare<unknown[], { id: number }>(`
-        INSERT INTO files (path, language, size, mtime_ms, hash, status, error_code, error, symbol_count, ref_count)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-        ON CONFLICT(path) DO UPDATE SET language = excluded.language, size = excluded.size,
-          mtime_ms = excluded.mtime_ms, hash = excluded.hash, status = excluded.status,
-          error_code = excluded.error_code, error = excluded.error, symbol_count = excluded.symbol_count,
-          ref_count = excluded.ref_count
-        RETURNING id`),
-      insSymbol: db.prepare(`
-        INSERT INTO symbols (file_id, name, kind, scope, qualified, start_line, start_col, end_line, end_col, signature, doc, flags)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
-      insFts: db.prepare('INSERT INTO symbols_fts (rowid, name, words, qualified, signature, doc) VALUES (?, ?, ?, ?, ?, ?)'),
-      insRef: db.prepare('INSERT INTO refs (file_id, kind, name, line, col, scope, context) VALUES (?, ?, ?, ?, ?, ?, ?)'),
       merged: db.prepare<[string], { batch_id: string }>('SELECT batch_id FROM run_batches WHERE batch_id = ?'),
       markMerged: db.prepare('INSERT OR IGNORE INTO run_batches (batch_id) VALUES (?)'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
+      ftsUpto: db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'fts_upto'"),
+      maxSymbol: db.prepare<[], { n: number | null }>('SELECT max(id) AS n FROM symbols'),
+      ftsEnd: db.prepare<[number, number], { n: number | null }>('SELECT max(id) AS n FROM (SELECT id FROM symbols WHERE id > ? ORDER BY id LIMIT ?)'),
+      ftsAdd: db.prepare(`INSERT INTO symbols_fts (rowid, name, words, qualified, signature, doc)
+        SELECT id, name, mcp_words(name), qualified, signature, doc FROM symbols WHERE id > ? AND id <= ? ORDER BY id`),
     };
-    this.setMeta({ schema_version: String(SCHEMA_VERSION), extractor_version: String(opts.extractorVersion) });
+    // A build from scratch has no FTS rows yet; an index written before the watermark existed has them all.
+    const upto = this.stmts.ftsUpto.get();
+    this.ftsUpto = upto ? Number(upto.value) : patchable && !resumed ? (this.stmts.maxSymbol.get()?.n ?? 0) : 0;
+    this.setMeta({ schema_version: String(SCHEMA_VERSION), extractor_version: String(opts.extractorVersion), fts_upto: String(this.ftsUpto) });
     if (opts.resumeKey) this.setMeta({ resume_key: opts.resumeKey });
     if (!resumed) db.exec('DELETE FROM run_batches');
   }
 
   private clearFile(id: number): void {
-    this.stmts.delFts.run(id);
+    this.stmts.delFts.run(id, this.ftsUpto);
     this.stmts.delSymbols.run(id);
     this.stmts.delRefs.run(id);
   }
 
-  private writeFile(f: FileResult, mtimeMs: number): void {
-    const s = this.stmts;
-    const existing = s.fileId.get(f.path);
-    if (existing) this.clearFile(existing.id);
-    const { id } = s.upsertFile.get(
-      f.path,
-      f.language,
-      f.size,
-      mtimeMs,
-      f.hash,
-      f.status,
-      f.error?.code ?? null,
-      f.error?.message ?? null,
-      f.symbols.length,
-      f.refs.length,
-    )!;
-    for (const sym of f.symbols) {
-      const info = s.insSymbol.run(
-        id,
-        sym.name,
-        sym.kind,
-        sym.scope,
-        sym.qualified,
-        sym.startLine,
-        sym.startCol,
-        sym.endLine,
-        sym.endCol,
-        sym.signature,
-        sym.doc,
-        sym.flags?.length ? sym.flags.join(' ') : null,
-      );
-      s.insFts.run(info.lastInsertRowid, sym.name, identifierWords(sym.name), sym.qualified, sym.signature, sym.doc);
-    }
-    for (const r of f.refs) s.insRef.run(id, r.kind, r.name, r.line, r.col, r.scope, r.context);
-  }
+  private readonly clear = (id: number) => this.clearFile(id);
 
   /**
-   * One transaction per batch result; `mtimes` carries what discovery saw (0 forces a re-check next run).
-   * Returns false when this batch was already merged (a redelivery): nothing is written twice.
+   * Merges one batch's fragments (files written by fragment.ts; removed once read) in one transaction. `batchId`
+   * null: rows that belong to no batch (skipped files). Returns false when this batch was already merged (a
+   * redelivery): nothing is written twice.
    */
-  readonly applyResult = (res: JobResult, mtimes: ReadonlyMap<string, number>): boolean =>
-    this.db.transaction(() => {
-      if (this.stmts.merged.get(res.batchId)) return false;
-      for (const f of res.files) this.writeFile(f, mtimes.get(f.path) ?? 0);
-      this.stmts.markMerged.run(res.batchId);
+  apply(batchId: string | null, fragments: readonly string[]): boolean {
+    try {
+      if (this.finished) throw new Error('the build is finished: no more rows');
+      if (batchId !== null && this.stmts.merged.get(batchId)) return false;
+      const mark = () => batchId !== null && this.stmts.markMerged.run(batchId);
+      if (fragments.length === 0) mark();
+      // A batch in several fragments (cache hits beside a worker's rows) is marked merged with its last one; an
+      // interruption before that leaves rows that the batch's next delivery replaces.
+      fragments.forEach((f, i) => {
+        const last = i === fragments.length - 1;
+        if (this.spool) {
+          // Patching: into the spool now (transactions of its own), into the index at finish().
+          const spool = this.spool;
+          this.attached(spool.db, f, () => spool.copy(0, this.mtimes, spool.clear));
+          if (last) mark();
+        } else {
+          this.attached(this.db, f, () => {
+            this.fromFragment(this.ftsUpto, this.mtimes, this.clear);
+            if (last) mark();
+          });
+        }
+      });
       return true;
-    })();
+    } finally {
+      for (const f of fragments) discardFragment(f);
+    }
+  }
+
+  /** Runs `body` in one transaction with the fragment at `path` attached as `frag`. */
+  private attached(db: Database.Database, path: string, body: () => void): void {
+    db.prepare("ATTACH ? AS frag").run(path);
+    try {
+      db.transaction(body)();
+    } finally {
+      db.exec('DETACH frag');
+    }
+  }
 
   /** Batch ids already in this build (non-empty only when resuming). */
   mergedBatches(): Set<string> {
     return new Set(this.db.prepare<[], { batch_id: string }>('SELECT batch_id FROM run_batches').all().map((r) => r.batch_id));
   }
 
+  /** Rows for files that no batch produced (skipped files, a file isolated from a failing batch). */
+  applyFiles(files: readonly FileResult[]): void {
+    if (files.length === 0) return;
+    this.apply(null, [spoolFragment('files', buildFragment(files))]);
+  }
+
   /** Files that never reached a worker (oversize, unreadable, ...) are recorded too: nothing is dropped silently. */
   applySkipped(skipped: readonly SkippedFile[]): void {
-    this.db.transaction(() => {
-      for (const sk of skipped) {
-        this.writeFile(
-          { path: sk.path, hash: '', size: sk.size, language: sk.language, status: 'error', error: sk.error, symbols: [], refs: [], parseMs: 0 },
-          0,
-        );
-      }
-    })();
+    this.applyFiles(skipped.map((sk) => ({ path: sk.path, hash: '', size: sk.size, language: sk.language, status: 'error', error: sk.error, symbols: [], refs: [], parseMs: 0 })));
   }
 
   /**
@@ -207,7 +240,8 @@ export class IndexWriter {
 
   /**
    * A renamed or copied file: its content (hash) is already indexed under another path, so its rows are copied
-   * instead of parsed. Extraction depends on content alone, so this equals a re-parse.
+   * instead of parsed. Extraction depends on content alone, so this equals a re-parse. The copies get new ids past
+   * the FTS watermark, so their search rows are added with the others'.
    */
   copyFile(fromPath: string, toPath: string, mtimeMs: number): boolean {
     return this.db.transaction(() => {
@@ -218,30 +252,20 @@ export class IndexWriter {
         this.clearFile(existing.id);
         this.stmts.delFile.run(existing.id);
       }
-      const { id } = this.db
-        .prepare<[string, number, number], { id: number }>(
-          `INSERT INTO files (path, language, size, mtime_ms, hash, status, error_code, error, symbol_count, ref_count)
-           SELECT ?, language, size, ?, hash, status, error_code, error, symbol_count, ref_count FROM files WHERE id = ?
-           RETURNING id`,
-        )
-        .get(toPath, mtimeMs, src.id)!;
-      const rows = this.db
-        .prepare<[number], { id: number; name: string; qualified: string; signature: string; doc: string | null }>(
-          `SELECT id, name, qualified, signature, doc FROM symbols WHERE file_id = ? ORDER BY id`,
-        )
-        .all(src.id);
-      const copySym = this.db.prepare<[number, number], { id: number }>(
-        `INSERT INTO symbols (file_id, name, kind, scope, qualified, start_line, start_col, end_line, end_col, signature, doc, flags)
-         SELECT ?, name, kind, scope, qualified, start_line, start_col, end_line, end_col, signature, doc, flags FROM symbols WHERE id = ?
-         RETURNING id`,
-      );
-      for (const r of rows) {
-        const { id: newId } = copySym.get(id, r.id)!;
-        this.stmts.insFts.run(newId, r.name, identifierWords(r.name), r.qualified, r.signature, r.doc);
-      }
+      const { fileBase, symbolBase, refBase } = idBases(this.db, this.ftsUpto);
+      const id = fileBase + 1;
+      const [fileCols, symCols, refCols] = tables.map((t) => t.columns.map((c) => c.name));
+      const rest = (cols: string[], skip: string[]) => cols.filter((c) => !skip.includes(c)).join(', ');
       this.db
-        .prepare(`INSERT INTO refs (file_id, kind, name, line, col, scope, context) SELECT ?, kind, name, line, col, scope, context FROM refs WHERE file_id = ? ORDER BY id`)
-        .run(id, src.id);
+        .prepare(`INSERT INTO files (id, path, mtime_ms, ${rest(fileCols, ['path', 'mtime_ms'])}) SELECT ?, ?, ?, ${rest(fileCols, ['path', 'mtime_ms'])} FROM files WHERE id = ?`)
+        .run(id, toPath, mtimeMs, src.id);
+      // Source order is id order: the copies keep it.
+      this.db
+        .prepare(`INSERT INTO symbols (id, file_id, ${symCols.join(', ')}) SELECT ? + row_number() OVER (ORDER BY id), ?, ${symCols.join(', ')} FROM symbols WHERE file_id = ? ORDER BY id`)
+        .run(symbolBase, id, src.id);
+      this.db
+        .prepare(`INSERT INTO refs (id, file_id, ${refCols.join(', ')}) SELECT ? + row_number() OVER (ORDER BY id), ?, ${refCols.join(', ')} FROM refs WHERE file_id = ? ORDER BY id`)
+        .run(refBase, id, src.id);
       return true;
     })();
   }
@@ -258,21 +282,46 @@ export class IndexWriter {
     for (const [k, v] of Object.entries(entries)) this.stmts.setMeta.run(k, v);
   }
 
+  /**
+   * Adds the FTS rows of up to `maxSymbols` symbols past the watermark, in one transaction. Returns false when
+   * there were none left. Called while the merge waits for results, and at the end for the rest.
+   */
+  ftsStep(maxSymbols = FTS_STEP): boolean {
+    if (this.spool && !this.finished) return false; // a patch's rows are not in the index before finish()
+    const end = this.stmts.ftsEnd.get(this.ftsUpto, Math.min(maxSymbols, Number.MAX_SAFE_INTEGER))?.n;
+    if (end == null) return false;
+    this.db.transaction(() => {
+      this.stmts.ftsAdd.run(this.ftsUpto, end);
+      this.stmts.setMeta.run('fts_upto', String(end));
+    })();
+    this.ftsUpto = end;
+    return true;
+  }
+
+  /** No more rows: a patch's spooled rows go into the index, and every symbol gets its FTS row. Idempotent. */
+  finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.spool) {
+      this.db.transaction(() => this.fromSpool(this.ftsUpto, null, this.clear))();
+    }
+    while (this.ftsStep(Number.MAX_SAFE_INTEGER));
+  }
+
   /** Makes the build the index: checkpoint, fsync, atomic rename. */
   commit(): void {
+    this.finish();
     applyIndexes(this.db);
     if (this.inPlace) {
       this.db.prepare("DELETE FROM meta WHERE key = 'resume_key'").run();
       this.db.exec('COMMIT');
-      this.db.close();
-      this.closed = true;
+      this.close();
       return;
     }
     this.db.pragma('wal_checkpoint(TRUNCATE)');
     this.db.pragma('journal_mode = DELETE');
     this.db.prepare("DELETE FROM meta WHERE key = 'resume_key'").run();
-    this.db.close();
-    this.closed = true;
+    this.close();
     const fd = openSync(this.tmpPath, 'r');
     try {
       fsyncSync(fd);
@@ -283,15 +332,76 @@ export class IndexWriter {
     removeSidecars(this.finalPath);
   }
 
+  private close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.inPlace && this.db.inTransaction) this.db.exec('ROLLBACK');
+    this.db.close();
+    if (this.spool) {
+      this.spool.db.close();
+      discardFragment(this.spool.path);
+    }
+  }
+
   /** Leaves the previous index untouched. `keep` preserves the build for a later resume. */
   abort(keep = false): void {
-    if (!this.closed) {
-      if (this.inPlace && this.db.inTransaction) this.db.exec('ROLLBACK');
-      this.db.close();
-      this.closed = true;
-    }
+    this.close();
     if (!keep && !this.inPlace) removeDb(this.tmpPath);
   }
+}
+
+/** The next free ids: each table's largest, and for symbols never at or below the FTS watermark. */
+function idBases(db: Database.Database, ftsUpto: number): { fileBase: number; symbolBase: number; refBase: number } {
+  const max = (t: string) => db.prepare<[], { n: number | null }>(`SELECT max(id) AS n FROM main.${t}`).get()?.n ?? 0;
+  return { fileBase: max('files'), symbolBase: Math.max(max('symbols'), ftsUpto), refBase: max('refs') };
+}
+
+/**
+ * Copies the rows of the attached database `src` (a fragment, or a patch's spool) into `db`'s main tables, ids
+ * renumbered past the existing ones, inside the caller's transaction. Files already present under the same path
+ * lose their rows first (`clear`). With `mtimes`, each copied file gets the modification time discovery saw.
+ * Statements are prepared once per connection and source; SQLite re-prepares them when another file is attached
+ * under the same name.
+ */
+type Copier = (ftsUpto: number, mtimes: ReadonlyMap<string, number> | null, clear: (fileId: number) => void) => void;
+
+function rowCopier(db: Database.Database, src: string): Copier {
+  let s: {
+    clashing: Database.Statement<[], { id: number }>;
+    delFile: Database.Statement<[number]>;
+    max: Database.Statement<[], { f: number | null; s: number | null; r: number | null }>;
+    copy: Database.Statement<number[]>[];
+    paths: Database.Statement<[], { id: number; path: string }>;
+    setMtime: Database.Statement<[number, number]>;
+  } | null = null;
+  return (ftsUpto, mtimes, clear) => {
+    s ??= {
+      clashing: db.prepare(`SELECT id FROM main.files WHERE path IN (SELECT path FROM ${src}.files)`),
+      delFile: db.prepare('DELETE FROM main.files WHERE id = ?'),
+      max: db.prepare('SELECT (SELECT max(id) FROM main.files) AS f, (SELECT max(id) FROM main.symbols) AS s, (SELECT max(id) FROM main.refs) AS r'),
+      copy: tables.map((t) => {
+        const names = columnNames(t);
+        const values = names.map((c) => (c === 'id' || c === 'file_id' ? `${c} + ?` : c));
+        return db.prepare<number[]>(`INSERT INTO main.${t.name} (${names.join(', ')}) SELECT ${values.join(', ')} FROM ${src}.${t.name} ORDER BY id`);
+      }),
+      paths: db.prepare(`SELECT id, path FROM ${src}.files`),
+      setMtime: db.prepare('UPDATE main.files SET mtime_ms = ? WHERE id = ?'),
+    };
+    for (const { id } of s.clashing.all()) {
+      clear(id);
+      s.delFile.run(id);
+    }
+    const max = s.max.get()!;
+    const fileBase = max.f ?? 0;
+    const bases = [[fileBase], [Math.max(max.s ?? 0, ftsUpto), fileBase], [max.r ?? 0, fileBase]];
+    s.copy.forEach((stmt, i) => stmt.run(...bases[i]));
+    if (mtimes?.size) {
+      for (const f of s.paths.all()) {
+        const m = mtimes.get(f.path);
+        if (m) s.setMtime.run(m, f.id + fileBase);
+      }
+    }
+  };
 }
 
 function removeSidecars(path: string): void {
@@ -301,6 +411,11 @@ function removeSidecars(path: string): void {
 function removeDb(path: string): void {
   rmSync(path, { force: true });
   removeSidecars(path);
+}
+
+/** Removes the unfinished build of `out` (after a hard stop, when it is not kept for a resume). */
+export function removeBuild(out: string): void {
+  removeDb(`${out}.building`);
 }
 
 function readMeta(path: string, key: string): string | null {

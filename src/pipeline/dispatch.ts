@@ -1,6 +1,6 @@
 import { batchId, split } from '../plan/plan.js';
-import type { FileRef, JobRequest, JobResult, Priority } from '../protocol/types.js';
-import type { Transport } from '../transport/types.js';
+import type { FileRef, JobRequest, Priority } from '../protocol/types.js';
+import type { BatchResult, Transport } from '../transport/types.js';
 import type { EventSink, InFlight } from './events.js';
 
 export interface DispatchOptions {
@@ -9,7 +9,12 @@ export interface DispatchOptions {
   emit: EventSink;
   priority: Priority;
   /** Merge one result (one transaction). Throwing here fails the run: the index must not miss a result. */
-  apply: (res: JobResult) => unknown;
+  apply: (res: BatchResult) => unknown;
+  /**
+   * Deferred merge work (the store's search rows), one small step per call; false when none is left. Called only
+   * while no result has been merged for IDLE_GAP_MS, so a busy merge never waits for it.
+   */
+  idle?: () => boolean;
   /** A single file that kept failing its batch. */
   applyFileError: (file: FileRef, message: string) => void;
   toRequest: (b: { id: string; files: FileRef[] }) => JobRequest;
@@ -30,6 +35,8 @@ export interface DispatchCounters {
  */
 export const noCounters = (): DispatchCounters => ({ splits: 0, retries: 0, stalls: 0, filesCached: 0 });
 
+const IDLE_GAP_MS = 2;
+
 export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<DispatchCounters> {
   const queue = [...requests];
   const counters = noCounters();
@@ -40,6 +47,32 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
   let interruptSeen = false;
 
   o.transport.expect?.(requests);
+  // Idle work: looked at every IDLE_GAP_MS while results keep coming, done step after step once they pause. Only
+  // while batches are in flight: what is left at the end is the store's to finish.
+  let lastMerge = 0;
+  let idleScheduled = false;
+  const idleTick = () => {
+    idleScheduled = false;
+    if (!o.idle || inFlight === 0 || failure) return;
+    idleScheduled = true;
+    if (performance.now() - lastMerge < IDLE_GAP_MS) {
+      setTimeout(idleTick, IDLE_GAP_MS);
+      return;
+    }
+    let more = false;
+    try {
+      more = o.idle();
+    } catch (err) {
+      failure ??= err;
+    }
+    if (more) setImmediate(idleTick);
+    else idleScheduled = false;
+  };
+  const wakeIdle = () => {
+    if (!o.idle || idleScheduled) return;
+    idleScheduled = true;
+    setTimeout(idleTick, IDLE_GAP_MS);
+  };
   return new Promise((resolve, reject) => {
     const finishIfIdle = () => {
       if (inFlight > 0) return;
@@ -72,6 +105,8 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
           .then(
             async (res) => {
               o.apply(res);
+              lastMerge = performance.now();
+              wakeIdle();
               // Cleanup after the merge committed; a failure here only leaves garbage that expires.
               await o.transport.ack?.(req).catch(() => {});
               counters.retries += res.delivery?.retries ?? 0;
@@ -80,8 +115,8 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
               o.emit({
                 type: 'batch-done',
                 batch,
-                symbols: res.files.reduce((n, f) => n + f.symbols.length, 0),
-                errors: res.files.filter((f) => f.status !== 'ok').length,
+                symbols: res.counts.symbols,
+                errors: res.counts.errors,
                 worker: `${res.worker.host}:${res.worker.pid}/${res.worker.threadId}`,
                 durationMs: res.durationMs,
               });

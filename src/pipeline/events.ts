@@ -1,4 +1,4 @@
-import type { FileErrorCode } from '../protocol/types.js';
+import type { IndexStats } from '../index-store/stats.js';
 
 export type Phase = 'discover' | 'hash' | 'plan' | 'index' | 'commit' | 'done';
 
@@ -29,17 +29,7 @@ export interface RunSummary {
     retries: number;
     stalls: number;
   };
-  index: {
-    files: number;
-    symbols: number;
-    refs: number;
-    bytes: number;
-    byLanguage: Record<string, number>;
-    symbolsByKind: Record<string, number>;
-    errorsByCode: Partial<Record<FileErrorCode, number>>;
-    /** Files with status "error" (no symbols) plus "partial" (syntax errors, indexed what parsed). */
-    fileErrors: number;
-  };
+  index: IndexStats;
   timings: { discoverMs: number; hashMs: number; planMs: number; indexMs: number; commitMs: number; totalMs: number };
   throughput: { filesPerSec: number; mbPerSec: number; symbolsPerSec: number };
   peakRssMb: number;

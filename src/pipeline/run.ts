@@ -1,11 +1,7 @@
-import { existsSync } from 'node:fs';
-import type Database from 'better-sqlite3';
 import { discover, type SkippedFile } from '../discover/discover.js';
 import type { IndexOptions } from '../config/options.js';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
-import { buildContentIndex } from '../index-store/content.js';
-import { openIndex, priorFiles, type PriorRow } from '../index-store/reader.js';
-import { IndexWriter, isCompatible } from '../index-store/writer.js';
+import { IndexStore, type IndexStats, type PriorRow } from '../index-store/store.js';
 import { hashFiles, sha1 } from '../plan/hash.js';
 import { plan, type Batch } from '../plan/plan.js';
 import type { FileRef, JobRequest } from '../protocol/types.js';
@@ -13,7 +9,6 @@ import { PROTOCOL_VERSION } from '../protocol/types.js';
 import type { Transport } from '../transport/types.js';
 import { dispatch, noCounters, type DispatchCounters } from './dispatch.js';
 import type { EventSink, RunSummary } from './events.js';
-import { indexStats } from './stats.js';
 
 export interface RunHooks {
   onEvent?: EventSink;
@@ -40,15 +35,8 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
   const mark = () => performance.now();
 
   // The previous index, when compatible, lets unchanged files skip both the read and the parse.
-  let prior: Map<string, PriorRow> | undefined;
-  if (!o.full && existsSync(o.out) && isCompatible(o.out, EXTRACTOR_VERSION)) {
-    const db = openIndex(o.out);
-    try {
-      prior = priorFiles(db);
-    } finally {
-      db.close();
-    }
-  }
+  const store = IndexStore.open(o.out, { extractorVersion: EXTRACTOR_VERSION, full: o.full });
+  const prior = store.prior ?? undefined;
 
   // A partial run (--files, --changed-since) needs a previous index to patch; without one it indexes everything.
   const only = prior ? (hooks.only ?? null) : null;
@@ -104,11 +92,8 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
 
   const skipped: SkippedFile[] = [...disc.skipped, ...hashed.skipped];
   const present = new Set([...hashed.refs.map((f) => f.path), ...skipped.map((s) => s.path)]);
-  const summarize = (
-    db: Database.Database,
-    extra: { resumed: boolean; removed: number; counters: DispatchCounters; tIndex: number; index?: RunSummary['index'] },
-  ): RunSummary => {
-    const index = extra.index ?? indexStats(db);
+  const summarize = (extra: { resumed: boolean; removed: number; counters: DispatchCounters; tIndex: number; index: IndexStats }): RunSummary => {
+    const index = extra.index;
     const tEnd = mark();
     const secs = Math.max(tEnd - t0, 1) / 1000;
     return {
@@ -154,24 +139,18 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
 
   // Nothing changed since the previous index: leave the file alone (no copy, no pool, no write).
   if (prior && !hooks.resumable && isNoop(prior, { batches, copies, unchanged, skipped, present, only, mtimes })) {
-    const db = openIndex(o.out);
-    try {
-      // The index is exactly as the last run left it, so are its totals (counting rows again costs more than the rest).
-      const index = lastIndexStats(db);
-      return finish(summarize(db, { resumed: false, removed: 0, counters: noCounters(), tIndex: mark(), index }));
-    } finally {
-      db.close();
-    }
+    // The index is exactly as the last run left it, so are its totals (counting rows again costs more than the rest).
+    return finish(summarize({ resumed: false, removed: 0, counters: noCounters(), tIndex: mark(), index: store.lastStats() }));
   }
 
   const resumeKey = hooks.resumable ? runId : undefined;
   const patch = bytesParsed <= PATCH_MAX_BYTES;
-  const writer = new IndexWriter(o.out, { incremental: !!prior, extractorVersion: EXTRACTOR_VERSION, resumeKey, patch });
+  store.begin({ resumeKey, patch, mtimes });
   try {
-    writer.applySkipped(skipped);
-    writer.touch(unchanged.map((f) => [f.path, mtimes.get(f.path) ?? 0]));
+    store.applySkipped(skipped);
+    store.touch(unchanged, mtimes);
     // The source row can be missing only if the index changed under us; such files are parsed after all.
-    const missed = copies.filter((c) => !writer.copyFile(c.from, c.to.path, mtimes.get(c.to.path) ?? 0)).map((c) => c.to);
+    const missed = copies.filter((c) => !store.copyFile(c.from, c.to.path, mtimes.get(c.to.path) ?? 0)).map((c) => c.to);
     if (missed.length) batches.push(...plan(missed, { targetBytes: o.batchBytes, maxFiles: o.batchFiles }));
 
     emit({ type: 'phase', phase: 'index' });
@@ -184,7 +163,7 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
       root: o.root,
     });
     // A resumed build already holds some batches: acknowledge them (the transport may still keep their results) and skip them.
-    const merged = writer.mergedBatches();
+    const merged = store.mergedBatches();
     const requests = batches.map(toRequest);
     for (const r of requests) if (merged.has(r.batchId)) await hooks.transport.ack?.(r).catch(() => {});
     const counters = await dispatch(requests.filter((r) => !merged.has(r.batchId)), {
@@ -192,9 +171,10 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
       signal,
       emit,
       priority: o.priority,
-      apply: (res) => writer.applyResult(res, mtimes),
+      apply: (res) => store.apply(res.batchId, res.fragments),
+      idle: () => store.idle(),
       applyFileError: (file, message) =>
-        writer.applySkipped([{ path: file.path, size: file.size, language: file.language, error: { code: 'worker-crash', message } }]),
+        store.applySkipped([{ path: file.path, size: file.size, language: file.language, error: { code: 'worker-crash', message } }]),
       toRequest,
     });
     const tIndex = mark();
@@ -202,36 +182,21 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     let removed = 0;
     if (!signal.aborted) {
       emit({ type: 'phase', phase: 'commit' });
-      removed = writer.removeAllExcept(present, only);
-      // Content search: a trigram index of the text, kept in step with the files table. Opt-in (it roughly
-      // doubles the index and adds a third to build time; without it `search --content` reads files from disk);
-      // once an index has one, every run keeps it current until a --full rebuild without the flag.
-      const hasContent = writer.db.prepare("SELECT 1 FROM sqlite_master WHERE name = 'content_files'").get();
-      if (o.contentIndex || hasContent) await buildContentIndex(writer.db, o.root);
+      removed = store.removeAllExcept(present, only);
     }
-    const summary = summarize(writer.db, { resumed: writer.resumed, removed, counters, tIndex });
+    const summary = summarize({ resumed: store.resumed, removed, counters, tIndex, index: store.stats() });
     if (signal.aborted) {
-      writer.abort(!!resumeKey);
+      store.abort(!!resumeKey);
     } else {
-      writer.setMeta({ root: o.root, last_run: new Date().toISOString(), last_summary: JSON.stringify({ run: summary.run, index: summary.index }) });
-      writer.commit();
+      await store.commit({ root: o.root, summary: { run: summary.run, index: summary.index }, contentIndex: o.contentIndex });
       const tEnd = mark();
       summary.timings.commitMs = Math.round(tEnd - tIndex);
       summary.timings.totalMs = Math.round(tEnd - t0);
     }
     return finish(summary);
   } catch (err) {
-    writer.abort(!!resumeKey);
+    store.abort(!!resumeKey);
     throw err;
-  }
-}
-
-function lastIndexStats(db: Database.Database): RunSummary['index'] | undefined {
-  const row = db.prepare<[], { value: string }>("SELECT value FROM meta WHERE key = 'last_summary'").get();
-  try {
-    return row ? (JSON.parse(row.value) as Pick<RunSummary, 'index'>).index : undefined;
-  } catch {
-    return undefined; // unreadable: count again
   }
 }
 

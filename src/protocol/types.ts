@@ -3,7 +3,8 @@
  * so a JobRequest can cross a worker_threads port or a Redis list unchanged.
  */
 
-export const PROTOCOL_VERSION = 1;
+/** 2: results are SQLite fragments, and a worker asks for the blobs it needs. */
+export const PROTOCOL_VERSION = 2;
 
 export const LANGUAGES = ['python', 'javascript', 'typescript', 'tsx', 'rust'] as const;
 export type Language = (typeof LANGUAGES)[number];
@@ -141,6 +142,7 @@ export interface FileResult {
   parseMs: number;
 }
 
+/** What `handleJob` returns: every file's records, as plain objects. */
 export interface JobResult {
   v: typeof PROTOCOL_VERSION;
   runId: string;
@@ -149,9 +151,44 @@ export interface JobResult {
   extractorVersion: number;
   worker: { host: string; pid: number; threadId: number };
   durationMs: number;
-  /**
-   * Filled in by a transport that retries: how many extra attempts and stalls it took to get this result, and
-   * (Redis transport) how many of its files came from the shared result cache instead of a parse.
-   */
-  delivery?: { retries: number; stalls: number; cached?: number };
+}
+
+/** Totals of a batch's files: what progress and a worker's metrics report without reading the rows. */
+export interface BatchCounts {
+  files: number;
+  bytes: number;
+  symbols: number;
+  refs: number;
+  /** Files with status other than ok. */
+  errors: number;
+}
+
+export function countsOf(files: readonly FileResult[]): BatchCounts {
+  const c: BatchCounts = { files: files.length, bytes: 0, symbols: 0, refs: 0, errors: 0 };
+  for (const f of files) {
+    c.bytes += f.size;
+    c.symbols += f.symbols.length;
+    c.refs += f.refs.length;
+    if (f.status !== 'ok') c.errors++;
+  }
+  return c;
+}
+
+/**
+ * A finished batch without its rows. The rows travel beside it as a SQLite fragment (index-store/fragment.ts):
+ * in a file of this process (local mode), or as bytes through Redis (cluster mode, transport/redis/codec.ts).
+ */
+export interface BatchHeader {
+  v: typeof PROTOCOL_VERSION;
+  runId: string;
+  batchId: string;
+  extractorVersion: number;
+  worker: { host: string; pid: number; threadId: number };
+  durationMs: number;
+  counts: BatchCounts;
+}
+
+export function headerOf(res: JobResult): BatchHeader {
+  const { files, ...rest } = res;
+  return { ...rest, counts: countsOf(files) };
 }

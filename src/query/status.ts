@@ -2,7 +2,7 @@ import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { hasContentIndex } from '../index-store/content.js';
-import { indexStats } from '../pipeline/stats.js';
+import { indexStats } from '../index-store/stats.js';
 import type { RunSummary } from '../pipeline/events.js';
 
 export interface StatusOptions {

@@ -1,9 +1,10 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
-import type { JobRequest, JobResult } from '../protocol/types.js';
-import type { ThreadTask } from '../worker/thread.js';
-import type { Transport } from './types.js';
+import { spoolDir } from '../index-store/fragment.js';
+import type { JobRequest } from '../protocol/types.js';
+import type { ThreadResult, ThreadTask } from '../worker/thread.js';
+import type { BatchResult, Transport } from './types.js';
 
 // Resolves to dist/worker/thread.js from both src/transport (tests) and dist/transport (the CLI).
 export const THREAD_FILE = fileURLToPath(new URL('../../dist/worker/thread.js', import.meta.url));
@@ -24,7 +25,7 @@ export class LocalTransport implements Transport {
   readonly name = 'local' as const;
   readonly capacity: number;
   readonly prefetch: number;
-  private poolInstance: Piscina<ThreadTask, JobResult> | null = null;
+  private poolInstance: Piscina<ThreadTask, ThreadResult> | null = null;
   private readonly parseOnly: boolean;
 
   constructor(opts: LocalOptions = {}) {
@@ -34,7 +35,7 @@ export class LocalTransport implements Transport {
     this.parseOnly = opts.parseOnly ?? false;
   }
 
-  private poolStarting: Promise<Piscina<ThreadTask, JobResult>> | null = null;
+  private poolStarting: Promise<Piscina<ThreadTask, ThreadResult>> | null = null;
   private inline = false;
 
   expect(requests: readonly JobRequest[]): void {
@@ -43,13 +44,14 @@ export class LocalTransport implements Transport {
   }
 
   /** Threads, and Piscina itself, start on first use: a run with nothing to parse never pays for them. */
-  private pool(): Promise<Piscina<ThreadTask, JobResult>> {
+  private pool(): Promise<Piscina<ThreadTask, ThreadResult>> {
     return (this.poolStarting ??= import('piscina').then(({ Piscina }) => this.startPool(Piscina)));
   }
 
-  private startPool(PiscinaClass: typeof Piscina): Piscina<ThreadTask, JobResult> {
+  private startPool(PiscinaClass: typeof Piscina): Piscina<ThreadTask, ThreadResult> {
     const threads = this.capacity;
-    return (this.poolInstance = new PiscinaClass<ThreadTask, JobResult>({
+    spoolDir(); // the threads write fragments there; this (main) thread removes it at exit
+    return (this.poolInstance = new PiscinaClass<ThreadTask, ThreadResult>({
       filename: THREAD_FILE,
       minThreads: threads,
       maxThreads: threads,
@@ -66,15 +68,19 @@ export class LocalTransport implements Transport {
 
   /** Run a batch on a pool thread. Never passes an AbortSignal: aborting a running task terminates its thread,
    * and terminating a thread inside tree-sitter's parse() aborts the whole process. */
-  async submit(req: JobRequest): Promise<JobResult> {
-    // The same worker function, on this thread. A parse here is short (see INLINE_MAX_BYTES) and never interrupted.
-    if (this.inline) return (await import('../worker/handle-job.js')).handleJob(req);
-    return (await this.pool()).run(this.parseOnly ? { req, parseOnly: true } : { req });
+  async submit(req: JobRequest): Promise<BatchResult> {
+    const task: ThreadTask = this.parseOnly ? { req, parseOnly: true } : { req };
+    // The same task, on this thread. A parse here is short (see INLINE_MAX_BYTES) and never interrupted.
+    const r = this.inline ? await (await import('../worker/thread.js')).runTask(task) : await (await this.pool()).run(task);
+    return { ...r.header, fragments: r.fragment ? [r.fragment] : [] };
   }
 
-  /** Cluster workers: run a batch whose content was fetched by the process (blobs or a verified checkout). */
-  async runWithInputs(req: JobRequest, inputs: [string, Uint8Array][], stop?: Int32Array): Promise<JobResult> {
-    return (await this.pool()).run({ req, inputs, stop });
+  /**
+   * Cluster workers: run a batch whose content the process fetched (blobs or a verified checkout); the result comes
+   * back ready for Redis, with the entries for the shared result cache when asked.
+   */
+  async runForWire(req: JobRequest, inputs: [string, Uint8Array][], o: { stop?: Int32Array; cache?: boolean } = {}): Promise<ThreadResult> {
+    return (await this.pool()).run({ req, inputs, stop: o.stop, output: 'wire', cache: o.cache });
   }
 
   get threads(): number {

@@ -1,4 +1,15 @@
-import type { JobRequest, JobResult, Priority } from '../protocol/types.js';
+import type { BatchHeader, JobRequest, Priority } from '../protocol/types.js';
+
+/** A batch as a transport hands it to the merge: its header, and its rows as fragment files of this process. */
+export interface BatchResult extends BatchHeader {
+  /** SQLite fragments in this process's spool (index-store/fragment.ts); the store removes them as it merges. */
+  fragments: string[];
+  /**
+   * Filled in by a transport that retries: how many extra attempts and stalls it took to get this result, and
+   * (Redis transport) how many of its files came from the shared result cache instead of a parse.
+   */
+  delivery?: { retries: number; stalls: number; cached?: number };
+}
 
 /**
  * What the pipeline needs from a transport. Both the local pool and the Redis queue implement it, and the same
@@ -17,7 +28,7 @@ export interface Transport {
    * Runs one batch to completion. Resolves with its result; rejects once the transport's own retries are spent
    * (the pipeline then splits the batch to isolate the file that breaks it).
    */
-  submit(req: JobRequest, opts?: { priority?: Priority }): Promise<JobResult>;
+  submit(req: JobRequest, opts?: { priority?: Priority }): Promise<BatchResult>;
   /** Told once per run, before the first submit, what the run will submit. */
   expect?(requests: readonly JobRequest[]): void;
   /** Called once a result is merged (or found merged on resume): the transport may drop what it kept for it. */

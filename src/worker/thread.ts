@@ -1,5 +1,8 @@
 // The Piscina entry point: the only module that runs inside a pool thread. Plain objects in, plain objects out.
-import type { JobRequest, JobResult } from '../protocol/types.js';
+import { buildFragment, spoolFragment } from '../index-store/fragment.js';
+import { headerOf, type BatchHeader, type JobRequest } from '../protocol/types.js';
+import { cacheEntries, type CacheEntryBytes } from '../transport/redis/cache.js';
+import { encodeBatch } from '../transport/redis/codec.js';
 import { handleJob } from './handle-job.js';
 
 export interface ThreadTask {
@@ -10,16 +13,45 @@ export interface ThreadTask {
   stop?: Int32Array;
   /** Benchmarks only: parse without extracting. */
   parseOnly?: boolean;
+  /**
+   * Where the rows go. 'spool' (local mode): a fragment file in this process's spool, which the store merges.
+   * 'wire' (cluster workers): the header and the compressed fragment in one buffer, ready for Redis.
+   */
+  output?: 'spool' | 'wire';
+  /** Cluster workers: also encode the batch's results for the shared result cache. */
+  cache?: boolean;
+}
+
+export interface ThreadResult {
+  header: BatchHeader;
+  /** output 'spool': the fragment file (none for parse-only). */
+  fragment?: string;
+  /** output 'wire': what the worker stores as the batch's result. */
+  wire?: Uint8Array;
+  cacheEntries?: CacheEntryBytes[];
 }
 
 // The pool hands each thread a second task before the first ends, so the thread never waits on a coordinator busy
 // merging. Tasks still run one after another: a batch's duration stays its own, and only one tree is alive.
 let previous: Promise<unknown> = Promise.resolve();
 
-export default function run(task: ThreadTask): Promise<JobResult> {
-  const job = previous.then(() =>
-    handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined, { parseOnly: task.parseOnly, stop: task.stop }),
-  );
+/** One batch: parse and extract (handleJob), then the rows as a fragment, built here rather than by the merge. */
+export async function runTask(task: ThreadTask): Promise<ThreadResult> {
+  const started = performance.now();
+  const res = await handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined, { parseOnly: task.parseOnly, stop: task.stop });
+  const header = headerOf(res);
+  if (task.parseOnly) return { header };
+  const fragment = buildFragment(res.files);
+  const out: ThreadResult = { header };
+  if (task.output === 'wire') out.wire = encodeBatch({ ...header, durationMs: performance.now() - started }, fragment);
+  else out.fragment = spoolFragment(res.batchId, fragment);
+  if (task.cache) out.cacheEntries = cacheEntries(res.files, res.extractorVersion);
+  header.durationMs = performance.now() - started; // the whole of a worker thread's part, not the parse alone
+  return out;
+}
+
+export default function run(task: ThreadTask): Promise<ThreadResult> {
+  const job = previous.then(() => runTask(task));
   previous = job.catch(() => {});
   return job;
 }

@@ -269,13 +269,13 @@ describeWithRedis(avail, 'cluster result cache (real Redis)', () => {
       const rs = ['e1', 'e2', 'e3', 'e4', 'e5', 'e6'].map((t) => result(t));
       const key = (r: FileResult) => keys.cache(v, r.language, r.hash);
       // Room for three entries of this size, not four.
-      await cache.store([rs[0]], v, 1 << 20);
+      await cache.store(mods.cache.cacheEntries([rs[0]], v), v, 1 << 20);
       const cost = Number(await redis.hget(keys.cacheSizes, key(rs[0])));
       expect(cost).toBeGreaterThan(0);
       const budget = Math.floor(cost * 3.5);
       for (const r of rs.slice(1, 5)) {
         await sleep(5); // distinct last-use times (the scripts use the Redis clock, in ms)
-        const out = await cache.store([r], v, budget);
+        const out = await cache.store(mods.cache.cacheEntries([r], v), v, budget);
         expect(out.bytes).toBeLessThanOrEqual(budget);
       }
       expect(await redis.zrange(keys.cacheLru, 0, -1)).toEqual([key(rs[2]), key(rs[3]), key(rs[4])]);
@@ -285,13 +285,13 @@ describeWithRedis(avail, 'cluster result cache (real Redis)', () => {
       await sleep(5);
       expect((await cache.lookup([ref(rs[2])], v, 1 << 20)).size).toBe(1);
       await sleep(5);
-      const out = await cache.store([rs[5]], v, budget);
+      const out = await cache.store(mods.cache.cacheEntries([rs[5]], v), v, budget);
       expect(out).toMatchObject({ stored: 1, evicted: 1 });
       expect(await redis.zrange(keys.cacheLru, 0, -1)).toEqual([key(rs[4]), key(rs[2]), key(rs[5])]);
       expect((await checkBooks(ns)).bytes).toBeLessThanOrEqual(budget);
 
       // An entry larger than the whole budget is not stored.
-      expect(await cache.store([rs[0]], v, cost - 1)).toMatchObject({ stored: 0 });
+      expect(await cache.store(mods.cache.cacheEntries([rs[0]], v), v, cost - 1)).toMatchObject({ stored: 0 });
       expect(await redis.exists(key(rs[0]))).toBe(0);
     });
 
@@ -307,7 +307,7 @@ describeWithRedis(avail, 'cluster result cache (real Redis)', () => {
         { ...result('t2'), status: 'error', error: { code: 'deleted', message: 'file deleted during the run' }, symbols: [], refs: [] },
         { ...result('t3'), status: 'error', error: { code: 'worker-crash', message: 'isolated' }, symbols: [], refs: [] },
       ];
-      expect(await cache.store([r, partial, ...transient], v, 1 << 20)).toMatchObject({ stored: 2, evicted: 0 });
+      expect(await cache.store(mods.cache.cacheEntries([r, partial, ...transient], v), v, 1 << 20)).toMatchObject({ stored: 2, evicted: 0 });
 
       const hit = await cache.lookup([ref(r, 'vendor/copy.py')], v, 1 << 20);
       expect(hit.get('vendor/copy.py')).toEqual({ ...r, path: 'vendor/copy.py', parseMs: 0 });
@@ -319,7 +319,7 @@ describeWithRedis(avail, 'cluster result cache (real Redis)', () => {
 
       // A value under the wrong key (another file's content) is refused, never returned.
       const other = result('other');
-      await cache.store([other], v, 1 << 20);
+      await cache.store(mods.cache.cacheEntries([other], v), v, 1 << 20);
       await redis.set(keys.cache(v, 'python', other.hash), (await redis.getBuffer(keys.cache(v, 'python', r.hash)))!, 'KEEPTTL');
       expect((await cache.lookup([ref(other)], v, 1 << 20)).size).toBe(0);
       // Every entry expires unless used.

@@ -8,9 +8,10 @@
 import { cpSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FileRef, FileResult, JobRequest, JobResult, Language, Priority } from '../../src/protocol/types.js';
-import type { Transport } from '../../src/transport/types.js';
+import type { FileRef, JobRequest, JobResult, Language, Priority } from '../../src/protocol/types.js';
+import type { BatchResult, Transport } from '../../src/transport/types.js';
 import { cleanupTemp, REPO_ROOT, snapshotBuild, tempDir, type Build } from '../cluster/helpers.js';
+import { batchRows, expectedRows } from '../helpers/fragment.js';
 import { freshNamespace, RedisServer, redisAvailability } from '../helpers/redis-server.js';
 
 type LocalMod = typeof import('../../src/transport/local.js');
@@ -63,7 +64,7 @@ let seq = 0;
 function request(fs: FileRef[], extra: Partial<JobRequest> = {}): JobRequest {
   seq++;
   return {
-    v: 1,
+    v: 2,
     runId: `conf${process.pid}`,
     batchId: `b${seq}-${Math.random().toString(16).slice(2, 10)}`,
     files: fs,
@@ -73,9 +74,9 @@ function request(fs: FileRef[], extra: Partial<JobRequest> = {}): JobRequest {
   };
 }
 
-/** What must not depend on the transport: everything but timing. */
-const essence = (f: FileResult) => ({ ...f, parseMs: 0 });
-const essenceOf = (r: JobResult) => r.files.map(essence);
+/** What must not depend on the transport: the rows a batch delivers, by path. */
+const essenceOf = (r: BatchResult) => batchRows(r.fragments);
+const expectedOf = (r: JobResult) => expectedRows(r.files);
 
 interface Harness {
   transport: Transport;
@@ -153,15 +154,17 @@ for (const v of variants) {
       const req = request(files);
       const direct = await mods.handle.handleJob(req);
       const res = await h.transport.submit(req);
-      expect(res.v).toBe(1);
+      expect(res.v).toBe(2);
       expect(res.runId).toBe(req.runId);
       expect(res.batchId).toBe(req.batchId);
-      expect(res.files.map((f) => f.path)).toEqual(files.map((f) => f.path));
-      expect(essenceOf(res)).toEqual(essenceOf(direct));
+      const rows = essenceOf(res);
+      expect(rows.map((f) => f.path)).toEqual(files.map((f) => f.path));
+      expect(rows).toEqual(expectedOf(direct));
       // Not a vacuous comparison: the fixtures have symbols and references in every language.
-      expect(res.files.reduce((n, f) => n + f.symbols.length, 0)).toBeGreaterThan(50);
-      expect(res.files.reduce((n, f) => n + f.refs.length, 0)).toBeGreaterThan(20);
-      expect(new Set(res.files.map((f) => f.language)).size).toBeGreaterThanOrEqual(4);
+      expect(res.counts).toMatchObject({ files: files.length, symbols: rows.reduce((n, f) => n + f.symbols.length, 0), refs: rows.reduce((n, f) => n + f.refs.length, 0) });
+      expect(res.counts.symbols).toBeGreaterThan(50);
+      expect(res.counts.refs).toBeGreaterThan(20);
+      expect(new Set(rows.map((f) => f.file.language)).size).toBeGreaterThanOrEqual(4);
       await h.transport.ack?.(req);
     }, 180_000);
 
@@ -182,15 +185,14 @@ for (const v of variants) {
       expect([...settled.values()].every((n) => n === 1)).toBe(true);
       for (let i = 0; i < reqs.length; i++) {
         expect(results[i].batchId).toBe(reqs[i].batchId);
-        expect(results[i].files.map((f) => f.path)).toEqual(reqs[i].files.map((f) => f.path));
+        expect(essenceOf(results[i]).map((f) => f.path)).toEqual(reqs[i].files.map((f) => f.path).sort());
       }
       // Same content, same answer, whichever thread or process ran it.
       const byPath = new Map<string, unknown>();
       for (const r of results)
-        for (const f of r.files) {
-          const e = essence(f);
-          if (byPath.has(f.path)) expect(e).toEqual(byPath.get(f.path));
-          else byPath.set(f.path, e);
+        for (const f of essenceOf(r)) {
+          if (byPath.has(f.path)) expect(f).toEqual(byPath.get(f.path));
+          else byPath.set(f.path, f);
         }
       if (h.stats) expect(h.stats.done - doneBefore).toBe(reqs.length); // no batch ran twice
       await Promise.all(reqs.map((r) => h.transport.ack?.(r)));
@@ -203,7 +205,7 @@ for (const v of variants) {
       if (h.stats) expect(h.stats.rejected).toBeGreaterThanOrEqual(1);
       const good = request(files.slice(0, 3));
       const res = await h.transport.submit(good);
-      expect(essenceOf(res)).toEqual(essenceOf(await mods.handle.handleJob(good)));
+      expect(essenceOf(res)).toEqual(expectedOf(await mods.handle.handleJob(good)));
       await h.transport.ack?.(good);
     }, 180_000);
 
@@ -219,7 +221,8 @@ for (const v of variants) {
       // And the transport still works afterwards.
       const again = request(files.slice(0, 4));
       const res = await h.transport.submit(again);
-      expect(res.files).toHaveLength(4);
+      expect(res.counts.files).toBe(4);
+      expect(essenceOf(res)).toHaveLength(4);
       await h.transport.ack?.(again);
     }, 180_000);
   });

@@ -13,13 +13,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PROTOCOL_VERSION, type FileRef, type JobRequest, type JobResult, type Language } from '../../src/protocol/types.js';
+import { PROTOCOL_VERSION, type FileRef, type JobRequest, type Language } from '../../src/protocol/types.js';
 import { LocalTransport } from '../../src/transport/local.js';
+import type { BatchResult } from '../../src/transport/types.js';
 import { handleJob } from '../../src/worker/handle-job.js';
+import { batchRows, expectedRows } from '../helpers/fragment.js';
 
 const sha1 = (b: string | Uint8Array) => createHash('sha1').update(b).digest('hex');
 const MIXED = join(import.meta.dirname, '../../fixtures/mixed');
 const LIMITS = { maxFileBytes: 16 << 20, parseTimeoutMs: 10_000, maxDepth: 4000 };
+/** The batch's file rows, read from the fragment the pool thread wrote. */
+const fileRows = (r: BatchResult) => batchRows(r.fragments).map((f) => f.file);
+
 /** Only a failure deadline (so a broken pool fails instead of hanging), never a performance threshold. */
 const DEADLINE_MS = 60_000;
 
@@ -128,7 +133,7 @@ describe('LocalTransport with 2 threads', () => {
     const [ra, rb] = await Promise.all([pa, pb]);
     expect(ra.worker.threadId).not.toBe(rb.worker.threadId);
     expect(ra.worker.pid).toBe(process.pid);
-    for (const r of [ra, rb]) expect(r.files[0]).toMatchObject({ status: 'ok', error: null, hash: a.ref.hash });
+    for (const r of [ra, rb]) expect(fileRows(r)[0]).toMatchObject({ status: 'ok', error: null, hash: a.ref.hash });
     expect(transport.threads).toBe(2);
   });
 
@@ -173,12 +178,14 @@ describe('LocalTransport with 2 threads', () => {
     expect(results.map((r) => r.batchId)).toEqual(batches.map((_, i) => `real-${i}`));
     expect(new Set(results.map((r) => r.worker.threadId)).size).toBe(2);
     for (const [i, r] of results.entries()) {
-      expect(r.files.map((f) => f.path)).toEqual(batches[i].map((f) => f.path));
-      // Same output as the worker function run in this thread (timings aside).
+      const rows = batchRows(r.fragments);
+      expect(rows.map((f) => f.path)).toEqual(batches[i].map((f) => f.path).sort());
+      // Same rows as the worker function's output run in this thread.
       const direct = await handleJob(request(`real-${i}`, batches[i]));
-      const strip = (x: JobResult) => x.files.map(({ parseMs: _, ...f }) => f);
-      expect(strip(r)).toEqual(strip(direct));
-      for (const f of r.files) expect(f, f.path).toMatchObject({ status: 'ok', error: null });
+      expect(rows).toEqual(expectedRows(direct.files));
+      expect(r.counts.symbols).toBe(direct.files.reduce((n, f) => n + f.symbols.length, 0));
+      expect(r.counts.symbols).toBeGreaterThan(0);
+      for (const f of rows) expect(f.file, f.path).toMatchObject({ status: 'ok', error: null });
     }
   });
 
@@ -189,7 +196,7 @@ describe('LocalTransport with 2 threads', () => {
     await expect(transport.submit(bad2)).rejects.toThrow(/unsupported job message/);
 
     const ok = await transport.submit(request('after-bad', [put('after/ok.rs', 'pub fn ok() -> u8 { 1 }\n', 'rust')]));
-    expect(ok.files[0]).toMatchObject({ status: 'ok', error: null });
+    expect(fileRows(ok)[0]).toMatchObject({ status: 'ok', error: null });
 
     // Both threads are still alive and run concurrently.
     const a = new Barrier();
@@ -209,9 +216,9 @@ describe('LocalTransport with 2 threads', () => {
   it('a rejected task among concurrent ones does not disturb the others', async () => {
     const a = new Barrier();
     const pa = transport.submit(request('with-bad-a', [a.ref]));
-    const pbad = transport.submit({ ...request('with-bad', []), v: 2 } as unknown as JobRequest);
+    const pbad = transport.submit({ ...request('with-bad', []), v: 99 } as unknown as JobRequest);
     await expect(pbad).rejects.toThrow(/unsupported job message/);
     await releaseAll([a]);
-    expect((await pa).files[0]).toMatchObject({ status: 'ok' });
+    expect(fileRows(await pa)[0]).toMatchObject({ status: 'ok' });
   });
 });

@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EXTRACTOR_VERSION } from '../../src/extract/version.js';
 import { exportJsonl } from '../../src/index-store/export.js';
 import { openIndex } from '../../src/index-store/reader.js';
+import { buildFragment, spoolFragment } from '../../src/index-store/fragment.js';
 import { identifierWords, IndexWriter, isCompatible } from '../../src/index-store/writer.js';
 import { PROTOCOL_VERSION, type FileRef, type FileResult, type JobResult, type Language } from '../../src/protocol/types.js';
 import { handleJob } from '../../src/worker/handle-job.js';
@@ -84,7 +85,15 @@ function jobResult(batchId: string, files: FileResult[]): JobResult {
 }
 
 const synthetic = () => [jobResult('syn-1', [fileResult('syn/a.py'), fileResult('syn/b.py')]), jobResult('syn-2', [fileResult('syn/c.py')])];
-const NO_MTIMES = new Map<string, number>();
+
+/** Merges a result the way the pipeline does: as a fragment file, which the writer consumes. */
+const applyResult = (w: IndexWriter, r: JobResult): boolean => w.apply(r.batchId, [spoolFragment(r.batchId, buildFragment(r.files))]);
+
+/** The deferred FTS rows, added now (the pipeline does it while idle, and at commit). */
+function flushFts(w: IndexWriter): IndexWriter {
+  while (w.ftsStep());
+  return w;
+}
 
 function writer(out: string, incremental = false): IndexWriter {
   return new IndexWriter(out, { incremental, extractorVersion: EXTRACTOR_VERSION, patch: true });
@@ -132,7 +141,7 @@ function counts(db: Database.Database): Record<string, number> {
 /** Builds and commits an index from these results, in this order; returns its export and counts. */
 function build(out: string, results: JobResult[]): { text: string; counts: Record<string, number> } {
   const w = writer(out);
-  for (const r of results) w.applyResult(r, NO_MTIMES);
+  for (const r of results) applyResult(w, r);
   w.commit();
   const db = openIndex(out);
   try {
@@ -153,13 +162,13 @@ describe('IndexWriter: merging results', () => {
 
     const out = newOut();
     const w = writer(out);
-    for (const r of results) expect(w.applyResult(r, NO_MTIMES)).toBe(true);
+    for (const r of results) expect(applyResult(w, r)).toBe(true);
     // A redelivery of a merged batch is recognised and skipped.
-    for (const r of results) expect(w.applyResult(r, NO_MTIMES)).toBe(false);
-    expect(counts(w.db)).toEqual(once.counts);
+    for (const r of results) expect(applyResult(w, r)).toBe(false);
+    expect(counts(flushFts(w).db)).toEqual(once.counts);
     // The same files again under another batch id (a split or re-planned batch): their rows are replaced.
-    for (const r of results) expect(w.applyResult({ ...r, batchId: `${r.batchId}-again` }, NO_MTIMES)).toBe(true);
-    expect(counts(w.db)).toEqual(once.counts);
+    for (const r of results) expect(applyResult(w, { ...r, batchId: `${r.batchId}-again` })).toBe(true);
+    expect(counts(flushFts(w).db)).toEqual(once.counts);
     w.commit();
     const db = openIndex(out);
     try {
@@ -174,14 +183,14 @@ describe('IndexWriter: merging results', () => {
   it('a changed file replaces its previous rows, FTS included', () => {
     const out = newOut();
     const w = writer(out);
-    w.applyResult(jobResult('a', [fileResult('syn/a.py')]), NO_MTIMES);
+    applyResult(w, jobResult('a', [fileResult('syn/a.py')]));
     const changed = fileResult('syn/a.py', {
       hash: sha1('v2'),
       symbols: [{ name: 'renamedThing', kind: 'function', scope: null, qualified: 'renamedThing', startLine: 1, startCol: 0, endLine: 1, endCol: 9, signature: 'def renamedThing()', doc: null }],
       refs: [],
     });
-    w.applyResult(jobResult('a2', [changed]), NO_MTIMES);
-    const c = counts(w.db);
+    applyResult(w, jobResult('a2', [changed]));
+    const c = counts(flushFts(w).db);
     expect(c).toMatchObject({ files: 1, symbols: 1, refs: 0, fts: 1 });
     const hits = (q: string) => w.db.prepare("SELECT rowid FROM symbols_fts WHERE symbols_fts MATCH ?").all(q).length;
     expect(hits('words:user')).toBe(0);
@@ -203,9 +212,9 @@ describe('IndexWriter: merging results', () => {
     // Different row ids (a file added and removed first) do not show in the export either.
     const out = newOut();
     const w = writer(out);
-    w.applyResult(jobResult('noise', [fileResult('zzz/noise.py'), fileResult('aaa/noise.py')]), NO_MTIMES);
+    applyResult(w, jobResult('noise', [fileResult('zzz/noise.py'), fileResult('aaa/noise.py')]));
     w.removeAllExcept(new Set());
-    for (const r of [...results].reverse()) w.applyResult(r, NO_MTIMES);
+    for (const r of [...results].reverse()) applyResult(w, r);
     w.commit();
     const db = openIndex(out);
     try {
@@ -248,7 +257,7 @@ describe('IndexWriter: commit and abort', () => {
   it('commit renames the build over the index: same inode, no -wal/-shm/.building left, readable in DELETE mode', () => {
     const out = newOut();
     const w = writer(out);
-    for (const r of synthetic()) w.applyResult(r, NO_MTIMES);
+    for (const r of synthetic()) applyResult(w, r);
     expect(existsSync(w.tmpPath)).toBe(true);
     expect(existsSync(out)).toBe(false); // nothing at the final path until commit
     const ino = statSync(w.tmpPath).ino;
@@ -275,7 +284,7 @@ describe('IndexWriter: commit and abort', () => {
       const before = dump(old);
       const w = new IndexWriter(out, { incremental: true, extractorVersion: EXTRACTOR_VERSION }); // a large change
       expect(w.inPlace).toBe(false); // builds in a copy
-      w.applyResult(jobResult('new', [fileResult('syn/new.py')]), NO_MTIMES);
+      applyResult(w, jobResult('new', [fileResult('syn/new.py')]));
       w.removeAllExcept(new Set(['syn/new.py']));
       w.commit();
       expect(dump(old)).toBe(before); // the old file (inode) is untouched
@@ -299,7 +308,7 @@ describe('IndexWriter: commit and abort', () => {
       const ino = statSync(out).ino;
       const w = writer(out, true);
       expect(w.inPlace).toBe(true);
-      w.applyResult(jobResult('new', [fileResult('syn/new.py')]), NO_MTIMES);
+      applyResult(w, jobResult('new', [fileResult('syn/new.py')]));
       w.removeAllExcept(new Set(['syn/new.py']));
       expect(dump(reader)).toBe(before); // uncommitted: invisible
       expect(existsSync(w.tmpPath)).toBe(false); // no copy was made
@@ -348,7 +357,7 @@ describe('IndexWriter: commit and abort', () => {
       const w = new IndexWriter(out, { incremental: true, extractorVersion: EXTRACTOR_VERSION, ...(mode === 'in a copy' ? { resumeKey: 'k' } : { patch: true }) });
       expect(w.inPlace).toBe(mode === 'in place');
       expect(existsSync(w.tmpPath)).toBe(mode === 'in a copy');
-      w.applyResult(jobResult('half', [fileResult('syn/a.py', { hash: sha1('changed'), symbols: [], refs: [] })]), NO_MTIMES);
+      applyResult(w, jobResult('half', [fileResult('syn/a.py', { hash: sha1('changed'), symbols: [], refs: [] })]));
       w.applySkipped([{ path: 'syn/b.py', size: 1, language: 'python', error: { code: 'deleted', message: 'gone' } }]);
       w.removeAllExcept(new Set(['syn/a.py']));
       w.abort();
@@ -364,13 +373,13 @@ describe('IndexWriter: commit and abort', () => {
   it('abort(keep) preserves the build for a resume; a build without the matching key is discarded', () => {
     const out = newOut();
     const w = new IndexWriter(out, { incremental: false, extractorVersion: EXTRACTOR_VERSION, resumeKey: 'run-a' });
-    w.applyResult(synthetic()[0], NO_MTIMES);
+    applyResult(w, synthetic()[0]);
     w.abort(true);
     expect(existsSync(w.tmpPath)).toBe(true);
     const resumed = new IndexWriter(out, { incremental: false, extractorVersion: EXTRACTOR_VERSION, resumeKey: 'run-a' });
     expect(resumed.resumed).toBe(true);
     expect([...resumed.mergedBatches()]).toEqual(['syn-1']);
-    expect(resumed.applyResult(synthetic()[0], NO_MTIMES)).toBe(false);
+    expect(applyResult(resumed, synthetic()[0])).toBe(false);
     resumed.abort(true);
     const other = new IndexWriter(out, { incremental: false, extractorVersion: EXTRACTOR_VERSION, resumeKey: 'run-b' });
     expect(other.resumed).toBe(false);
@@ -397,23 +406,23 @@ describe('IndexWriter.removeAllExcept', () => {
 
   it('without `only`: removes every file not present, with its symbols, refs and FTS rows', () => {
     const w = writer(newOut());
-    for (const r of all()) w.applyResult(r, NO_MTIMES);
+    for (const r of all()) applyResult(w, r);
     expect(w.removeAllExcept(new Set(['a.py', 'c.py']))).toBe(2);
     expect(paths(w.db)).toEqual(['a.py', 'c.py']);
-    expect(counts(w.db)).toEqual({ files: 2, symbols: 6, refs: 6, fts: 6, orphanSymbols: 0, orphanRefs: 0 });
+    expect(counts(flushFts(w).db)).toEqual({ files: 2, symbols: 6, refs: 6, fts: 6, orphanSymbols: 0, orphanRefs: 0 });
     expect(w.removeAllExcept(new Set(['a.py', 'c.py']))).toBe(0);
     expect(w.removeAllExcept(new Set())).toBe(2);
-    expect(counts(w.db)).toEqual({ files: 0, symbols: 0, refs: 0, fts: 0, orphanSymbols: 0, orphanRefs: 0 });
+    expect(counts(flushFts(w).db)).toEqual({ files: 0, symbols: 0, refs: 0, fts: 0, orphanSymbols: 0, orphanRefs: 0 });
     w.abort();
   });
 
   it('with `only`: files outside it stay even when absent; files in it go when absent', () => {
     const w = writer(newOut());
-    for (const r of all()) w.applyResult(r, NO_MTIMES);
+    for (const r of all()) applyResult(w, r);
     // A partial run over b.py and c.py found only b.py: c.py was deleted; a.py and d.py are not this run's business.
     expect(w.removeAllExcept(new Set(['b.py']), new Set(['b.py', 'c.py']))).toBe(1);
     expect(paths(w.db)).toEqual(['a.py', 'b.py', 'd.py']);
-    expect(counts(w.db)).toMatchObject({ symbols: 9, refs: 9, fts: 9, orphanSymbols: 0, orphanRefs: 0 });
+    expect(counts(flushFts(w).db)).toMatchObject({ symbols: 9, refs: 9, fts: 9, orphanSymbols: 0, orphanRefs: 0 });
     // `only` naming files that are not in the index is harmless.
     expect(w.removeAllExcept(new Set(), new Set(['zzz.py']))).toBe(0);
     expect(paths(w.db)).toEqual(['a.py', 'b.py', 'd.py']);
@@ -450,7 +459,9 @@ describe('identifierWords', () => {
 
   it('words are searchable through the FTS table', () => {
     const w = writer(newOut());
-    w.applyResult(jobResult('x', [fileResult('a.py')]), NO_MTIMES);
+    flushFts(w);
+    applyResult(w, jobResult('x', [fileResult('a.py')]));
+    flushFts(w);
     const names = (q: string) =>
       (w.db.prepare('SELECT s.name FROM symbols_fts f JOIN symbols s ON s.id = f.rowid WHERE symbols_fts MATCH ? ORDER BY s.name').all(q) as { name: string }[]).map((r) => r.name);
     expect(names('words:user')).toEqual(['getUserName']);

@@ -127,6 +127,24 @@ function commands(redis: Redis): CacheCommands {
   return redis as unknown as CacheCommands;
 }
 
+/** One file's cache entry, encoded where the file was parsed (a pool thread), stored by its worker process. */
+export interface CacheEntryBytes {
+  language: Language;
+  hash: string;
+  value: Uint8Array;
+}
+
+/** The cache entries of a batch's cacheable results (no Redis: pool threads run this). */
+export function cacheEntries(files: readonly FileResult[], extractorVersion: number): CacheEntryBytes[] {
+  const out: CacheEntryBytes[] = [];
+  for (const f of files) {
+    if (!cacheable(f)) continue;
+    const e: CacheEntry = { v: extractorVersion, language: f.language, hash: f.hash, size: f.size, status: f.status as 'ok' | 'partial', error: f.error, symbols: f.symbols, refs: f.refs };
+    out.push({ language: f.language, hash: f.hash, value: encodeJson(e) });
+  }
+  return out;
+}
+
 export interface StoreOutcome {
   stored: number;
   evicted: number;
@@ -168,27 +186,24 @@ export class ResultCache {
     return hits;
   }
 
-  /** Stores the cacheable results of a batch in one call and evicts down to `maxBytes`. */
-  async store(files: readonly FileResult[], extractorVersion: number, maxBytes: number): Promise<StoreOutcome> {
-    const entries = new Map<string, Buffer>();
-    for (const f of files) {
-      if (!cacheable(f)) continue;
-      const key = this.keys.cache(extractorVersion, f.language, f.hash);
-      if (entries.has(key)) continue;
-      const e: CacheEntry = { v: extractorVersion, language: f.language, hash: f.hash, size: f.size, status: f.status as 'ok' | 'partial', error: f.error, symbols: f.symbols, refs: f.refs };
-      entries.set(key, encodeJson(e));
+  /** Stores a batch's entries (see `cacheEntries`) in one call and evicts down to `maxBytes`. */
+  async store(entries: readonly CacheEntryBytes[], extractorVersion: number, maxBytes: number): Promise<StoreOutcome> {
+    const byKey = new Map<string, Buffer>();
+    for (const e of entries) {
+      const key = this.keys.cache(extractorVersion, e.language, e.hash);
+      if (!byKey.has(key)) byKey.set(key, Buffer.from(e.value.buffer, e.value.byteOffset, e.value.byteLength));
     }
-    if (entries.size === 0 || maxBytes <= 0) return { stored: 0, evicted: 0, bytes: -1 };
+    if (byKey.size === 0 || maxBytes <= 0) return { stored: 0, evicted: 0, bytes: -1 };
     const k = this.keys;
     const [stored, evicted, bytes] = await commands(this.redis).mcpIndexCacheStore(
-      3 + entries.size,
+      3 + byKey.size,
       k.cacheLru,
       k.cacheSizes,
       k.cacheBytes,
-      ...entries.keys(),
+      ...byKey.keys(),
       CACHE_TTL_MS,
       maxBytes,
-      ...entries.values(),
+      ...byKey.values(),
     );
     return { stored, evicted, bytes };
   }

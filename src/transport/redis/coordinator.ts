@@ -4,11 +4,12 @@ import { join } from 'node:path';
 import { Queue, QueueEvents, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EXTRACTOR_VERSION } from '../../extract/version.js';
-import type { FileRef, FileResult, JobRequest, JobResult, Priority } from '../../protocol/types.js';
-import { PROTOCOL_VERSION } from '../../protocol/types.js';
-import type { Transport } from '../types.js';
+import { buildFragment, spoolFragment, spoolFragmentAsync } from '../../index-store/fragment.js';
+import type { BatchCounts, FileRef, FileResult, JobRequest, Priority } from '../../protocol/types.js';
+import { countsOf, PROTOCOL_VERSION } from '../../protocol/types.js';
+import type { BatchResult, Transport } from '../types.js';
 import { ResultCache } from './cache.js';
-import { decodeResult } from './codec.js';
+import { decodeBatch } from './codec.js';
 import { createRedis, preflight, type RedisConnectOptions } from './connection.js';
 import { Keys, PRIORITY_RANK } from './keys.js';
 
@@ -35,7 +36,9 @@ interface Waiter {
   req: JobRequest;
   /** Files of the batch answered by the result cache (not sent to a worker), by path. */
   cached: Map<string, FileResult>;
-  resolve: (r: JobResult) => void;
+  /** How many files the job itself carries (the cache misses). */
+  sent: number;
+  resolve: (r: BatchResult) => void;
   reject: (e: Error) => void;
 }
 
@@ -125,22 +128,32 @@ export class RedisTransport implements Transport {
     if (state === 'completed') {
       const buf = await this.redis.getBuffer(this.keys.result(w.req.runId, w.req.batchId)).catch(() => undefined);
       if (buf === undefined) return; // transient error: retry on next sweep
-      this.waiting.delete(jobId);
+      if (!this.waiting.delete(jobId)) return; // settled meanwhile by another check
       if (!buf) {
         w.reject(new Error('result missing from Redis (evicted? run Redis with maxmemory-policy noeviction)'));
         return;
       }
-      let res: JobResult;
       try {
-        res = decodeResult(buf);
-      } catch (e) {
-        w.reject(new Error(`undecodable result: ${(e as Error).message}`));
-        return;
-      }
-      try {
-        const cached = this.withCached(w, res);
-        res.delivery = { retries: Math.max(0, job.attemptsMade - 1), stalls: job.stalledCounter ?? 0, ...(this.cache ? { cached } : {}) };
-        w.resolve(res);
+        // Decompressed and written to the spool on libuv's threads: this thread only merges.
+        let decoded;
+        try {
+          decoded = await decodeBatch(buf);
+        } catch (e) {
+          throw new Error(`undecodable result: ${(e as Error).message}`);
+        }
+        const { header, fragment } = decoded;
+        if (header.batchId !== w.req.batchId || header.counts.files !== w.sent) {
+          throw new Error(`result of batch ${header.batchId} with ${header.counts.files} files answers batch ${w.req.batchId} with ${w.sent}`);
+        }
+        const fragments = [await spoolFragmentAsync(w.req.batchId, fragment)];
+        const counts = { ...header.counts };
+        const cached = this.withCached(w, fragments, counts);
+        w.resolve({
+          ...header,
+          counts,
+          fragments,
+          delivery: { retries: Math.max(0, job.attemptsMade - 1), stalls: job.stalledCounter ?? 0, ...(this.cache ? { cached } : {}) },
+        });
       } catch (e) {
         w.reject(e as Error);
       }
@@ -163,21 +176,18 @@ export class RedisTransport implements Transport {
   }
 
   /**
-   * Completes a worker's result (which covers only the batch's cache misses) with the cached files, in the
-   * batch's order. Returns how many came from the cache.
+   * Completes a worker's result (which covers only the batch's cache misses) with the cached files: their rows as
+   * one more fragment, their totals added to `counts`. Returns how many came from the cache.
    */
-  private withCached(w: Waiter, res: JobResult): number {
-    if (this.cache) this.cacheCounters.misses += res.files.length;
+  private withCached(w: Waiter, fragments: string[], counts: BatchCounts): number {
+    if (this.cache) this.cacheCounters.misses += w.sent;
     if (w.cached.size === 0) return 0;
-    const parsed = new Map(res.files.map((f) => [f.path, f]));
-    let fromCache = 0;
-    res.files = w.req.files.map((f) => {
-      const r = parsed.get(f.path) ?? (fromCache++, w.cached.get(f.path));
-      if (!r) throw new Error(`result lacks ${f.path}`);
-      return r;
-    });
-    this.cacheCounters.hits += fromCache;
-    return fromCache;
+    const files = [...w.cached.values()];
+    fragments.push(spoolFragment(w.req.batchId, buildFragment(files)));
+    const c = countsOf(files);
+    for (const k of Object.keys(c) as (keyof BatchCounts)[]) counts[k] += c[k];
+    this.cacheCounters.hits += files.length;
+    return files.length;
   }
 
   /** Cached results by path; a cache that cannot answer (Redis busy, out of memory) only costs parses. */
@@ -186,7 +196,7 @@ export class RedisTransport implements Transport {
     return this.cache.lookup(req.files, EXTRACTOR_VERSION, req.limits.maxFileBytes).catch(() => new Map<string, FileResult>());
   }
 
-  async submit(req: JobRequest, opts: { priority?: Priority } = {}): Promise<JobResult> {
+  async submit(req: JobRequest, opts: { priority?: Priority } = {}): Promise<BatchResult> {
     const jobId = this.keys.jobId(req.runId, req.batchId);
     const started = performance.now();
     const cached = await this.lookup(req);
@@ -194,18 +204,21 @@ export class RedisTransport implements Transport {
     if (misses.length === 0) {
       // Every file is cached: no upload, no job. Whatever an earlier life of this run left queued goes at the ack.
       this.cacheCounters.hits += req.files.length;
+      const files = req.files.map((f) => cached.get(f.path)!);
       return {
         v: PROTOCOL_VERSION,
         runId: req.runId,
         batchId: req.batchId,
-        files: req.files.map((f) => cached.get(f.path)!),
         extractorVersion: EXTRACTOR_VERSION,
         worker: { host: hostname(), pid: process.pid, threadId: 0 },
         durationMs: performance.now() - started,
+        counts: countsOf(files),
+        fragments: [spoolFragment(req.batchId, buildFragment(files))],
         delivery: { retries: 0, stalls: 0, cached: req.files.length },
       };
     }
-    const done = new Promise<JobResult>((resolve, reject) => this.waiting.set(jobId, { req, cached, resolve, reject }));
+    let waiter!: Waiter;
+    const done = new Promise<BatchResult>((resolve, reject) => this.waiting.set(jobId, (waiter = { req, cached, sent: misses.length, resolve, reject })));
     try {
       let existing = await this.queue.getJob(jobId);
       if (existing && !this.covers(existing.data as JobData, misses)) {
@@ -216,6 +229,13 @@ export class RedisTransport implements Transport {
         });
         await this.redis.del(this.keys.result(req.runId, req.batchId));
         existing = undefined;
+      }
+      if (existing) {
+        // Queued by an earlier life of this run, perhaps with more files than today's misses: its result answers
+        // those, the cache the rest.
+        const files = (existing.data as JobData).files;
+        waiter.sent = files.length;
+        for (const f of files) cached.delete(f.path);
       }
       if (existing && (await existing.getState()) === 'failed') {
         // Left failed by an earlier life of this run: give it a fresh set of attempts rather than split at once.

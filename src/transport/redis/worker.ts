@@ -4,11 +4,11 @@ import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
-import type { JobRequest, JobResult } from '../../protocol/types.js';
+import type { JobRequest } from '../../protocol/types.js';
+import type { ThreadResult } from '../../worker/thread.js';
 import { safeJoin } from '../../worker/handle-job.js';
 import { LocalTransport } from '../local.js';
 import { ResultCache } from './cache.js';
-import { encodeResult } from './codec.js';
 import { createRedis, preflight, type RedisConnectOptions } from './connection.js';
 import { Keys } from './keys.js';
 
@@ -118,9 +118,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     stats.currentRun = req.runId;
     const started = performance.now();
     emit({ type: 'job-start', jobId: String(job.id), runId: req.runId, files: req.files.length, queueWaitMs: Math.max(0, Date.now() - job.timestamp) });
-    let res: JobResult;
+    let res: ThreadResult;
     try {
-      res = await pool.runWithInputs(req, await resolveInputs(req), stop);
+      res = await pool.runForWire(req, await resolveInputs(req), { stop, cache: !!cacheOpts });
     } catch (err) {
       if (/released/.test(String((err as Error)?.message)) && token) {
         // Shutdown deadline: hand the batch back now rather than let its lease run out.
@@ -133,13 +133,14 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       emit({ type: 'job-failed', jobId: String(job.id), reason: String((err as Error)?.message ?? err), outcome: 'failed' });
       throw err;
     }
-    await redis.set(keys.result(req.runId, req.batchId), encodeResult(res), 'EX', 24 * 3600);
+    const wire = res.wire!;
+    await redis.set(keys.result(req.runId, req.batchId), Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength), 'EX', 24 * 3600);
     // Before the job completes, so a run that finishes has filled the cache for the next one. Best effort:
     // a failed store costs a future parse, never this batch.
     let cached: { stored: number; evicted: number } | undefined;
     if (cacheOpts) {
       cached = await cache
-        .store(res.files, res.extractorVersion, cacheOpts.maxBytes)
+        .store(res.cacheEntries ?? [], res.header.extractorVersion, cacheOpts.maxBytes)
         .then(({ stored, evicted }) => ({ stored, evicted }))
         .catch((err: Error) => {
           log('warn', 'result cache store failed', { jobId: job.id, error: err.message });
@@ -147,9 +148,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         });
     }
     stats.done++;
-    const symbols = res.files.reduce((n, f) => n + f.symbols.length, 0);
-    emit({ type: 'job-done', jobId: String(job.id), runId: req.runId, files: res.files.length, bytes: res.files.reduce((n, f) => n + f.size, 0), symbols, durationMs: performance.now() - started, ...(cached ? { cache: cached } : {}) });
-    return { files: res.files.length, symbols };
+    const { files, bytes, symbols } = res.header.counts;
+    emit({ type: 'job-done', jobId: String(job.id), runId: req.runId, files, bytes, symbols, durationMs: performance.now() - started, ...(cached ? { cache: cached } : {}) });
+    return { files, symbols };
   }
 
   const workerConn = createRedis(o);

@@ -1,8 +1,21 @@
 import type Database from 'better-sqlite3';
-import type { RunSummary } from './events.js';
+import type { FileErrorCode } from '../protocol/types.js';
+
+/** What an index holds, counted from its tables. */
+export interface IndexStats {
+  files: number;
+  symbols: number;
+  refs: number;
+  bytes: number;
+  byLanguage: Record<string, number>;
+  symbolsByKind: Record<string, number>;
+  errorsByCode: Partial<Record<FileErrorCode, number>>;
+  /** Files with status "error" (no symbols) plus "partial" (syntax errors, indexed what parsed). */
+  fileErrors: number;
+}
 
 /** Totals of an index, straight from SQL so they describe the index, not one run. */
-export function indexStats(db: Database.Database): RunSummary['index'] {
+export function indexStats(db: Database.Database): IndexStats {
   const one = <T>(sql: string) => db.prepare<[], T>(sql).get() as T;
   const group = (sql: string) =>
     Object.fromEntries(db.prepare<[], { k: string; n: number }>(sql).all().map((r) => [r.k, r.n]));
