@@ -13,16 +13,6 @@ const CACHE = 'cache_size = -16384';
 /** Deferred FTS rows are added in steps of this many symbols while the merge has nothing else to do. */
 const FTS_STEP = 2000;
 
-/** Splits identifiers into lower-case words for FTS: getHTTPResponse_code -> "get http response code". */
-export function identifierWords(name: string): string {
-  return name
-    .replace(/([a-z0-9])([A-Z])/g, '$1 $2')
-    .replace(/([A-Z]+)([A-Z][a-z])/g, '$1 $2')
-    .replace(/[_\-$:.]+/g, ' ')
-    .trim()
-    .toLowerCase();
-}
-
 export interface WriterOptions {
   /** Start from the existing index (incremental run) instead of an empty one. */
   incremental: boolean;
@@ -125,7 +115,6 @@ export class IndexWriter {
     }
     // The writer deletes a file's rows itself (clearFile); per-row foreign key checks would only slow the copies.
     this.db.pragma('foreign_keys = OFF');
-    this.db.function('mcp_words', { deterministic: true }, (name: unknown) => identifierWords(String(name)));
 
     const db = this.db;
     this.fromFragment = rowCopier(db, 'frag');
@@ -143,7 +132,7 @@ export class IndexWriter {
       maxSymbol: db.prepare<[], { n: number | null }>('SELECT max(id) AS n FROM symbols'),
       ftsEnd: db.prepare<[number, number], { n: number | null }>('SELECT max(id) AS n FROM (SELECT id FROM symbols WHERE id > ? ORDER BY id LIMIT ?)'),
       ftsAdd: db.prepare(`INSERT INTO symbols_fts (rowid, name, words, qualified, signature, doc)
-        SELECT id, name, mcp_words(name), qualified, signature, doc FROM symbols WHERE id > ? AND id <= ? ORDER BY id`),
+        SELECT id, name, words, qualified, signature, doc FROM symbols WHERE id > ? AND id <= ? ORDER BY id`),
     };
     // A build from scratch has no FTS rows yet; an index written before the watermark existed has them all.
     const upto = this.stmts.ftsUpto.get();

@@ -12,7 +12,7 @@ export interface DispatchOptions {
   apply: (res: BatchResult) => unknown;
   /**
    * Deferred merge work (the store's search rows), one small step per call; false when none is left. Called only
-   * while no result has been merged for IDLE_GAP_MS, so a busy merge never waits for it.
+   * while this thread has time to spare (see below), so a busy merge never waits for it.
    */
   idle?: () => boolean;
   /** A single file that kept failing its batch. */
@@ -35,7 +35,9 @@ export interface DispatchCounters {
  */
 export const noCounters = (): DispatchCounters => ({ splits: 0, retries: 0, stalls: 0, filesCached: 0 });
 
-const IDLE_GAP_MS = 2;
+const IDLE_POLL_MS = 5;
+const IDLE_WINDOW_MS = 200;
+const IDLE_SHARE = 0.5;
 
 export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<DispatchCounters> {
   const queue = [...requests];
@@ -47,31 +49,42 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
   let interruptSeen = false;
 
   o.transport.expect?.(requests);
-  // Idle work: looked at every IDLE_GAP_MS while results keep coming, done step after step once they pause. Only
-  // while batches are in flight: what is left at the end is the store's to finish.
-  let lastMerge = 0;
+  // Idle work runs only while this thread has time to spare: over the last IDLE_WINDOW_MS, its own work (merges,
+  // the transport's I/O) took less than IDLE_SHARE of the time. A coordinator that keeps up with many workers
+  // therefore leaves it for the end instead of making them wait; one that waits for its workers does it meanwhile.
   let idleScheduled = false;
+  let eluMark = performance.eventLoopUtilization();
+  let windowIdleWork = 0;
   const idleTick = () => {
     idleScheduled = false;
     if (!o.idle || inFlight === 0 || failure) return;
     idleScheduled = true;
-    if (performance.now() - lastMerge < IDLE_GAP_MS) {
-      setTimeout(idleTick, IDLE_GAP_MS);
+    const elu = performance.eventLoopUtilization(eluMark);
+    const span = elu.active + elu.idle;
+    const ownWork = Math.max(0, elu.active - windowIdleWork);
+    if (span >= IDLE_WINDOW_MS) {
+      eluMark = performance.eventLoopUtilization();
+      windowIdleWork = 0;
+    }
+    if (span < IDLE_POLL_MS || ownWork > IDLE_SHARE * span) {
+      setTimeout(idleTick, IDLE_POLL_MS);
       return;
     }
+    const t0 = performance.now();
     let more = false;
     try {
       more = o.idle();
     } catch (err) {
       failure ??= err;
     }
+    windowIdleWork += performance.now() - t0;
     if (more) setImmediate(idleTick);
     else idleScheduled = false;
   };
   const wakeIdle = () => {
     if (!o.idle || idleScheduled) return;
     idleScheduled = true;
-    setTimeout(idleTick, IDLE_GAP_MS);
+    setTimeout(idleTick, IDLE_POLL_MS);
   };
   return new Promise((resolve, reject) => {
     const finishIfIdle = () => {
@@ -105,7 +118,6 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
           .then(
             async (res) => {
               o.apply(res);
-              lastMerge = performance.now();
               wakeIdle();
               // Cleanup after the merge committed; a failure here only leaves garbage that expires.
               await o.transport.ack?.(req).catch(() => {});

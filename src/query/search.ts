@@ -1,5 +1,5 @@
 import type Database from 'better-sqlite3';
-import { identifierWords } from '../index-store/writer.js';
+import { identifierWords } from '../index-store/schema.js';
 import {
   checkKinds,
   checkLangs,

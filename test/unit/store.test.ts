@@ -16,7 +16,8 @@ import { EXTRACTOR_VERSION } from '../../src/extract/version.js';
 import { exportJsonl } from '../../src/index-store/export.js';
 import { openIndex } from '../../src/index-store/reader.js';
 import { buildFragment, spoolFragment } from '../../src/index-store/fragment.js';
-import { identifierWords, IndexWriter, isCompatible } from '../../src/index-store/writer.js';
+import { identifierWords } from '../../src/index-store/schema.js';
+import { IndexWriter, isCompatible } from '../../src/index-store/writer.js';
 import { PROTOCOL_VERSION, type FileRef, type FileResult, type JobResult, type Language } from '../../src/protocol/types.js';
 import { handleJob } from '../../src/worker/handle-job.js';
 
