@@ -5,6 +5,7 @@ const secs = (ms: number) => (ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : ms 
 const range = (s: Stat) => `${secs(s.min)} – ${secs(s.max)}`;
 const num = (n: number) => (n >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n >= 10 ? 1 : 2));
 const x = (v: number | null, digits = 2) => (v == null ? '–' : v.toFixed(digits));
+const round1 = (v: number) => Math.round(v * 10) / 10;
 
 function pad(cells: string[], widths: number[], right: boolean[]): string {
   return cells.map((c, i) => (right[i] ? c.padStart(widths[i]) : c.padEnd(widths[i]))).join('  ').trimEnd();
@@ -45,6 +46,8 @@ export function formatTree(t: TreeReport): string {
   rows.push(configRow(`re-run, one change (${t.incremental.threads}t)`, t.incremental.oneChange));
   if ('wallMs' in t.ctags) rows.push(['ctags -R', secs(t.ctags.wallMs.median), range(t.ctags.wallMs), cpu(t.ctags.cpuMs), '', '', `${t.ctags.tags} tags`, '']);
   else rows.push(['ctags -R', 'skipped', t.ctags.skipped, '', '', '', '', '']);
+  if ('runs' in t.astGrep) for (const a of t.astGrep.runs) rows.push([`ast-grep, ${a.threads} thread${a.threads > 1 ? 's' : ''}`, secs(a.wallMs.median), range(a.wallMs), cpu(a.cpuMs), '', '', `${a.matches} matches`, '']);
+  else rows.push(['ast-grep', 'skipped', t.astGrep.skipped, '', '', '', '', '']);
   out.push('  wall time: median and min – max; CPU: median user + system time of all threads');
   out.push(...table(['configuration', 'median', 'min – max', 'CPU', 'files/s', 'MB/s', 'symbols/s', 'peak RSS MB'], rows, [false, true, true, true, true, true, true, true]).map((l) => '  ' + l));
   out.push('');
@@ -70,20 +73,27 @@ export function formatTree(t: TreeReport): string {
   out.push(`    no-change re-run / ctags:   ${x(r.noChangeOverCtags)}`);
   out.push(`    one-change re-run / ctags:  ${x(r.oneChangeOverCtags)}`);
   if (r.clusterOverLocal.length) out.push(`    cluster / local:            ${r.clusterOverLocal.map((c) => `${c.workers}w ${x(c.value)}`).join('   ')}`);
+  out.push(`    full index / ast-grep:      ${r.fullIndexOverAstGrep.map((c) => `${c.threads}t ${x(c.value)}`).join('   ')}   (same thread count)`);
+  out.push(`    full index / ctags -R:      ${r.fullIndexOverCtags.map((c) => `${c.threads}t ${x(c.value)}`).join('   ')}`);
   out.push('  targets (reported, not enforced)');
   for (const tg of t.targets) out.push(target(tg));
   out.push('');
 
   const m = t.merge;
-  out.push(`  merge (single SQLite writer): ${num(m.resultsPerSec)} results/s, ${num(m.rowsPerSec)} rows/s (${m.results} results, ${m.rows} rows in ${secs(m.applyMs)}; commit ${secs(m.commitMs)})`);
-  out.push(`  per batch: worker ${m.workerMsPerBatch} ms; result ${num(m.encodedBytesPerResult)} B deflated (${num(m.jsonBytesPerResult)} B JSON), encode ${m.encodeMsPerResult} ms, decode ${m.decodeMsPerResult} ms`);
+  out.push(`  merge (one SQLite writer): ${num(m.resultsPerSec)} batches/s, ${num(m.rowsPerSec)} rows/s (${m.results} batches, ${m.rows} rows in ${secs(m.applyMs)}; commit ${secs(m.commitMs)})`);
+  out.push(`  per batch: worker ${m.workerMsPerBatch} ms; fragment ${num(m.fragmentBytesPerResult)} B, ${num(m.encodedBytesPerResult)} B compressed, encode ${m.encodeMsPerResult} ms, decode ${m.decodeMsPerResult} ms`);
+  if (t.replay) {
+    const rp = t.replay;
+    out.push(`  fan-in replay (worker ${round1(rp.workerMsPerBatch)} ms a batch; ${rp.cores} cores shared by Redis, the coordinator and the simulated workers)`);
+    const rrows = rp.points.map((p) => [String(p.k), String(p.batches), num(p.batchesPerSec), num(p.idealBatchesPerSec), `${Math.round(p.efficiency * 100)} %`, `${Math.round(p.mainBusy * 100)} %`, `${Math.round(p.writerBusy * 100)} %`, String(p.coordinatorCpuMsPerBatch), String(p.redisCpuMsPerBatch), String(p.redisCallsPerBatch), secs(p.commitMs)]);
+    out.push(...table(['threads', 'batches', 'batches/s', 'ideal', 'of ideal', 'main busy', 'writer busy', 'coord CPU ms/b', 'Redis CPU ms/b', 'calls/b', 'commit'], rrows, [true, true, true, true, true, true, true, true, true, true, true]).map((l) => '    ' + l));
+    out.push(`    limit: ${rp.limitIsLowerBound ? 'at least ' : ''}${rp.coordinatorLimitThreads} worker threads (${num(rp.maxBatchesPerSec)} batches/s x ${round1(rp.workerMsPerBatch)} ms)${rp.saturationK ? `; below 90 % of ideal from ${rp.saturationK} threads` : ''}; limited by ${rp.limitedBy}`);
+  }
   if (t.model) {
     const md = t.model;
+    out.push(`  scale-out: ${md.filesPerBatch} files, ${num(md.bytesPerBatch)} B per batch; worker ${md.workerMsPerBatch} ms per batch`);
     out.push(
-      `  scale-out model: ${md.filesPerBatch} files, ${num(md.bytesPerBatch)} B per batch; worker ${md.workerMsPerBatch} ms, coordinator ${md.coordinatorMsPerBatch} ms per batch`,
-    );
-    out.push(
-      `    limits in worker threads: coordinator ${md.coordinatorLimitThreads}, Redis ${md.redisLimitThreads} (${md.measuredCallsPerBatch ?? md.paperCallsPerBatch} calls/batch), network ${md.networkLimitThreads} (${num(md.measuredBytesPerBatch ?? md.paperBytesPerBatch)} B/batch) -> ${md.saturatesFirst} saturates first`,
+      `    limits in worker threads: coordinator ${md.coordinatorLimitThreads} (${md.coordinatorLimitSource}; paper model, merge alone ${md.paperCoordinatorMsPerBatch} ms: ${md.paperCoordinatorLimitThreads}), Redis ${md.redisLimitThreads} (${md.measuredCallsPerBatch ?? md.paperCallsPerBatch} calls/batch), network ${md.networkLimitThreads} (${num(md.measuredBytesPerBatch ?? md.paperBytesPerBatch)} B/batch) -> ${md.saturatesFirst} saturates first`,
     );
     for (const c of md.checks) out.push(`    check ${c.workers} worker(s): index phase predicted ${secs(c.predictedIndexMs)}, measured ${secs(c.measuredIndexMs)} (x${c.ratio})`);
   }

@@ -9,7 +9,7 @@ const esc = (s: string | number) => String(s).replace(/[&<>"]/g, (c) => ({ '&': 
 const f = (n: number, d = 2) => (Number.isFinite(n) ? n.toFixed(d) : '–');
 const secs = (ms: number) => (ms >= 1000 ? `${(ms / 1000).toFixed(2)} s` : `${Math.round(ms)} ms`);
 
-const COLORS = { parse: '#7c3aed', full: '#2563eb', cluster: '#ea580c', ideal: '#9ca3af' };
+const COLORS = { parse: '#7c3aed', full: '#2563eb', cluster: '#ea580c', ideal: '#9ca3af', astGrep: '#059669' };
 const PHASE_COLORS: Record<(typeof PHASE_KEYS)[number], string> = {
   otherMs: '#9ca3af',
   discoverMs: '#0ea5e9',
@@ -64,7 +64,9 @@ function lineChart(title: string, xLabel: string, yLabel: string, series: Series
     parts.push(`<line x1="${m.l}" x2="${W - m.r}" y1="${py(y)}" y2="${py(y)}" class="grid"/>`);
     parts.push(`<text x="${m.l - 6}" y="${py(y) + 4}" text-anchor="end" class="a">${esc(+y.toPrecision(3))}</text>`);
   }
-  for (let x = 1; x <= xMax; x++) parts.push(`<text x="${px(x)}" y="${H - m.b + 16}" text-anchor="middle" class="a">${x}</text>`);
+  // Every whole x on a short axis; only the measured ones on a long one.
+  const ticks = xMax <= 12 ? Array.from({ length: xMax }, (_, i) => i + 1) : [...new Set(xs)].sort((a, b) => a - b);
+  for (const x of ticks) parts.push(`<text x="${px(x)}" y="${H - m.b + 16}" text-anchor="middle" class="a">${x}</text>`);
   parts.push(`<text x="${(m.l + W - m.r) / 2}" y="${H - m.b + 34}" text-anchor="middle" class="a">${esc(xLabel)}</text>`);
   parts.push(`<text transform="translate(14 ${(m.t + H - m.b) / 2}) rotate(-90)" text-anchor="middle" class="a">${esc(yLabel)}</text>`);
   parts.push(`<line x1="${m.l}" x2="${m.l}" y1="${m.t}" y2="${H - m.b}" class="ax"/><line x1="${m.l}" x2="${W - m.r}" y1="${H - m.b}" y2="${H - m.b}" class="ax"/>`);
@@ -165,6 +167,7 @@ function treeSection(t: TreeReport): string {
     phaseBar('re-run, one change', t.incremental.oneChange),
   ];
   if ('wallMs' in t.ctags) bars.push({ label: 'ctags -R', segments: [{ key: 'single', ms: t.ctags.wallMs.median, color: '#6b7280', name: 'ctags' }] });
+  if ('runs' in t.astGrep) for (const a of t.astGrep.runs) bars.push({ label: `ast-grep ${a.threads}t`, segments: [{ key: 'single', ms: a.wallMs.median, color: COLORS.astGrep, name: 'ast-grep' }] });
 
   const rows: string[] = [row(['configuration', 'wall median', 'min – max', 'CPU', 'files/s', 'MB/s', 'symbols/s', 'peak RSS MB'], true)];
   const cpu = (s: Stat | null) => (s ? secs(s.median) : '–');
@@ -176,6 +179,7 @@ function treeSection(t: TreeReport): string {
   cfg('re-run, no change', t.incremental.noChange);
   cfg('re-run, one change', t.incremental.oneChange);
   if ('wallMs' in t.ctags) rows.push(row(['ctags -R', secs(t.ctags.wallMs.median), `${secs(t.ctags.wallMs.min)} – ${secs(t.ctags.wallMs.max)}`, cpu(t.ctags.cpuMs), '', '', `${t.ctags.tags} tags`, '']));
+  if ('runs' in t.astGrep) for (const a of t.astGrep.runs) rows.push(row([`ast-grep, ${a.threads}t`, secs(a.wallMs.median), `${secs(a.wallMs.min)} – ${secs(a.wallMs.max)}`, cpu(a.cpuMs), '', '', `${a.matches} matches`, '']));
 
   const r = t.ratios;
   const ratioRows = [
@@ -188,6 +192,8 @@ function treeSection(t: TreeReport): string {
     row(['no-change re-run / ctags', r.noChangeOverCtags == null ? '–' : f(r.noChangeOverCtags)]),
     row(['one-change re-run / ctags', r.oneChangeOverCtags == null ? '–' : f(r.oneChangeOverCtags)]),
     ...r.clusterOverLocal.map((c) => row([`cluster / local ${c.workers}w`, c.value == null ? '–' : f(c.value)])),
+    ...r.fullIndexOverAstGrep.map((c) => row([`full index / ast-grep ${c.threads}t`, c.value == null ? '–' : f(c.value)])),
+    ...r.fullIndexOverCtags.map((c) => row([`full index ${c.threads}t / ctags -R`, c.value == null ? '–' : f(c.value)])),
   ];
   const targetRows = [
     row(['target', 'goal', 'measured', ''], true),
@@ -195,9 +201,26 @@ function treeSection(t: TreeReport): string {
   ];
   const m = t.merge;
   const md = t.model;
+  const rp = t.replay;
+  const replayChart = rp
+    ? lineChart('Fan-in replay: batches merged per second against worker threads', 'simulated worker threads', 'batches / s (steady state)', [
+        { name: `ideal: threads / ${f(rp.workerMsPerBatch, 1)} ms`, color: COLORS.ideal, dashed: true, points: rp.points.map((p) => ({ x: p.k, y: p.idealBatchesPerSec })) },
+        { name: 'one coordinator (measured)', color: COLORS.cluster, points: rp.points.map((p) => ({ x: p.k, y: p.batchesPerSec })) },
+      ], 1)
+    : '';
+  const replayRows = rp
+    ? [
+        row(['threads', 'batches', 'batches/s', 'ideal', 'of ideal', 'main busy', 'writer busy', 'coordinator CPU ms/batch', 'Redis CPU ms/batch', 'commit'], true),
+        ...rp.points.map((p) => row([p.k, p.batches, f(p.batchesPerSec, 1), f(p.idealBatchesPerSec, 1), `${Math.round(p.efficiency * 100)} %`, `${Math.round(p.mainBusy * 100)} %`, `${Math.round(p.writerBusy * 100)} %`, f(p.coordinatorCpuMsPerBatch), f(p.redisCpuMsPerBatch), secs(p.commitMs)])),
+      ]
+    : [];
+  const replay = rp
+    ? `<p>Fan-in replay: one coordinator keeps <b>${rp.limitIsLowerBound ? 'at least ' : ''}${esc(rp.coordinatorLimitThreads)}</b> worker threads busy (${esc(f(rp.maxBatchesPerSec, 1))} batches/s × ${esc(f(rp.workerMsPerBatch, 1))} ms)${rp.saturationK ? `, below 90 % of ideal from ${esc(rp.saturationK)} threads` : ''}; limited by ${esc(rp.limitedBy)}.</p>
+<div class="charts">${replayChart}<table>${replayRows.join('')}</table></div>`
+    : '';
   const model = md
-    ? `<p>Scale-out model: ${esc(md.filesPerBatch)} files and ${esc(Math.round(md.bytesPerBatch / 1024))} KiB per batch; a worker thread spends ${esc(md.workerMsPerBatch)} ms on one, the coordinator ${esc(md.coordinatorMsPerBatch)} ms.
-       Limits, in worker threads: coordinator merge <b>${esc(md.coordinatorLimitThreads)}</b>, Redis <b>${esc(md.redisLimitThreads)}</b> (${esc(md.measuredCallsPerBatch ?? md.paperCallsPerBatch)} calls per batch at ${esc(md.assumed.redisCallsPerSec.toLocaleString('en-US'))}/s), network <b>${esc(md.networkLimitThreads)}</b> (${esc(Math.round((md.measuredBytesPerBatch ?? md.paperBytesPerBatch) / 1024))} KiB per batch at 1 Gb/s): <b>${esc(md.saturatesFirst)}</b> saturates first.
+    ? `<p>Scale-out: ${esc(md.filesPerBatch)} files and ${esc(Math.round(md.bytesPerBatch / 1024))} KiB per batch; a worker thread spends ${esc(md.workerMsPerBatch)} ms on one.
+       Limits, in worker threads: coordinator <b>${esc(md.coordinatorLimitThreads)}</b> (${esc(md.coordinatorLimitSource)}; the paper model, merge alone at ${esc(md.paperCoordinatorMsPerBatch)} ms a batch, says ${esc(md.paperCoordinatorLimitThreads)}), Redis <b>${esc(md.redisLimitThreads)}</b> (${esc(md.measuredCallsPerBatch ?? md.paperCallsPerBatch)} calls per batch at ${esc(md.assumed.redisCallsPerSec.toLocaleString('en-US'))}/s), network <b>${esc(md.networkLimitThreads)}</b> (${esc(Math.round((md.measuredBytesPerBatch ?? md.paperBytesPerBatch) / 1024))} KiB per batch at 1 Gb/s): <b>${esc(md.saturatesFirst)}</b> saturates first.
        ${md.checks.map((c) => `With ${c.workers} worker(s), index phase: predicted ${esc(secs(c.predictedIndexMs))}, measured ${esc(secs(c.measuredIndexMs))} (×${esc(c.ratio)}).`).join(' ')}</p>`
     : '';
   const last = t.local[t.local.length - 1];
@@ -210,7 +233,8 @@ ${phaseChart('Time by phase (medians of the timed runs, stacked)', bars)}</div>
 <div class="tables"><table>${rows.join('')}</table>
 <table>${ratioRows.join('')}</table>
 <table>${targetRows.join('')}</table></div>
-<p>Merge (single SQLite writer): <b>${esc(f(m.resultsPerSec, 1))}</b> results/s, <b>${esc(m.rowsPerSec.toLocaleString('en-US'))}</b> rows/s; a result is ${esc(Math.round(m.encodedBytesPerResult / 1024))} KiB deflated (${esc(Math.round(m.jsonBytesPerResult / 1024))} KiB JSON), decoded in ${esc(m.decodeMsPerResult)} ms.</p>
+<p>Merge (one SQLite writer): <b>${esc(f(m.resultsPerSec, 1))}</b> batches/s, <b>${esc(m.rowsPerSec.toLocaleString('en-US'))}</b> rows/s; a batch's fragment is ${esc(Math.round(m.fragmentBytesPerResult / 1024))} KiB, ${esc(Math.round(m.encodedBytesPerResult / 1024))} KiB compressed, decoded in ${esc(m.decodeMsPerResult)} ms.</p>
+${replay}
 ${model}
 ${t.notes.map((n) => `<p class="note">${esc(n)}</p>`).join('')}
 </section>`;

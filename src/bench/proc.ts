@@ -1,6 +1,6 @@
 /** Child processes for the bench: timed from spawn to exit, stdout captured, nothing inherited but the env. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { RunSummary } from '../pipeline/events.js';
 
@@ -42,14 +42,17 @@ function reapedChildrenCpuMs(): number | null {
   }
 }
 
-export function runProcess(cmd: string, args: string[], opts: { cwd?: string } = {}): Promise<ProcResult> {
+/** Runs a process to its end; with `stdoutFile` its output goes straight to that file (not through this process). */
+export function runProcess(cmd: string, args: string[], opts: { cwd?: string; stdoutFile?: string } = {}): Promise<ProcResult> {
   return new Promise((resolve, reject) => {
+    const fd = opts.stdoutFile ? openSync(opts.stdoutFile, 'w') : null;
     const cpu0 = reapedChildrenCpuMs();
     const t0 = performance.now();
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: childEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: childEnv(), stdio: ['ignore', fd ?? 'pipe', 'pipe'] });
+    if (fd !== null) closeSync(fd); // the child has its own copy
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout!.on('data', (d: Buffer) => out.push(d));
+    child.stdout?.on('data', (d: Buffer) => out.push(d));
     child.stderr!.on('data', (d: Buffer) => err.push(d));
     child.once('error', reject);
     // 'exit' rather than 'close': the wall time ends when the process does, not when its pipes drain.

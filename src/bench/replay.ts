@@ -22,6 +22,7 @@ import type { Redis } from 'ioredis';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { IndexStore } from '../index-store/store.js';
 import { dispatch } from '../pipeline/dispatch.js';
+import { batchId as idOfFiles } from '../plan/plan.js';
 import type { BatchHeader, JobRequest } from '../protocol/types.js';
 import { RedisTransport } from '../transport/redis/coordinator.js';
 import { encodeBatch } from '../transport/redis/codec.js';
@@ -66,17 +67,17 @@ export interface ReplayPoint {
   idealBatchesPerSec: number;
   /** batchesPerSec / idealBatchesPerSec. */
   efficiency: number;
-  /** Share of the coordinator's main thread that was busy (event loop utilisation). */
-  coordinatorBusy: number;
-  /** CPU of the coordinator process per batch (main thread, libuv's decompression and spool writes). */
-  coordinatorCpuMsPerBatch: number;
   /**
-   * Of the main thread, per batch: the store's merge; the deferred work it did while waiting (search rows); and the
-   * rest (Redis client, BullMQ, events, dispatch).
+   * Share of the time each coordinator thread was busy (event loop utilisation): the main thread (Redis client,
+   * BullMQ, dispatch) and the store's writer thread (the SQLite merge, and search rows while it has time to spare).
    */
-  mergeMsPerBatch: number;
-  idleWorkMsPerBatch: number;
-  otherMainMsPerBatch: number;
+  mainBusy: number;
+  writerBusy: number;
+  /** Busy time of each, per batch. */
+  mainMsPerBatch: number;
+  writerMsPerBatch: number;
+  /** CPU of the coordinator process per batch: both threads, and libuv's decompression and spool writes. */
+  coordinatorCpuMsPerBatch: number;
   /** Redis server CPU per batch (INFO cpu). */
   redisCpuMsPerBatch: number;
   redisCallsPerBatch: number;
@@ -184,9 +185,11 @@ function roundsOf(o: ReplayOptions, runId: string, n: number): { requests: JobRe
     const r = Math.floor(i / o.batches.length);
     const prefix = r === 0 ? '' : `r${r}/`;
     const batchId = r === 0 ? b.request.batchId : `${b.request.batchId}-r${r}`;
-    requests.push({ ...b.request, runId, batchId, files: b.request.files.map((f) => ({ ...f, path: prefix + f.path })) });
+    const request = { ...b.request, runId, batchId, files: b.request.files.map((f) => ({ ...f, path: prefix + f.path })) };
+    requests.push(request);
     for (const f of b.request.files) mtimes.set(prefix + f.path, o.mtimes.get(f.path) ?? 0);
-    results.set(batchId, encodeBatch({ ...b.header, runId, batchId }, r === 0 ? b.fragment : renamed(b.fragment, prefix)));
+    const header = { ...b.header, runId, batchId, parsed: idOfFiles(request.files) };
+    results.set(batchId, encodeBatch(header, r === 0 ? b.fragment : renamed(b.fragment, prefix)));
   }
   return { requests, results, mtimes };
 }
@@ -207,12 +210,11 @@ async function replayPoint(o: ReplayOptions, redis: Redis, k: number): Promise<R
   const out = join(dir, 'index.db');
   const store = IndexStore.open(out, { extractorVersion: EXTRACTOR_VERSION, full: true });
   try {
-    store.begin({ mtimes });
+    await store.begin({ mtimes, background: true });
     const merged: number[] = [];
-    let mergeMs = 0;
-    let idleMs = 0;
     const before = await redisCounters(redis);
     const elu0 = performance.eventLoopUtilization();
+    const writer0 = store.writerUtilization()!;
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await dispatch(requests, {
@@ -220,17 +222,9 @@ async function replayPoint(o: ReplayOptions, redis: Redis, k: number): Promise<R
       signal: new AbortController().signal,
       emit: () => {},
       priority: 'normal',
-      apply: (res) => {
-        const t = performance.now();
-        store.apply(res.batchId, res.fragments);
-        mergeMs += performance.now() - t;
+      apply: async (res) => {
+        await store.apply(res.batchId, res.fragments);
         merged.push(performance.now());
-      },
-      idle: () => {
-        const t = performance.now();
-        const more = store.idle();
-        idleMs += performance.now() - t;
-        return more;
       },
       applyFileError: (f) => {
         throw new Error(`replayed batch failed (${f.path}): the replay must merge every batch`);
@@ -242,6 +236,7 @@ async function replayPoint(o: ReplayOptions, redis: Redis, k: number): Promise<R
     const wallMs = performance.now() - t0;
     const cpu = process.cpuUsage(cpu0);
     const elu = performance.eventLoopUtilization(elu0);
+    const writer = store.writerUtilization(writer0)!;
     const after = await redisCounters(redis);
     for (const r of requests) await transport.ack(r);
     const t1 = performance.now();
@@ -254,7 +249,6 @@ async function replayPoint(o: ReplayOptions, redis: Redis, k: number): Promise<R
     const steady = merged.length - from;
     const batchesPerSec = span > 0 ? (steady * 1000) / span : (merged.length * 1000) / wallMs;
     const ideal = (k * 1000) / o.workerMs;
-    const busyMs = elu.active;
     return {
       k,
       batches: merged.length,
@@ -262,18 +256,18 @@ async function replayPoint(o: ReplayOptions, redis: Redis, k: number): Promise<R
       batchesPerSec: round(batchesPerSec, 1),
       idealBatchesPerSec: round(ideal, 1),
       efficiency: round(batchesPerSec / ideal, 3),
-      coordinatorBusy: round(elu.utilization, 3),
+      mainBusy: round(elu.utilization, 3),
+      writerBusy: round(writer.utilization, 3),
+      mainMsPerBatch: round(elu.active / n, 3),
+      writerMsPerBatch: round(writer.active / n, 3),
       coordinatorCpuMsPerBatch: round((cpu.user + cpu.system) / 1000 / n, 3),
-      mergeMsPerBatch: round(mergeMs / n, 3),
-      idleWorkMsPerBatch: round(idleMs / n, 3),
-      otherMainMsPerBatch: round(Math.max(0, busyMs - mergeMs - idleMs) / n, 3),
       redisCpuMsPerBatch: round((after.cpuMs - before.cpuMs) / n, 3),
       redisCallsPerBatch: round((after.calls - before.calls) / n, 1),
       commitMs: round(commitMs, 1),
       index: o.keepIndexes ? out : '',
     };
   } catch (err) {
-    store.abort();
+    await store.abort();
     throw err;
   } finally {
     await transport.close();
@@ -292,7 +286,7 @@ export async function replayFanIn(o: ReplayOptions): Promise<ReplayReport> {
   try {
     for (const k of o.ks) {
       const p = await replayPoint(o, redis, k);
-      o.log?.(`bench: replay, ${k} simulated worker thread(s): ${p.batches} batches, ${p.batchesPerSec} batches/s (ideal ${p.idealBatchesPerSec}), coordinator busy ${Math.round(p.coordinatorBusy * 100)} %`);
+      o.log?.(`bench: replay, ${k} simulated worker thread(s): ${p.batches} batches, ${p.batchesPerSec} batches/s (ideal ${p.idealBatchesPerSec}), coordinator busy: main thread ${Math.round(p.mainBusy * 100)} %, writer ${Math.round(p.writerBusy * 100)} %`);
       points.push(p);
     }
   } finally {
@@ -306,11 +300,15 @@ export function summarizeReplay(workerMs: number, points: ReplayPoint[]): Replay
   const best = points.reduce((a, b) => (b.batchesPerSec > a.batchesPerSec ? b : a), points[0]);
   const saturated = points.find((p) => p.efficiency < 0.9) ?? null;
   const largest = points.reduce((a, b) => (b.k > a.k ? b : a), points[0]);
+  const pct = (x: number) => `${Math.round(x * 100)} %`;
+  const redisShare = (best.redisCpuMsPerBatch * best.batchesPerSec) / 1000;
+  const coordShare = (best.coordinatorCpuMsPerBatch * best.batchesPerSec) / 1000;
   let limitedBy: string;
   if (!saturated) limitedBy = `nothing up to ${largest.k} threads: every point ran at 90 % or more of its ideal rate`;
-  else if (best.coordinatorBusy >= 0.9) limitedBy = `the coordinator's main thread (busy ${Math.round(best.coordinatorBusy * 100)} %: merge ${best.mergeMsPerBatch} ms + Redis client and dispatch ${best.otherMainMsPerBatch} ms a batch)`;
-  else if (best.redisCpuMsPerBatch * best.batchesPerSec >= 900) limitedBy = `Redis (${Math.round(best.redisCpuMsPerBatch * best.batchesPerSec / 10)} % of a core)`;
-  else limitedBy = `the machine's ${availableParallelism()} cores, shared by Redis (${Math.round(best.redisCpuMsPerBatch * best.batchesPerSec / 10)} % of a core), the coordinator (${Math.round((best.coordinatorCpuMsPerBatch * best.batchesPerSec) / 10)} %) and the simulated workers; the coordinator's main thread was busy ${Math.round(best.coordinatorBusy * 100)} %`;
+  else if (best.writerBusy >= 0.9) limitedBy = `the store's writer thread (busy ${pct(best.writerBusy)}, ${best.writerMsPerBatch} ms a batch: the SQLite merge)`;
+  else if (best.mainBusy >= 0.9) limitedBy = `the coordinator's main thread (busy ${pct(best.mainBusy)}, ${best.mainMsPerBatch} ms a batch: Redis client, BullMQ, dispatch)`;
+  else if (redisShare >= 0.9) limitedBy = `Redis (${pct(redisShare)} of a core)`;
+  else limitedBy = `the machine's ${availableParallelism()} cores, shared by the coordinator (${pct(coordShare)} of a core: main thread ${pct(best.mainBusy)}, writer ${pct(best.writerBusy)}), Redis (${pct(redisShare)}) and the simulated workers`;
   return {
     workerMsPerBatch: workerMs,
     cores: availableParallelism(),

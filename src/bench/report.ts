@@ -3,6 +3,7 @@
  * targets are all computed here from the recorded runs, so the table, the HTML page and the JSON always agree.
  */
 import type { CorpusStats } from './corpus.js';
+import type { ReplayReport } from './replay.js';
 
 /** Repeated measurements of one quantity; `median` is what every ratio uses. */
 export interface Stat {
@@ -130,27 +131,35 @@ export interface CtagsReport {
   command: string[];
 }
 
-/** The coordinator's single SQLite writer, measured alone on this tree's real results. */
+/** ast-grep: native tree-sitter parse plus one match per language over the same files, at each thread count. */
+export interface AstGrepReport {
+  version: string;
+  /** The command of the last thread count, with the file list shortened. */
+  command: string[];
+  runs: { threads: number; wallMs: Stat; cpuMs: Stat | null; matches: number }[];
+}
+
+/** The store's merge alone, on this tree's real batch fragments, and the per-batch costs of the cluster path. */
 export interface MergeRate {
   results: number;
   files: number;
   symbols: number;
   refs: number;
-  /** files + symbols + FTS rows + refs: every row the merge inserts. */
+  /** files + symbols + refs: the rows the merge copies (search rows are added apart: deferred work). */
   rows: number;
+  /** Every fragment merged, one transaction each, on the calling thread. */
   applyMs: number;
+  /** At commit: the deferred search rows, secondary indexes, rename. */
   commitMs: number;
   resultsPerSec: number;
   rowsPerSec: number;
-  /** Worker side, per batch: handleJob's own duration (read + parse + extract) on a single pool thread, mean. */
+  /** Worker side, per batch: a pool thread's whole part (read, parse, extract, build the fragment), mean. */
   workerMsPerBatch: number;
-  /** Cluster cost per result: deflate on the worker, inflate + JSON.parse on the coordinator. */
+  /** A fragment's size, and the result as it travels through Redis (compressed), with its encode and decode. */
+  fragmentBytesPerResult: number;
+  encodedBytesPerResult: number;
   encodeMsPerResult: number;
   decodeMsPerResult: number;
-  encodedBytesPerResult: number;
-  jsonBytesPerResult: number;
-  /** Coordinator reading a batch's files to upload them as blobs (warm page cache). */
-  blobReadMsPerBatch: number;
 }
 
 /** The model predicts the batch loop (the index phase); fixed costs (start, discover, hash, commit) are measured. */
@@ -163,29 +172,34 @@ export interface ModelCheck {
   ratio: number;
 }
 
-/** The paper model of scaling out (see docs/BENCHMARKS.md). */
+/** Scaling out: the fan-in replay's measurement, and the paper model beside it (see docs/BENCHMARKS.md). */
 export interface ScaleModel {
   batches: number;
   filesPerBatch: number;
   bytesPerBatch: number;
   rowsPerBatch: number;
-  /** What one worker thread spends on a batch. */
+  /** What one cluster worker thread spends on a batch (its whole part, and encoding the result). */
   workerMsPerBatch: number;
-  /** What the coordinator spends on a batch in cluster mode: blob read + decode + merge. */
-  coordinatorMsPerBatch: number;
-  /** Worker threads one coordinator can keep busy before its merge is the bottleneck. */
+  /**
+   * Worker threads one coordinator keeps busy: from the replay when it ran (its highest rate x the worker's time,
+   * `source` 'replay'), else the paper model's (`source` 'paper').
+   */
   coordinatorLimitThreads: number;
+  coordinatorLimitSource: 'replay' | 'paper';
+  /** The paper model: the merge alone (measured on the calling thread) against the worker's time. */
+  paperCoordinatorMsPerBatch: number;
+  paperCoordinatorLimitThreads: number;
   /** Top-level Redis commands per batch counted from the code (see docs), and the measured count. */
   paperCallsPerBatch: number;
   measuredCallsPerBatch: number | null;
-  /** Bytes through Redis per batch: blobs + job + result, in and out. */
+  /** Bytes through Redis per batch for workers with a checkout: job + result, in and out. */
   paperBytesPerBatch: number;
   measuredBytesPerBatch: number | null;
   /** Assumed capacity of one Redis instance and one network link (see docs). */
   assumed: { redisCallsPerSec: number; networkBytesPerSec: number };
   redisLimitThreads: number;
   networkLimitThreads: number;
-  saturatesFirst: 'coordinator merge' | 'redis commands' | 'network';
+  saturatesFirst: 'coordinator' | 'redis commands' | 'network';
   checks: ModelCheck[];
 }
 
@@ -211,6 +225,9 @@ export interface Ratios {
   oneChangeOverCtags: number | null;
   /** Cluster median wall / local median wall at the same total threads. */
   clusterOverLocal: { workers: number; value: number | null }[];
+  /** Full index median wall / ast-grep median wall at the same thread count, and / `ctags -R` median wall. */
+  fullIndexOverAstGrep: { threads: number; value: number | null }[];
+  fullIndexOverCtags: { threads: number; value: number | null }[];
 }
 
 export interface Target {
@@ -233,7 +250,10 @@ export interface TreeReport {
   cluster: ClusterConfig[] | null;
   incremental: IncrementalReport;
   ctags: CtagsReport | { skipped: string };
+  astGrep: AstGrepReport | { skipped: string };
   merge: MergeRate;
+  /** The fan-in replay (with --redis). */
+  replay: ReplayReport | null;
   model: ScaleModel | null;
   ratios: Ratios;
   targets: Target[];
@@ -254,6 +274,8 @@ export interface BenchReport {
     warmup: number;
     redis: boolean;
     ctags: string | null;
+    astGrep: string | null;
+    replayThreads: number[];
     exclude: string[];
     defaultExcludes: boolean;
     corpus: { files?: number; mb?: number; seed: number } | null;
@@ -263,7 +285,7 @@ export interface BenchReport {
 }
 
 /** Every ratio, from the medians only. */
-export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'local' | 'cluster' | 'incremental' | 'ctags'>, cores: number): Ratios {
+export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'local' | 'cluster' | 'incremental' | 'ctags' | 'astGrep'>, cores: number): Ratios {
   const byThreads = new Map(t.local.map((c) => [c.threads, c]));
   const base = byThreads.has(1) ? 1 : Math.min(...t.local.map((c) => c.threads));
   const baseWall = byThreads.get(base)?.wallMs.median;
@@ -295,11 +317,21 @@ export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'local' | 'clust
     noChangeOverCtags: ratio(t.incremental.noChange.wallMs.median, ctagsMs),
     oneChangeOverCtags: ratio(t.incremental.oneChange.wallMs.median, ctagsMs),
     clusterOverLocal: (t.cluster ?? []).map((c) => ({ workers: c.workers, value: ratio(c.wallMs.median, byThreads.get(c.threadsTotal)?.wallMs.median) })),
+    fullIndexOverAstGrep: t.local.map((c) => ({
+      threads: c.threads,
+      value: ratio(c.wallMs.median, 'runs' in t.astGrep ? t.astGrep.runs.find((a) => a.threads === c.threads)?.wallMs.median : null),
+    })),
+    fullIndexOverCtags: t.local.map((c) => ({ threads: c.threads, value: ratio(c.wallMs.median, ctagsMs) })),
   };
 }
 
+/** Worker threads one coordinator must keep busy, and the bytes a batch may cost with a checkout (issue #13). */
+export const COORDINATOR_TARGET_THREADS = 16;
+/** Half of the 842 KB a batch cost before results became fragments and blobs went on demand. */
+export const NETWORK_TARGET_BYTES = 421_000;
+
 /** The targets the brief sets; reported, never asserted. */
-export function computeTargets(r: Ratios): Target[] {
+export function computeTargets(r: Ratios, model: ScaleModel | null = null): Target[] {
   const t = (name: string, op: '>=' | '<=', target: number, value: number | null): Target => ({
     name,
     op,
@@ -313,5 +345,7 @@ export function computeTargets(r: Ratios): Target[] {
   for (const e of r.endToEndOverParseOnly) out.push(t(`end-to-end / parse-only @${e.threads}t`, '>=', 0.8, e.value));
   out.push(t('no-change re-run / ctags', '<=', 0.5, r.noChangeOverCtags));
   for (const c of r.clusterOverLocal) out.push(t(`cluster / local @${c.workers}w`, '<=', 1.2, c.value));
+  if (model?.coordinatorLimitSource === 'replay') out.push(t('coordinator limit, worker threads (replay)', '>=', COORDINATOR_TARGET_THREADS, model.coordinatorLimitThreads));
+  if (model?.measuredBytesPerBatch != null) out.push(t('Redis bytes per batch, workers with a checkout', '<=', NETWORK_TARGET_BYTES, model.measuredBytesPerBatch));
   return out;
 }

@@ -25,13 +25,16 @@ import { LocalTransport } from '../transport/local.js';
 import { decodeBatch, encodeBatch } from '../transport/redis/codec.js';
 import { createRedis, preflight } from '../transport/redis/connection.js';
 import { Keys } from '../transport/redis/keys.js';
+import { astGrepBinary, astGrepRules } from './ast-grep.js';
 import { generateCorpus, type CorpusStats } from './corpus.js';
+import { replayFanIn, type ReplayBatch, type ReplayReport } from './replay.js';
 import { BIN, childEnv, cpuModel, ctagsVersion, runIndexChild, runProcess, stopChild, vmHwmMb } from './proc.js';
 import {
   computeRatios,
   computeTargets,
   round,
   stat,
+  type AstGrepReport,
   type BenchReport,
   type ClusterConfig,
   type CtagsReport,
@@ -56,7 +59,10 @@ export interface BenchOptions {
   mb?: number;
   seed: number;
   redis: string | null;
+  /** Simulated worker threads of the fan-in replay (with redis). */
+  replayThreads: number[];
   ctags: boolean;
+  astGrep: boolean;
   exclude: string[];
   /** The indexer's default excludes (node_modules, vendor, ...), on both sides; false indexes them too. */
   defaultExcludes: boolean;
@@ -78,6 +84,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
   const notes: string[] = [];
   const ctags = o.ctags ? ctagsVersion() : ({ ok: false, reason: 'skipped (--no-ctags)' } as const);
   if (!ctags.ok) notes.push(`ctags: ${ctags.reason}`);
+  const astGrep = o.astGrep ? astGrepBinary() : ({ ok: false, reason: 'skipped (--no-ast-grep)' } as const);
+  if (!astGrep.ok) notes.push(`ast-grep: ${astGrep.reason}`);
   try {
     const trees: { name: string; root: string; generated: CorpusStats | null }[] = [];
     if (o.paths.length === 0) {
@@ -117,6 +125,8 @@ export async function runBench(o: BenchOptions): Promise<BenchReport> {
         warmup: WARMUP,
         redis: !!o.redis,
         ctags: ctags.ok ? ctags.version : null,
+        astGrep: astGrep.ok ? astGrep.version : null,
+        replayThreads: o.redis ? o.replayThreads : [],
         exclude: o.exclude,
         defaultExcludes: o.defaultExcludes,
         corpus: o.paths.length ? null : { files: o.files, mb: o.mb, seed: o.seed },
@@ -252,16 +262,24 @@ async function benchTree(o: BenchOptions, t: { name: string; root: string; gener
   // 4. Incremental re-runs on a copy.
   const incremental = await benchIncremental(o, t.name, p, dir, exclude, notes);
 
-  // 5. ctags on the same tree.
+  // 5. ctags and ast-grep on the same tree.
   let ctagsReport: CtagsReport | { skipped: string };
   if (ctags) ctagsReport = await benchCtags(o, t, dir);
   else ctagsReport = { skipped: o.ctags ? 'universal-ctags not installed' : '--no-ctags' };
+  const astGrep = o.astGrep ? await benchAstGrep(o, t, p, dir) : { skipped: '--no-ast-grep' };
 
-  // 6. The coordinator's merge alone, and the per-batch costs of the cluster path.
-  const merge = await benchMerge(o, t.name, p, dir);
-  const model = scaleModel(p, bytes, merge, cluster);
+  // 6. The store's merge alone, the per-batch costs of the cluster path, and (with Redis) the fan-in replay.
+  const { merge, batches } = await benchMerge(o, t.name, p, dir);
+  // A cluster worker thread also compresses the result it stores.
+  const clusterWorkerMs = merge.workerMsPerBatch + merge.encodeMsPerResult;
+  let replay: ReplayReport | null = null;
+  if (o.redis) {
+    o.log(`bench: ${t.name}: fan-in replay, worker ${round(clusterWorkerMs, 1)} ms a batch, ${o.replayThreads.join(',')} simulated thread(s)`);
+    replay = await replayFanIn({ redis: o.redis, root: t.root, dir: join(dir, 'replay'), batches, mtimes: p.mtimes, workerMs: clusterWorkerMs, ks: o.replayThreads, log: o.log });
+  }
+  const model = scaleModel(p, bytes, merge, clusterWorkerMs, replay, cluster);
 
-  const base = { parseOnly, local, cluster, incremental, ctags: ctagsReport };
+  const base = { parseOnly, local, cluster, incremental, ctags: ctagsReport, astGrep };
   const ratios = computeRatios(base, availableParallelism());
   if (incremental.noChange.discovery !== p.disc.source) notes.push(`the incremental copy is listed by ${incremental.noChange.discovery}, the tree by ${p.disc.source}`);
   if (o.exclude.length) notes.push(`excluded: ${o.exclude.join(' ')}`);
@@ -273,9 +291,10 @@ async function benchTree(o: BenchOptions, t: { name: string; root: string; gener
     corpus: { files: p.refs.length, bytes, skipped: p.disc.skipped.length, batches: p.requests.length, byLanguage, discovery: p.disc.source },
     ...base,
     merge,
+    replay,
     model,
     ratios,
-    targets: computeTargets(ratios),
+    targets: computeTargets(ratios, model),
     load: { start: loadStart, end: round(loadavg()[0]) },
     notes,
   };
@@ -502,17 +521,46 @@ async function benchCtags(o: BenchOptions, t: { name: string; root: string }, di
   return { wallMs: stat(runs.map((r) => round(r.wallMs, 1))), cpuMs: cpuStat(runs), tags: count, command };
 }
 
+/**
+ * ast-grep over exactly the files discovery listed (given by path, so ignore rules cannot differ), at each thread
+ * count: `ast-grep scan --inline-rules` with one function-definition rule per language, JSON lines to a file.
+ */
+async function benchAstGrep(o: BenchOptions, t: { name: string; root: string }, p: Prepared, dir: string): Promise<AstGrepReport | { skipped: string }> {
+  const bin = astGrepBinary();
+  if (!bin.ok) return { skipped: bin.reason };
+  const rules = astGrepRules(p.refs.map((f) => f.language));
+  const paths = p.refs.map((f) => f.path).sort();
+  const out = join(dir, 'ast-grep.jsonl');
+  const runs: AstGrepReport['runs'] = [];
+  let command: string[] = [];
+  for (const threads of o.threadsList) {
+    const args = ['scan', '--inline-rules', rules, '--json=stream', '-j', String(threads), ...paths];
+    command = [bin.bin, ...args.slice(0, 6), `<${paths.length} files>`];
+    const timed = await repeated(o, `${t.name}: ast-grep, ${threads} thread(s)`, async () => {
+      const r = await runProcess(bin.bin, args, { cwd: t.root, stdoutFile: out });
+      if (r.code !== 0) throw new Error(`ast-grep exited ${r.code ?? r.signal}: ${r.stderr.trim().slice(0, 500)}`);
+      return r;
+    }, (r) => r.wallMs);
+    const matches = readFileSync(out, 'utf8').split('\n').filter(Boolean).length;
+    runs.push({ threads, wallMs: stat(timed.map((r) => round(r.wallMs, 1))), cpuMs: cpuStat(timed), matches });
+  }
+  rmSync(out, { force: true });
+  return { version: bin.version, command, runs };
+}
+
 // --------------------------------------------------------------------------------------------------- merge
 
-async function benchMerge(o: BenchOptions, name: string, p: Prepared, dir: string): Promise<MergeRate> {
+async function benchMerge(o: BenchOptions, name: string, p: Prepared, dir: string): Promise<{ merge: MergeRate; batches: ReplayBatch[] }> {
   o.log(`bench: ${name}: merge rate: extracting every batch in-process (1 thread)`);
-  const results: { header: BatchHeader; fragment: Buffer }[] = [];
+  const batches: ReplayBatch[] = [];
+  const byId = new Map(p.requests.map((r) => [r.batchId, r]));
   // One thread: its per-batch durations are what a worker thread with a core of its own spends (the model's w).
   const transport = new LocalTransport({ threads: 1 });
   try {
     await dispatchAll(p, transport, (r) => {
       const [path] = r.fragments;
-      results.push({ header: r, fragment: readFileSync(path) });
+      const { fragments: _f, delivery: _d, ...header } = r;
+      batches.push({ request: byId.get(r.batchId)!, header, fragment: readFileSync(path) });
       discardFragment(path);
     });
   } finally {
@@ -522,90 +570,96 @@ async function benchMerge(o: BenchOptions, name: string, p: Prepared, dir: strin
   let decodeMs = 0;
   let encoded = 0;
   let raw = 0;
-  for (const r of results) {
+  for (const b of batches) {
     let t0 = performance.now();
-    const buf = encodeBatch(r.header, r.fragment);
+    const buf = encodeBatch(b.header, b.fragment);
     encodeMs += performance.now() - t0;
     t0 = performance.now();
     await decodeBatch(buf);
     decodeMs += performance.now() - t0;
     encoded += buf.length;
-    raw += r.fragment.length;
+    raw += b.fragment.length;
   }
 
   const path = join(dir, 'merge.db');
-  const runs = await repeated(o, `${name}: merge (single SQLite writer)`, async () => {
+  const runs = await repeated(o, `${name}: merge (one SQLite writer, this thread)`, async () => {
     rmSync(path, { force: true });
     const store = IndexStore.open(path, { extractorVersion: EXTRACTOR_VERSION, full: true });
-    store.begin({ mtimes: p.mtimes });
-    const files = results.map((r) => spoolFragment(r.header.batchId, r.fragment));
+    await store.begin({ mtimes: p.mtimes });
+    const files = batches.map((b) => spoolFragment(b.header.batchId, b.fragment));
     const t1 = performance.now();
-    results.forEach((r, i) => store.apply(r.header.batchId, [files[i]]));
+    for (const [i, b] of batches.entries()) await store.apply(b.header.batchId, [files[i]]);
     const t2 = performance.now();
     await store.commit({ root: p.opts.root, summary: {}, contentIndex: false });
     return { applyMs: t2 - t1, commitMs: performance.now() - t2, ms: performance.now() - t1 };
   }, (r) => r.ms);
   const applyMs = stat(runs.map((r) => r.applyMs)).median;
   const commitMs = stat(runs.map((r) => r.commitMs)).median;
-  const files = results.reduce((n, r) => n + r.header.counts.files, 0);
-  const symbols = results.reduce((n, r) => n + r.header.counts.symbols, 0);
-  const refs = results.reduce((n, r) => n + r.header.counts.refs, 0);
+  const sum = (f: (b: ReplayBatch) => number) => batches.reduce((n, b) => n + f(b), 0);
+  const files = sum((b) => b.header.counts.files);
+  const symbols = sum((b) => b.header.counts.symbols);
+  const refs = sum((b) => b.header.counts.refs);
   const rows = files + symbols + refs;
-  const n = Math.max(results.length, 1);
+  const n = Math.max(batches.length, 1);
   return {
-    results: results.length,
-    files,
-    symbols,
-    refs,
-    rows,
-    applyMs: round(applyMs, 1),
-    commitMs: round(commitMs, 1),
-    resultsPerSec: round(results.length / (applyMs / 1000), 1),
-    rowsPerSec: Math.round(rows / (applyMs / 1000)),
-    workerMsPerBatch: round(results.reduce((s, r) => s + r.header.durationMs, 0) / n, 2),
-    encodeMsPerResult: round(encodeMs / n, 3),
-    decodeMsPerResult: round(decodeMs / n, 3),
-    encodedBytesPerResult: Math.round(encoded / n),
-    jsonBytesPerResult: Math.round(raw / n),
-    blobReadMsPerBatch: 0,
+    batches,
+    merge: {
+      results: batches.length,
+      files,
+      symbols,
+      refs,
+      rows,
+      applyMs: round(applyMs, 1),
+      commitMs: round(commitMs, 1),
+      resultsPerSec: round(batches.length / (applyMs / 1000), 1),
+      rowsPerSec: Math.round(rows / (applyMs / 1000)),
+      workerMsPerBatch: round(sum((b) => b.header.durationMs) / n, 2),
+      fragmentBytesPerResult: Math.round(raw / n),
+      encodedBytesPerResult: Math.round(encoded / n),
+      encodeMsPerResult: round(encodeMs / n, 3),
+      decodeMsPerResult: round(decodeMs / n, 3),
+    },
   };
 }
 
 /**
- * Top-level Redis commands per batch, counted from the code (coordinator.ts, worker.ts, BullMQ 5):
- * coordinator: F blob SETs (one pipeline), getJob (HGETALL) and add (EVALSHA) at submit, a state check
- * (EVALSHA) right after; on completion getJobState (EVALSHA) + getJob (HGETALL) + result GET; ack: F+1 DELs and
- * remove (EVALSHA). Worker: moveToActive (EVALSHA) and moveToFinished (EVALSHA, which also fetches the next job),
- * the result SET; blob GETs only without a matching checkout (--root), which the bench's workers have.
+ * Top-level Redis commands per batch, counted from the code (coordinator.ts, worker.ts, BullMQ 5): coordinator: at
+ * submit one MULTI (EXISTS job, GETRANGE result) and the add (EVALSHA); on completion the result GET; at the ack one
+ * DEL. Worker: moveToActive and moveToFinished (EVALSHA, the latter also fetches the next job) and the result SET;
+ * blob GETs only without a matching checkout (--root), which the bench's workers have. Blobs are uploaded only on
+ * such a worker's request.
  */
 export function paperCallsPerBatch(filesPerBatch: number, blobsFetched = false): number {
-  const coordinator = filesPerBatch + 2 + 1 + 3 + (filesPerBatch + 1) + 1;
-  const worker = 2 + 1 + (blobsFetched ? filesPerBatch : 0);
+  const coordinator = 4 + 1 + 1 + 1;
+  const worker = 2 + 1 + (blobsFetched ? 2 * filesPerBatch + 3 : 0);
   return coordinator + worker;
 }
 
-function scaleModel(p: Prepared, bytes: number, m: MergeRate, cluster: ClusterConfig[] | null): ScaleModel | null {
+function scaleModel(p: Prepared, bytes: number, m: MergeRate, w: number, replay: ReplayReport | null, cluster: ClusterConfig[] | null): ScaleModel | null {
   const B = p.requests.length;
   if (B === 0) return null;
   const filesPerBatch = p.refs.length / B;
   const bytesPerBatch = bytes / B;
-  const w = m.workerMsPerBatch;
-  const c = m.applyMs / Math.max(m.results, 1) + m.decodeMsPerResult + m.blobReadMsPerBatch;
+  const paperC = m.applyMs / Math.max(m.results, 1);
   const jobBytes = Buffer.byteLength(JSON.stringify(p.requests[0])) * (filesPerBatch / Math.max(p.requests[0].files.length, 1));
-  const paperBytes = bytesPerBatch + 2 * jobBytes + 2 * m.encodedBytesPerResult;
+  // The job in and out, the result in and out.
+  const paperBytes = 2 * jobBytes + 2 * m.encodedBytesPerResult;
   const measuredCalls = cluster?.length ? stat(cluster.map((x) => x.redis.callsPerBatch)).median : null;
   const measuredBytes = cluster?.length ? stat(cluster.map((x) => x.redis.bytesInPerBatch + x.redis.bytesOutPerBatch)).median : null;
   const paperCalls = paperCallsPerBatch(filesPerBatch);
   const calls = measuredCalls ?? paperCalls;
   const netBytes = measuredBytes ?? paperBytes;
-  const coordinatorLimit = w / c;
+  const paperLimit = w / paperC;
+  const coordinatorLimit = replay ? replay.coordinatorLimitThreads : paperLimit;
+  // The coordinator's time per batch, as the replay measured it at its best (for the checks below).
+  const c = replay ? 1000 / replay.maxBatchesPerSec : paperC;
   const redisLimit = (ASSUMED_REDIS_CALLS_PER_SEC * (w / 1000)) / calls;
   const networkLimit = (ASSUMED_NETWORK_BYTES_PER_SEC * (w / 1000)) / netBytes;
   const min = Math.min(coordinatorLimit, redisLimit, networkLimit);
   const cores = availableParallelism();
   const checks = (cluster ?? []).map((k) => {
-    // The batch loop is bound by the slowest of: the workers, the coordinator's merge, and (on one host) the
-    // cores all of them share.
+    // The batch loop is bound by the slowest of: the workers, the coordinator, and (on one host) the cores all of
+    // them share.
     const predicted = Math.max((B * w) / k.workers, B * c, (B * (w + c)) / Math.min(cores, k.workers + 1));
     return { workers: k.workers, predictedIndexMs: Math.round(predicted), measuredIndexMs: Math.round(k.phases.indexMs), ratio: round(k.phases.indexMs / predicted, 3) };
   });
@@ -615,8 +669,10 @@ function scaleModel(p: Prepared, bytes: number, m: MergeRate, cluster: ClusterCo
     bytesPerBatch: Math.round(bytesPerBatch),
     rowsPerBatch: round(m.rows / Math.max(m.results, 1), 1),
     workerMsPerBatch: round(w, 2),
-    coordinatorMsPerBatch: round(c, 3),
     coordinatorLimitThreads: round(coordinatorLimit, 1),
+    coordinatorLimitSource: replay ? 'replay' : 'paper',
+    paperCoordinatorMsPerBatch: round(paperC, 3),
+    paperCoordinatorLimitThreads: round(paperLimit, 1),
     paperCallsPerBatch: round(paperCalls, 1),
     measuredCallsPerBatch: measuredCalls,
     paperBytesPerBatch: Math.round(paperBytes),
@@ -624,7 +680,7 @@ function scaleModel(p: Prepared, bytes: number, m: MergeRate, cluster: ClusterCo
     assumed: { redisCallsPerSec: ASSUMED_REDIS_CALLS_PER_SEC, networkBytesPerSec: ASSUMED_NETWORK_BYTES_PER_SEC },
     redisLimitThreads: round(redisLimit, 1),
     networkLimitThreads: round(networkLimit, 1),
-    saturatesFirst: min === coordinatorLimit ? 'coordinator merge' : min === redisLimit ? 'redis commands' : 'network',
+    saturatesFirst: min === coordinatorLimit ? 'coordinator' : min === redisLimit ? 'redis commands' : 'network',
     checks,
   };
 }

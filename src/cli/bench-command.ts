@@ -27,7 +27,7 @@ export function parseList(flag: string, v: string | number | undefined, fallback
 export function registerBenchCommand<T>(y: Argv<T>): Argv<T> {
   return y.command(
     'bench [paths..]',
-    'Measure parse-only ceiling, full index at 1..N threads, cluster, incremental re-runs and ctags on the same trees',
+    'Measure parse-only ceiling, full index at 1..N threads, cluster and its fan-in, incremental re-runs, ctags and ast-grep on the same trees',
     (b) =>
       b
         .positional('paths', { type: 'string', array: true, describe: 'Trees to measure (default: a generated Python/JS/TS/Rust corpus)' })
@@ -38,9 +38,11 @@ export function registerBenchCommand<T>(y: Argv<T>): Argv<T> {
         .option('seed', { type: 'number', default: 1, describe: 'Generated corpus: PRNG seed' })
         .option('redis', { type: 'string', describe: 'Also measure cluster mode through this Redis (redis://host:port)' })
         .option('workers', { type: 'string', describe: 'Worker processes for the cluster runs, 1 thread each (default: the thread list)' })
+        .option('replay-threads', { type: 'string', describe: 'Simulated worker threads of the fan-in replay, with --redis (default 1,2,4,8,16,24,32)' })
         .option('exclude', { type: 'string', array: true, describe: 'Skip paths matching these globs (indexer and ctags alike)' })
         .option('default-excludes', { type: 'boolean', default: true, describe: 'Apply the default excludes (node_modules, vendor, ...) on both sides; --no-default-excludes indexes them too' })
         .option('ctags', { type: 'boolean', default: true, describe: 'Compare with universal-ctags (--no-ctags to skip)' })
+        .option('ast-grep', { type: 'boolean', default: true, describe: 'Compare with ast-grep at each thread count (--no-ast-grep to skip)' })
         .option('json', { type: 'boolean', describe: 'Print the whole report as JSON on stdout' })
         .option('report', { type: 'string', describe: 'Also write a self-contained HTML report (inline SVG charts) here' })
         .option('work-dir', { type: 'string', describe: 'Keep the corpus, copies and indexes here (default: a temp folder, removed)' })
@@ -49,6 +51,7 @@ export function registerBenchCommand<T>(y: Argv<T>): Argv<T> {
       const cores = availableParallelism();
       const threadsList = parseList('threads-list', argv['threads-list'] as string | undefined, Array.from({ length: cores }, (_, i) => i + 1));
       const workersList = parseList('workers', argv.workers as string | undefined, threadsList);
+      const replayThreads = parseList('replay-threads', argv['replay-threads'] as string | undefined, [1, 2, 4, 8, 16, 24, 32]);
       const repeat = argv.repeat as number;
       if (!Number.isInteger(repeat) || repeat < 1) throw new UsageError('--repeat must be a whole number >= 1');
       const files = argv.files as number | undefined;
@@ -69,7 +72,9 @@ export function registerBenchCommand<T>(y: Argv<T>): Argv<T> {
         mb,
         seed: argv.seed as number,
         redis: (argv.redis as string | undefined) ?? null,
+        replayThreads,
         ctags: argv.ctags as boolean,
+        astGrep: argv['ast-grep'] as boolean,
         exclude: ((argv.exclude as string[] | undefined) ?? []).map(String),
         defaultExcludes: argv['default-excludes'] as boolean,
         workDir: (argv['work-dir'] as string | undefined) ?? null,

@@ -2,17 +2,28 @@
  * The store behind one handle: what the previous index holds, the build of the next one (apply, commit, abort),
  * and its totals. The pipeline talks to the index only through this, so that another backend, or shards behind the
  * same handle, never touch the pipeline.
+ *
+ * A big build runs its writer on a thread of its own (writer-thread.ts): merging fragments is SQLite work that
+ * would otherwise share one thread with receiving results. A small one (a patch, a few files) runs it here.
  */
 import { existsSync } from 'node:fs';
+import type { EventLoopUtilization } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import type { SkippedFile } from '../discover/discover.js';
 import type { FileRef, FileResult } from '../protocol/types.js';
-import { buildContentIndex, hasContentIndex } from './content.js';
 import { openIndex, priorFiles, type PriorRow } from './reader.js';
+import { BuildSession, type CommitOptions } from './session.js';
 import { indexStats, type IndexStats } from './stats.js';
-import { IndexWriter, isCompatible, removeBuild } from './writer.js';
+import type { WriterCall, WriterReply, WriterThreadData } from './writer-thread.js';
+import { isCompatible, removeBuild } from './writer.js';
 
 export type { IndexStats } from './stats.js';
 export type { PriorRow } from './reader.js';
+export type { CommitOptions } from './session.js';
+
+// Resolves to dist/index-store/writer-thread.js from both src/index-store (tests) and dist/index-store (the CLI).
+const WRITER_THREAD = fileURLToPath(new URL('../../dist/index-store/writer-thread.js', import.meta.url));
 
 export interface StoreOptions {
   extractorVersion: number;
@@ -27,20 +38,54 @@ export interface BeginOptions {
   patch?: boolean;
   /** Modification times from discovery, recorded with each file. */
   mtimes: ReadonlyMap<string, number>;
+  /** A big build: run the writer on a thread of its own (see above). */
+  background?: boolean;
 }
 
-export interface CommitOptions {
-  root: string;
-  /** What the run recorded: a later run that changes nothing reports these totals without counting. */
-  summary: unknown;
-  /** Build the content (text) index; an index that has one keeps it current whatever this says. */
-  contentIndex: boolean;
+type Method = keyof BuildSession;
+type Call = <M extends Method>(method: M, ...args: Parameters<BuildSession[M]>) => Promise<Awaited<ReturnType<BuildSession[M]>>>;
+
+/** The writer on a thread: every call a message, answered in order. */
+interface Caller {
+  call: Call;
+  close: () => Promise<void>;
+  /** The writer thread's event loop utilisation (null: the writer runs on the caller's thread). */
+  elu: (since?: EventLoopUtilization) => EventLoopUtilization | null;
+}
+
+function threadCaller(path: string, data: WriterThreadData): Caller {
+  const worker = new Worker(WRITER_THREAD, { workerData: data });
+  const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+  let seq = 0;
+  let dead: Error | null = null;
+  const failAll = (err: Error) => {
+    dead ??= err;
+    for (const p of pending.values()) p.reject(err);
+    pending.clear();
+  };
+  worker.on('message', (r: WriterReply) => {
+    const p = pending.get(r.id);
+    if (!p) return;
+    pending.delete(r.id);
+    if (r.ok) p.resolve(r.value);
+    else p.reject(Object.assign(new Error(r.error.message), { stack: r.error.stack, code: r.error.code }));
+  });
+  worker.on('error', (err) => failAll(err));
+  worker.on('exit', (code) => failAll(new Error(`the index writer thread for ${path} exited (${code})`)));
+  const call = ((method: Method, ...args: unknown[]) =>
+    new Promise<unknown>((resolve, reject) => {
+      if (dead) return reject(dead);
+      const id = ++seq;
+      pending.set(id, { resolve, reject });
+      worker.postMessage({ id, method, args } satisfies WriterCall);
+    })) as Call;
+  return { call, close: () => worker.terminate().then(() => {}), elu: (since) => worker.performance.eventLoopUtilization(since) };
 }
 
 export class IndexStore {
   /** Every file of the previous index, when there is a compatible one and the run may reuse it; else null. */
   readonly prior: ReadonlyMap<string, PriorRow> | null;
-  private writer: IndexWriter | null = null;
+  private session: (Caller & { resumed: boolean; inPlace: boolean }) | null = null;
 
   private constructor(
     readonly path: string,
@@ -85,85 +130,100 @@ export class IndexStore {
   }
 
   /** Starts writing the next index (nothing is visible to readers before commit). */
-  begin(o: BeginOptions): void {
-    if (this.writer) throw new Error('the store is already writing');
-    this.writer = new IndexWriter(this.path, { incremental: this.prior !== null, extractorVersion: this.o.extractorVersion, ...o });
+  async begin(o: BeginOptions): Promise<void> {
+    if (this.session) throw new Error('the store is already writing');
+    const { background, ...rest } = o;
+    const opts = { incremental: this.prior !== null, extractorVersion: this.o.extractorVersion, ...rest };
+    let caller: Caller;
+    if (background) {
+      caller = threadCaller(this.path, { path: this.path, opts });
+    } else {
+      const s = new BuildSession(this.path, opts);
+      caller = { call: (async (method: Method, ...args: unknown[]) => (s[method] as (...a: unknown[]) => unknown).apply(s, args)) as Call, close: async () => {}, elu: () => null };
+    }
+    try {
+      const info = await caller.call('info');
+      this.session = { ...caller, ...info };
+    } catch (err) {
+      await caller.close();
+      throw err;
+    }
   }
 
-  private get w(): IndexWriter {
-    if (!this.writer) throw new Error('the store is not writing: call begin() first');
-    return this.writer;
+  private get s() {
+    if (!this.session) throw new Error('the store is not writing: call begin() first');
+    return this.session;
+  }
+
+  /** How busy the writer's own thread has been (bench); null when it runs on the caller's thread. */
+  writerUtilization(since?: EventLoopUtilization): EventLoopUtilization | null {
+    return this.session?.elu(since) ?? null;
   }
 
   /** True when begin() picked up an interrupted build with the same resume key. */
   get resumed(): boolean {
-    return this.w.resumed;
+    return this.s.resumed;
   }
 
   /** Batches already in the build (only when resumed). */
-  mergedBatches(): Set<string> {
-    return this.w.mergedBatches();
+  async mergedBatches(): Promise<Set<string>> {
+    return new Set(await this.s.call('mergedBatches'));
   }
 
   /** Merges one batch's fragments in one transaction; false when the batch was merged already (a redelivery). */
-  apply(batchId: string, fragments: readonly string[]): boolean {
-    return this.w.apply(batchId, fragments);
+  apply(batchId: string, fragments: readonly string[]): Promise<boolean> {
+    return this.s.call('apply', batchId, fragments);
   }
 
   /** Files recorded without a parse: skipped at discovery, or isolated from a batch that kept failing. */
-  applySkipped(skipped: readonly SkippedFile[]): void {
-    this.w.applySkipped(skipped);
+  applySkipped(skipped: readonly SkippedFile[]): Promise<void> {
+    return this.s.call('applySkipped', skipped);
   }
 
-  applyFiles(files: readonly FileResult[]): void {
-    this.w.applyFiles(files);
+  applyFiles(files: readonly FileResult[]): Promise<void> {
+    return this.s.call('applyFiles', files);
   }
 
   /** Unchanged files seen with a new mtime. */
-  touch(files: readonly FileRef[], mtimes: ReadonlyMap<string, number>): void {
-    this.w.touch(files.map((f) => [f.path, mtimes.get(f.path) ?? 0]));
+  touch(files: readonly FileRef[], mtimes: ReadonlyMap<string, number>): Promise<void> {
+    return this.s.call('touch', files.map((f): [string, number] => [f.path, mtimes.get(f.path) ?? 0]));
   }
 
   /** Copies an indexed file's rows to a new path (a rename or copy); false when the source is not indexed. */
-  copyFile(fromPath: string, toPath: string, mtimeMs: number): boolean {
-    return this.w.copyFile(fromPath, toPath, mtimeMs);
+  copyFile(fromPath: string, toPath: string, mtimeMs: number): Promise<boolean> {
+    return this.s.call('copyFile', fromPath, toPath, mtimeMs);
   }
 
   /** Removes files not in `present` (within `only`, when given); returns how many. */
-  removeAllExcept(present: ReadonlySet<string>, only: ReadonlySet<string> | null): number {
-    return this.w.removeAllExcept(present, only);
-  }
-
-  /**
-   * Work the store defers while results keep coming (the symbol search rows): one small step of it. Returns false
-   * when none is left. The merge calls it when no result is waiting.
-   */
-  idle(): boolean {
-    return this.w.ftsStep();
+  removeAllExcept(present: ReadonlySet<string>, only: ReadonlySet<string> | null): Promise<number> {
+    return this.s.call('removeAllExcept', present, only);
   }
 
   /** Totals of the index as it will be committed. */
-  stats(): IndexStats {
-    if (this.w.inPlace) this.w.finish(); // a patch's rows wait in its spool until then
-    return indexStats(this.w.db);
+  stats(): Promise<IndexStats> {
+    return this.s.call('stats');
   }
 
   /** Makes the build the index (atomically), after the deferred work and, when asked or present, the content index. */
   async commit(o: CommitOptions): Promise<void> {
-    const w = this.w;
-    w.finish();
-    // Content search: a trigram index of the text, kept in step with the files table. Opt-in (it roughly doubles
-    // the index and adds a third to build time; without it `search --content` reads files from disk); once an index
-    // has one, every run keeps it current until a --full rebuild without the flag.
-    if (o.contentIndex || hasContentIndex(w.db)) await buildContentIndex(w.db, o.root);
-    w.setMeta({ root: o.root, last_run: new Date().toISOString(), last_summary: JSON.stringify(o.summary) });
-    w.commit();
-    this.writer = null;
+    const s = this.s;
+    try {
+      await s.call('commit', o);
+    } finally {
+      this.session = null;
+      await s.close();
+    }
   }
 
   /** Leaves the previous index as it was. `keep`: the build stays for a resume. */
-  abort(keep = false): void {
-    this.writer?.abort(keep);
-    this.writer = null;
+  async abort(keep = false): Promise<void> {
+    const s = this.session;
+    if (!s) return;
+    this.session = null;
+    try {
+      await s.call('abort', keep);
+    } finally {
+      await s.close();
+    }
   }
 }

@@ -8,15 +8,10 @@ export interface DispatchOptions {
   signal: AbortSignal;
   emit: EventSink;
   priority: Priority;
-  /** Merge one result (one transaction). Throwing here fails the run: the index must not miss a result. */
+  /** Merge one result (one transaction). Failing here fails the run: the index must not miss a result. */
   apply: (res: BatchResult) => unknown;
-  /**
-   * Deferred merge work (the store's search rows), one small step per call; false when none is left. Called only
-   * while this thread has time to spare (see below), so a busy merge never waits for it.
-   */
-  idle?: () => boolean;
   /** A single file that kept failing its batch. */
-  applyFileError: (file: FileRef, message: string) => void;
+  applyFileError: (file: FileRef, message: string) => unknown;
   toRequest: (b: { id: string; files: FileRef[] }) => JobRequest;
 }
 
@@ -35,9 +30,6 @@ export interface DispatchCounters {
  */
 export const noCounters = (): DispatchCounters => ({ splits: 0, retries: 0, stalls: 0, filesCached: 0 });
 
-const IDLE_POLL_MS = 5;
-const IDLE_WINDOW_MS = 200;
-const IDLE_SHARE = 0.5;
 
 export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<DispatchCounters> {
   const queue = [...requests];
@@ -49,43 +41,6 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
   let interruptSeen = false;
 
   o.transport.expect?.(requests);
-  // Idle work runs only while this thread has time to spare: over the last IDLE_WINDOW_MS, its own work (merges,
-  // the transport's I/O) took less than IDLE_SHARE of the time. A coordinator that keeps up with many workers
-  // therefore leaves it for the end instead of making them wait; one that waits for its workers does it meanwhile.
-  let idleScheduled = false;
-  let eluMark = performance.eventLoopUtilization();
-  let windowIdleWork = 0;
-  const idleTick = () => {
-    idleScheduled = false;
-    if (!o.idle || inFlight === 0 || failure) return;
-    idleScheduled = true;
-    const elu = performance.eventLoopUtilization(eluMark);
-    const span = elu.active + elu.idle;
-    const ownWork = Math.max(0, elu.active - windowIdleWork);
-    if (span >= IDLE_WINDOW_MS) {
-      eluMark = performance.eventLoopUtilization();
-      windowIdleWork = 0;
-    }
-    if (span < IDLE_POLL_MS || ownWork > IDLE_SHARE * span) {
-      setTimeout(idleTick, IDLE_POLL_MS);
-      return;
-    }
-    const t0 = performance.now();
-    let more = false;
-    try {
-      more = o.idle();
-    } catch (err) {
-      failure ??= err;
-    }
-    windowIdleWork += performance.now() - t0;
-    if (more) setImmediate(idleTick);
-    else idleScheduled = false;
-  };
-  const wakeIdle = () => {
-    if (!o.idle || idleScheduled) return;
-    idleScheduled = true;
-    setTimeout(idleTick, IDLE_POLL_MS);
-  };
   return new Promise((resolve, reject) => {
     const finishIfIdle = () => {
       if (inFlight > 0) return;
@@ -117,8 +72,7 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
           .submit(req, { priority: o.priority })
           .then(
             async (res) => {
-              o.apply(res);
-              wakeIdle();
+              await o.apply(res);
               // Cleanup after the merge committed; a failure here only leaves garbage that expires.
               await o.transport.ack?.(req).catch(() => {});
               counters.retries += res.delivery?.retries ?? 0;
@@ -133,7 +87,7 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
                 durationMs: res.durationMs,
               });
             },
-            (err: unknown) => {
+            async (err: unknown) => {
               const message = err instanceof Error ? err.message : String(err);
               if (req.files.length > 1) {
                 counters.splits++;
@@ -143,7 +97,7 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
                 queue.unshift(o.toRequest({ id: batchId(a), files: a }), o.toRequest({ id: batchId(b), files: b }));
               } else {
                 o.emit({ type: 'batch-failed', batch, error: message, action: 'file-error' });
-                o.applyFileError(req.files[0], `isolated: its batch failed every attempt (${message})`.slice(0, 500));
+                await o.applyFileError(req.files[0], `isolated: its batch failed every attempt (${message})`.slice(0, 500));
               }
             },
           )

@@ -145,12 +145,14 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
 
   const resumeKey = hooks.resumable ? runId : undefined;
   const patch = bytesParsed <= PATCH_MAX_BYTES;
-  store.begin({ resumeKey, patch, mtimes });
+  // A big build merges on a thread of its own, beside the one that receives results.
+  await store.begin({ resumeKey, patch, mtimes, background: !patch });
   try {
-    store.applySkipped(skipped);
-    store.touch(unchanged, mtimes);
+    await store.applySkipped(skipped);
+    await store.touch(unchanged, mtimes);
     // The source row can be missing only if the index changed under us; such files are parsed after all.
-    const missed = copies.filter((c) => !store.copyFile(c.from, c.to.path, mtimes.get(c.to.path) ?? 0)).map((c) => c.to);
+    const missed: FileRef[] = [];
+    for (const c of copies) if (!(await store.copyFile(c.from, c.to.path, mtimes.get(c.to.path) ?? 0))) missed.push(c.to);
     if (missed.length) batches.push(...plan(missed, { targetBytes: o.batchBytes, maxFiles: o.batchFiles }));
 
     emit({ type: 'phase', phase: 'index' });
@@ -163,7 +165,7 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
       root: o.root,
     });
     // A resumed build already holds some batches: acknowledge them (the transport may still keep their results) and skip them.
-    const merged = store.mergedBatches();
+    const merged = await store.mergedBatches();
     const requests = batches.map(toRequest);
     for (const r of requests) if (merged.has(r.batchId)) await hooks.transport.ack?.(r).catch(() => {});
     const counters = await dispatch(requests.filter((r) => !merged.has(r.batchId)), {
@@ -172,7 +174,6 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
       emit,
       priority: o.priority,
       apply: (res) => store.apply(res.batchId, res.fragments),
-      idle: () => store.idle(),
       applyFileError: (file, message) =>
         store.applySkipped([{ path: file.path, size: file.size, language: file.language, error: { code: 'worker-crash', message } }]),
       toRequest,
@@ -182,11 +183,11 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     let removed = 0;
     if (!signal.aborted) {
       emit({ type: 'phase', phase: 'commit' });
-      removed = store.removeAllExcept(present, only);
+      removed = await store.removeAllExcept(present, only);
     }
-    const summary = summarize({ resumed: store.resumed, removed, counters, tIndex, index: store.stats() });
+    const summary = summarize({ resumed: store.resumed, removed, counters, tIndex, index: await store.stats() });
     if (signal.aborted) {
-      store.abort(!!resumeKey);
+      await store.abort(!!resumeKey);
     } else {
       await store.commit({ root: o.root, summary: { run: summary.run, index: summary.index }, contentIndex: o.contentIndex });
       const tEnd = mark();
@@ -195,7 +196,7 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     }
     return finish(summary);
   } catch (err) {
-    store.abort(!!resumeKey);
+    await store.abort(!!resumeKey).catch(() => {});
     throw err;
   }
 }

@@ -186,9 +186,13 @@ export interface BatchHeader {
   worker: { host: string; pid: number; threadId: number };
   durationMs: number;
   counts: BatchCounts;
+  /** The files the worker was given, as a batch id (plan/plan.ts batchId): what this result answers. */
+  parsed: string;
+  /** Cluster: the attempts before this one, and the times the batch was found stalled (a worker lost). */
+  delivery?: { retries: number; stalls: number };
 }
 
-export function headerOf(res: JobResult): BatchHeader {
+export function headerOf(res: JobResult, parsed: string): BatchHeader {
   const { files, ...rest } = res;
-  return { ...rest, counts: countsOf(files) };
+  return { ...rest, counts: countsOf(files), parsed };
 }

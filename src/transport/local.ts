@@ -79,8 +79,8 @@ export class LocalTransport implements Transport {
    * Cluster workers: run a batch whose content the process fetched (blobs or a verified checkout); the result comes
    * back ready for Redis, with the entries for the shared result cache when asked.
    */
-  async runForWire(req: JobRequest, inputs: [string, Uint8Array][], o: { stop?: Int32Array; cache?: boolean } = {}): Promise<ThreadResult> {
-    return (await this.pool()).run({ req, inputs, stop: o.stop, output: 'wire', cache: o.cache });
+  async runForWire(req: JobRequest, inputs: [string, Uint8Array][], o: Pick<ThreadTask, 'stop' | 'cache' | 'delivery'> = {}): Promise<ThreadResult> {
+    return (await this.pool()).run({ req, inputs, ...o, output: 'wire' });
   }
 
   get threads(): number {

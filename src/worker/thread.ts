@@ -1,5 +1,6 @@
 // The Piscina entry point: the only module that runs inside a pool thread. Plain objects in, plain objects out.
 import { buildFragment, spoolFragment } from '../index-store/fragment.js';
+import { batchId } from '../plan/plan.js';
 import { headerOf, type BatchHeader, type JobRequest } from '../protocol/types.js';
 import { cacheEntries, type CacheEntryBytes } from '../transport/redis/cache.js';
 import { encodeBatch } from '../transport/redis/codec.js';
@@ -20,6 +21,8 @@ export interface ThreadTask {
   output?: 'spool' | 'wire';
   /** Cluster workers: also encode the batch's results for the shared result cache. */
   cache?: boolean;
+  /** Cluster workers: the job's delivery so far, carried in the result's header. */
+  delivery?: { retries: number; stalls: number };
 }
 
 export interface ThreadResult {
@@ -39,7 +42,8 @@ let previous: Promise<unknown> = Promise.resolve();
 export async function runTask(task: ThreadTask): Promise<ThreadResult> {
   const started = performance.now();
   const res = await handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined, { parseOnly: task.parseOnly, stop: task.stop });
-  const header = headerOf(res);
+  const header = headerOf(res, batchId(task.req.files));
+  if (task.delivery) header.delivery = task.delivery;
   if (task.parseOnly) return { header };
   const fragment = buildFragment(res.files);
   const out: ThreadResult = { header };

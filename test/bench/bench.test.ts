@@ -129,9 +129,25 @@ function checkTree(t: TreeReport, threads: number[], repeat: number, cores: numb
   const m = t.merge;
   expect(m.results).toBe(t.corpus.batches);
   expect({ files: m.files, symbols: m.symbols, refs: m.refs }).toEqual({ files: ref.files, symbols: ref.symbols, refs: ref.refs });
-  expect(m.rows).toBe(m.files + 2 * m.symbols + m.refs);
+  expect(m.rows).toBe(m.files + m.symbols + m.refs);
   expect(m.resultsPerSec).toBeCloseTo(m.results / (m.applyMs / 1000), -1);
-  expect(m.encodedBytesPerResult).toBeLessThan(m.jsonBytesPerResult);
+  expect(m.encodedBytesPerResult).toBeLessThan(m.fragmentBytesPerResult); // results travel compressed
+  expect(m.workerMsPerBatch).toBeGreaterThan(0);
+
+  // ast-grep (a devDependency: under CI it must run) on the same files at every thread count, each run finding the
+  // same functions.
+  if ('skipped' in t.astGrep) {
+    expect(process.env.CI).not.toBe('true');
+  } else {
+    expect(t.astGrep.runs.map((a) => a.threads)).toEqual(threads);
+    for (const a of t.astGrep.runs) {
+      checkStat(a.wallMs, repeat);
+      expect(a.matches).toBe(t.astGrep.runs[0].matches);
+      expect(a.matches).toBeGreaterThan(40);
+    }
+    for (const x of t.ratios.fullIndexOverAstGrep) expect(x.value).toBeCloseTo(wallOf(t, x.threads) / t.astGrep.runs.find((a) => a.threads === x.threads)!.wallMs.median, 3);
+  }
+  expect(t.ratios.fullIndexOverCtags.every((x) => x.value === null)).toBe(true); // --no-ctags
 
   // Ratios from the medians.
   const r = t.ratios;
@@ -162,10 +178,13 @@ function checkTree(t: TreeReport, threads: number[], repeat: number, cores: numb
   expect(t.model?.batches).toBe(t.corpus.batches);
 }
 
+const wallOf = (t: TreeReport, threads: number) => t.local.find((c) => c.threads === threads)!.wallMs.median;
+
 function checkOutputs(report: BenchReport, html: string): void {
   // The HTML page is self-contained: inline SVG, no script, nothing fetched.
   expect(html).toMatch(/^<!doctype html>/);
-  expect(html.match(/<svg /g)?.length).toBe(3 * report.trees.length); // throughput, speedup, phases
+  // throughput, speedup, phases; and the replay's curve with --redis
+  expect(html.match(/<svg /g)?.length).toBe(report.trees.reduce((n, t) => n + 3 + (t.replay ? 1 : 0), 0));
   expect(html).not.toMatch(/<script|<link |src="http|href="http|url\(/i);
   expect(renderHtml(report)).toBe(html);
   // The terminal table names every configuration.
@@ -175,6 +194,8 @@ function checkOutputs(report: BenchReport, html: string): void {
     for (const p of t.parseOnly) expect(table).toContain(`parse-only, ${p.threads} thread`);
     expect(table).toContain('re-run, no change');
     expect(table).toContain('re-run, one change');
+    expect(table).toContain('full index / ast-grep');
+    if (t.replay) expect(table).toContain(`limit: ${t.replay.limitIsLowerBound ? 'at least ' : ''}${t.replay.coordinatorLimitThreads} worker threads`);
   }
 }
 
@@ -211,8 +232,12 @@ describe('mcp-index bench (generated corpus)', () => {
     const t = report.trees[0];
     checkTree(t, [1, 2], 1, report.machine.cores);
     expect(t.cluster).toBeNull();
+    expect(t.replay).toBeNull();
     expect(t.ratios.clusterOverLocal).toEqual([]);
     expect(t.model?.checks).toEqual([]);
+    // Without the replay, the coordinator's limit is the paper model's.
+    expect(t.model?.coordinatorLimitSource).toBe('paper');
+    expect(t.model?.coordinatorLimitThreads).toBe(t.model?.paperCoordinatorLimitThreads);
     checkOutputs(report, html);
   }, 900_000);
 
@@ -220,7 +245,7 @@ describe('mcp-index bench (generated corpus)', () => {
   it.skipIf(!avail.ok)(`with --redis --repeat 2: cluster configurations, worker memory, Redis traffic${avail.ok ? '' : ` (skipped: ${avail.reason})`}`, async () => {
     const redis = await RedisServer.start();
     try {
-      const { report, html } = await bench(['--threads-list', '1', '--redis', redis.url(), '--workers', '1'], 2);
+      const { report, html } = await bench(['--threads-list', '1', '--redis', redis.url(), '--workers', '1', '--replay-threads', '1,2'], 2);
       const t = report.trees[0];
       checkTree(t, [1], 2, report.machine.cores);
       expect(report.settings.workersList).toEqual([1]);
@@ -234,11 +259,27 @@ describe('mcp-index bench (generated corpus)', () => {
       expect((c.workerMemory[0].vmHwmMb ?? c.workerMemory[0].heartbeatRssMb ?? 0) > 0).toBe(true);
       expect(c.redis.callsPerRun).toBeGreaterThan(0);
       expect(c.redis.callsPerBatch).toBeCloseTo(c.redis.callsPerRun / c.batches, 0);
-      expect(c.redis.bytesInPerBatch).toBeGreaterThan(t.corpus.bytes / t.corpus.batches); // the blobs at least
+      // A worker with the checkout fetches no blob, and none is uploaded: the result in and out, and the job.
+      expect(c.redis.bytesInPerBatch).toBeGreaterThan(t.merge.encodedBytesPerResult);
+      expect(c.redis.bytesOutPerBatch).toBeGreaterThan(t.merge.encodedBytesPerResult);
       expect(t.ratios.clusterOverLocal).toHaveLength(1);
       expect(t.ratios.clusterOverLocal[0].value).toBeCloseTo(c.wallMs.median / t.local[0].wallMs.median, 3);
       expect(t.model?.checks.map((k) => k.workers)).toEqual([1]);
       expect(t.model?.checks[0].measuredIndexMs).toBe(Math.round(c.phases.indexMs));
+      // The fan-in replay at 1 and 2 simulated threads, and the coordinator's limit taken from it.
+      const rp = t.replay!;
+      expect(report.settings.replayThreads).toEqual([1, 2]);
+      expect(rp.points.map((p) => p.k)).toEqual([1, 2]);
+      expect(rp.workerMsPerBatch).toBeCloseTo(t.merge.workerMsPerBatch + t.merge.encodeMsPerResult, 3);
+      for (const p of rp.points) {
+        expect(p.batches).toBe(Math.max(24, 12 * p.k));
+        expect(p.batchesPerSec).toBeGreaterThan(0);
+      }
+      expect(rp.maxBatchesPerSec).toBe(Math.max(...rp.points.map((p) => p.batchesPerSec)));
+      expect(t.model?.coordinatorLimitSource).toBe('replay');
+      expect(t.model?.coordinatorLimitThreads).toBe(rp.coordinatorLimitThreads);
+      expect(t.targets.find((x) => x.name.startsWith('coordinator limit'))?.value).toBe(rp.coordinatorLimitThreads);
+      expect(t.targets.find((x) => x.name.startsWith('Redis bytes per batch'))?.value).toBe(c.redis.bytesInPerBatch + c.redis.bytesOutPerBatch);
       checkOutputs(report, html);
     } finally {
       await redis.stop();

@@ -4,7 +4,7 @@
  * function over fixtures/mixed, plus hand-made results whose symbols and refs are known exactly (so the symbol
  * tables are exercised whatever the extractors currently return).
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -471,4 +471,74 @@ describe('identifierWords', () => {
     expect(names('name:send_request')).toEqual(['send_request']); // '_' is a token character in names
     w.abort();
   });
+});
+
+describe('IndexWriter: a build killed mid-merge resumes', () => {
+  /** A batch of `files` files with many rows each: big enough that its merge takes a while. */
+  function bigBatch(tag: string, files: number, refsPerFile: number): JobResult {
+    return jobResult(
+      `big-${tag}`,
+      Array.from({ length: files }, (_, i) =>
+        fileResult(`big/${tag}/m${i}.py`, {
+          refs: Array.from({ length: refsPerFile }, (_, j) => ({ kind: 'call' as const, name: `callee_${j % 97}`, line: j + 1, col: 4, scope: null, context: `mod.callee_${j % 97}(x, ${j})` })),
+        }),
+      ),
+    );
+  }
+
+  it('SIGKILL while a batch is being merged: the resumed build skips what was merged, redoes the rest, and exports as if never interrupted', async () => {
+    const batches = [bigBatch('a', 5, 200), bigBatch('b', 5, 200), bigBatch('c', 5, 200), bigBatch('huge', 30, 6000), bigBatch('d', 5, 200), ...synthetic()];
+    const bytes = batches.map((b) => buildFragment(b.files));
+    const fragmentFiles = () => batches.map((b, i) => spoolFragment(b.batchId, bytes[i]));
+
+    // The reference: every batch merged straight through.
+    const straight = newOut();
+    const w0 = new IndexWriter(straight, { incremental: false, extractorVersion: EXTRACTOR_VERSION });
+    fragmentFiles().forEach((f, i) => w0.apply(batches[i].batchId, [f]));
+    w0.commit();
+    const expected = dumpIndex(straight);
+
+    // A real process merges the batches of a resumable build, saying when each starts and ends, and is killed
+    // while it merges the huge one.
+    const out = newOut();
+    const files = fragmentFiles();
+    const script = `
+      const { IndexWriter } = await import(${JSON.stringify(new URL('../../dist/index-store/writer.js', import.meta.url).href)});
+      const w = new IndexWriter(${JSON.stringify(out)}, { incremental: false, extractorVersion: ${EXTRACTOR_VERSION}, resumeKey: 'run-k' });
+      const batches = ${JSON.stringify(batches.map((b, i) => [b.batchId, files[i]]))};
+      for (const [i, [id, f]] of batches.entries()) {
+        process.stdout.write('begin ' + i + '\\n');
+        w.apply(id, [f]);
+        process.stdout.write('done ' + i + '\\n');
+      }
+      process.stdout.write('all\\n');
+      setInterval(() => {}, 1000);`;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let said = '';
+    await new Promise<void>((resolve, reject) => {
+      child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+        said += d;
+        if (said.includes('begin 3\n')) {
+          child.kill('SIGKILL');
+          resolve();
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`the merging process exited (${code}) before the huge batch: ${said}`)));
+    });
+    await new Promise((r) => child.once('close', r));
+    expect(said).toContain('done 2\n');
+    expect(said).not.toContain('done 3\n'); // killed inside the huge batch's merge
+    expect(existsSync(`${out}.building`)).toBe(true);
+    expect(existsSync(out)).toBe(false); // nothing half-written at the index's path
+
+    // The same run again: it finds the build, skips the merged batches (a redelivery is a no-op), merges the rest.
+    const w = new IndexWriter(out, { incremental: false, extractorVersion: EXTRACTOR_VERSION, resumeKey: 'run-k' });
+    expect(w.resumed).toBe(true);
+    expect([...w.mergedBatches()].sort()).toEqual(batches.slice(0, 3).map((b) => b.batchId).sort());
+    const applied = fragmentFiles().map((f, i) => w.apply(batches[i].batchId, [f]));
+    expect(applied).toEqual([false, false, false, true, true, true, true]);
+    w.commit();
+    expect(dumpIndex(out)).toBe(expected);
+    expect(siblings(out)).toEqual(['index.db']);
+  }, 120_000);
 });

@@ -20,7 +20,7 @@ export function decodeJson<T>(buf: Buffer): T {
  * in the same time (6 ms; docs/BENCHMARKS.md).
  */
 export function encodeBatch(header: BatchHeader, fragment: Uint8Array): Buffer {
-  const head = Buffer.from(JSON.stringify(header));
+  const head = Buffer.from(JSON.stringify({ ...header, fragmentBytes: fragment.byteLength }));
   const len = Buffer.alloc(4);
   len.writeUInt32BE(head.length);
   const body = brotliCompressSync(fragment, {
@@ -31,15 +31,35 @@ export function encodeBatch(header: BatchHeader, fragment: Uint8Array): Buffer {
 
 const decompress = promisify(brotliDecompress);
 
-/** The header at once; the fragment decompressed on libuv's thread pool, off the thread that merges. */
-export async function decodeBatch(buf: Buffer): Promise<{ header: BatchHeader; fragment: Buffer }> {
+type WireHeader = BatchHeader & { fragmentBytes: number };
+
+function readHeader(buf: Buffer): { header: WireHeader; end: number } {
   if (buf.length < 4) throw new Error('result too short');
   const n = buf.readUInt32BE(0);
   if (n > buf.length - 4) throw new Error('result header overruns the result');
-  const header = JSON.parse(buf.subarray(4, 4 + n).toString('utf8')) as BatchHeader;
-  if (!header || typeof header !== 'object' || typeof header.batchId !== 'string' || typeof header.counts !== 'object') {
+  const header = JSON.parse(buf.subarray(4, 4 + n).toString('utf8')) as WireHeader;
+  if (!header || typeof header !== 'object' || typeof header.batchId !== 'string' || typeof header.parsed !== 'string' || typeof header.counts !== 'object') {
     throw new Error('result header is not a batch header');
   }
-  const fragment = await decompress(buf.subarray(4 + n), { maxOutputLength: MAX_RESULT_BYTES });
+  return { header, end: 4 + n };
+}
+
+/**
+ * The header at once; the fragment decompressed on libuv's thread pool, in one piece (the header says its size),
+ * so the thread that waits for it sees one callback rather than one per 16 KiB.
+ */
+export async function decodeBatch(buf: Buffer): Promise<{ header: BatchHeader; fragment: Buffer }> {
+  const { header: { fragmentBytes, ...header }, end } = readHeader(buf);
+  const size = Number.isInteger(fragmentBytes) && fragmentBytes > 0 ? Math.min(fragmentBytes, MAX_RESULT_BYTES) : 64 * 1024;
+  const fragment = await decompress(buf.subarray(end), { maxOutputLength: MAX_RESULT_BYTES, chunkSize: Math.max(size, 64) });
   return { header, fragment };
+}
+
+/** What a stored result answers (its `parsed`), from the start of it; undefined when that start is not enough. */
+export function parsedBy(head: Buffer): string | undefined {
+  try {
+    return readHeader(head).header.parsed;
+  } catch {
+    return undefined;
+  }
 }

@@ -1,15 +1,16 @@
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { Queue, QueueEvents, type Job } from 'bullmq';
+import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EXTRACTOR_VERSION } from '../../extract/version.js';
 import { buildFragment, spoolFragment, spoolFragmentAsync } from '../../index-store/fragment.js';
 import type { BatchCounts, FileRef, FileResult, JobRequest, Priority } from '../../protocol/types.js';
+import { batchId } from '../../plan/plan.js';
 import { countsOf, PROTOCOL_VERSION } from '../../protocol/types.js';
 import type { BatchResult, Transport } from '../types.js';
 import { ResultCache } from './cache.js';
-import { decodeBatch } from './codec.js';
+import { decodeBatch, parsedBy } from './codec.js';
 import { createRedis, preflight, type RedisConnectOptions } from './connection.js';
 import { Keys, PRIORITY_RANK } from './keys.js';
 
@@ -36,8 +37,11 @@ interface Waiter {
   req: JobRequest;
   /** Files of the batch answered by the result cache (not sent to a worker), by path. */
   cached: Map<string, FileResult>;
-  /** How many files the job itself carries (the cache misses). */
+  /** The files the job itself carries (the cache misses), as a batch id: what a result must have parsed. */
+  sentId: string;
   sent: number;
+  /** The job is in the queue (from here on, a job that vanished without a result was lost). */
+  queued: boolean;
   resolve: (r: BatchResult) => void;
   reject: (e: Error) => void;
 }
@@ -65,6 +69,9 @@ export class RedisTransport implements Transport {
   readonly capacity: number;
   readonly keys: Keys;
   private readonly waiting = new Map<string, Waiter>();
+  /** Jobs of this run that completion does not remove: queued by an earlier life, or failed. */
+  private readonly leftover = new Set<string>();
+  private readonly failedJobs = new Set<string>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private conns: Redis[] = [];
@@ -108,58 +115,65 @@ export class RedisTransport implements Transport {
     return t;
   }
 
-  /** Resolves or rejects a waiter from the job's real state (events are hints; state is the truth). */
+  /**
+   * Resolves or rejects a waiter. A batch is done when its result is in Redis (a worker stores it before it completes
+   * the job, and completed jobs are removed): one GET. Without a result, the job's state tells a failure, or a
+   * result lost after all. Events only say when to look; the sweep looks again at whatever is still waiting.
+   */
   private async check(jobId: string): Promise<void> {
     const w = this.waiting.get(jobId);
     if (!w || this.closed) return;
-    let job: Job | undefined;
-    let state: string;
+    const resultKey = this.keys.result(w.req.runId, w.req.batchId);
+    let buf: Buffer | null;
     try {
-      // State first, then the job: a job read before it finished would carry no failedReason (or a stale
-      // attemptsMade) even once its state says failed. A finished job's fields no longer change.
-      state = await this.queue.getJobState(jobId);
-      if (state !== 'completed' && state !== 'failed') return; // not finished, or not yet visible: the sweep looks again
-      job = await this.queue.getJob(jobId);
-      if (!job) return; // just removed by an ack
+      buf = await this.redis.getBuffer(resultKey);
     } catch {
       return; // Redis unavailable right now: the sweep retries
     }
-    if (!this.waiting.has(jobId)) return;
-    if (state === 'completed') {
-      const buf = await this.redis.getBuffer(this.keys.result(w.req.runId, w.req.batchId)).catch(() => undefined);
-      if (buf === undefined) return; // transient error: retry on next sweep
-      if (!this.waiting.delete(jobId)) return; // settled meanwhile by another check
-      if (!buf) {
-        w.reject(new Error('result missing from Redis (evicted? run Redis with maxmemory-policy noeviction)'));
-        return;
-      }
-      try {
-        // Decompressed and written to the spool on libuv's threads: this thread only merges.
-        let decoded;
-        try {
-          decoded = await decodeBatch(buf);
-        } catch (e) {
-          throw new Error(`undecodable result: ${(e as Error).message}`);
-        }
-        const { header, fragment } = decoded;
-        if (header.batchId !== w.req.batchId || header.counts.files !== w.sent) {
-          throw new Error(`result of batch ${header.batchId} with ${header.counts.files} files answers batch ${w.req.batchId} with ${w.sent}`);
-        }
-        const fragments = [await spoolFragmentAsync(w.req.batchId, fragment)];
-        const counts = { ...header.counts };
-        const cached = this.withCached(w, fragments, counts);
-        w.resolve({
-          ...header,
-          counts,
-          fragments,
-          delivery: { retries: Math.max(0, job.attemptsMade - 1), stalls: job.stalledCounter ?? 0, ...(this.cache ? { cached } : {}) },
-        });
-      } catch (e) {
-        w.reject(e as Error);
-      }
-    } else if (state === 'failed') {
+    if (buf) return this.completed(jobId, w, buf);
+    let state: string;
+    try {
+      state = await this.queue.getJobState(jobId);
+    } catch {
+      return;
+    }
+    // 'unknown' once the job is queued: completed and removed, yet no result (a result cannot go missing with
+    // maxmemory-policy noeviction, which the cluster needs).
+    if (state === 'unknown' && w.queued && !(await this.redis.exists(resultKey).catch(() => 1))) {
+      if (this.waiting.get(jobId) !== w) return;
       this.waiting.delete(jobId);
-      w.reject(new Error(job.failedReason || 'batch failed'));
+      w.reject(new Error('result missing from Redis (evicted? run Redis with maxmemory-policy noeviction)'));
+    } else if (state === 'failed') {
+      const job = await this.queue.getJob(jobId).catch(() => undefined);
+      if (this.waiting.get(jobId) !== w) return;
+      this.waiting.delete(jobId);
+      this.failedJobs.add(jobId);
+      w.reject(new Error(job?.failedReason || 'batch failed'));
+    }
+  }
+
+  private async completed(jobId: string, w: Waiter, buf: Buffer): Promise<void> {
+    if (this.waiting.get(jobId) !== w) return; // settled meanwhile by another check
+    this.waiting.delete(jobId);
+    try {
+      // Decompressed and written to the spool on libuv's threads: this thread only hands fragments over.
+      let decoded;
+      try {
+        decoded = await decodeBatch(buf);
+      } catch (e) {
+        throw new Error(`undecodable result: ${(e as Error).message}`);
+      }
+      const { header, fragment } = decoded;
+      if (header.batchId !== w.req.batchId || header.parsed !== w.sentId) {
+        throw new Error(`result of batch ${header.batchId} (files ${header.parsed}) does not answer batch ${w.req.batchId} (files ${w.sentId})`);
+      }
+      const fragments = [await spoolFragmentAsync(w.req.batchId, fragment)];
+      const counts = { ...header.counts };
+      const cached = this.withCached(w, fragments, counts);
+      const delivery = { retries: header.delivery?.retries ?? 0, stalls: header.delivery?.stalls ?? 0, ...(this.cache ? { cached } : {}) };
+      w.resolve({ ...header, counts, fragments, delivery });
+    } catch (e) {
+      w.reject(e as Error);
     }
   }
 
@@ -213,14 +227,34 @@ export class RedisTransport implements Transport {
         worker: { host: hostname(), pid: process.pid, threadId: 0 },
         durationMs: performance.now() - started,
         counts: countsOf(files),
+        parsed: batchId([]),
         fragments: [spoolFragment(req.batchId, buildFragment(files))],
         delivery: { retries: 0, stalls: 0, cached: req.files.length },
       };
     }
     let waiter!: Waiter;
-    const done = new Promise<BatchResult>((resolve, reject) => this.waiting.set(jobId, (waiter = { req, cached, sent: misses.length, resolve, reject })));
+    const done = new Promise<BatchResult>(
+      (resolve, reject) => this.waiting.set(jobId, (waiter = { req, cached, sentId: batchId(misses), sent: misses.length, queued: false, resolve, reject })),
+    );
     try {
-      let existing = await this.queue.getJob(jobId);
+      // An earlier life of this run may have queued this batch (a job) or finished it (a result). One round trip
+      // tells, and a fresh run pays no more.
+      const [[, jobExists], [, head]] = (await this.redis.multi().exists(this.queue.toKey(jobId)).getrangeBuffer(this.keys.result(req.runId, req.batchId), 0, 4095).exec()) as unknown as [
+        [Error | null, number],
+        [Error | null, Buffer],
+      ];
+      // A result whose start does not show what it answers is left for check() to read whole.
+      const finished = head?.length ? (parsedBy(head) ?? waiter.sentId) : null;
+      if (finished !== null && finished !== waiter.sentId) {
+        // That result covers other files (the cache answered more then): parse this time's misses instead.
+        await this.redis.del(this.keys.result(req.runId, req.batchId));
+      } else if (finished !== null) {
+        waiter.queued = true;
+        void this.check(jobId);
+        return await done;
+      }
+      let existing = jobExists ? await this.queue.getJob(jobId) : undefined;
+      if (existing) this.leftover.add(jobId);
       if (existing && !this.covers(existing.data as JobData, misses)) {
         // An earlier life of this run sent only its cache misses, and some of its hits have been evicted since:
         // that job cannot complete this batch. Replace it; if a worker holds it, fail and let the batch split.
@@ -234,6 +268,7 @@ export class RedisTransport implements Transport {
         // Queued by an earlier life of this run, perhaps with more files than today's misses: its result answers
         // those, the cache the rest.
         const files = (existing.data as JobData).files;
+        waiter.sentId = batchId(files);
         waiter.sent = files.length;
         for (const f of files) cached.delete(f.path);
       }
@@ -252,10 +287,12 @@ export class RedisTransport implements Transport {
           priority: PRIORITY_RANK[opts.priority ?? 'normal'],
           attempts: this.o.attempts ?? 4,
           backoff: { type: 'exponential', delay: this.o.backoffMs ?? 500, jitter: 0.5 },
-          removeOnComplete: false,
+          // A completed job has nothing left to say: its result is in Redis under its own key.
+          removeOnComplete: true,
           removeOnFail: false,
         });
       }
+      waiter.queued = true;
     } catch (err) {
       this.waiting.delete(jobId); // not enqueued: nothing to wait for (the sweep would poll it forever)
       throw err;
@@ -270,14 +307,15 @@ export class RedisTransport implements Transport {
     return misses.every((f) => sent.has(fileKey(f)));
   }
 
-  /** After the merge committed: drop the job, its blobs and its result. Idempotent. */
+  /** After the merge committed: drop the batch's blobs and result, and a job an earlier life left. Idempotent. */
   async ack(req: JobRequest): Promise<void> {
     const jobId = this.keys.jobId(req.runId, req.batchId);
     const pipe = this.redis.pipeline();
     for (const f of req.files) pipe.del(this.keys.blob(req.runId, req.batchId, f.hash));
     pipe.del(this.keys.result(req.runId, req.batchId));
     await pipe.exec();
-    await this.queue.remove(jobId).catch(() => 0);
+    // This life's jobs were removed when they completed; a failed one, or one an earlier life queued, is removed here.
+    if (this.leftover.delete(jobId) || this.failedJobs.delete(jobId)) await this.queue.remove(jobId).catch(() => 0);
   }
 
   async close(): Promise<void> {

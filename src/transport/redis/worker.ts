@@ -120,7 +120,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     emit({ type: 'job-start', jobId: String(job.id), runId: req.runId, files: req.files.length, queueWaitMs: Math.max(0, Date.now() - job.timestamp) });
     let res: ThreadResult;
     try {
-      res = await pool.runForWire(req, await resolveInputs(req), { stop, cache: !!cacheOpts });
+      res = await pool.runForWire(req, await resolveInputs(req), { stop, cache: !!cacheOpts, delivery: { retries: job.attemptsMade, stalls: job.stalledCounter ?? 0 } });
     } catch (err) {
       if (/released/.test(String((err as Error)?.message)) && token) {
         // Shutdown deadline: hand the batch back now rather than let its lease run out.

@@ -1,0 +1,85 @@
+/**
+ * One build of the index, as the store handle drives it: the writer plus the store-level steps (totals, content
+ * index, meta at commit). Plain synchronous calls (commit aside), so that it runs the same on the caller's thread
+ * or on a thread of its own (writer-thread.ts).
+ */
+import type { SkippedFile } from '../discover/discover.js';
+import type { FileResult } from '../protocol/types.js';
+import { buildContentIndex, hasContentIndex } from './content.js';
+import { indexStats, type IndexStats } from './stats.js';
+import { IndexWriter, type WriterOptions } from './writer.js';
+
+export interface CommitOptions {
+  root: string;
+  /** What the run recorded: a later run that changes nothing reports these totals without counting. */
+  summary: unknown;
+  /** Build the content (text) index; an index that has one keeps it current whatever this says. */
+  contentIndex: boolean;
+}
+
+export class BuildSession {
+  private readonly w: IndexWriter;
+
+  constructor(path: string, opts: WriterOptions) {
+    this.w = new IndexWriter(path, opts);
+  }
+
+  /** What the caller needs to know about the build once it is open. */
+  info(): { resumed: boolean; inPlace: boolean } {
+    return { resumed: this.w.resumed, inPlace: this.w.inPlace };
+  }
+
+  mergedBatches(): string[] {
+    return [...this.w.mergedBatches()];
+  }
+
+  apply(batchId: string, fragments: readonly string[]): boolean {
+    return this.w.apply(batchId, fragments);
+  }
+
+  applySkipped(skipped: readonly SkippedFile[]): void {
+    this.w.applySkipped(skipped);
+  }
+
+  applyFiles(files: readonly FileResult[]): void {
+    this.w.applyFiles(files);
+  }
+
+  touch(entries: readonly [string, number][]): void {
+    this.w.touch(entries);
+  }
+
+  copyFile(fromPath: string, toPath: string, mtimeMs: number): boolean {
+    return this.w.copyFile(fromPath, toPath, mtimeMs);
+  }
+
+  removeAllExcept(present: ReadonlySet<string>, only: ReadonlySet<string> | null): number {
+    return this.w.removeAllExcept(present, only);
+  }
+
+  /** One step of the deferred work (search rows); false when none is left. */
+  idleStep(): boolean {
+    return this.w.ftsStep();
+  }
+
+  /** Totals of the index as it will be committed (a patch's spooled rows are copied in first). */
+  stats(): IndexStats {
+    if (this.w.inPlace) this.w.finish();
+    return indexStats(this.w.db);
+  }
+
+  /** The deferred work, the content index when asked or present, the run's meta, then the atomic commit. */
+  async commit(o: CommitOptions): Promise<void> {
+    this.w.finish();
+    // Content search: a trigram index of the text, kept in step with the files table. Opt-in (it roughly doubles
+    // the index and adds a third to build time; without it `search --content` reads files from disk); once an index
+    // has one, every run keeps it current until a --full rebuild without the flag.
+    if (o.contentIndex || hasContentIndex(this.w.db)) await buildContentIndex(this.w.db, o.root);
+    this.w.setMeta({ root: o.root, last_run: new Date().toISOString(), last_summary: JSON.stringify(o.summary) });
+    this.w.commit();
+  }
+
+  abort(keep: boolean): void {
+    this.w.abort(keep);
+  }
+}
