@@ -33,8 +33,9 @@ export class BuildSession {
     return [...this.w.mergedBatches()];
   }
 
-  apply(batchId: string, fragments: readonly string[]): boolean {
-    return this.w.apply(batchId, fragments);
+  /** Batches as [batch id, fragment files]; whether each was merged now (false: a redelivery). */
+  applyMany(batches: readonly (readonly [string, readonly string[]])[]): boolean[] {
+    return this.w.applyMany(batches);
   }
 
   applySkipped(skipped: readonly SkippedFile[]): void {

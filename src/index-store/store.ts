@@ -86,6 +86,9 @@ export class IndexStore {
   /** Every file of the previous index, when there is a compatible one and the run may reuse it; else null. */
   readonly prior: ReadonlyMap<string, PriorRow> | null;
   private session: (Caller & { resumed: boolean; inPlace: boolean }) | null = null;
+  /** Batches to merge, sent to the writer as one call whenever it is not busy with the previous one. */
+  private waiting: { batch: readonly [string, readonly string[]]; resolve: (merged: boolean) => void; reject: (e: Error) => void }[] = [];
+  private sending = false;
 
   private constructor(
     readonly path: string,
@@ -170,9 +173,31 @@ export class IndexStore {
     return new Set(await this.s.call('mergedBatches'));
   }
 
-  /** Merges one batch's fragments in one transaction; false when the batch was merged already (a redelivery). */
+  /**
+   * Merges one batch's fragments in one transaction; false when the batch was merged already (a redelivery).
+   * Batches that arrive while the writer is busy go to it together, as one group (one commit).
+   */
   apply(batchId: string, fragments: readonly string[]): Promise<boolean> {
-    return this.s.call('apply', batchId, fragments);
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ batch: [batchId, fragments], resolve, reject });
+      this.sendWaiting();
+    });
+  }
+
+  private sendWaiting(): void {
+    if (this.sending || !this.waiting.length) return;
+    const group = this.waiting.splice(0);
+    this.sending = true;
+    this.s
+      .call('applyMany', group.map((g) => g.batch))
+      .then(
+        (merged) => group.forEach((g, i) => g.resolve(merged[i])),
+        (err: Error) => group.forEach((g) => g.reject(err)),
+      )
+      .finally(() => {
+        this.sending = false;
+        this.sendWaiting();
+      });
   }
 
   /** Files recorded without a parse: skipped at discovery, or isolated from a batch that kept failing. */

@@ -13,6 +13,9 @@ const CACHE = 'cache_size = -16384';
 /** Deferred FTS rows are added in steps of this many symbols while the merge has nothing else to do. */
 const FTS_STEP = 2000;
 
+/** Fragments attached at once (SQLite attaches at most 10 databases). */
+const GROUP_FRAGMENTS = 8;
+
 export interface WriterOptions {
   /** Start from the existing index (incremental run) instead of an empty one. */
   incremental: boolean;
@@ -56,8 +59,7 @@ export class IndexWriter {
    * own connection, attached to the index as `spool` before the transaction began) and copied in at `finish()`.
    */
   private spool: { db: Database.Database; path: string; copy: Copier; clear: (fileId: number) => void } | null = null;
-  private readonly fromFragment: Copier;
-  private readonly fromSpool: Copier;
+  private readonly copyRows: Copier;
   private finished = false;
   private readonly stmts;
 
@@ -91,7 +93,7 @@ export class IndexWriter {
       spoolDb.exec(RECORD_SCHEMA);
       const delSymbols = spoolDb.prepare('DELETE FROM symbols WHERE file_id = ?');
       const delRefs = spoolDb.prepare('DELETE FROM refs WHERE file_id = ?');
-      this.spool = { db: spoolDb, path, copy: rowCopier(spoolDb, 'frag'), clear: (id) => (delSymbols.run(id), delRefs.run(id)) };
+      this.spool = { db: spoolDb, path, copy: rowCopier(spoolDb), clear: (id) => (delSymbols.run(id), delRefs.run(id)) };
       this.db.prepare('ATTACH ? AS spool').run(path);
       // Batch transactions nest inside as savepoints. Not BEGIN IMMEDIATE, which would lock every attached database
       // (the spool too): a write to main takes the index's write lock now, the spool is only read at finish().
@@ -117,8 +119,7 @@ export class IndexWriter {
     this.db.pragma('foreign_keys = OFF');
 
     const db = this.db;
-    this.fromFragment = rowCopier(db, 'frag');
-    this.fromSpool = rowCopier(db, 'spool');
+    this.copyRows = rowCopier(db);
     this.stmts = {
       fileId: db.prepare<[string], { id: number }>('SELECT id FROM files WHERE path = ?'),
       delFts: db.prepare('DELETE FROM symbols_fts WHERE rowid IN (SELECT id FROM symbols WHERE file_id = ? AND id <= ?)'),
@@ -156,40 +157,65 @@ export class IndexWriter {
    * redelivery): nothing is written twice.
    */
   apply(batchId: string | null, fragments: readonly string[]): boolean {
+    return this.applyMany([[batchId, fragments]])[0];
+  }
+
+  /**
+   * Merges several batches, up to GROUP_FRAGMENTS fragments attached at once and copied in one transaction: a
+   * writer with results waiting pays one commit for the group rather than one per batch. Returns, per batch,
+   * whether it was merged now (false: merged before, a redelivery).
+   */
+  applyMany(batches: readonly (readonly [string | null, readonly string[]])[]): boolean[] {
     try {
       if (this.finished) throw new Error('the build is finished: no more rows');
-      if (batchId !== null && this.stmts.merged.get(batchId)) return false;
-      const mark = () => batchId !== null && this.stmts.markMerged.run(batchId);
-      if (fragments.length === 0) mark();
-      // A batch in several fragments (cache hits beside a worker's rows) is marked merged with its last one; an
-      // interruption before that leaves rows that the batch's next delivery replaces.
-      fragments.forEach((f, i) => {
-        const last = i === fragments.length - 1;
-        if (this.spool) {
-          // Patching: into the spool now (transactions of its own), into the index at finish().
-          const spool = this.spool;
-          this.attached(spool.db, f, () => spool.copy(0, this.mtimes, spool.clear));
-          if (last) mark();
-        } else {
-          this.attached(this.db, f, () => {
-            this.fromFragment(this.ftsUpto, this.mtimes, this.clear);
-            if (last) mark();
-          });
+      const seen = new Set<string>();
+      const fresh = batches.map(([id]) => id === null || (!seen.has(id) && !this.stmts.merged.get(id) && !!seen.add(id)));
+      const todo = batches.filter((_, i) => fresh[i]);
+      if (this.spool) {
+        // Patching: into the spool now (transactions of its own), into the index at finish().
+        const spool = this.spool;
+        for (const [id, fragments] of todo) {
+          for (const f of fragments) this.attached(spool.db, [f], () => spool.copy(0, this.mtimes, spool.clear, 'frag0'));
+          if (id !== null) this.stmts.markMerged.run(id);
         }
-      });
-      return true;
+        return fresh;
+      }
+      let group: (typeof todo)[number][] = [];
+      let size = 0;
+      const flush = () => {
+        if (!group.length) return;
+        const parts = group;
+        this.attached(this.db, parts.flatMap(([, fragments]) => fragments), () => {
+          let slot = 0;
+          for (const [id, fragments] of parts) {
+            for (let i = 0; i < fragments.length; i++) this.copyRows(this.ftsUpto, this.mtimes, this.clear, `frag${slot++}`);
+            if (id !== null) this.stmts.markMerged.run(id);
+          }
+        });
+        group = [];
+        size = 0;
+      };
+      for (const b of todo) {
+        if (size + b[1].length > GROUP_FRAGMENTS) flush();
+        group.push(b);
+        size += b[1].length;
+      }
+      flush();
+      return fresh;
     } finally {
-      for (const f of fragments) discardFragment(f);
+      for (const [, fragments] of batches) for (const f of fragments) discardFragment(f);
     }
   }
 
-  /** Runs `body` in one transaction with the fragment at `path` attached as `frag`. */
-  private attached(db: Database.Database, path: string, body: () => void): void {
-    db.prepare("ATTACH ? AS frag").run(path);
+  /** Runs `body` in one transaction with the fragments at `paths` attached as frag0, frag1, ... */
+  private attached(db: Database.Database, paths: readonly string[], body: () => void): void {
+    const attach = db.prepare('ATTACH ? AS ?');
+    let n = 0;
     try {
+      for (const p of paths) attach.run(p, `frag${n++}`);
       db.transaction(body)();
     } finally {
-      db.exec('DETACH frag');
+      while (n > 0) db.exec(`DETACH frag${--n}`);
     }
   }
 
@@ -292,7 +318,7 @@ export class IndexWriter {
     if (this.finished) return;
     this.finished = true;
     if (this.spool) {
-      this.db.transaction(() => this.fromSpool(this.ftsUpto, null, this.clear))();
+      this.db.transaction(() => this.copyRows(this.ftsUpto, null, this.clear, 'spool'))();
     }
     while (this.ftsStep(Number.MAX_SAFE_INTEGER));
   }
@@ -352,30 +378,14 @@ function idBases(db: Database.Database, ftsUpto: number): { fileBase: number; sy
  * Statements are prepared once per connection and source; SQLite re-prepares them when another file is attached
  * under the same name.
  */
-type Copier = (ftsUpto: number, mtimes: ReadonlyMap<string, number> | null, clear: (fileId: number) => void) => void;
+type Copier = (ftsUpto: number, mtimes: ReadonlyMap<string, number> | null, clear: (fileId: number) => void, src: string) => void;
 
-function rowCopier(db: Database.Database, src: string): Copier {
-  let s: {
-    clashing: Database.Statement<[], { id: number }>;
-    delFile: Database.Statement<[number]>;
-    max: Database.Statement<[], { f: number | null; s: number | null; r: number | null }>;
-    copy: Database.Statement<number[]>[];
-    paths: Database.Statement<[], { id: number; path: string }>;
-    setMtime: Database.Statement<[number, number]>;
-  } | null = null;
-  return (ftsUpto, mtimes, clear) => {
-    s ??= {
-      clashing: db.prepare(`SELECT id FROM main.files WHERE path IN (SELECT path FROM ${src}.files)`),
-      delFile: db.prepare('DELETE FROM main.files WHERE id = ?'),
-      max: db.prepare('SELECT (SELECT max(id) FROM main.files) AS f, (SELECT max(id) FROM main.symbols) AS s, (SELECT max(id) FROM main.refs) AS r'),
-      copy: tables.map((t) => {
-        const names = columnNames(t);
-        const values = names.map((c) => (c === 'id' || c === 'file_id' ? `${c} + ?` : c));
-        return db.prepare<number[]>(`INSERT INTO main.${t.name} (${names.join(', ')}) SELECT ${values.join(', ')} FROM ${src}.${t.name} ORDER BY id`);
-      }),
-      paths: db.prepare(`SELECT id, path FROM ${src}.files`),
-      setMtime: db.prepare('UPDATE main.files SET mtime_ms = ? WHERE id = ?'),
-    };
+/** One copier per connection; the statements for each attached name are prepared once. */
+function rowCopier(db: Database.Database): Copier {
+  const bySource = new Map<string, CopyStatements>();
+  return (ftsUpto, mtimes, clear, src) => {
+    let s = bySource.get(src);
+    if (!s) bySource.set(src, (s = copyStatements(db, src)));
     for (const { id } of s.clashing.all()) {
       clear(id);
       s.delFile.run(id);
@@ -390,6 +400,25 @@ function rowCopier(db: Database.Database, src: string): Copier {
         if (m) s.setMtime.run(m, f.id + fileBase);
       }
     }
+  };
+}
+
+type CopyStatements = ReturnType<typeof copyStatements>;
+
+function copyStatements(db: Database.Database, src: string) {
+  return {
+    clashing: db.prepare<[], { id: number }>(`SELECT id FROM main.files WHERE path IN (SELECT path FROM ${src}.files)`),
+    delFile: db.prepare<[number]>('DELETE FROM main.files WHERE id = ?'),
+    max: db.prepare<[], { f: number | null; s: number | null; r: number | null }>(
+      'SELECT (SELECT max(id) FROM main.files) AS f, (SELECT max(id) FROM main.symbols) AS s, (SELECT max(id) FROM main.refs) AS r',
+    ),
+    copy: tables.map((t) => {
+      const names = columnNames(t);
+      const values = names.map((c) => (c === 'id' || c === 'file_id' ? `${c} + ?` : c));
+      return db.prepare<number[]>(`INSERT INTO main.${t.name} (${names.join(', ')}) SELECT ${values.join(', ')} FROM ${src}.${t.name} ORDER BY id`);
+    }),
+    paths: db.prepare<[], { id: number; path: string }>(`SELECT id, path FROM ${src}.files`),
+    setMtime: db.prepare<[number, number]>('UPDATE main.files SET mtime_ms = ? WHERE id = ?'),
   };
 }
 

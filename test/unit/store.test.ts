@@ -181,6 +181,30 @@ describe('IndexWriter: merging results', () => {
     }
   });
 
+  it('a group of batches (one transaction) builds what one batch at a time builds; repeats and merged ones are skipped', () => {
+    const results = [...real, ...synthetic()];
+    const once = build(newOut(), results);
+    const out = newOut();
+    const w = writer(out);
+    const frag = (r: JobResult) => spoolFragment(r.batchId, buildFragment(r.files));
+    expect(applyResult(w, results[0])).toBe(true);
+    // More fragments than are attached at once; one batch in two fragments (cache hits beside a worker's rows);
+    // a batch twice in the same group; one merged before.
+    const two = results.find((r) => r.files.length === 2)!;
+    const rest = results.slice(1).filter((r) => r !== two);
+    const group: [string, string[]][] = [
+      [results[0].batchId, [frag(results[0])]],
+      [two.batchId, [spoolFragment('x', buildFragment(two.files.slice(0, 1))), spoolFragment('y', buildFragment(two.files.slice(1)))]],
+      ...rest.map((r): [string, string[]] => [r.batchId, [frag(r)]]),
+      [rest[0].batchId, [frag(rest[0])]],
+    ];
+    expect(w.applyMany(group)).toEqual([false, true, ...rest.map(() => true), false]);
+    for (const [, fs] of group) for (const f of fs) expect(existsSync(f)).toBe(false); // every fragment consumed
+    expect(counts(flushFts(w).db)).toEqual(once.counts);
+    w.commit();
+    expect(dumpIndex(out)).toBe(once.text);
+  });
+
   it('a changed file replaces its previous rows, FTS included', () => {
     const out = newOut();
     const w = writer(out);
