@@ -210,7 +210,8 @@ async function replayPoint(o: ReplayOptions, redis: Redis, k: number): Promise<R
   const out = join(dir, 'index.db');
   const store = IndexStore.open(out, { extractorVersion: EXTRACTOR_VERSION, full: true });
   try {
-    await store.begin({ mtimes, background: true });
+    // As `mcp-index --cluster` does: a resumable build (each batch durable), its writer on a thread of its own.
+    await store.begin({ mtimes, background: true, resumeKey: runId });
     const merged: number[] = [];
     const before = await redisCounters(redis);
     const elu0 = performance.eventLoopUtilization();
