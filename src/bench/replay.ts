@@ -166,7 +166,7 @@ async function stopWorkers(children: ChildProcess[]): Promise<void> {
 }
 
 /** Removes a namespace's keys (BullMQ's queue, events, results) from a Redis that may be shared. */
-async function dropNamespace(redis: Redis, ns: string): Promise<void> {
+export async function dropNamespace(redis: Redis, ns: string): Promise<void> {
   let cursor = '0';
   do {
     const [next, found] = await redis.scan(cursor, 'MATCH', `${ns}:*`, 'COUNT', 1000);

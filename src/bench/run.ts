@@ -27,7 +27,7 @@ import { createRedis, preflight } from '../transport/redis/connection.js';
 import { Keys } from '../transport/redis/keys.js';
 import { astGrepBinary, astGrepRules } from './ast-grep.js';
 import { generateCorpus, type CorpusStats } from './corpus.js';
-import { replayFanIn, type ReplayBatch, type ReplayReport } from './replay.js';
+import { dropNamespace, replayFanIn, type ReplayBatch, type ReplayReport } from './replay.js';
 import { BIN, childEnv, cpuModel, ctagsVersion, runIndexChild, runProcess, stopChild, vmHwmMb } from './proc.js';
 import {
   computeRatios,
@@ -430,16 +430,7 @@ async function benchCluster(o: BenchOptions, t: { name: string; root: string }, 
   } finally {
     await Promise.all(children.map((c) => stopChild(c.proc)));
     // Leave nothing behind in a shared Redis: BullMQ's queue keys, events stream, run records.
-    try {
-      let cursor = '0';
-      do {
-        const [next, found] = await redis.scan(cursor, 'MATCH', `${ns}:*`, 'COUNT', 1000);
-        cursor = next;
-        if (found.length) await redis.del(...found);
-      } while (cursor !== '0');
-    } catch {
-      // best effort
-    }
+    await dropNamespace(redis, ns).catch(() => {});
     redis.disconnect();
   }
 }
