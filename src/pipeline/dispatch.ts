@@ -36,14 +36,22 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
   const counters = noCounters();
   const window = o.transport.capacity + (o.transport.prefetch ?? 0);
   const freeSlots = Array.from({ length: window }, (_, i) => window - 1 - i);
+  let nextSlot = window;
+  /** Batches handed to the transport whose result has not arrived. */
   let inFlight = 0;
+  /**
+   * Results being merged. The transport gets its next batch as soon as a result arrives, not once it is merged (the
+   * store merges on a thread of its own); at most `window` results wait for the merge, so a merge that falls behind
+   * still holds the workers back.
+   */
+  let merging = 0;
   let failure: unknown = null;
   let interruptSeen = false;
 
   o.transport.expect?.(requests);
   return new Promise((resolve, reject) => {
     const finishIfIdle = () => {
-      if (inFlight > 0) return;
+      if (inFlight > 0 || merging > 0) return;
       if (failure) reject(failure);
       else if (queue.length === 0 || o.signal.aborted) resolve(counters);
     };
@@ -57,10 +65,11 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
     o.signal.addEventListener('abort', onAbort, { once: true });
 
     const pump = () => {
-      while (!o.signal.aborted && !failure && inFlight < window && queue.length) {
+      while (!o.signal.aborted && !failure && inFlight < window && merging < window && queue.length) {
         const req = queue.shift()!;
+        let received = false;
         const batch: InFlight = {
-          slot: freeSlots.pop() ?? 0,
+          slot: freeSlots.pop() ?? nextSlot++,
           batchId: req.batchId,
           files: req.files.length,
           bytes: req.files.reduce((n, f) => n + f.size, 0),
@@ -72,7 +81,15 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
           .submit(req, { priority: o.priority })
           .then(
             async (res) => {
-              await o.apply(res);
+              received = true;
+              inFlight--;
+              merging++;
+              pump();
+              try {
+                await o.apply(res);
+              } finally {
+                merging--;
+              }
               // Cleanup after the merge committed; a failure here only leaves garbage that expires.
               await o.transport.ack?.(req).catch(() => {});
               counters.retries += res.delivery?.retries ?? 0;
@@ -105,7 +122,7 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
             failure ??= err; // a merge failure: stop handing out work and fail the run
           })
           .finally(() => {
-            inFlight--;
+            if (!received) inFlight--;
             freeSlots.push(batch.slot);
             pump();
             finishIfIdle();
