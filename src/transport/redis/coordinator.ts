@@ -6,11 +6,14 @@ import type { Redis } from 'ioredis';
 import { EXTRACTOR_VERSION } from '../../extract/version.js';
 import type { FileRef, FileResult, JobRequest, JobResult, Priority } from '../../protocol/types.js';
 import { PROTOCOL_VERSION } from '../../protocol/types.js';
-import type { Transport } from '../types.js';
+import { workerRows } from '../../ops/heartbeats.js';
+import { within } from '../../util/time.js';
+import { RunFailedError, type Transport, type TransportHealth } from '../types.js';
 import { ResultCache } from './cache.js';
 import { decodeResult } from './codec.js';
-import { createRedis, preflight, type RedisConnectOptions } from './connection.js';
+import { createRedis, preflight, redisRefusal, writeRefusal, type RedisConnectOptions } from './connection.js';
 import { Keys, PRIORITY_RANK } from './keys.js';
+import { removeRunData } from './runs.js';
 
 export interface RedisTransportOptions extends RedisConnectOptions {
   namespace: string;
@@ -52,6 +55,15 @@ const fileKey = (f: FileRef) => `${f.path}\0${f.hash}`;
 /** Blobs expire on their own after a day, should a run be abandoned for good. */
 const BLOB_TTL_S = 24 * 3600;
 
+/** How long the end of a run waits for Redis to take its clean-up. */
+const RELEASE_MS = 10_000;
+
+/** A Redis error that fails the run rather than the batch (no split can cure a full Redis); null for others. */
+function runFailure(err: unknown): RunFailedError | null {
+  const why = redisRefusal(err instanceof Error ? err.message : String(err));
+  return why ? new RunFailedError(why) : null;
+}
+
 /**
  * The coordinator's side of the cluster: uploads a batch's files as content-addressed blobs, enqueues the batch on
  * BullMQ with its run's priority, and resolves when a worker has stored the result. Job ids are derived from the
@@ -59,12 +71,18 @@ const BLOB_TTL_S = 24 * 3600;
  */
 export class RedisTransport implements Transport {
   readonly name = 'redis' as const;
+  /** Queued batches survive the coordinator: a rerun of the same plan collects them. */
+  readonly durable = true;
   readonly capacity: number;
   readonly keys: Keys;
   private readonly waiting = new Map<string, Waiter>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private conns: Redis[] = [];
+  /** Batches whose job failed for good (and was split): removed with the run's leftovers once it commits. */
+  private readonly failed: JobRequest[] = [];
+  /** Uploads and enqueues under way: a failed run's clean-up waits for them, or they would write after it. */
+  private readonly enqueuing = new Set<Promise<void>>();
   private readonly cache: ResultCache | null;
   private readonly cacheBytes: number;
   readonly cacheCounters: CacheCounters;
@@ -83,7 +101,8 @@ export class RedisTransport implements Transport {
   }
 
   static async create(o: RedisTransportOptions): Promise<RedisTransport> {
-    await preflight(o, o.namespace);
+    const { refusal } = await preflight(o, o.namespace);
+    if (refusal) throw new RunFailedError(refusal); // nothing could be uploaded
     const keys = new Keys(o.namespace);
     const conns = [createRedis(o), createRedis(o), createRedis(o)];
     // ioredis reconnects by itself; a lasting outage shows as stalled progress, not as a crash.
@@ -127,7 +146,7 @@ export class RedisTransport implements Transport {
       if (buf === undefined) return; // transient error: retry on next sweep
       this.waiting.delete(jobId);
       if (!buf) {
-        w.reject(new Error('result missing from Redis (evicted? run Redis with maxmemory-policy noeviction)'));
+        w.reject(new RunFailedError('a result vanished from Redis before it was merged: set maxmemory-policy noeviction (an evicting Redis loses work)'));
         return;
       }
       let res: JobResult;
@@ -146,7 +165,11 @@ export class RedisTransport implements Transport {
       }
     } else if (state === 'failed') {
       this.waiting.delete(jobId);
-      w.reject(new Error(job.failedReason || 'batch failed'));
+      // A worker that could not store its result (Redis full, no rights) says so in the reason: that fails the run.
+      const reason = job.failedReason || 'batch failed';
+      const fatal = runFailure(reason);
+      if (!fatal) this.failed.push(w.req);
+      w.reject(fatal ?? new Error(reason));
     }
   }
 
@@ -206,6 +229,9 @@ export class RedisTransport implements Transport {
       };
     }
     const done = new Promise<JobResult>((resolve, reject) => this.waiting.set(jobId, { req, cached, resolve, reject }));
+    let enqueued!: () => void;
+    const enqueuing = new Promise<void>((r) => (enqueued = r));
+    this.enqueuing.add(enqueuing);
     try {
       let existing = await this.queue.getJob(jobId);
       if (existing && !this.covers(existing.data as JobData, misses)) {
@@ -238,7 +264,10 @@ export class RedisTransport implements Transport {
       }
     } catch (err) {
       this.waiting.delete(jobId); // not enqueued: nothing to wait for (the sweep would poll it forever)
-      throw err;
+      throw runFailure(err) ?? err;
+    } finally {
+      enqueued();
+      this.enqueuing.delete(enqueuing);
     }
     void this.check(jobId);
     return done;
@@ -260,6 +289,37 @@ export class RedisTransport implements Transport {
     await this.queue.remove(jobId).catch(() => 0);
   }
 
+  /** Live workers, batches running now, and whether Redis still takes writes and the run is not cancelled. */
+  async health(runId: string): Promise<TransportHealth> {
+    const [workers, running, refusal, state] = await Promise.all([
+      workerRows(this.redis, this.keys),
+      this.queue.getActiveCount(),
+      writeRefusal(this.redis, this.keys.ns),
+      this.redis.hget(this.keys.run(runId), 'state'),
+    ]);
+    const fatal = refusal
+      ? new RunFailedError(refusal)
+      : state === 'cancelled'
+        ? new RunFailedError(`run ${runId} was cancelled (mcp-index runs cancel)`, true)
+        : undefined;
+    return { workersAlive: workers.length, running, fatal };
+  }
+
+  /**
+   * The run is over. Committed: drop the jobs of batches that failed and were split (their halves were acked).
+   * Failed: drop everything the run put in Redis, its queued jobs included.
+   */
+  async release(runId: string, failure: RunFailedError | null): Promise<void> {
+    const work = async () => {
+      if (failure) {
+        await Promise.allSettled(this.enqueuing);
+        await removeRunData(this.redis, this.queue, this.keys, runId);
+      }
+      else for (const req of this.failed.splice(0)) await this.ack(req);
+    };
+    await within(RELEASE_MS, work()); // a Redis that is away must not hold the run's end: `runs purge` finishes it
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
@@ -267,7 +327,7 @@ export class RedisTransport implements Transport {
     this.waiting.clear();
     // QueueEvents sits in a blocking XREAD; dropping its connection first makes close immediate.
     this.conns[2]?.disconnect();
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await within(RELEASE_MS, Promise.allSettled([this.events.close(), this.queue.close()])); // not forever without Redis
     for (const c of this.conns) c.disconnect();
   }
 }

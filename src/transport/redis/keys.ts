@@ -63,6 +63,22 @@ export class Keys {
   jobId(runId: string, batchId: string): string {
     return `${runId}-${batchId}`; // BullMQ forbids ':' in custom ids
   }
+  /** SCAN patterns of what a run leaves in Redis: blobs, results, and BullMQ's job keys (`<id>`, `<id>:lock`...). */
+  runData(runId: string): { blobs: string; results: string; jobs: string } {
+    return { blobs: `${this.ns}:blob:${runId}:*`, results: `${this.ns}:result:${runId}:*`, jobs: `${this.prefix}:${this.queue}:${this.jobId(runId, '')}*` };
+  }
+  /** The run a blob, result or job key belongs to; null for any other key. */
+  runOf(key: string): string | null {
+    for (const head of [`${this.ns}:blob:`, `${this.ns}:result:`, `${this.prefix}:${this.queue}:`]) {
+      const m = key.startsWith(head) ? /^([0-9a-f]{16})[-:]/.exec(key.slice(head.length)) : null;
+      if (m) return m[1];
+    }
+    return null;
+  }
+  /** A BullMQ job key of a run (the job's hash, lock or logs) -> the job id. */
+  jobOf(key: string): string {
+    return key.slice(`${this.prefix}:${this.queue}:`.length).split(':')[0];
+  }
 }
 
 export const PRIORITY_RANK = { urgent: 1, high: 2, normal: 3, low: 4 } as const;
