@@ -86,6 +86,8 @@ export function redisRefusal(message: string): string | null {
 export interface PreflightResult {
   /** Redis refuses writes right now (out of memory, a read-only replica...), as one line; null when it takes them. */
   refusal: string | null;
+  /** The refusal is for good: this Redis is a read-only replica. */
+  replica: boolean;
 }
 
 /**
@@ -130,7 +132,7 @@ export async function preflight(o: RedisConnectOptions, ns: string): Promise<Pre
     throw new UsageError(`Redis user "${user}" lacks permissions mcp-index needs (NOPERM): ${rights.missing.join(', ')}; grant them: ACL SETUSER ${user} ${grant}`);
   }
   if (rights.keysDenied) throw new UsageError(`Redis user "${user}" may not read and write the keys under ${ns}: (NOPERM); grant them: ACL SETUSER ${user} ~${ns}:*`);
-  return { refusal: rights.refusal };
+  return { refusal: rights.refusal, replica: rights.replica };
 }
 
 /**
@@ -144,10 +146,9 @@ export async function writeRefusal(r: Redis, ns: string): Promise<string | null>
   return err ? redisRefusal(err.message) : null;
 }
 
-interface Rights {
+interface Rights extends PreflightResult {
   missing: string[];
   keysDenied: boolean;
-  refusal: string | null;
 }
 
 /**
@@ -158,7 +159,7 @@ interface Rights {
 async function checkRights(r: Redis, ns: string): Promise<Rights> {
   const reply = (p: Promise<unknown>) => p.then(() => 'OK', (e: Error) => e.message);
   const multi = await reply(r.call('MULTI'));
-  if (/^NOPERM/.test(multi)) return { missing: ['multi'], keysDenied: false, refusal: null };
+  if (/^NOPERM/.test(multi)) return { missing: ['multi'], keysDenied: false, refusal: null, replica: false };
   // The transaction commands themselves are checked by using them.
   const names = neededCommands().filter((c) => c !== 'multi' && c !== 'exec' && c !== 'discard');
   const replies = await Promise.all(
@@ -167,9 +168,10 @@ async function checkRights(r: Redis, ns: string): Promise<Rights> {
       return args ? reply(r.call(n.split('|')[0], ...args)) : Promise.resolve('OK');
     }),
   );
-  const out: Rights = { missing: [], keysDenied: false, refusal: null };
+  const out: Rights = { missing: [], keysDenied: false, refusal: null, replica: false };
   if (/^NOPERM/.test(await reply(r.call('DISCARD')))) out.missing.push('discard');
   names.forEach((n, i) => {
+    out.replica ||= /^READONLY/.test(replies[i]);
     if (!/^NOPERM/.test(replies[i])) out.refusal ??= redisRefusal(replies[i]);
     else if (/keys/.test(replies[i])) out.keysDenied = true;
     else out.missing.push(n);

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname, loadavg } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { UsageError } from '../../config/options.js';
 import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
 import type { JobRequest, JobResult } from '../../protocol/types.js';
@@ -99,7 +100,8 @@ function throttled(log: NonNullable<WorkerOptions['log']>): NonNullable<WorkerOp
  * as local mode. Inputs come from `root` when the content hash matches, otherwise from the run's blobs.
  */
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
-  const { refusal } = await preflight(o, o.namespace);
+  const { refusal, replica } = await preflight(o, o.namespace);
+  if (replica) throw new UsageError(refusal!); // never takes a write: nothing to wait for
   const keys = new Keys(o.namespace);
   const log = o.log ?? (() => {});
   const warnOnce = throttled(log);
