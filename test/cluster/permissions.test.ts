@@ -1,8 +1,8 @@
 /**
  * The start-up permission check covers every command the cluster uses:
- * - ACL users without write rights on the namespace, without BZPOPMIN or without INFO are refused by both the
- *   coordinator and the worker with one line and exit 2 (before: a worker without BZPOPMIN said "worker started"
- *   and then logged NOPERM in a loop; a coordinator without INFO died with a stack trace);
+ * - ACL users without write rights on the namespace (or on part of it), without BZPOPMIN or without INFO are
+ *   refused by the coordinator and the worker with one line and exit 2 (before: a worker without BZPOPMIN said
+ *   "worker started" and then logged NOPERM in a loop; a coordinator without INFO died with a stack trace);
  * - every command a real cluster sends (coordinator runs, worker, status, runs list/cancel/purge, a failed run's
  *   clean-up), as MONITOR sees it, is in the list the check derives from the code.
  */
@@ -37,6 +37,7 @@ describeWithRedis(avail, 'permission preflight (real Redis ACLs, real processes)
           { name: 'readonly', password: 'pw-ro', rules: '%R~* &* +@all' },
           { name: 'nobzpopmin', password: 'pw-nb', rules: '~* &* +@all -bzpopmin' },
           { name: 'noinfo', password: 'pw-ni', rules: '~* &* +@all -info' },
+          { name: 'noresults', password: 'pw-nr', rules: '~perm-*:blob:* ~perm-*:run* ~perm-*:worker* ~perm-*:cache:* ~perm-*:batches:* &* +@all' },
         ],
       }),
       RedisServer.start(),
@@ -49,7 +50,9 @@ describeWithRedis(avail, 'permission preflight (real Redis ACLs, real processes)
   }, 120_000);
 
   const refusals = [
-    { user: 'readonly', password: 'pw-ro', message: /^mcp-index: Redis user "readonly" may not read and write the keys under perm-\w+: \(NOPERM\); grant them: ACL SETUSER readonly ~perm-\w+:\*$/ },
+    { user: 'readonly', password: 'pw-ro', message: /^mcp-index: Redis user "readonly" may not read and write keys mcp-index uses \(NOPERM\): perm-\w+:blob:\*, perm-\w+:result:\*, .*perm-\w+:batches:\*; grant them: ACL SETUSER readonly ~perm-\w+:\*$/ },
+    // Rights on most of the namespace, but not on results: the worker could take batches and never store one.
+    { user: 'noresults', password: 'pw-nr', message: /^mcp-index: Redis user "noresults" may not read and write keys mcp-index uses \(NOPERM\): perm-\w+:result:\*; grant them/ },
     { user: 'nobzpopmin', password: 'pw-nb', message: /^mcp-index: Redis user "nobzpopmin" lacks permissions mcp-index needs \(NOPERM\): bzpopmin; grant them: ACL SETUSER nobzpopmin \+bzpopmin$/ },
     { user: 'noinfo', password: 'pw-ni', message: /^mcp-index: Redis user "noinfo" lacks permissions mcp-index needs \(NOPERM\): info; grant them: ACL SETUSER noinfo \+info$/ },
   ];

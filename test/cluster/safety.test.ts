@@ -2,6 +2,7 @@
  * Never destroy a good index, never hang (issue #12), with real processes and real redis-server instances:
  * - a full Redis (maxmemory, noeviction) fails the run with one line and exit 75, for a full and an incremental
  *   build: the previous index exports byte-equal, nothing the run uploaded is left, and `status --redis` still works;
+ * - so does a worker's refused write, reported in the job's failed reason (no split, no worker-crash);
  * - workers that fail every batch (here: of another protocol version) trip the safety net instead of committing
  *   an index of worker-crash errors;
  * - a worker told to stop while its Redis is gone exits within its drain time, idle or holding a batch;
@@ -135,6 +136,31 @@ describeWithRedis(avail, 'never destroy a good index, never hang (real Redis, re
     expect(w.alive()).toBe(true);
     expect((await run([]).done).code).toBe(0);
     expect(await exportIndex(build.bin, out)).toContain('added_by_test_');
+  }, 300_000);
+
+  it("a worker that may not store its result fails the run through the job's reason: exit 75, no split", async () => {
+    const acl = await RedisServer.start({ users: [{ name: 'wrk', password: 'pw-wrk', rules: '~* &* +@all' }] });
+    const admin = new Redis(acl.url());
+    try {
+      const ns = freshNamespace('noresult');
+      const out = join(tmp, `${ns}.db`);
+      const wurl = acl.url({ user: 'wrk', password: 'pw-wrk' });
+      const w = await worker(ns, 'wrk', [], build.bin, wurl);
+      const first = await coordinator(ns, out, ['--quiet'], acl.url()).done;
+      expect(first.code, first.stderr).toBe(0);
+      const before = await exportIndex(build.bin, out);
+      // Rights taken away while the worker runs: everything but the results (the start-up check would refuse it).
+      await admin.call('ACL', 'SETUSER', 'wrk', 'resetkeys', ...['blob:*', 'run*', 'worker*', 'cache:*', 'batches:*', 'preflight:*'].map((k) => `~${ns}:${k}`));
+      const r = await coordinator(ns, out, ['--full', '--progress', 'plain'], acl.url()).done;
+      expect(r.code, r.stderr).toBe(75);
+      expect(r.stderr).toMatch(/^mcp-index: run failed: the Redis user lacks a permission \(NOPERM .*\): grant it with ACL SETUSER; nothing was committed, the previous index is unchanged$/m);
+      expect(r.stderr).not.toMatch(/: split|file-error|worker-crash/);
+      expect(await exportIndex(build.bin, out)).toBe(before);
+      expect(w.alive()).toBe(true);
+    } finally {
+      admin.disconnect();
+      await acl.stop();
+    }
   }, 300_000);
 
   it('workers that fail every batch trip the safety net (--max-crash-share) instead of committing worker-crash rows', async () => {

@@ -3,6 +3,7 @@ import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { UsageError } from '../../config/options.js';
 import { neededCommands, probeArgs } from './commands.js';
+import { Keys } from './keys.js';
 
 export interface RedisConnectOptions {
   url: string;
@@ -131,7 +132,9 @@ export async function preflight(o: RedisConnectOptions, ns: string): Promise<Pre
     const grant = rights.missing.map((c) => `+${c}`).join(' ');
     throw new UsageError(`Redis user "${user}" lacks permissions mcp-index needs (NOPERM): ${rights.missing.join(', ')}; grant them: ACL SETUSER ${user} ${grant}`);
   }
-  if (rights.keysDenied) throw new UsageError(`Redis user "${user}" may not read and write the keys under ${ns}: (NOPERM); grant them: ACL SETUSER ${user} ~${ns}:*`);
+  if (rights.keysDenied.length) {
+    throw new UsageError(`Redis user "${user}" may not read and write keys mcp-index uses (NOPERM): ${rights.keysDenied.join(', ')}; grant them: ACL SETUSER ${user} ~${ns}:*`);
+  }
   return { refusal: rights.refusal, replica: rights.replica };
 }
 
@@ -148,7 +151,8 @@ export async function writeRefusal(r: Redis, ns: string): Promise<string | null>
 
 interface Rights extends PreflightResult {
   missing: string[];
-  keysDenied: boolean;
+  /** Key patterns the user may not read or write. */
+  keysDenied: string[];
 }
 
 /**
@@ -159,7 +163,7 @@ interface Rights extends PreflightResult {
 async function checkRights(r: Redis, ns: string): Promise<Rights> {
   const reply = (p: Promise<unknown>) => p.then(() => 'OK', (e: Error) => e.message);
   const multi = await reply(r.call('MULTI'));
-  if (/^NOPERM/.test(multi)) return { missing: ['multi'], keysDenied: false, refusal: null, replica: false };
+  if (/^NOPERM/.test(multi)) return { missing: ['multi'], keysDenied: [], refusal: null, replica: false };
   // The transaction commands themselves are checked by using them.
   const names = neededCommands().filter((c) => c !== 'multi' && c !== 'exec' && c !== 'discard');
   const replies = await Promise.all(
@@ -168,13 +172,18 @@ async function checkRights(r: Redis, ns: string): Promise<Rights> {
       return args ? reply(r.call(n.split('|')[0], ...args)) : Promise.resolve('OK');
     }),
   );
-  const out: Rights = { missing: [], keysDenied: false, refusal: null, replica: false };
+  // Every key family, read and written: an ACL may grant some of the namespace and not the rest.
+  const families = new Keys(ns).families();
+  const keyReplies = await Promise.all(families.map((f) => Promise.all([reply(r.call('GET', f.key)), reply(r.call('SET', f.key, '0'))])));
+  const out: Rights = { missing: [], keysDenied: [], refusal: null, replica: false };
   if (/^NOPERM/.test(await reply(r.call('DISCARD')))) out.missing.push('discard');
   names.forEach((n, i) => {
     out.replica ||= /^READONLY/.test(replies[i]);
     if (!/^NOPERM/.test(replies[i])) out.refusal ??= redisRefusal(replies[i]);
-    else if (/keys/.test(replies[i])) out.keysDenied = true;
-    else out.missing.push(n);
+    else if (!/keys/.test(replies[i])) out.missing.push(n);
+  });
+  families.forEach((f, i) => {
+    if (keyReplies[i].some((x) => /^NOPERM.*keys?\b/.test(x))) out.keysDenied.push(f.pattern);
   });
   if (/^NOPERM/.test(await reply(r.call('MULTI').then(() => r.call('EXEC'))))) out.missing.push('exec');
   return out;
