@@ -192,7 +192,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         .store(res.files, res.extractorVersion, cacheOpts.maxBytes)
         .then(({ stored, evicted }) => ({ stored, evicted }))
         .catch((err: Error) => {
-          log('warn', 'result cache store failed', { jobId: job.id, error: err.message });
+          warnOnce('warn', 'result cache store failed', { jobId: job.id, error: err.message });
           return undefined;
         });
     }
