@@ -30,7 +30,7 @@ export interface RunInfo {
 }
 
 /** A record lives this long after its coordinator last wrote it, like the run's blobs and results. */
-export const RECORD_TTL_MS = 24 * 3600_000;
+const RECORD_TTL_MS = 24 * 3600_000;
 /** A finished run's record is kept this long for `status` and `runs list`. */
 const DONE_TTL_MS = 3600_000;
 const RECORD_BEAT_MS = 10_000;
@@ -132,12 +132,6 @@ export async function cancelRun(redis: Redis, queue: Queue, keys: Keys, runId: s
   if (!exists) return { found: false };
   await redis.multi().hset(keys.run(runId), { state: 'cancelled', reason: 'cancelled with `mcp-index runs cancel`', seen: String(Date.now()) }).pexpire(keys.run(runId), RECORD_TTL_MS).exec();
   return { found: true, ...(await removeRunData(redis, queue, keys, runId)) };
-}
-
-/** Marks a run failed (when its coordinator could not say so itself) and removes its data. */
-export async function failRun(redis: Redis, queue: Queue, keys: Keys, runId: string, reason: string): Promise<Removed> {
-  await redis.multi().hset(keys.run(runId), { state: 'failed', reason, seen: String(Date.now()) }).pexpire(keys.run(runId), RECORD_TTL_MS).exec();
-  return removeRunData(redis, queue, keys, runId);
 }
 
 /**
