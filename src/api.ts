@@ -12,7 +12,6 @@
 import { EventEmitter } from 'node:events';
 import { availableParallelism } from 'node:os';
 import type { Redis } from 'ioredis';
-import { runRecord } from './cli/cluster.js';
 import { workerRows, type WorkerRow } from './ops/heartbeats.js';
 import { buildOptions, resolveRoot, type ConfigInput, type IndexOptions } from './config/options.js';
 import { changedSince, fileList } from './discover/changed.js';
@@ -25,6 +24,7 @@ import { LocalTransport } from './transport/local.js';
 import { createRedis, preflight, type RedisConnectOptions } from './transport/redis/connection.js';
 import { RedisTransport } from './transport/redis/coordinator.js';
 import { Keys } from './transport/redis/keys.js';
+import { recordRun } from './transport/redis/runs.js';
 import { startWorker, type RunningWorker, type WorkerEvent, type WorkerStats } from './transport/redis/worker.js';
 
 export type { IndexCallbacks, IndexEvents, IndexProgress, BatchCompleted, BatchFailed, WorkerLost } from './ops/run-events.js';
@@ -34,6 +34,7 @@ export type { WorkerRow } from './ops/heartbeats.js';
 export type { ConfigInput, IndexOptions } from './config/options.js';
 export type { Priority, JobRequest, JobResult, FileRef, FileResult, SymbolRecord, RefRecord, Language, SymbolKind, FileErrorCode } from './protocol/types.js';
 export { UsageError } from './config/options.js';
+export { RunFailedError } from './transport/types.js';
 
 /** Index settings: the config file's keys (see `ConfigSchema`), minus the CLI's display and cluster flags. */
 export type IndexSettings = Omit<
@@ -148,7 +149,7 @@ class RedisCoordinator extends EventEmitter<IndexEvents> implements Coordinator 
     const transport = await RedisTransport.create({ ...this.conn, namespace: o.namespace, root: o.root, window: o.window, cacheBytes: o.cacheBytes });
     const own = runEventTranslator(callbackSink(options));
     const shared = runEventTranslator((name, ...args) => (this.emit as (n: string, ...a: unknown[]) => boolean)(name, ...args));
-    const record = runRecord(transport.redis, this.keys, o);
+    const record = recordRun(transport.redis, this.keys, o);
     try {
       return await runIndex(o, {
         transport,
@@ -156,12 +157,13 @@ class RedisCoordinator extends EventEmitter<IndexEvents> implements Coordinator 
         only,
         resumable: true,
         onEvent: (e) => {
-          record(e);
+          record.onEvent(e);
           shared(e);
           own(e);
         },
       });
     } finally {
+      record.stop();
       await transport.close();
     }
   }
@@ -221,9 +223,12 @@ export interface WorkerEvents {
 export interface IndexWorker extends EventEmitter<WorkerEvents> {
   readonly id: string;
   readonly stats: WorkerStats;
-  /** Stops taking work, drains (or hands batches back at the deadline), disconnects. */
-  close(): Promise<void>;
-  readonly closed: Promise<void>;
+  /**
+   * Stops taking work, drains (or hands batches back at the deadline), disconnects: within `drainMs` and a few
+   * seconds, with or without Redis. Resolves with the batches it had to abandon (Redis away: their leases expire).
+   */
+  close(): Promise<number>;
+  readonly closed: Promise<number>;
 }
 
 class WorkerHandle extends EventEmitter<WorkerEvents> implements IndexWorker {

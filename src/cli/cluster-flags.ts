@@ -18,7 +18,8 @@ export function clusterFlags<T>(y: Argv<T>) {
     .option('workers', { type: 'number', describe: 'Also start N local worker processes (1 thread each)' })
     .option('window', { type: 'number', describe: 'Batches uploaded and queued at once (bounds Redis memory; default 32)' })
     .option('cache', { type: 'boolean', describe: 'Use the shared content-hash result cache (--no-cache: neither read nor fill it)' })
-    .option('cache-mb', { type: 'number', describe: 'Budget of the shared result cache in MiB; least recently used entries go first (default 256, 0: off)' });
+    .option('cache-mb', { type: 'number', describe: 'Budget of the shared result cache in MiB; least recently used entries go first (default 256, 0: off)' })
+    .option('stall-warning', { type: 'number', describe: 'Warn when for this many seconds no worker was alive or took a batch (default 30, 0: never)' });
 }
 
-export const CLUSTER_KEYS = ['cluster', 'redis', 'namespace', 'priority', 'workers', 'window', 'cache', 'cacheMb', 'tlsCa', 'tlsCert', 'tlsKey'] as const;
+export const CLUSTER_KEYS = ['cluster', 'redis', 'namespace', 'priority', 'workers', 'window', 'cache', 'cacheMb', 'stallWarning', 'tlsCa', 'tlsCert', 'tlsKey'] as const;

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { IndexOptions } from '../config/options.js';
 import { UsageError } from '../config/options.js';
@@ -7,9 +8,11 @@ import type { PipelineEvent } from '../pipeline/events.js';
 import type { RedisConnectOptions } from '../transport/redis/connection.js';
 import { RedisTransport } from '../transport/redis/coordinator.js';
 import { Keys } from '../transport/redis/keys.js';
+import { recordRun, type RunInfo } from '../transport/redis/runs.js';
 import { workerRows, type WorkerRow } from '../ops/heartbeats.js';
 import { startWorker } from '../transport/redis/worker.js';
 import { createLogger, type LogFormat } from '../util/log.js';
+import { EXIT } from './errors.js';
 import { indexCommand, interruptController } from './index-command.js';
 
 export { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
@@ -18,26 +21,6 @@ const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
 
 function connectOptions(url: string, tls: { ca?: string; cert?: string; key?: string }): RedisConnectOptions {
   return { url, tlsCa: tls.ca, tlsCert: tls.cert, tlsKey: tls.key };
-}
-
-/** Keeps the run record that `mcp-index status --redis` reads. Informative only: a failed write never stops a run. */
-export function runRecord(redis: Redis, keys: Keys, o: IndexOptions): (e: PipelineEvent) => void {
-  let runId = '';
-  return (e) => {
-    if (e.type === 'planned') {
-      runId = e.runId;
-      void redis
-        .multi()
-        .hset(keys.run(runId), { root: o.root, priority: o.priority, total: String(e.batches), started: String(Date.now()), host: process.pid })
-        .sadd(keys.runs, runId)
-        .exec()
-        .catch(() => {});
-    } else if (e.type === 'batch-done' && runId) {
-      void redis.hincrby(keys.run(runId), 'merged', 1).catch(() => {});
-    } else if (e.type === 'done' && runId) {
-      void redis.multi().srem(keys.runs, runId).pexpire(keys.run(runId), 3600_000).exec().catch(() => {});
-    }
-  };
 }
 
 /** Child worker processes for `--workers N`: same binary, one thread each, sharing this checkout. */
@@ -61,14 +44,14 @@ export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<str
   const transport = await RedisTransport.create({ ...conn, namespace: o.namespace, root: o.root, window: o.window, cacheBytes: o.cacheBytes });
   const children = spawnLocalWorkers(o);
   const redis = transport.redis;
-  const record = runRecord(redis, keys, o);
+  const record = recordRun(redis, keys, o);
   let workerTimer: NodeJS.Timeout | null = null;
   try {
     const code = await indexCommand(o, async () => transport, {
       resumable: true,
       only,
       onEvent: (e: PipelineEvent) => {
-        record(e);
+        record.onEvent(e);
         // The summary is printed (or sent as --json) after this event: it carries the run's cache counts too.
         if (e.type === 'done') e.summary.cache = { ...transport.cacheCounters };
         onEvent?.(e); // metrics, logs (src/ops)
@@ -86,6 +69,7 @@ export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<str
     if (!o.quiet && !o.json) process.stderr.write(c.enabled ? `  cache:    ${c.hits} files from the shared result cache, ${c.misses} parsed by workers\n` : '  cache:    off\n');
     return code;
   } finally {
+    record.stop();
     if (workerTimer) clearInterval(workerTimer);
     for (const c of children) c.kill('SIGTERM');
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once('exit', r)) : null)));
@@ -133,10 +117,12 @@ export async function workerCommand(argv: {
   ops.started(w);
   const { signal, dispose } = interruptController();
   signal.addEventListener('abort', () => void w.close(), { once: true });
-  await w.closed;
+  const abandoned = await w.closed;
   dispose();
   await ops.close();
-  return 0;
+  // BullMQ may keep a timer or socket of a Redis that went away: the worker is done, so is the process.
+  setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
+  return abandoned > 0 ? EXIT.runFailed : EXIT.ok;
 }
 
 export interface ClusterStatus {
@@ -146,22 +132,44 @@ export interface ClusterStatus {
   workers: WorkerRow[];
   /** The shared result cache: entries and the bytes charged against its budget. */
   cache: { entries: number; bytes: number };
-  runs: { runId: string; root: string; priority: string; merged: number; total: number; startedAgoS: number }[];
+  /** Runs not finished: running, interrupted (resumable), failed or cancelled (see `mcp-index runs`). */
+  runs: { runId: string; state: RunInfo['state']; root: string; priority: string; merged: number; total: number; startedAgoS: number; reason: string | null }[];
 }
 
-/** `mcp-index status --redis URL`: queue depth by state and priority, live workers, runs in progress. */
-export async function clusterStatus(argv: { redis: string; namespace?: string; tlsCa?: string; tlsCert?: string; tlsKey?: string }): Promise<ClusterStatus> {
-  const { preflight } = await import('../transport/redis/connection.js');
+interface RedisArgv {
+  redis: string;
+  namespace?: string;
+  tlsCa?: string;
+  tlsCert?: string;
+  tlsKey?: string;
+}
+
+/**
+ * Checks the connection and rights once (writing nothing: it must work against a full Redis), then runs `fn` with a
+ * client and a queue handle of the namespace, and closes both.
+ */
+async function withCluster<T>(argv: RedisArgv, fn: (c: { redis: Redis; queue: Queue; keys: Keys }) => Promise<T>): Promise<T> {
+  const { preflight, createRedis } = await import('../transport/redis/connection.js');
   const { Queue } = await import('bullmq');
-  const { createRedis } = await import('../transport/redis/connection.js');
   const conn = connectOptions(argv.redis, { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey });
-  const ns = argv.namespace ?? 'mcp-index';
-  await preflight(conn, ns);
-  const keys = new Keys(ns);
+  const keys = new Keys(argv.namespace ?? 'mcp-index');
+  await preflight(conn, keys.ns);
   const redis = createRedis(conn);
   const queueConn = createRedis(conn);
-  const queue = new Queue(keys.queue, { connection: queueConn, prefix: keys.prefix });
+  // skipMetasUpdate: a Queue otherwise writes its meta hash when it connects.
+  const queue = new Queue(keys.queue, { connection: queueConn, prefix: keys.prefix, skipMetasUpdate: true });
   try {
+    return await fn({ redis, queue, keys });
+  } finally {
+    await queue.close();
+    queueConn.disconnect(); // BullMQ leaves a connection it was given open
+    redis.disconnect();
+  }
+}
+
+/** `mcp-index status --redis URL`: queue depth by state and priority, live workers, runs not finished. */
+export function clusterStatus(argv: RedisArgv): Promise<ClusterStatus> {
+  return withCluster(argv, async ({ redis, queue, keys }) => {
     const queueCounts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
     const ranks = Object.entries({ urgent: 1, high: 2, normal: 3, low: 4 });
     const perPriority = await queue.getCountsPerPriority(ranks.map(([, r]) => r));
@@ -169,24 +177,43 @@ export async function clusterStatus(argv: { redis: string; namespace?: string; t
     const workers = await workerRows(redis, keys);
     const { ResultCache } = await import('../transport/redis/cache.js');
     const cache = await new ResultCache(redis, keys).stats();
-    const runs = [];
-    for (const runId of await redis.smembers(keys.runs)) {
-      const h = await redis.hgetall(keys.run(runId));
-      runs.push({
-        runId,
-        root: h.root ?? '?',
-        priority: h.priority ?? '?',
-        merged: Number(h.merged ?? 0),
-        total: Number(h.total ?? 0),
-        startedAgoS: Math.round((Date.now() - Number(h.started ?? Date.now())) / 1000),
-      });
+    const { listRuns } = await import('../transport/redis/runs.js');
+    const runs = (await listRuns(redis, keys))
+      .filter((r) => r.state !== 'done')
+      .map((r) => ({ runId: r.runId, state: r.state, root: r.root, priority: r.priority, merged: r.merged, total: r.total, startedAgoS: Math.round((Date.now() - r.startedAt) / 1000), reason: r.reason }));
+    return { namespace: keys.ns, queue: queueCounts, byPriority, workers, cache, runs };
+  });
+}
+
+const ago = (ms: number) => (ms < 90_000 ? `${Math.round(ms / 1000)}s` : ms < 5_400_000 ? `${Math.round(ms / 60_000)}m` : `${Math.round(ms / 3_600_000)}h`);
+
+/** `mcp-index runs list|cancel|purge --redis URL`: the runs Redis knows, and the clean-up of abandoned ones. */
+export async function runsCommand(argv: RedisArgv & { action: string; runId?: string; olderThan?: number; json?: boolean }): Promise<number> {
+  const runs = await import('../transport/redis/runs.js');
+  const print = (json: unknown, text: string) => process.stdout.write((argv.json ? JSON.stringify(json) : text) + '\n');
+  if (argv.action === 'cancel' && !argv.runId) throw new UsageError('runs cancel needs a run id (see `mcp-index runs list`)');
+  if (argv.olderThan !== undefined && !(argv.olderThan >= 0)) throw new UsageError('--older-than must be a number of seconds >= 0');
+  return withCluster(argv, async ({ redis, queue, keys }) => {
+    if (argv.action === 'list') {
+      const list = await runs.listRuns(redis, keys);
+      const now = Date.now();
+      const text = list.map(
+        (r) =>
+          `${r.runId} ${r.state.padEnd(11)} ${r.priority.padEnd(6)} ${r.merged}/${r.total} batches, started ${ago(now - r.startedAt)} ago, seen ${ago(now - r.seenAt)} ago on ${r.host}:${r.pid}, ${r.root}${r.reason ? `: ${r.reason}` : ''}`,
+      );
+      print(list, text.length ? text.join('\n') : `no runs in ${keys.ns}`);
+      return 0;
     }
-    return { namespace: ns, queue: queueCounts, byPriority, workers, cache, runs };
-  } finally {
-    await queue.close();
-    queueConn.disconnect(); // BullMQ leaves a connection it was given open
-    redis.disconnect();
-  }
+    if (argv.action === 'cancel') {
+      const r = await runs.cancelRun(redis, queue, keys, argv.runId!);
+      if (!r.found) throw new UsageError(`no run ${argv.runId} in ${keys.ns} (see \`mcp-index runs list\`)`);
+      print(r, `cancelled run ${argv.runId}: removed ${r.jobs} jobs, ${r.blobs} blobs, ${r.results} results${r.busy ? `; ${r.busy} jobs held by a worker are left to finish (purge removes them)` : ''}`);
+      return 0;
+    }
+    const r = await runs.purgeRuns(redis, queue, keys, { olderThanMs: (argv.olderThan ?? 600) * 1000 });
+    print(r, `purged ${r.runs.length} runs: removed ${r.jobs} jobs, ${r.blobs} blobs, ${r.results} results${r.busy ? `; ${r.busy} jobs held by a worker are left to finish` : ''}`);
+    return 0;
+  });
 }
 
 export function formatClusterStatus(s: ClusterStatus): string {
@@ -196,7 +223,7 @@ export function formatClusterStatus(s: ClusterStatus): string {
   lines.push(`  workers:  ${s.workers.length} alive`);
   for (const w of s.workers) lines.push(`    ${w.id.padEnd(24)} ${w.host}:${w.pid} ${w.threads} threads, ${w.done} done, ${w.failed} failed, rss ${w.rssMb} MB, heartbeat ${(w.ageMs / 1000).toFixed(1)}s ago${w.run ? `, run ${w.run}` : ''}`);
   lines.push(`  cache:    ${s.cache.entries} results, ${(s.cache.bytes / 1024 / 1024).toFixed(1)} MiB`);
-  lines.push(`  runs:     ${s.runs.length} in progress`);
-  for (const r of s.runs) lines.push(`    ${r.runId} ${r.priority.padEnd(6)} ${r.merged}/${r.total} batches, ${r.startedAgoS}s, ${r.root}`);
+  lines.push(`  runs:     ${s.runs.length} not finished${s.runs.length ? ' (mcp-index runs list|cancel|purge)' : ''}`);
+  for (const r of s.runs) lines.push(`    ${r.runId} ${r.state.padEnd(11)} ${r.priority.padEnd(6)} ${r.merged}/${r.total} batches, ${r.startedAgoS}s, ${r.root}${r.reason ? `: ${r.reason}` : ''}`);
   return lines.join('\n');
 }

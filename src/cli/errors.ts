@@ -8,6 +8,12 @@ export const EXIT = {
   usage: 2,
   /** A bug: printed with its stack. */
   internal: 70,
+  /**
+   * The run stopped without committing: Redis refused its writes (full, read-only, no rights), the run was cancelled,
+   * its deadline passed, or too many files crashed their batches. The previous index is intact. Workers: stopped
+   * without handing back every batch (Redis away), whose leases then expire.
+   */
+  runFailed: 75,
   /** Stopped by SIGINT/SIGTERM; the previous index is intact. */
   interrupted: 130,
 } as const;

@@ -5,6 +5,7 @@ import { buildOptions, resolveRoot, UsageError, type ConfigInput } from '../conf
 import { defaultIndexPath } from '../index-store/location.js';
 import { IndexNotFoundError, openIndex } from '../index-store/reader.js';
 import { changedSince, fileList } from '../discover/changed.js';
+import { RunFailedError } from '../transport/types.js';
 import { EXIT } from './errors.js';
 import { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
 import { indexCommand, interruptController } from './index-command.js';
@@ -27,6 +28,8 @@ function indexFlags<T>(y: Argv<T>) {
     .option('full', { type: 'boolean', describe: 'Rebuild from scratch, ignoring the previous index' })
     .option('content-index', { type: 'boolean', describe: 'Also build a trigram index of file contents for fast `search --content`' })
     .option('max-errors', { type: 'number', describe: 'Exit 1 when more files than this have errors' })
+    .option('max-crash-share', { type: 'number', describe: 'Fail the run (commit nothing, exit 75) when more than this share of the files to parse end as worker-crash (default 0.2)' })
+    .option('deadline', { type: 'number', describe: 'Fail the run (commit nothing, exit 75) if it has not finished after this many seconds' })
     .option('progress', { choices: ['auto', 'bars', 'plain', 'json', 'none'] as const, describe: 'Progress display on stderr (auto: bars on a TTY, plain lines otherwise)' })
     .option('progress-interval', { type: 'number', describe: 'Seconds between plain progress lines (default 5)' })
     .option('quiet', { alias: 'q', type: 'boolean', describe: 'No progress and no summary' })
@@ -38,7 +41,7 @@ function indexFlags<T>(y: Argv<T>) {
 
 const INDEX_KEYS = [
   'out', 'threads', 'include', 'exclude', 'defaultExcludes', 'maxFileSize', 'parseTimeout', 'batchBytes', 'batchFiles',
-  'full', 'contentIndex', 'maxErrors', 'progress', 'progressInterval', 'quiet', 'json', 'changedSince', 'files',
+  'full', 'contentIndex', 'maxErrors', 'maxCrashShare', 'deadline', 'progress', 'progressInterval', 'quiet', 'json', 'changedSince', 'files',
 ] as const;
 
 function pick(argv: Record<string, unknown>, keys: readonly string[]): ConfigInput {
@@ -116,6 +119,20 @@ export async function cli(args: string[]): Promise<void> {
       },
     )
     .command(
+      'runs <action> [run-id]',
+      'Cluster runs in Redis: list them, cancel one (its coordinator stops, its jobs and data go), purge abandoned ones',
+      (y) =>
+        redisFlags(y)
+          .positional('action', { choices: ['list', 'cancel', 'purge'] as const, describe: 'list | cancel RUN_ID | purge' })
+          .positional('run-id', { type: 'string', describe: 'The run to cancel (from `runs list`)' })
+          .option('older-than', { type: 'number', describe: 'purge: runs whose coordinator was last seen this many seconds ago (default 600)' })
+          .option('json', { type: 'boolean', describe: 'Print JSON on stdout' }),
+      async (argv) => {
+        if (!argv.redis) throw new UsageError('runs needs --redis URL');
+        exitCode = await (await import('./cluster.js')).runsCommand({ ...argv, redis: argv.redis, action: String(argv.action), runId: argv.runId });
+      },
+    )
+    .command(
       'export [path]',
       'Write a deterministic dump of an index (sorted, stable ids)',
       (y) =>
@@ -162,6 +179,10 @@ function reportError(err: unknown): number {
   if (err instanceof UsageError || err instanceof IndexNotFoundError) {
     process.stderr.write(`mcp-index: ${err.message}\n`);
     return EXIT.usage;
+  }
+  if (err instanceof RunFailedError) {
+    process.stderr.write(`mcp-index: run failed: ${err.message}; nothing was committed, the previous index is unchanged\n`);
+    return EXIT.runFailed;
   }
   process.stderr.write(`mcp-index: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return EXIT.internal;

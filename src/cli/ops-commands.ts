@@ -93,7 +93,8 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
       }
       // A wrong URL, password or TLS setup is one clear line now, not a crash loop of every worker.
       const { preflight } = await import('../transport/redis/connection.js');
-      await preflight({ url: argv.redis, tlsCa: argv.tlsCa, tlsCert: argv.tlsCert, tlsKey: argv.tlsKey }, argv.namespace ?? 'mcp-index');
+      const { refusal, replica } = await preflight({ url: argv.redis, tlsCa: argv.tlsCa, tlsCert: argv.tlsCert, tlsKey: argv.tlsKey }, argv.namespace ?? 'mcp-index');
+      if (replica) throw new UsageError(refusal!); // its workers could never store a result
       const log = createLogger(argv.logLevel, 'mcp-index-up', argv.logFormat);
       const { Supervisor } = await import('../ops/supervisor.js');
       const sup = new Supervisor({

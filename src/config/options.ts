@@ -50,6 +50,8 @@ export const ConfigSchema = z
     full: z.boolean(),
     contentIndex: z.boolean(),
     maxErrors: z.number().int().min(0),
+    maxCrashShare: z.number().min(0).max(1),
+    deadline: z.number().positive(),
     progress: z.enum(['auto', 'bars', 'plain', 'json', 'none']),
     progressInterval: z.number().min(0.1).max(3600),
     quiet: z.boolean(),
@@ -64,6 +66,7 @@ export const ConfigSchema = z
     window: z.number().int().min(1).max(10_000),
     cache: z.boolean(),
     cacheMb: z.number().min(0).max(1024 * 1024),
+    stallWarning: z.number().min(0),
     tlsCa: z.string().min(1),
     tlsCert: z.string().min(1),
     tlsKey: z.string().min(1),
@@ -86,6 +89,7 @@ export const DEFAULTS = {
   full: false,
   contentIndex: false,
   maxErrors: Number.MAX_SAFE_INTEGER,
+  maxCrashShare: 0.2,
   progress: 'auto' as const,
   progressInterval: 5,
   quiet: false,
@@ -97,6 +101,7 @@ export const DEFAULTS = {
   window: 32,
   cache: true,
   cacheMb: 256,
+  stallWarning: 30,
   logLevel: 'warn' as const,
 };
 
@@ -115,6 +120,10 @@ export interface IndexOptions {
   readonly full: boolean;
   readonly contentIndex: boolean;
   readonly maxErrors: number;
+  /** A run in which more than this share of the files to parse end as worker-crash fails instead of committing. */
+  readonly maxCrashShare: number;
+  /** The run fails if it has not finished after this many seconds (0: no deadline). */
+  readonly deadlineS: number;
   readonly progress: 'auto' | 'bars' | 'plain' | 'json' | 'none';
   readonly progressInterval: number;
   readonly quiet: boolean;
@@ -129,6 +138,8 @@ export interface IndexOptions {
   readonly window: number;
   /** Budget of the cluster's shared result cache in bytes; 0 when off (--no-cache or --cache-mb 0). */
   readonly cacheBytes: number;
+  /** Cluster: warn when for this long no worker was alive or took a batch (seconds; 0: never). */
+  readonly stallWarningS: number;
   readonly tls: { ca?: string; cert?: string; key?: string };
   readonly logLevel: string;
 }
@@ -239,6 +250,8 @@ export function buildOptions(rootArg: string, fromCli: ConfigInput, configPath?:
     full: merged.full,
     contentIndex: merged.contentIndex,
     maxErrors: merged.maxErrors,
+    maxCrashShare: merged.maxCrashShare,
+    deadlineS: merged.deadline ?? 0,
     progress: merged.progress,
     progressInterval: merged.progressInterval,
     quiet: merged.quiet,
@@ -252,6 +265,7 @@ export function buildOptions(rootArg: string, fromCli: ConfigInput, configPath?:
     workers: merged.workers,
     window: merged.window,
     cacheBytes: merged.cache && merged.cacheMb > 0 ? Math.max(1, Math.round(merged.cacheMb * 1024 * 1024)) : 0,
+    stallWarningS: merged.stallWarning,
     tls: { ca: merged.tlsCa, cert: merged.tlsCert, key: merged.tlsKey },
     logLevel: merged.logLevel,
   });

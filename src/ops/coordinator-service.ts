@@ -85,9 +85,14 @@ export async function startCoordinatorOps(o: CoordinatorOpsOptions): Promise<Coo
     else if (e.type === 'interrupt') state = 'interrupted';
     else if (e.type === 'planned') log?.info({ runId: e.runId, batches: e.batches, files: e.files, bytes: e.bytes, reused: e.reused }, 'run planned');
     else if (e.type === 'batch-failed') log?.info({ batch: e.batch.batchId, files: e.batch.files, action: e.action, error: e.error }, 'batch failed');
-    else if (e.type === 'done') {
+    // Info, not warn: the progress display and the CLI's last line say it (a log line would tear the bars).
+    else if (e.type === 'stalled') log?.info({ idleMs: e.idleMs, workersAlive: e.workersAlive, inFlight: e.inFlight }, 'run stalled');
+    else if (e.type === 'failed') log?.info({ reason: e.reason }, 'run failed');
+    if (e.type === 'failed' || e.type === 'done') {
       state = 'finished';
       void watcher?.stop(); // local workers stopping after the run are not "lost"
+    }
+    if (e.type === 'done') {
       const s = e.summary;
       log?.info({ runId: s.runId, files: s.index.files, symbols: s.index.symbols, parsed: s.run.filesParsed, batches: s.run.batches, retries: s.run.retries, stalls: s.run.stalls, interrupted: s.interrupted, totalMs: s.timings.totalMs }, 'run done');
     }

@@ -70,7 +70,7 @@ export class CoordinatorMetrics {
     this.stalls = new Counter({ name: `${PREFIX}stalls_total`, help: 'Batches taken back from a worker that stopped renewing its lease, counted when a run ends', registers: [registry] });
     this.fileErrors = new Counter({ name: `${PREFIX}file_errors_total`, help: 'Files indexed with an error or as partial (syntax errors)', registers: [registry] });
     this.inFlight = new Gauge({ name: `${PREFIX}batches_in_flight`, help: 'Batches handed out and not yet merged', registers: [registry] });
-    this.runs = new Counter({ name: `${PREFIX}runs_total`, help: 'Index runs finished, by outcome (ok|interrupted)', labelNames: ['outcome'], registers: [registry] });
+    this.runs = new Counter({ name: `${PREFIX}runs_total`, help: 'Index runs finished, by outcome (ok|interrupted|failed)', labelNames: ['outcome'], registers: [registry] });
     this.runSeconds = new Histogram({ name: `${PREFIX}run_duration_seconds`, help: 'Wall time of a whole index run', buckets: [0.1, 0.5, 1, 5, 10, 30, 60, 300, 900, 3600, 14400], registers: [registry] });
     this.latency = new Histogram({ name: `${PREFIX}batch_latency_seconds`, help: 'Time from handing a batch out to merging its result (queue wait + transfer + processing)', buckets: WAIT_BUCKETS, registers: [registry] });
     this.workersAlive = new Gauge({
@@ -122,6 +122,10 @@ export class CoordinatorMetrics {
         this.stalls.inc(e.summary.run.stalls);
         this.runs.inc({ outcome: e.summary.interrupted ? 'interrupted' : 'ok' });
         this.runSeconds.observe(e.summary.timings.totalMs / 1000);
+        this.inFlight.set(0);
+        break;
+      case 'failed':
+        this.runs.inc({ outcome: 'failed' });
         this.inFlight.set(0);
         break;
     }

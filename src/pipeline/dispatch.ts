@@ -1,6 +1,7 @@
 import { batchId, split } from '../plan/plan.js';
 import type { FileRef, JobRequest, Priority } from '../protocol/types.js';
-import type { BatchResult, Transport } from '../transport/types.js';
+import { RunFailedError, type BatchResult, type Transport } from '../transport/types.js';
+import { within } from '../util/time.js';
 import type { EventSink, InFlight } from './events.js';
 
 export interface DispatchOptions {
@@ -13,6 +14,13 @@ export interface DispatchOptions {
   /** A single file that kept failing its batch. */
   applyFileError: (file: FileRef, message: string) => unknown;
   toRequest: (b: { id: string; files: FileRef[] }) => JobRequest;
+  /**
+   * Transports with `health` are asked every few seconds: a fatal condition fails the run, and a `stalled` event warns
+   * when for this long (0: never) no worker was alive, or none ran or finished a batch, while ours wait.
+   */
+  stallWarnMs?: number;
+  /** When (epoch ms) the run fails if it has not finished, and the `--deadline` it came from (seconds). */
+  deadline?: { at: number; seconds: number };
 }
 
 export interface DispatchCounters {
@@ -23,14 +31,18 @@ export interface DispatchCounters {
   filesCached: number;
 }
 
-/**
- * Keeps `transport.capacity` (+ `prefetch`) batches in flight, merges results as they arrive, and splits a batch whose
- * transport gave up on it until the file that breaks it stands alone. On abort it stops handing out work and
- * waits for what is in flight: a parse is never interrupted.
- */
+/** A look at the transport's health that takes longer says "no answer" (Redis away). */
+const HEALTH_TIMEOUT_MS = 5000;
+
 export const noCounters = (): DispatchCounters => ({ splits: 0, retries: 0, stalls: 0, filesCached: 0 });
 
-
+/**
+ * Keeps `transport.capacity` (+ `prefetch`) batches in flight, merges results as they arrive, and splits a batch whose
+ * transport gave up on it until the file that breaks it stands alone. A RunFailedError is never split: it fails the
+ * run. On abort it stops handing out work and waits for what is in flight (a parse is never interrupted), unless the
+ * transport is durable: its batches stay queued for a rerun, so there is nothing to wait for. Results being merged
+ * are always waited for.
+ */
 export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<DispatchCounters> {
   const queue = [...requests];
   const counters = noCounters();
@@ -47,22 +59,46 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
   let merging = 0;
   let failure: unknown = null;
   let interruptSeen = false;
+  let settled = false;
+  let watchdog: NodeJS.Timeout | null = null;
+  let lastProgress = Date.now();
+  const emit: EventSink = (e) => {
+    if (e.type === 'batch-done' || e.type === 'batch-failed') lastProgress = Date.now();
+    o.emit(e);
+  };
 
   o.transport.expect?.(requests);
   return new Promise((resolve, reject) => {
     const finishIfIdle = () => {
-      if (inFlight > 0 || merging > 0) return;
+      if (settled || merging > 0 || (inFlight > 0 && !(o.transport.durable && (failure || o.signal.aborted)))) return;
+      if (!failure && queue.length > 0 && !o.signal.aborted) return;
+      settled = true; // results that still arrive are for a rerun to collect
+      if (watchdog) clearInterval(watchdog);
+      if (deadline) clearTimeout(deadline);
+      o.signal.removeEventListener('abort', onAbort);
       if (failure) reject(failure);
-      else if (queue.length === 0 || o.signal.aborted) resolve(counters);
+      else resolve(counters);
+    };
+    const fail = (err: unknown) => {
+      failure ??= err;
+      finishIfIdle();
     };
     const onAbort = () => {
       if (!interruptSeen) {
         interruptSeen = true;
-        o.emit({ type: 'interrupt', inFlight });
+        emit({ type: 'interrupt', inFlight, kept: !!o.transport.durable });
       }
       finishIfIdle();
     };
     o.signal.addEventListener('abort', onAbort, { once: true });
+    let deadline: NodeJS.Timeout | null = null;
+    if (o.deadline) {
+      const { at, seconds } = o.deadline;
+      const total = queue.length;
+      deadline = setTimeout(() => {
+        fail(new RunFailedError(`the run's deadline of ${seconds}s (--deadline) passed with ${queue.length + inFlight + merging} of ${total} batches not merged`));
+      }, Math.max(0, at - Date.now()));
+    }
 
     const pump = () => {
       while (!o.signal.aborted && !failure && inFlight < window && merging < window && queue.length) {
@@ -76,11 +112,12 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
           firstPath: req.files[0]?.path ?? '',
         };
         inFlight++;
-        o.emit({ type: 'batch-start', batch });
+        emit({ type: 'batch-start', batch });
         o.transport
           .submit(req, { priority: o.priority })
           .then(
             async (res) => {
+              if (settled) return;
               received = true;
               inFlight--;
               merging++;
@@ -95,7 +132,7 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
               counters.retries += res.delivery?.retries ?? 0;
               counters.stalls += res.delivery?.stalls ?? 0;
               counters.filesCached += res.delivery?.cached ?? 0;
-              o.emit({
+              emit({
                 type: 'batch-done',
                 batch,
                 symbols: res.counts.symbols,
@@ -105,21 +142,23 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
               });
             },
             async (err: unknown) => {
+              if (settled) return;
+              if (err instanceof RunFailedError) throw err; // no split cures it: fail the run
               const message = err instanceof Error ? err.message : String(err);
               if (req.files.length > 1) {
                 counters.splits++;
-                o.emit({ type: 'batch-failed', batch, error: message, action: 'split' });
+                emit({ type: 'batch-failed', batch, error: message, action: 'split' });
                 // Halves go first so the culprit is isolated before the run's tail.
                 const [a, b] = split(req.files);
                 queue.unshift(o.toRequest({ id: batchId(a), files: a }), o.toRequest({ id: batchId(b), files: b }));
               } else {
-                o.emit({ type: 'batch-failed', batch, error: message, action: 'file-error' });
+                emit({ type: 'batch-failed', batch, error: message, action: 'file-error' });
                 await o.applyFileError(req.files[0], `isolated: its batch failed every attempt (${message})`.slice(0, 500));
               }
             },
           )
           .catch((err: unknown) => {
-            failure ??= err; // a merge failure: stop handing out work and fail the run
+            failure ??= err; // a merge failure or a RunFailedError: stop handing out work and fail the run
           })
           .finally(() => {
             if (!received) inFlight--;
@@ -129,6 +168,34 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
           });
       }
     };
+
+    // The watchdog: a cluster with no live worker, or whose workers take none of our batches, would otherwise wait
+    // in silence; a Redis that refuses writes may leave nothing to fail (every batch already queued).
+    const health = o.transport.health?.bind(o.transport);
+    const runId = requests[0]?.runId;
+    if (health && runId) {
+      const warnMs = o.stallWarnMs ?? 0;
+      let quietSince = Date.now();
+      let looking = false;
+      watchdog = setInterval(() => {
+        if (looking || settled) return;
+        looking = true;
+        void within(HEALTH_TIMEOUT_MS, health(runId))
+          .then((h) => {
+            if (settled) return;
+            if (h?.fatal) return fail(h.fatal);
+            if (h && h.running > 0 && h.workersAlive > 0) quietSince = Date.now();
+            quietSince = Math.max(quietSince, lastProgress);
+            const idleMs = Date.now() - quietSince;
+            if (warnMs > 0 && inFlight > 0 && idleMs >= warnMs) {
+              emit({ type: 'stalled', idleMs, workersAlive: h?.workersAlive ?? null, inFlight });
+              quietSince = Date.now(); // once per interval
+            }
+          })
+          .finally(() => (looking = false));
+      }, Math.min(warnMs || 5000, 5000));
+      watchdog.unref();
+    }
     pump();
     finishIfIdle();
   });

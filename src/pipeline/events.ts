@@ -60,7 +60,15 @@ export type PipelineEvent =
     }
   | { type: 'batch-failed'; batch: InFlight; error: string; action: 'split' | 'file-error' }
   | { type: 'worker'; id: string; state: 'alive' | 'lost'; detail?: string }
-  | { type: 'interrupt'; inFlight: number }
+  /** `kept`: the in-flight batches stay queued for a rerun (cluster) instead of being waited for. */
+  | { type: 'interrupt'; inFlight: number; kept: boolean }
+  /**
+   * For `idleMs` no worker was alive, or none ran or finished a batch, while `inFlight` of ours waited.
+   * `workersAlive` is null when the transport did not answer (Redis away).
+   */
+  | { type: 'stalled'; idleMs: number; workersAlive: number | null; inFlight: number }
+  /** The run stopped without committing (a RunFailedError): the previous index is left as it was. */
+  | { type: 'failed'; reason: string; cancelled: boolean }
   | { type: 'done'; summary: RunSummary };
 
 export type EventSink = (e: PipelineEvent) => void;

@@ -6,7 +6,7 @@ import { hashFiles, sha1 } from '../plan/hash.js';
 import { plan, type Batch } from '../plan/plan.js';
 import type { FileRef, JobRequest } from '../protocol/types.js';
 import { PROTOCOL_VERSION } from '../protocol/types.js';
-import type { Transport } from '../transport/types.js';
+import { RunFailedError, type Transport } from '../transport/types.js';
 import { dispatch, noCounters, type DispatchCounters } from './dispatch.js';
 import type { EventSink, RunSummary } from './events.js';
 
@@ -32,6 +32,7 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
   const emit = hooks.onEvent ?? (() => {});
   const signal = hooks.signal ?? new AbortController().signal;
   const t0 = performance.now();
+  const deadline = o.deadlineS ? { at: Date.now() + o.deadlineS * 1000, seconds: o.deadlineS } : undefined;
   const mark = () => performance.now();
 
   // The previous index, when compatible, lets unchanged files skip both the read and the parse.
@@ -168,17 +169,30 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     const merged = await store.mergedBatches();
     const requests = batches.map(toRequest);
     for (const r of requests) if (merged.has(r.batchId)) await hooks.transport.ack?.(r).catch(() => {});
+    const crashed = { files: 0, last: '' };
     const counters = await dispatch(requests.filter((r) => !merged.has(r.batchId)), {
       transport: hooks.transport,
       signal,
       emit,
       priority: o.priority,
       apply: (res) => store.apply(res.batchId, res.fragments),
-      applyFileError: (file, message) =>
-        store.applySkipped([{ path: file.path, size: file.size, language: file.language, error: { code: 'worker-crash', message } }]),
+      applyFileError: (file, message) => {
+        crashed.files++;
+        crashed.last = message;
+        return store.applySkipped([{ path: file.path, size: file.size, language: file.language, error: { code: 'worker-crash', message } }]);
+      },
       toRequest,
+      stallWarnMs: o.stallWarningS * 1000,
+      deadline,
     });
     const tIndex = mark();
+    // The safety net: files crash their batches one by one, but a large share of them means the machinery failed
+    // (workers that cannot run anything, a Redis that loses work), and committing would replace good rows with errors.
+    if (!signal.aborted && crashed.files >= CRASH_NET_MIN_FILES && crashed.files > o.maxCrashShare * toParse.length) {
+      throw new RunFailedError(
+        `${crashed.files} of ${toParse.length} files failed their batch on every attempt (worker-crash), more than the --max-crash-share of ${o.maxCrashShare} allows: the workers are failing, not the files (last error: ${crashed.last.slice(0, 200)})`,
+      );
+    }
 
     let removed = 0;
     if (!signal.aborted) {
@@ -190,6 +204,8 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
       await store.abort(!!resumeKey);
     } else {
       await store.commit({ root: o.root, summary: { run: summary.run, index: summary.index }, contentIndex: o.contentIndex });
+      // What a committed run still holds in the transport (batches that failed and were split) is garbage now.
+      await hooks.transport.release?.(runId, null).catch(() => {});
       const tEnd = mark();
       summary.timings.commitMs = Math.round(tEnd - tIndex);
       summary.timings.totalMs = Math.round(tEnd - t0);
@@ -197,9 +213,18 @@ export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSum
     return finish(summary);
   } catch (err) {
     await store.abort(!!resumeKey).catch(() => {});
+    // A failed run leaves nothing behind in the transport (the build itself is kept for a rerun when resumable).
+    if (err instanceof RunFailedError) {
+      // Cleared first: what the run uploaded may be what fills Redis, and the record of the failure needs room.
+      await hooks.transport.release?.(runId, err).catch(() => {});
+      emit({ type: 'failed', reason: err.message, cancelled: err.cancelled });
+    }
     throw err;
   }
 }
+
+/** The safety net applies from this many worker-crash files on: one or two bad files in a small run are just that. */
+const CRASH_NET_MIN_FILES = 5;
 
 /** Up to this much to parse, an incremental run patches the index in place (see WriterOptions.patch). */
 const PATCH_MAX_BYTES = 4 * 1024 * 1024;

@@ -33,6 +33,44 @@ export interface Transport {
   expect?(requests: readonly JobRequest[]): void;
   /** Called once a result is merged (or found merged on resume): the transport may drop what it kept for it. */
   ack?(req: JobRequest): Promise<void>;
+  /**
+   * In-flight batches live outside this process (a queue): the pipeline need not wait for them when it stops early,
+   * because a later run of the same plan collects them. Without it, a stop waits for the batches in flight.
+   */
+  readonly durable?: boolean;
+  /** Asked by the pipeline's watchdog while batches are in flight. */
+  health?(runId: string): Promise<TransportHealth>;
+  /**
+   * The run is over for good: committed (`failure` null), or failed. Drops whatever the transport still holds for
+   * it (a failure drops everything it uploaded). Not called for an interrupted run, which a rerun resumes.
+   */
+  release?(runId: string, failure: RunFailedError | null): Promise<void>;
   /** Waits for in-flight work, then releases threads and connections. Never interrupts a parse. */
   close(): Promise<void>;
+}
+
+export interface TransportHealth {
+  /** Workers with a live heartbeat. */
+  workersAlive: number;
+  /** Batches a worker is running right now (any run's). */
+  running: number;
+  /** A condition under which none of the run's batches can complete (Redis refusing writes, run cancelled). */
+  fatal?: RunFailedError;
+}
+
+/**
+ * The run cannot go on, whatever becomes of its batches: the machinery that runs them failed (Redis full, read-only,
+ * refusing the user's rights), the run was cancelled, its deadline passed, or too many files crashed their batches.
+ * A transport rejects `submit` with it when no retry or split can help, and the pipeline stops without committing:
+ * the previous index is left as it was. A known error: the CLI prints its message as one line and exits 75.
+ */
+export class RunFailedError extends Error {
+  readonly exitCode = 75;
+  constructor(
+    message: string,
+    /** Stopped on purpose (`mcp-index runs cancel`), not by a fault. */
+    readonly cancelled = false,
+  ) {
+    super(message);
+  }
 }

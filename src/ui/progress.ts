@@ -75,6 +75,22 @@ class Tally {
   }
 }
 
+/** The line shown for a `stalled` event: what is wrong and what to do. */
+function stallLine(e: Extract<PipelineEvent, { type: 'stalled' }>): string {
+  const secs = Math.round(e.idleMs / 1000);
+  const what = `${e.inFlight} batch${e.inFlight === 1 ? '' : 'es'} waiting`;
+  if (e.workersAlive === null) return `warning: the cluster has not answered for ${secs}s (${what}): is Redis reachable?`;
+  if (e.workersAlive === 0) return `warning: no worker is alive (${what} for ${secs}s): start one with \`mcp-index worker --redis URL\`, or pass --workers N`;
+  return `warning: no worker has taken a batch for ${secs}s though ${e.workersAlive} ${e.workersAlive === 1 ? 'is' : 'are'} alive (${what}): check the workers' logs`;
+}
+
+/** The line shown when a run is interrupted. */
+function interruptLine(e: Extract<PipelineEvent, { type: 'interrupt' }>): string {
+  return e.kept
+    ? `interrupted: ${e.inFlight} queued batches stay in Redis; the same command resumes the run`
+    : `interrupted: finishing ${e.inFlight} in-flight batches (Ctrl-C again to quit now)`;
+}
+
 /** Plain lines for CI logs: one every `intervalSec`, plus one at each phase change. */
 class PlainRenderer implements Renderer {
   private t = new Tally();
@@ -94,7 +110,8 @@ class PlainRenderer implements Renderer {
     this.t.apply(e);
     if (e.type === 'discovered') this.out.write(`mcp-index discovered ${e.files} files (${mb(e.bytes)} MB) via ${e.source}, ${e.skipped} skipped\n`);
     if (e.type === 'planned') this.out.write(`mcp-index planned ${e.batches} batches: ${e.files} files to parse, ${e.reused} unchanged\n`);
-    if (e.type === 'interrupt') this.out.write(`mcp-index interrupted: finishing ${e.inFlight} in-flight batches (Ctrl-C again to quit now)\n`);
+    if (e.type === 'interrupt') this.out.write(`mcp-index ${interruptLine(e)}\n`);
+    if (e.type === 'stalled') this.out.write(`mcp-index ${stallLine(e)}\n`);
     if (e.type === 'batch-failed') this.out.write(`mcp-index batch ${e.batch.batchId} failed (${e.error}): ${e.action}\n`);
   }
   setWorkers(rows: string[]) {
@@ -165,6 +182,9 @@ class BarsRenderer implements Renderer {
 
   onEvent(e: PipelineEvent) {
     this.t.apply(e);
+    // Printed above the bars, which are redrawn below (a raw write would tear them).
+    if (e.type === 'interrupt') this.multi.log(`mcp-index ${interruptLine(e)}\n`);
+    if (e.type === 'stalled') this.multi.log(`mcp-index ${stallLine(e)}\n`);
   }
 
   setWorkers(rows: string[]) {

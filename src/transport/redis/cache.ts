@@ -110,6 +110,9 @@ while bytes > budget do
 end
 return { stored, evicted, bytes }`;
 
+/** Both scripts' source, for the start-up check of the commands they call (commands.ts). */
+export const CACHE_SCRIPTS = [GET_LUA, STORE_LUA];
+
 type Arg = string | Buffer | number;
 interface CacheCommands {
   mcpIndexCacheGetBuffer(numKeys: number, ...args: Arg[]): Promise<(Buffer | null)[]>;

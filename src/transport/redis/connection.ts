@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
 import { UsageError } from '../../config/options.js';
+import { neededCommands, probeArgs } from './commands.js';
+import { Keys } from './keys.js';
 
 export interface RedisConnectOptions {
   url: string;
@@ -59,25 +61,64 @@ function explain(err: Error, url: string): string {
 }
 
 /**
- * Connects once with no retries and checks the commands we need, so a wrong password, an unreachable host, a
- * user without rights or TLS without a CA is one clear line instead of a reconnect loop.
+ * A Redis error that no retry of a batch cures, as one line: what is wrong and the setting to change. Null for any
+ * other error. Redis checks these before it runs a command, whether it comes from us or from a script.
  */
-export async function preflight(o: RedisConnectOptions, ns: string): Promise<void> {
+export function redisRefusal(message: string): string | null {
+  // Redis's error codes with the words that follow them, so a file named OOM.py in a message does not match.
+  const code = /\b(OOM) command not allowed|\b(NOPERM) |\b(READONLY) You can't write|\b(MISCONF) |\b(NOREPLICAS) /.exec(message)?.slice(1).find(Boolean);
+  if (!code) return null;
+  // Redis's own words, without the script id and line it adds when the command came from Lua.
+  const said = message.replace(/^(ERR |ReplyError: )/, '').replace(/\.?\s*script: \w+, on @\w+:\d+\.?/, '').replace(/\.$/, '');
+  switch (code) {
+    case 'OOM':
+      return `Redis is out of memory (${said}): raise its maxmemory, or free memory (\`mcp-index runs purge\` removes abandoned runs)`;
+    case 'NOPERM':
+      return `the Redis user lacks a permission (${said}): grant it with ACL SETUSER`;
+    case 'READONLY':
+      return `Redis refuses writes (${said}): point --redis at the primary, not a replica`;
+    case 'MISCONF':
+      return `Redis refuses writes because it cannot save to disk (${said}): fix its disk or persistence settings (stop-writes-on-bgsave-error)`;
+    default:
+      return `Redis refuses writes (${said}): it has fewer replicas than its min-replicas-to-write`;
+  }
+}
+
+export interface PreflightResult {
+  /** Redis refuses writes right now (out of memory, a read-only replica...), as one line; null when it takes them. */
+  refusal: string | null;
+  /** The refusal is for good: this Redis is a read-only replica. */
+  replica: boolean;
+}
+
+/**
+ * Connects once with no retries and checks the rights of every command the cluster uses (commands.ts), so a wrong
+ * password, an unreachable host, a user without rights or TLS without a CA is one clear line instead of a reconnect
+ * loop or a failure mid-run. Writes nothing: `status` must work against a full Redis.
+ */
+export async function preflight(o: RedisConnectOptions, ns: string): Promise<PreflightResult> {
   const { url, options } = redisOptions(o);
   // No ready check: it runs INFO, and for a user without that right ioredis prints its own warning on stderr.
-  const probe = new Redis(url, { ...options, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, enableOfflineQueue: false, enableReadyCheck: false });
+  const probe = new Redis(url, {
+    ...options,
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    commandTimeout: 10_000,
+  });
   // The cause (WRONGPASS, ECONNREFUSED, a TLS error) arrives as an 'error' event; connect() itself then only
   // rejects with "Connection is closed.". Keep the first one to report it below, once.
   let cause = null as Error | null;
   probe.on('error', (e: Error) => {
     cause ??= e;
   });
+  let rights: Rights;
   try {
     await probe.connect();
     await probe.ping();
-    // BullMQ runs Lua scripts and our keys need plain strings: an ACL user without these fails here, not mid-run.
-    await probe.eval("return redis.call('exists', KEYS[1])", 1, `${ns}:preflight`);
-    await probe.set(`${ns}:preflight`, '1', 'PX', 1000);
+    rights = await checkRights(probe, ns);
   } catch (err) {
     // When the connection itself failed, a command only reports "Connection is closed." or "Stream isn't
     // writeable": the cause is the 'error' event, which may trail the command's rejection by a moment.
@@ -86,4 +127,64 @@ export async function preflight(o: RedisConnectOptions, ns: string): Promise<voi
   } finally {
     probe.disconnect();
   }
+  const user = decodeURIComponent(new URL(o.url).username) || 'default';
+  if (rights.missing.length) {
+    const grant = rights.missing.map((c) => `+${c}`).join(' ');
+    throw new UsageError(`Redis user "${user}" lacks permissions mcp-index needs (NOPERM): ${rights.missing.join(', ')}; grant them: ACL SETUSER ${user} ${grant}`);
+  }
+  if (rights.keysDenied.length) {
+    throw new UsageError(`Redis user "${user}" may not read and write keys mcp-index uses (NOPERM): ${rights.keysDenied.join(', ')}; grant them: ACL SETUSER ${user} ~${ns}:*`);
+  }
+  return { refusal: rights.refusal, replica: rights.replica };
+}
+
+/**
+ * Whether Redis would take a write now, without writing: a SET queued inside MULTI is refused when Redis is out of
+ * memory, a read-only replica or unable to persist, and the transaction is then discarded. One pipeline, so no
+ * other command of the connection lands inside the transaction. Null when the write would be taken.
+ */
+export async function writeRefusal(r: Redis, ns: string): Promise<string | null> {
+  const replies = (await r.pipeline().call('MULTI').call('SET', `${ns}:preflight:write`, '1').call('DISCARD').exec()) ?? [];
+  const err = replies[1]?.[0];
+  return err ? redisRefusal(err.message) : null;
+}
+
+interface Rights extends PreflightResult {
+  missing: string[];
+  /** Key patterns the user may not read or write. */
+  keysDenied: string[];
+}
+
+/**
+ * Queues every needed command inside MULTI, then DISCARDs: Redis checks a queued command's rights (command and keys)
+ * and, after them, whether it would take a write (memory, replica), without running anything. EXEC itself cannot
+ * be queued; an empty transaction runs nothing.
+ */
+async function checkRights(r: Redis, ns: string): Promise<Rights> {
+  const reply = (p: Promise<unknown>) => p.then(() => 'OK', (e: Error) => e.message);
+  const multi = await reply(r.call('MULTI'));
+  if (/^NOPERM/.test(multi)) return { missing: ['multi'], keysDenied: [], refusal: null, replica: false };
+  // The transaction commands themselves are checked by using them.
+  const names = neededCommands().filter((c) => c !== 'multi' && c !== 'exec' && c !== 'discard');
+  const replies = await Promise.all(
+    names.map((n) => {
+      const args = probeArgs(n, ns);
+      return args ? reply(r.call(n.split('|')[0], ...args)) : Promise.resolve('OK');
+    }),
+  );
+  // Every key family, read and written: an ACL may grant some of the namespace and not the rest.
+  const families = new Keys(ns).families();
+  const keyReplies = await Promise.all(families.map((f) => Promise.all([reply(r.call('GET', f.key)), reply(r.call('SET', f.key, '0'))])));
+  const out: Rights = { missing: [], keysDenied: [], refusal: null, replica: false };
+  if (/^NOPERM/.test(await reply(r.call('DISCARD')))) out.missing.push('discard');
+  names.forEach((n, i) => {
+    out.replica ||= /^READONLY/.test(replies[i]);
+    if (!/^NOPERM/.test(replies[i])) out.refusal ??= redisRefusal(replies[i]);
+    else if (!/keys/.test(replies[i])) out.missing.push(n);
+  });
+  families.forEach((f, i) => {
+    if (keyReplies[i].some((x) => /^NOPERM.*keys?\b/.test(x))) out.keysDenied.push(f.pattern);
+  });
+  if (/^NOPERM/.test(await reply(r.call('MULTI').then(() => r.call('EXEC'))))) out.missing.push('exec');
+  return out;
 }

@@ -5,14 +5,17 @@ import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EXTRACTOR_VERSION } from '../../extract/version.js';
 import { buildFragment, spoolFragment, spoolFragmentAsync } from '../../index-store/fragment.js';
-import type { BatchCounts, FileRef, FileResult, JobRequest, Priority } from '../../protocol/types.js';
+import { workerRows } from '../../ops/heartbeats.js';
 import { batchId } from '../../plan/plan.js';
+import type { BatchCounts, FileRef, FileResult, JobRequest, Priority } from '../../protocol/types.js';
 import { countsOf, PROTOCOL_VERSION } from '../../protocol/types.js';
-import type { BatchResult, Transport } from '../types.js';
+import { within } from '../../util/time.js';
+import { RunFailedError, type BatchResult, type Transport, type TransportHealth } from '../types.js';
 import { ResultCache } from './cache.js';
 import { decodeBatch, parsedBy } from './codec.js';
-import { createRedis, preflight, type RedisConnectOptions } from './connection.js';
+import { createRedis, preflight, redisRefusal, writeRefusal, type RedisConnectOptions } from './connection.js';
 import { Keys, PRIORITY_RANK } from './keys.js';
+import { removeRunData } from './runs.js';
 
 export interface RedisTransportOptions extends RedisConnectOptions {
   namespace: string;
@@ -59,6 +62,15 @@ const fileKey = (f: FileRef) => `${f.path}\0${f.hash}`;
 /** Blobs expire on their own after a day, should a run be abandoned for good. */
 const BLOB_TTL_S = 24 * 3600;
 
+/** How long the end of a run waits for Redis to take its clean-up. */
+const RELEASE_MS = 10_000;
+
+/** A Redis error that fails the run rather than the batch (no split can cure a full Redis); null for others. */
+function runFailure(err: unknown): RunFailedError | null {
+  const why = redisRefusal(err instanceof Error ? err.message : String(err));
+  return why ? new RunFailedError(why) : null;
+}
+
 /**
  * The coordinator's side of the cluster: uploads a batch's files as content-addressed blobs, enqueues the batch on
  * BullMQ with its run's priority, and resolves when a worker has stored the result. Job ids are derived from the
@@ -66,6 +78,8 @@ const BLOB_TTL_S = 24 * 3600;
  */
 export class RedisTransport implements Transport {
   readonly name = 'redis' as const;
+  /** Queued batches survive the coordinator: a rerun of the same plan collects them. */
+  readonly durable = true;
   readonly capacity: number;
   readonly keys: Keys;
   private readonly waiting = new Map<string, Waiter>();
@@ -75,6 +89,10 @@ export class RedisTransport implements Transport {
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private conns: Redis[] = [];
+  /** Batches whose job failed for good (and was split): removed with the run's leftovers once it commits. */
+  private readonly failed: JobRequest[] = [];
+  /** Uploads and enqueues under way: a failed run's clean-up waits for them, or they would write after it. */
+  private readonly enqueuing = new Set<Promise<void>>();
   private readonly cache: ResultCache | null;
   private readonly cacheBytes: number;
   readonly cacheCounters: CacheCounters;
@@ -93,7 +111,8 @@ export class RedisTransport implements Transport {
   }
 
   static async create(o: RedisTransportOptions): Promise<RedisTransport> {
-    await preflight(o, o.namespace);
+    const { refusal } = await preflight(o, o.namespace);
+    if (refusal) throw new RunFailedError(refusal); // nothing could be uploaded
     const keys = new Keys(o.namespace);
     const conns = [createRedis(o), createRedis(o), createRedis(o)];
     // ioredis reconnects by itself; a lasting outage shows as stalled progress, not as a crash.
@@ -142,13 +161,19 @@ export class RedisTransport implements Transport {
     if (state === 'unknown' && w.queued && !(await this.redis.exists(resultKey).catch(() => 1))) {
       if (this.waiting.get(jobId) !== w) return;
       this.waiting.delete(jobId);
-      w.reject(new Error('result missing from Redis (evicted? run Redis with maxmemory-policy noeviction)'));
+      w.reject(new RunFailedError('a result vanished from Redis before it was merged: set maxmemory-policy noeviction (an evicting Redis loses work)'));
     } else if (state === 'failed') {
       const job = await this.queue.getJob(jobId).catch(() => undefined);
       if (this.waiting.get(jobId) !== w) return;
       this.waiting.delete(jobId);
-      this.failedJobs.add(jobId);
-      w.reject(new Error(job?.failedReason || 'batch failed'));
+      // A worker that could not store its result (Redis full, no rights) says so in the reason: that fails the run.
+      const reason = job?.failedReason || 'batch failed';
+      const fatal = runFailure(reason);
+      if (!fatal) {
+        this.failed.push(w.req);
+        this.failedJobs.add(jobId);
+      }
+      w.reject(fatal ?? new Error(reason));
     }
   }
 
@@ -236,6 +261,9 @@ export class RedisTransport implements Transport {
     const done = new Promise<BatchResult>(
       (resolve, reject) => this.waiting.set(jobId, (waiter = { req, cached, sentId: batchId(misses), sent: misses.length, queued: false, resolve, reject })),
     );
+    let enqueued!: () => void;
+    const enqueuing = new Promise<void>((r) => (enqueued = r));
+    this.enqueuing.add(enqueuing);
     try {
       // An earlier life of this run may have queued this batch (a job) or finished it (a result). One round trip
       // tells, and a fresh run pays no more.
@@ -249,53 +277,56 @@ export class RedisTransport implements Transport {
         // That result covers other files (the cache answered more then): parse this time's misses instead.
         await this.redis.del(this.keys.result(req.runId, req.batchId));
       } else if (finished !== null) {
-        waiter.queued = true;
-        void this.check(jobId);
-        return await done;
+        waiter.queued = true; // finished by an earlier life: check() takes its result
       }
-      let existing = jobExists ? await this.queue.getJob(jobId) : undefined;
-      if (existing) this.leftover.add(jobId);
-      if (existing && !this.covers(existing.data as JobData, misses)) {
-        // An earlier life of this run sent only its cache misses, and some of its hits have been evicted since:
-        // that job cannot complete this batch. Replace it; if a worker holds it, fail and let the batch split.
-        await existing.remove().catch((err: Error) => {
-          throw new Error(`cache entries of a resumed batch were evicted and its job is busy: ${err.message}`);
-        });
-        await this.redis.del(this.keys.result(req.runId, req.batchId));
-        existing = undefined;
-      }
-      if (existing) {
-        // Queued by an earlier life of this run, perhaps with more files than today's misses: its result answers
-        // those, the cache the rest.
-        const files = (existing.data as JobData).files;
-        waiter.sentId = batchId(files);
-        waiter.sent = files.length;
-        for (const f of files) cached.delete(f.path);
-      }
-      if (existing && (await existing.getState()) === 'failed') {
-        // Left failed by an earlier life of this run: give it a fresh set of attempts rather than split at once.
-        // (without the resets BullMQ keeps attemptsMade at the limit, and the first new failure would be final).
-        await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
-      } else if (!existing) {
-        // Only the misses travel: their blobs are uploaded and a worker parses them. Same batch id, same job id.
-        const sent: JobRequest = { ...req, files: misses };
-        await this.uploadBlobs(sent);
-        const { root: _root, ...data } = sent;
-        if (this.cache) data.cache = { maxBytes: this.cacheBytes };
-        await this.queue.add('batch', data satisfies JobData, {
-          jobId,
-          priority: PRIORITY_RANK[opts.priority ?? 'normal'],
-          attempts: this.o.attempts ?? 4,
-          backoff: { type: 'exponential', delay: this.o.backoffMs ?? 500, jitter: 0.5 },
-          // A completed job has nothing left to say: its result is in Redis under its own key.
-          removeOnComplete: true,
-          removeOnFail: false,
-        });
+      if (!waiter.queued) {
+        let existing = jobExists ? await this.queue.getJob(jobId) : undefined;
+        if (existing) this.leftover.add(jobId);
+        if (existing && !this.covers(existing.data as JobData, misses)) {
+          // An earlier life of this run sent only its cache misses, and some of its hits have been evicted since:
+          // that job cannot complete this batch. Replace it; if a worker holds it, fail and let the batch split.
+          await existing.remove().catch((err: Error) => {
+            throw new Error(`cache entries of a resumed batch were evicted and its job is busy: ${err.message}`);
+          });
+          await this.redis.del(this.keys.result(req.runId, req.batchId));
+          existing = undefined;
+        }
+        if (existing) {
+          // Queued by an earlier life of this run, perhaps with more files than today's misses: its result answers
+          // those, the cache the rest.
+          const files = (existing.data as JobData).files;
+          waiter.sentId = batchId(files);
+          waiter.sent = files.length;
+          for (const f of files) cached.delete(f.path);
+        }
+        if (existing && (await existing.getState()) === 'failed') {
+          // Left failed by an earlier life of this run: give it a fresh set of attempts rather than split at once.
+          // (without the resets BullMQ keeps attemptsMade at the limit, and the first new failure would be final).
+          await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
+        } else if (!existing) {
+          // Only the misses travel: their blobs are uploaded and a worker parses them. Same batch id, same job id.
+          const sent: JobRequest = { ...req, files: misses };
+          await this.uploadBlobs(sent);
+          const { root: _root, ...data } = sent;
+          if (this.cache) data.cache = { maxBytes: this.cacheBytes };
+          await this.queue.add('batch', data satisfies JobData, {
+            jobId,
+            priority: PRIORITY_RANK[opts.priority ?? 'normal'],
+            attempts: this.o.attempts ?? 4,
+            backoff: { type: 'exponential', delay: this.o.backoffMs ?? 500, jitter: 0.5 },
+            // A completed job has nothing left to say: its result is in Redis under its own key.
+            removeOnComplete: true,
+            removeOnFail: false,
+          });
+        }
       }
       waiter.queued = true;
     } catch (err) {
       this.waiting.delete(jobId); // not enqueued: nothing to wait for (the sweep would poll it forever)
-      throw err;
+      throw runFailure(err) ?? err;
+    } finally {
+      enqueued();
+      this.enqueuing.delete(enqueuing);
     }
     void this.check(jobId);
     return done;
@@ -318,6 +349,37 @@ export class RedisTransport implements Transport {
     if (this.leftover.delete(jobId) || this.failedJobs.delete(jobId)) await this.queue.remove(jobId).catch(() => 0);
   }
 
+  /** Live workers, batches running now, and whether Redis still takes writes and the run is not cancelled. */
+  async health(runId: string): Promise<TransportHealth> {
+    const [workers, running, refusal, state] = await Promise.all([
+      workerRows(this.redis, this.keys),
+      this.queue.getActiveCount(),
+      writeRefusal(this.redis, this.keys.ns),
+      this.redis.hget(this.keys.run(runId), 'state'),
+    ]);
+    const fatal = refusal
+      ? new RunFailedError(refusal)
+      : state === 'cancelled'
+        ? new RunFailedError(`run ${runId} was cancelled (mcp-index runs cancel)`, true)
+        : undefined;
+    return { workersAlive: workers.length, running, fatal };
+  }
+
+  /**
+   * The run is over. Committed: drop the jobs of batches that failed and were split (their halves were acked).
+   * Failed: drop everything the run put in Redis, its queued jobs included.
+   */
+  async release(runId: string, failure: RunFailedError | null): Promise<void> {
+    const work = async () => {
+      if (failure) {
+        await Promise.allSettled(this.enqueuing);
+        await removeRunData(this.redis, this.queue, this.keys, runId);
+      }
+      else for (const req of this.failed.splice(0)) await this.ack(req);
+    };
+    await within(RELEASE_MS, work()); // a Redis that is away must not hold the run's end: `runs purge` finishes it
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.sweepTimer) clearInterval(this.sweepTimer);
@@ -325,7 +387,7 @@ export class RedisTransport implements Transport {
     this.waiting.clear();
     // QueueEvents sits in a blocking XREAD; dropping its connection first makes close immediate.
     this.conns[2]?.disconnect();
-    await Promise.allSettled([this.events.close(), this.queue.close()]);
+    await within(RELEASE_MS, Promise.allSettled([this.events.close(), this.queue.close()])); // not forever without Redis
     for (const c of this.conns) c.disconnect();
   }
 }

@@ -63,6 +63,42 @@ export class Keys {
   jobId(runId: string, batchId: string): string {
     return `${runId}-${batchId}`; // BullMQ forbids ':' in custom ids
   }
+  /** SCAN patterns of what a run leaves in Redis: blobs, results, and BullMQ's job keys (`<id>`, `<id>:lock`...). */
+  runData(runId: string): { blobs: string; results: string; jobs: string } {
+    return { blobs: `${this.ns}:blob:${runId}:*`, results: `${this.ns}:result:${runId}:*`, jobs: `${this.prefix}:${this.queue}:${this.jobId(runId, '')}*` };
+  }
+  /** The run a blob, result or job key belongs to; null for any other key. */
+  runOf(key: string): string | null {
+    for (const head of [`${this.ns}:blob:`, `${this.ns}:result:`, `${this.prefix}:${this.queue}:`]) {
+      const m = key.startsWith(head) ? /^([0-9a-f]{16})[-:]/.exec(key.slice(head.length)) : null;
+      if (m) return m[1];
+    }
+    return null;
+  }
+  /**
+   * One key of each family above (and of BullMQ's), with the pattern it stands for: the start-up check reads and
+   * writes each inside a discarded MULTI, so an ACL that leaves out a family is caught before any work.
+   */
+  families(): { key: string; pattern: string }[] {
+    const p = 'x'; // not "preflight": an ACL pattern such as ~ns*:preflight:* would match ns:result:preflight:...
+    return [
+      { key: this.blob(p, p, p), pattern: `${this.ns}:blob:*` },
+      { key: this.result(p, p), pattern: `${this.ns}:result:*` },
+      { key: this.run(p), pattern: `${this.ns}:run:*` },
+      { key: this.runs, pattern: this.runs },
+      { key: this.worker(p), pattern: `${this.ns}:worker:*` },
+      { key: this.workers, pattern: this.workers },
+      { key: this.cache(0, p, p), pattern: `${this.ns}:cache:*` },
+      { key: this.cacheLru, pattern: this.cacheLru },
+      { key: this.cacheSizes, pattern: this.cacheSizes },
+      { key: this.cacheBytes, pattern: this.cacheBytes },
+      { key: `${this.prefix}:${this.queue}:${p}`, pattern: `${this.prefix}:${this.queue}:*` },
+    ];
+  }
+  /** A BullMQ job key of a run (the job's hash, lock or logs) -> the job id. */
+  jobOf(key: string): string {
+    return key.slice(`${this.prefix}:${this.queue}:`.length).split(':')[0];
+  }
 }
 
 export const PRIORITY_RANK = { urgent: 1, high: 2, normal: 3, low: 4 } as const;

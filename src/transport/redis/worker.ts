@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { hostname, loadavg } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { UsageError } from '../../config/options.js';
 import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
 import type { JobRequest } from '../../protocol/types.js';
@@ -9,7 +10,8 @@ import type { ThreadResult } from '../../worker/thread.js';
 import { safeJoin } from '../../worker/handle-job.js';
 import { LocalTransport } from '../local.js';
 import { ResultCache } from './cache.js';
-import { createRedis, preflight, type RedisConnectOptions } from './connection.js';
+import { createRedis, preflight, redisRefusal, type RedisConnectOptions } from './connection.js';
+import { sleep, within } from '../../util/time.js';
 import { Keys } from './keys.js';
 
 export interface WorkerOptions extends RedisConnectOptions {
@@ -57,23 +59,55 @@ export interface WorkerStats {
 export interface RunningWorker {
   readonly id: string;
   readonly stats: WorkerStats;
-  /** Stops taking work, drains (or releases at the deadline), disconnects. */
-  close(): Promise<void>;
-  /** Resolves when closed. */
-  readonly closed: Promise<void>;
+  /**
+   * Stops taking work, drains (or releases at the deadline), disconnects; within the drain time plus a few seconds,
+   * with or without Redis. Resolves with the batches it had to abandon: still running, or not handed back because
+   * Redis was away (their leases expire, then other workers run them).
+   */
+  close(): Promise<number>;
+  /** Resolves when closed, with the same count. */
+  readonly closed: Promise<number>;
 }
 
 const HEARTBEAT_MS = 2000;
 const HEARTBEAT_TTL_MS = 10_000;
+/** After the drain time, how long shutdown still waits for released batches to be handed back (if Redis answers). */
+const HAND_BACK_MS = 3000;
+/** Once nothing runs here, how long shutdown waits for BullMQ to record the last outcomes and stop. */
+const SETTLE_MS = 1000;
+/** The same warning is logged at most once per this long (with a count): a Redis outage must not flood the log. */
+const REPEAT_LOG_MS = 30_000;
+
+/** A log function that says each distinct message once, then at most once per REPEAT_LOG_MS with how often it came. */
+function throttled(log: NonNullable<WorkerOptions['log']>): NonNullable<WorkerOptions['log']> {
+  const seen = new Map<string, { at: number; repeats: number }>();
+  return (level, msg, extra = {}) => {
+    const key = `${msg}\0${String(extra.error ?? '')}`;
+    const s = seen.get(key);
+    const now = Date.now();
+    if (s && now - s.at < REPEAT_LOG_MS) {
+      s.repeats++;
+      return;
+    }
+    seen.set(key, { at: now, repeats: 0 });
+    if (seen.size > 100) seen.delete(seen.keys().next().value!);
+    log(level, msg, s?.repeats ? { ...extra, repeated: s.repeats } : extra);
+  };
+}
 
 /**
  * `mcp-index worker`: pulls batches from the queue and runs them on this host's pool with the same `handleJob`
  * as local mode. Inputs come from `root` when the content hash matches, otherwise from the run's blobs.
  */
 export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
-  await preflight(o, o.namespace);
+  const { refusal, replica } = await preflight(o, o.namespace);
+  if (replica) throw new UsageError(refusal!); // never takes a write: nothing to wait for
   const keys = new Keys(o.namespace);
   const log = o.log ?? (() => {});
+  const warnOnce = throttled(log);
+  // A worker may start while Redis is full: its batches fail until memory is freed, but it stays up for when it is.
+  if (refusal) log('warn', 'Redis refuses writes: batches will fail until this is fixed', { error: refusal });
+  let active = 0;
   const emit = o.onEvent ?? (() => {});
   const id = o.name ?? `${hostname()}-${process.pid}`;
   const redis: Redis = createRedis(o);
@@ -116,6 +150,22 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const { cache: cacheOpts, ...data } = parsed.data;
     const req: JobRequest = { ...data, root: undefined };
     stats.currentRun = req.runId;
+    active++;
+    try {
+      return await runJob(job, req, cacheOpts, token);
+    } catch (err) {
+      // Redis refusing our reads or writes (full, no rights, a replica): no retry helps, so the batch fails at once
+      // and the coordinator, reading this reason, fails the run instead of splitting the batch.
+      const why = redisRefusal(String((err as Error)?.message));
+      if (!why) throw err;
+      warnOnce('error', 'Redis refused a batch', { jobId: job.id, error: why });
+      throw new UnrecoverableError((err as Error).message);
+    } finally {
+      active--;
+    }
+  }
+
+  async function runJob(job: Job, req: JobRequest, cacheOpts: { maxBytes: number } | undefined, token?: string): Promise<{ files: number; symbols: number }> {
     const started = performance.now();
     emit({ type: 'job-start', jobId: String(job.id), runId: req.runId, files: req.files.length, queueWaitMs: Math.max(0, Date.now() - job.timestamp) });
     let res: ThreadResult;
@@ -133,20 +183,20 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       emit({ type: 'job-failed', jobId: String(job.id), reason: String((err as Error)?.message ?? err), outcome: 'failed' });
       throw err;
     }
-    const wire = res.wire!;
-    await redis.set(keys.result(req.runId, req.batchId), Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength), 'EX', 24 * 3600);
-    // Before the job completes, so a run that finishes has filled the cache for the next one. Best effort:
-    // a failed store costs a future parse, never this batch.
+    // The cache first, the result last: the coordinator takes a batch as done once its result is there, and a run
+    // that finishes must have filled the cache for the next one. Best effort: a failed store costs a future parse.
     let cached: { stored: number; evicted: number } | undefined;
     if (cacheOpts) {
       cached = await cache
         .store(res.cacheEntries ?? [], res.header.extractorVersion, cacheOpts.maxBytes)
         .then(({ stored, evicted }) => ({ stored, evicted }))
         .catch((err: Error) => {
-          log('warn', 'result cache store failed', { jobId: job.id, error: err.message });
+          warnOnce('warn', 'result cache store failed', { jobId: job.id, error: err.message });
           return undefined;
         });
     }
+    const wire = res.wire!;
+    await redis.set(keys.result(req.runId, req.batchId), Buffer.from(wire.buffer, wire.byteOffset, wire.byteLength), 'EX', 24 * 3600);
     stats.done++;
     const { files, bytes, symbols } = res.header.counts;
     emit({ type: 'job-done', jobId: String(job.id), runId: req.runId, files, bytes, symbols, durationMs: performance.now() - started, ...(cached ? { cache: cached } : {}) });
@@ -167,9 +217,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     maxStalledCount: 10,
     autorun: true,
   });
-  worker.on('error', (err) => log('warn', 'worker connection error', { error: err.message }));
+  worker.on('error', (err) => warnOnce('warn', 'worker connection error', { error: err.message }));
   worker.on('failed', (job, err) => {
-    if (!(err instanceof DelayedError)) log('warn', 'batch failed', { jobId: job?.id, error: err.message, attempts: job?.attemptsMade });
+    if (!(err instanceof DelayedError)) warnOnce('warn', 'batch failed', { jobId: job?.id, error: err.message, attempts: job?.attemptsMade });
   });
 
   const beat = async () => {
@@ -201,23 +251,46 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const timer = setInterval(() => void beat(), HEARTBEAT_MS);
   log('info', 'worker started', { id, threads: o.threads, root: o.root ?? null });
 
-  let resolveClosed!: () => void;
-  const closed = new Promise<void>((r) => (resolveClosed = r));
-  let closing: Promise<void> | null = null;
+  let resolveClosed!: (abandoned: number) => void;
+  const closed = new Promise<number>((r) => (resolveClosed = r));
+  let closing: Promise<number> | null = null;
   const close = () =>
     (closing ??= (async () => {
       emit({ type: 'draining' });
-      const deadline = setTimeout(() => Atomics.store(stop, 0, 1), o.drainMs ?? 30_000);
-      await worker.close(); // stops fetching, waits for active batches (which finish or release)
+      const drainMs = o.drainMs ?? 30_000;
+      const deadline = setTimeout(() => Atomics.store(stop, 0, 1), drainMs);
+      // BullMQ's close stops fetching and waits for the active batches, which finish, or are handed back between two
+      // files at the drain deadline. Each needs Redis to record it, so without Redis that close never returns: it gets
+      // the drain time (and a moment to hand back, if Redis answers), or a moment once nothing runs here any more.
+      const drained = worker.close().then(() => true);
+      const idle = (async () => {
+        while (active > 0) await sleep(100);
+        await sleep(SETTLE_MS); // what just finished is being recorded
+        return false;
+      })();
+      const timeUp = sleep(drainMs).then(async () => {
+        if (workerConn.status === 'ready') await sleep(HAND_BACK_MS);
+        return false;
+      });
+      const ok = await Promise.race([drained, idle, timeUp]);
       clearTimeout(deadline);
       clearInterval(timer);
+      Atomics.store(stop, 0, 1); // a batch still parsing stops between two files
+      const abandoned = ok ? 0 : active;
+      if (!ok) {
+        if (abandoned > 0 || workerConn.status !== 'ready') log('warn', 'Redis did not answer: stopped without waiting for it', { abandoned, lockMs: o.lockMs ?? 30_000 });
+        // BullMQ's close goes on waiting for Redis (a second, forced close only joins it) and keeps its timers until
+        // then: the CLI exits anyway; an embedding process that must end exits itself.
+      }
       await pool.close();
-      await redis.multi().del(keys.worker(id)).zrem(keys.workers, id).exec().catch(() => {});
+      // Unregister so `status` stops counting this worker; not worth waiting for a Redis that is away.
+      if (redis.status === 'ready') await within(1000, redis.multi().del(keys.worker(id)).zrem(keys.workers, id).exec());
       redis.disconnect();
       workerConn.disconnect();
-      log('info', 'worker stopped', { ...stats });
+      log('info', 'worker stopped', { ...stats, abandoned });
       emit({ type: 'stopped' });
-      resolveClosed();
+      resolveClosed(abandoned);
+      return abandoned;
     })());
   return { id, stats, close, closed };
 }
