@@ -52,8 +52,11 @@ export async function clusterIndexCommand(o: IndexOptions, only: ReadonlySet<str
       only,
       onEvent: (e: PipelineEvent) => {
         record.onEvent(e);
-        // The summary is printed (or sent as --json) after this event: it carries the run's cache counts too.
-        if (e.type === 'done') e.summary.cache = { ...transport.cacheCounters };
+        // The summary is printed (or sent as --json) after this event: it carries the run's cache and blob counts too.
+        if (e.type === 'done') {
+          e.summary.cache = { ...transport.cacheCounters };
+          e.summary.blobs = { ...transport.blobCounters };
+        }
         onEvent?.(e); // metrics, logs (src/ops)
       },
       onRenderer: (r) => {

@@ -35,6 +35,8 @@ export interface RunSummary {
   peakRssMb: number;
   /** Cluster runs: the shared result cache's use by this run. */
   cache?: { enabled: boolean; hits: number; misses: number };
+  /** Cluster runs: blob requests from workers that could not read files themselves, and what they uploaded. */
+  blobs?: { requests: number; uploaded: number; bytes: number };
 }
 
 export interface InFlight {

@@ -1,21 +1,29 @@
 /**
  * One index whatever carries the batches: real CLI processes (local runs, a coordinator and `mcp-index worker`s)
  * and a real redis-server, on a slice of the Python standard library cut into many batches. The export must be
- * byte-equal at 1 and 2 local threads and with 1 and 3 cluster workers.
+ * byte-equal at 1 and 2 local threads and with 1 and 3 cluster workers. And blobs travel only to a worker that
+ * cannot read a file itself.
  */
+import { appendFileSync, cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/pipeline/events.js';
 import { describeWithRedis, freshNamespace, redisAvailability, type RedisServer } from '../helpers/redis-server.js';
 import { exportedPaths, exportIndex, killLeftoversAfterEach, pythonTree, readJson, runCli, startSuite, startWorkerProc, stopSuite, type Build, type Proc } from './helpers.js';
 
+type WorkerMod = typeof import('../../src/transport/redis/worker.js');
+
 const avail = redisAvailability();
 const BATCH = ['--batch-bytes', '64KiB'];
+/** Byte-identical modules in the tree (pkg00/__init__.py ...). */
+const DUPLICATES = 6;
 
 let build: Build;
 let server: RedisServer;
 let tmp: string;
 let tree: string;
+/** The tree's export, from the first test. */
+let reference1 = '';
 const procs: Proc[] = [];
 
 async function clusterRun(ns: string, out: string): Promise<RunSummary> {
@@ -36,7 +44,7 @@ describeWithRedis(avail, 'one index across modes, thread counts and worker count
   beforeAll(async () => {
     ({ build, server, tmp } = await startSuite('scale'));
     tree = join(tmp, 'repo');
-    const made = pythonTree(tree, { maxBytes: 1_500_000, duplicates: 6 });
+    const made = pythonTree(tree, { maxBytes: 1_500_000, duplicates: DUPLICATES });
     expect(made.files).toBeGreaterThan(40);
   }, 300_000);
   killLeftoversAfterEach(procs);
@@ -69,5 +77,43 @@ describeWithRedis(avail, 'one index across modes, thread counts and worker count
       expect(text.length, name).toBe(reference.length);
       expect(text === reference, `${name} exports the same bytes as local at 1 thread`).toBe(true);
     }
+    reference1 = reference;
+  }, 900_000);
+
+  it('blobs on demand: a worker with the checkout fetches none, one without it gets them all, one with a stale file gets that one', async () => {
+    const { startWorker } = await build.load<WorkerMod>('transport/redis/worker.js');
+    const stale = join(tmp, 'stale-checkout');
+    cpSync(tree, stale, { recursive: true });
+    const changed = 'pkg00/__init__.py';
+    appendFileSync(join(stale, changed), '\n# edited in this checkout only\n');
+    const cases = [
+      { name: 'with the checkout', root: tree as string | undefined },
+      { name: 'without a checkout', root: undefined },
+      { name: 'with a stale checkout', root: stale },
+    ];
+    const seen: Record<string, { fetched: number; blobs: NonNullable<RunSummary['blobs']>; parsed: number; batches: number }> = {};
+    for (const c of cases) {
+      const ns = freshNamespace('blobs');
+      const w = await startWorker({ url: server.url(), namespace: ns, threads: 1, root: c.root, lockMs: 30_000, drainMs: 5000 });
+      try {
+        const out = join(tmp, `blobs-${cases.indexOf(c)}.db`);
+        const summary = await clusterRun(ns, out);
+        expect(await exportIndex(build.bin, out), c.name).toBe(reference1);
+        seen[c.name] = { fetched: w.stats.blobsFetched, blobs: summary.blobs!, parsed: summary.run.filesParsed, batches: summary.run.batches };
+      } finally {
+        await w.close();
+      }
+    }
+    // With the checkout: not one blob asked for, uploaded or fetched.
+    expect(seen['with the checkout']).toMatchObject({ fetched: 0, blobs: { requests: 0, uploaded: 0, bytes: 0 } });
+    // Without: every file (identical files of one batch share a blob), one request per batch.
+    const none = seen['without a checkout'];
+    expect(none.fetched).toBe(none.blobs.uploaded);
+    expect(none.blobs.uploaded).toBeLessThanOrEqual(none.parsed);
+    expect(none.blobs.uploaded).toBeGreaterThan(none.parsed - DUPLICATES);
+    expect(none.blobs.requests).toBe(none.batches);
+    expect(none.blobs.bytes).toBeGreaterThan(1_000_000);
+    // A stale checkout: only the file whose content differs.
+    expect(seen['with a stale checkout']).toMatchObject({ fetched: 1, blobs: { requests: 1, uploaded: 1 } });
   }, 900_000);
 });

@@ -71,7 +71,7 @@ describe('Redis commands mcp-index needs', () => {
     const { commands, sites } = ownCommands();
     // The derivation sees real calls: these are made in connection.ts, worker.ts and coordinator.ts.
     expect(sites.get('ping')?.some((s) => s.startsWith('src/transport/redis/connection.ts'))).toBe(true);
-    expect(sites.get('get')?.some((s) => s.startsWith('src/transport/redis/worker.ts'))).toBe(true);
+    expect(sites.get('rpush')?.some((s) => s.startsWith('src/transport/redis/worker.ts'))).toBe(true);
     expect(sites.get('del')?.some((s) => s.startsWith('src/transport/redis/coordinator.ts'))).toBe(true);
     const expected = render(commands);
     if (UPDATE) writeFileSync(GENERATED, expected);

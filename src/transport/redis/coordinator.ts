@@ -89,6 +89,11 @@ export class RedisTransport implements Transport {
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private conns: Redis[] = [];
+  /** Runs whose blob requests this transport answers, and the loop that does (serveBlobs). */
+  private readonly servedRuns = new Set<string>();
+  private blobLoop: Promise<void> | null = null;
+  /** Blob requests answered, and the blobs and bytes they uploaded. */
+  readonly blobCounters = { requests: 0, uploaded: 0, bytes: 0 };
   /** Batches whose job failed for good (and was split): removed with the run's leftovers once it commits. */
   private readonly failed: JobRequest[] = [];
   /** Uploads and enqueues under way: a failed run's clean-up waits for them, or they would write after it. */
@@ -202,16 +207,61 @@ export class RedisTransport implements Transport {
     }
   }
 
-  private async uploadBlobs(req: JobRequest): Promise<void> {
-    const pipe = this.redis.pipeline();
-    for (const f of req.files) {
-      const data = await readFile(join(this.o.root, f.path)).catch(() => null);
-      // A file that vanished still gets a job: the worker reports it as deleted, which is the truth.
-      if (data) pipe.set(this.keys.blob(req.runId, req.batchId, f.hash), data, 'EX', BLOB_TTL_S);
+  /**
+   * Serves the blob requests of a run (Keys.blobsWanted): a worker that cannot read some files itself asks, and
+   * this coordinator reads them from its root and uploads them. One loop for all the runs this transport serves,
+   * on a connection of its own (BLPOP blocks it).
+   */
+  private serveBlobs(runId: string): void {
+    this.servedRuns.add(runId);
+    if (this.blobLoop) return;
+    const conn = createRedis(this.o);
+    conn.on('error', () => {});
+    this.conns.push(conn);
+    this.blobLoop = (async () => {
+      while (!this.closed) {
+        let popped: [string, string] | null;
+        try {
+          popped = await conn.blpop(...[...this.servedRuns].map((r) => this.keys.blobsWanted(r)), 1);
+        } catch {
+          if (!this.closed) await new Promise((r) => setTimeout(r, 500)); // Redis away: ioredis reconnects
+          continue;
+        }
+        if (!popped) continue;
+        const runId = [...this.servedRuns].find((r) => this.keys.blobsWanted(r) === popped![0]);
+        if (runId) await this.uploadWanted(runId, popped[1]).catch(() => {}); // the worker times out and retries
+      }
+    })();
+  }
+
+  /** Uploads the blobs one request names, of files of that batch only (never a path the request gives), then says so. */
+  private async uploadWanted(runId: string, message: string): Promise<void> {
+    let want: { batchId?: unknown; hashes?: unknown };
+    try {
+      want = JSON.parse(message) as typeof want;
+    } catch {
+      return;
     }
-    // A pipeline reports per-command errors (e.g. OOM under maxmemory) in its results instead of throwing.
-    const failed = (await pipe.exec())?.find(([err]) => err)?.[0];
-    if (failed) throw failed;
+    if (typeof want.batchId !== 'string' || !Array.isArray(want.hashes)) return;
+    const batchId = want.batchId;
+    // The batch's files: this life's request, or the job an earlier life queued.
+    const jobId = this.keys.jobId(runId, batchId);
+    const files = this.waiting.get(jobId)?.req.files ?? ((await this.queue.getJob(jobId))?.data as JobData | undefined)?.files ?? [];
+    const hashes = new Set(want.hashes.filter((h): h is string => typeof h === 'string'));
+    const pipe = this.redis.pipeline();
+    for (const f of files) {
+      if (!hashes.delete(f.hash)) continue;
+      const data = await readFile(join(this.o.root, f.path)).catch(() => null);
+      // A file that vanished gets no blob: the worker says so, and the batch fails until its file is isolated.
+      if (!data) continue;
+      pipe.set(this.keys.blob(runId, batchId, f.hash), data, 'EX', BLOB_TTL_S);
+      this.blobCounters.uploaded++;
+      this.blobCounters.bytes += data.length;
+    }
+    const ready = this.keys.blobsReady(runId, batchId);
+    pipe.lpush(ready, '1').expire(ready, BLOB_TTL_S);
+    this.blobCounters.requests++;
+    await pipe.exec();
   }
 
   /**
@@ -238,6 +288,7 @@ export class RedisTransport implements Transport {
   async submit(req: JobRequest, opts: { priority?: Priority } = {}): Promise<BatchResult> {
     const jobId = this.keys.jobId(req.runId, req.batchId);
     const started = performance.now();
+    this.serveBlobs(req.runId); // a worker of this run (or of its earlier life) may ask for blobs
     const cached = await this.lookup(req);
     const misses = cached.size ? req.files.filter((f) => !cached.has(f.path)) : req.files;
     if (misses.length === 0) {
@@ -304,10 +355,9 @@ export class RedisTransport implements Transport {
           // (without the resets BullMQ keeps attemptsMade at the limit, and the first new failure would be final).
           await existing.retry('failed', { resetAttemptsMade: true, resetAttemptsStarted: true });
         } else if (!existing) {
-          // Only the misses travel: their blobs are uploaded and a worker parses them. Same batch id, same job id.
-          const sent: JobRequest = { ...req, files: misses };
-          await this.uploadBlobs(sent);
-          const { root: _root, ...data } = sent;
+          // Only the misses travel, and a worker parses them; their blobs are uploaded if a worker asks. Same batch
+          // id, same job id.
+          const { root: _root, ...data }: JobRequest = { ...req, files: misses };
           if (this.cache) data.cache = { maxBytes: this.cacheBytes };
           await this.queue.add('batch', data satisfies JobData, {
             jobId,
@@ -343,7 +393,7 @@ export class RedisTransport implements Transport {
     const jobId = this.keys.jobId(req.runId, req.batchId);
     const pipe = this.redis.pipeline();
     for (const f of req.files) pipe.del(this.keys.blob(req.runId, req.batchId, f.hash));
-    pipe.del(this.keys.result(req.runId, req.batchId));
+    pipe.del(this.keys.result(req.runId, req.batchId), this.keys.blobsReady(req.runId, req.batchId));
     await pipe.exec();
     // This life's jobs were removed when they completed; a failed one, or one an earlier life queued, is removed here.
     if (this.leftover.delete(jobId) || this.failedJobs.delete(jobId)) await this.queue.remove(jobId).catch(() => 0);

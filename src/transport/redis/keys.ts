@@ -12,14 +12,26 @@ export class Keys {
   readonly queue = 'batches';
 
   /**
-   * A file's content for one batch, content-addressed within it; deleted once that batch is merged. Keyed by batch
+   * A file's content for one batch, content-addressed within it, uploaded when a worker asks for it (blobsWanted);
+   * deleted once that batch is merged. Keyed by batch
    * too: identical files (empty `__init__.py`, vendored copies) land in different batches, and the ack of one
    * batch must not delete content another batch still needs.
    */
   blob(runId: string, batchId: string, hash: string): string {
     return `${this.ns}:blob:${runId}:${batchId}:${hash}`;
   }
-  /** A finished batch's result (deflated JSON), written by the worker, deleted by the coordinator after merge. */
+  /**
+   * A run's blob requests: a worker that cannot read some of a batch's files itself (no checkout, or another
+   * content there) pushes `{ batchId, hashes }`, and the run's coordinator uploads those blobs.
+   */
+  blobsWanted(runId: string): string {
+    return `${this.ns}:blob:${runId}:want`; // in the blob family: same rights, removed with the run's blobs
+  }
+  /** The coordinator's answer to a batch's blob request: one entry once the blobs are in place. */
+  blobsReady(runId: string, batchId: string): string {
+    return `${this.ns}:blob:${runId}:${batchId}:ready`;
+  }
+  /** A finished batch's result (its header and compressed fragment), written by the worker, deleted after merge. */
   result(runId: string, batchId: string): string {
     return `${this.ns}:result:${runId}:${batchId}`;
   }

@@ -5,7 +5,7 @@ import type { Redis } from 'ioredis';
 import { UsageError } from '../../config/options.js';
 import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
-import type { JobRequest } from '../../protocol/types.js';
+import type { FileRef, JobRequest } from '../../protocol/types.js';
 import type { ThreadResult } from '../../worker/thread.js';
 import { safeJoin } from '../../worker/handle-job.js';
 import { LocalTransport } from '../local.js';
@@ -53,6 +53,8 @@ export interface WorkerStats {
   failed: number;
   rejected: number;
   released: number;
+  /** Blobs fetched (files this worker could not read from its checkout; identical files of a batch share one). */
+  blobsFetched: number;
   currentRun: string | null;
 }
 
@@ -70,6 +72,8 @@ export interface RunningWorker {
 }
 
 const HEARTBEAT_MS = 2000;
+/** How long a worker waits for the coordinator to upload the blobs it asked for, before the attempt fails. */
+const BLOB_WAIT_S = 60;
 const HEARTBEAT_TTL_MS = 10_000;
 /** After the drain time, how long shutdown still waits for released batches to be handed back (if Redis answers). */
 const HAND_BACK_MS = 3000;
@@ -115,11 +119,35 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const pool = new LocalTransport({ threads: o.threads });
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const maxBlob = o.maxBlobBytes ?? 16 * 1024 * 1024;
-  const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, currentRun: null };
+  const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, blobsFetched: 0, currentRun: null };
   const cache = new ResultCache(redis, keys);
 
+  /** Connections for BLPOP (each blocks while it waits), kept for the next wait. */
+  const blocking: Redis[] = [];
+  const allBlocking: Redis[] = [];
+
+  /** Waits for the coordinator's answer to a blob request; false when none came in time. */
+  async function blobsReady(req: JobRequest): Promise<boolean> {
+    let conn = blocking.pop();
+    if (!conn) {
+      conn = createRedis(o);
+      conn.on('error', () => {});
+      allBlocking.push(conn);
+    }
+    try {
+      return (await conn.blpop(keys.blobsReady(req.runId, req.batchId), BLOB_WAIT_S)) !== null;
+    } finally {
+      blocking.push(conn);
+    }
+  }
+
+  /**
+   * The batch's files: from the checkout when this worker has one and the content hash matches, else as blobs. Blobs
+   * are uploaded only on request: the worker asks the run's coordinator for the ones it lacks and waits for them.
+   */
   async function resolveInputs(req: JobRequest): Promise<[string, Uint8Array][]> {
     const inputs: [string, Uint8Array][] = [];
+    const wanted: FileRef[] = [];
     for (const f of req.files) {
       if (o.root) {
         const abs = safeJoin(o.root, f.path);
@@ -129,14 +157,29 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
           continue;
         }
       }
-      const blob = await redis.getBuffer(keys.blob(req.runId, req.batchId, f.hash));
+      wanted.push(f);
+    }
+    if (wanted.length === 0) return inputs;
+    const blobKeys = wanted.map((f) => keys.blob(req.runId, req.batchId, f.hash));
+    let blobs = await redis.mgetBuffer(...blobKeys);
+    const missing = wanted.filter((_, i) => !blobs[i]);
+    if (missing.length) {
+      // Uploaded already when an earlier attempt asked; otherwise ask now.
+      await redis.rpush(keys.blobsWanted(req.runId), JSON.stringify({ batchId: req.batchId, hashes: missing.map((f) => f.hash) }));
+      if (!(await blobsReady(req))) throw new Error(`no coordinator answered within ${BLOB_WAIT_S} s for ${missing.length} file(s) this worker cannot read`);
+      blobs = await redis.mgetBuffer(...blobKeys);
+    }
+    wanted.forEach((f, i) => {
+      const blob = blobs[i];
       if (!blob) throw new Error(`blob ${f.hash.slice(0, 12)} for ${f.path} is missing`);
       if (blob.length > maxBlob) throw new UnrecoverableError(`blob for ${f.path} is ${blob.length} bytes, over the ${maxBlob}-byte limit`);
       if (sha1(blob) !== f.hash) throw new Error(`blob for ${f.path} does not match its hash`);
       inputs.push([f.path, blob]);
-    }
+    });
+    stats.blobsFetched += new Set(blobKeys).size; // identical files of a batch share one blob
     return inputs;
   }
+
 
   async function processJob(job: Job, token?: string): Promise<{ files: number; symbols: number }> {
     const parsed = JobRequestSchema.safeParse(job.data);
@@ -287,6 +330,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       if (redis.status === 'ready') await within(1000, redis.multi().del(keys.worker(id)).zrem(keys.workers, id).exec());
       redis.disconnect();
       workerConn.disconnect();
+      for (const c of allBlocking) c.disconnect();
       log('info', 'worker stopped', { ...stats, abandoned });
       emit({ type: 'stopped' });
       resolveClosed(abandoned);
