@@ -9,7 +9,7 @@ import { workerRows } from '../../ops/heartbeats.js';
 import { batchId } from '../../plan/plan.js';
 import type { BatchCounts, FileRef, FileResult, JobRequest, Priority } from '../../protocol/types.js';
 import { countsOf, PROTOCOL_VERSION } from '../../protocol/types.js';
-import { within } from '../../util/time.js';
+import { sleep, within } from '../../util/time.js';
 import { RunFailedError, type BatchResult, type Transport, type TransportHealth } from '../types.js';
 import { ResultCache } from './cache.js';
 import { decodeBatch, parsedBy } from './codec.js';
@@ -62,6 +62,8 @@ const fileKey = (f: FileRef) => `${f.path}\0${f.hash}`;
 /** Blobs expire on their own after a day, should a run be abandoned for good. */
 const BLOB_TTL_S = 24 * 3600;
 
+const cancelledMessage = (runId: string) => `run ${runId} was cancelled (mcp-index runs cancel)`;
+
 /** How long the end of a run waits for Redis to take its clean-up. */
 const RELEASE_MS = 10_000;
 
@@ -94,6 +96,8 @@ export class RedisTransport implements Transport {
   private blobLoop: Promise<void> | null = null;
   /** Blob requests answered, and the blobs and bytes they uploaded. */
   readonly blobCounters = { requests: 0, uploaded: 0, bytes: 0 };
+  /** Redis refused an upload a worker asked for: the run cannot go on (reported by health()). */
+  private blobFailure: RunFailedError | null = null;
   /** Batches whose job failed for good (and was split): removed with the run's leftovers once it commits. */
   private readonly failed: JobRequest[] = [];
   /** Uploads and enqueues under way: a failed run's clean-up waits for them, or they would write after it. */
@@ -161,12 +165,18 @@ export class RedisTransport implements Transport {
     } catch {
       return;
     }
-    // 'unknown' once the job is queued: completed and removed, yet no result (a result cannot go missing with
-    // maxmemory-policy noeviction, which the cluster needs).
+    // 'unknown' once the job is queued: removed with no result. Completed jobs remove themselves after storing
+    // their result, so either the run was cancelled (`runs cancel` removes its jobs) or a result was lost (an
+    // evicting Redis).
     if (state === 'unknown' && w.queued && !(await this.redis.exists(resultKey).catch(() => 1))) {
+      const runState = await this.redis.hget(this.keys.run(w.req.runId), 'state').catch(() => null);
       if (this.waiting.get(jobId) !== w) return;
       this.waiting.delete(jobId);
-      w.reject(new RunFailedError('a result vanished from Redis before it was merged: set maxmemory-policy noeviction (an evicting Redis loses work)'));
+      w.reject(
+        runState === 'cancelled'
+          ? new RunFailedError(cancelledMessage(w.req.runId), true)
+          : new RunFailedError('a result vanished from Redis before it was merged: set maxmemory-policy noeviction (an evicting Redis loses work)'),
+      );
     } else if (state === 'failed') {
       const job = await this.queue.getJob(jobId).catch(() => undefined);
       if (this.waiting.get(jobId) !== w) return;
@@ -261,7 +271,13 @@ export class RedisTransport implements Transport {
     const ready = this.keys.blobsReady(runId, batchId);
     pipe.lpush(ready, '1').expire(ready, BLOB_TTL_S);
     this.blobCounters.requests++;
-    await pipe.exec();
+    // A pipeline reports per-command errors (e.g. OOM under maxmemory) in its results instead of throwing. A
+    // refusal fails the run (health() reports it); anything else only this request, which the worker retries.
+    const failed = (await pipe.exec())?.find(([err]) => err)?.[0];
+    if (failed) {
+      this.blobFailure ??= runFailure(failed);
+      throw failed;
+    }
   }
 
   /**
@@ -407,10 +423,12 @@ export class RedisTransport implements Transport {
       writeRefusal(this.redis, this.keys.ns),
       this.redis.hget(this.keys.run(runId), 'state'),
     ]);
-    const fatal = refusal
+    const fatal = this.blobFailure
+      ? this.blobFailure
+      : refusal
       ? new RunFailedError(refusal)
       : state === 'cancelled'
-        ? new RunFailedError(`run ${runId} was cancelled (mcp-index runs cancel)`, true)
+        ? new RunFailedError(cancelledMessage(runId), true)
         : undefined;
     return { workersAlive: workers.length, running, fatal };
   }
@@ -423,7 +441,20 @@ export class RedisTransport implements Transport {
     const work = async () => {
       if (failure) {
         await Promise.allSettled(this.enqueuing);
-        await removeRunData(this.redis, this.queue, this.keys, runId);
+        let left = await removeRunData(this.redis, this.queue, this.keys, runId);
+        // A worker waiting for blobs this coordinator will not upload any more holds its job, which cannot be removed
+        // while held: wake it (its attempt fails at once, the blobs being gone), then remove again.
+        for (let i = 0; left.busy > 0 && i < 5; i++) {
+          const wake = this.redis.pipeline();
+          for (const w of this.waiting.values()) {
+            if (w.req.runId !== runId) continue;
+            const ready = this.keys.blobsReady(runId, w.req.batchId);
+            wake.lpush(ready, '0').expire(ready, 60);
+          }
+          await wake.exec();
+          await sleep(250);
+          left = await removeRunData(this.redis, this.queue, this.keys, runId);
+        }
       }
       else for (const req of this.failed.splice(0)) await this.ack(req);
     };

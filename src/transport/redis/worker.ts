@@ -7,7 +7,7 @@ import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
 import type { FileRef, JobRequest } from '../../protocol/types.js';
 import type { ThreadResult } from '../../worker/thread.js';
-import { safeJoin } from '../../worker/handle-job.js';
+import { ReleasedError, safeJoin } from '../../worker/handle-job.js';
 import { LocalTransport } from '../local.js';
 import { ResultCache } from './cache.js';
 import { createRedis, preflight, redisRefusal, type RedisConnectOptions } from './connection.js';
@@ -74,6 +74,7 @@ export interface RunningWorker {
 const HEARTBEAT_MS = 2000;
 /** How long a worker waits for the coordinator to upload the blobs it asked for, before the attempt fails. */
 const BLOB_WAIT_S = 60;
+const BLOB_WAIT_SLICE_S = 2;
 const HEARTBEAT_TTL_MS = 10_000;
 /** After the drain time, how long shutdown still waits for released batches to be handed back (if Redis answers). */
 const HAND_BACK_MS = 3000;
@@ -126,7 +127,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const blocking: Redis[] = [];
   const allBlocking: Redis[] = [];
 
-  /** Waits for the coordinator's answer to a blob request; false when none came in time. */
+  /**
+   * Waits for the coordinator's answer to a blob request; false when none came in time. In slices, so that a worker
+   * told to stop hands the batch back instead of waiting on.
+   */
   async function blobsReady(req: JobRequest): Promise<boolean> {
     let conn = blocking.pop();
     if (!conn) {
@@ -135,7 +139,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       allBlocking.push(conn);
     }
     try {
-      return (await conn.blpop(keys.blobsReady(req.runId, req.batchId), BLOB_WAIT_S)) !== null;
+      for (let waited = 0; waited < BLOB_WAIT_S; waited += BLOB_WAIT_SLICE_S) {
+        if (Atomics.load(stop, 0) === 1) throw new ReleasedError();
+        if ((await conn.blpop(keys.blobsReady(req.runId, req.batchId), BLOB_WAIT_SLICE_S)) !== null) return true;
+      }
+      return false;
     } finally {
       blocking.push(conn);
     }
