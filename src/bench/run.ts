@@ -22,7 +22,7 @@ import type { BatchHeader, FileRef, JobRequest, Language } from '../protocol/typ
 import type { BatchResult } from '../transport/types.js';
 import { PROTOCOL_VERSION } from '../protocol/types.js';
 import { LocalTransport } from '../transport/local.js';
-import { decodeBatch, encodeBatch } from '../transport/redis/codec.js';
+import { decompressFragment, encodeBatch, readBatch } from '../transport/redis/codec.js';
 import { createRedis, preflight } from '../transport/redis/connection.js';
 import { Keys } from '../transport/redis/keys.js';
 import { astGrepBinary, astGrepRules } from './ast-grep.js';
@@ -566,7 +566,8 @@ async function benchMerge(o: BenchOptions, name: string, p: Prepared, dir: strin
     const buf = encodeBatch(b.header, b.fragment);
     encodeMs += performance.now() - t0;
     t0 = performance.now();
-    await decodeBatch(buf);
+    const { body, fragmentBytes } = readBatch(buf);
+    decompressFragment(body, fragmentBytes);
     decodeMs += performance.now() - t0;
     encoded += buf.length;
     raw += b.fragment.length;

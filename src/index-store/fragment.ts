@@ -7,7 +7,6 @@
  * spool folder, in RAM (/dev/shm) when there is one.
  */
 import { accessSync, constants, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { isMainThread, threadId } from 'node:worker_threads';
@@ -120,13 +119,6 @@ export function spoolPath(batchId: string): string {
 export function spoolFragment(batchId: string, bytes: Uint8Array): string {
   const path = spoolPath(batchId);
   writeFileSync(path, bytes);
-  return path;
-}
-
-/** The same, on libuv's thread pool: a coordinator's main thread only merges. */
-export async function spoolFragmentAsync(batchId: string, bytes: Uint8Array): Promise<string> {
-  const path = spoolPath(batchId);
-  await writeFile(path, bytes);
   return path;
 }
 

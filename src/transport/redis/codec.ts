@@ -1,5 +1,4 @@
-import { promisify } from 'node:util';
-import { brotliCompressSync, brotliDecompress, constants, deflateRawSync, inflateRawSync } from 'node:zlib';
+import { brotliCompressSync, brotliDecompressSync, constants, deflateRawSync, inflateRawSync } from 'node:zlib';
 import type { BatchHeader } from '../../protocol/types.js';
 
 /** Upper bound of anything decoded from Redis, whatever a message claims. */
@@ -29,36 +28,30 @@ export function encodeBatch(header: BatchHeader, fragment: Uint8Array): Buffer {
   return Buffer.concat([len, head, body]);
 }
 
-const decompress = promisify(brotliDecompress);
-
 type WireHeader = BatchHeader & { fragmentBytes: number };
 
-function readHeader(buf: Buffer): { header: WireHeader; end: number } {
+/** A stored result's header, and its body still compressed (with the size the fragment will have). */
+export function readBatch(buf: Buffer): { header: BatchHeader; body: Buffer; fragmentBytes: number } {
   if (buf.length < 4) throw new Error('result too short');
   const n = buf.readUInt32BE(0);
   if (n > buf.length - 4) throw new Error('result header overruns the result');
-  const header = JSON.parse(buf.subarray(4, 4 + n).toString('utf8')) as WireHeader;
+  const { fragmentBytes, ...header } = JSON.parse(buf.subarray(4, 4 + n).toString('utf8')) as WireHeader;
   if (!header || typeof header !== 'object' || typeof header.batchId !== 'string' || typeof header.parsed !== 'string' || typeof header.counts !== 'object') {
     throw new Error('result header is not a batch header');
   }
-  return { header, end: 4 + n };
+  const size = Number.isInteger(fragmentBytes) && fragmentBytes > 0 ? Math.min(fragmentBytes, MAX_RESULT_BYTES) : 64 * 1024;
+  return { header, body: buf.subarray(4 + n), fragmentBytes: size };
 }
 
-/**
- * The header at once; the fragment decompressed on libuv's thread pool, in one piece (the header says its size),
- * so the thread that waits for it sees one callback rather than one per 16 KiB.
- */
-export async function decodeBatch(buf: Buffer): Promise<{ header: BatchHeader; fragment: Buffer }> {
-  const { header: { fragmentBytes, ...header }, end } = readHeader(buf);
-  const size = Number.isInteger(fragmentBytes) && fragmentBytes > 0 ? Math.min(fragmentBytes, MAX_RESULT_BYTES) : 64 * 1024;
-  const fragment = await decompress(buf.subarray(end), { maxOutputLength: MAX_RESULT_BYTES, chunkSize: Math.max(size, 64) });
-  return { header, fragment };
+/** The fragment of a result body, in one piece (the header says its size). */
+export function decompressFragment(body: Uint8Array, fragmentBytes: number): Buffer {
+  return brotliDecompressSync(body, { maxOutputLength: MAX_RESULT_BYTES, chunkSize: Math.max(fragmentBytes, 64) });
 }
 
 /** What a stored result answers (its `parsed`), from the start of it; undefined when that start is not enough. */
 export function parsedBy(head: Buffer): string | undefined {
   try {
-    return readHeader(head).header.parsed;
+    return readBatch(head).header.parsed;
   } catch {
     return undefined;
   }

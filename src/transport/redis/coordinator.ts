@@ -4,7 +4,9 @@ import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EXTRACTOR_VERSION } from '../../extract/version.js';
-import { buildFragment, spoolFragment, spoolFragmentAsync } from '../../index-store/fragment.js';
+import { fileURLToPath } from 'node:url';
+import type { Piscina } from 'piscina';
+import { buildFragment, spoolDir, spoolFragment } from '../../index-store/fragment.js';
 import { workerRows } from '../../ops/heartbeats.js';
 import { batchId } from '../../plan/plan.js';
 import type { BatchCounts, FileRef, FileResult, JobRequest, Priority } from '../../protocol/types.js';
@@ -12,7 +14,8 @@ import { countsOf, PROTOCOL_VERSION } from '../../protocol/types.js';
 import { sleep, within } from '../../util/time.js';
 import { RunFailedError, type BatchResult, type Transport, type TransportHealth } from '../types.js';
 import { ResultCache } from './cache.js';
-import { decodeBatch, parsedBy } from './codec.js';
+import { parsedBy, readBatch } from './codec.js';
+import type { DecodeTask } from './decode-thread.js';
 import { createRedis, preflight, redisRefusal, writeRefusal, type RedisConnectOptions } from './connection.js';
 import { Keys, PRIORITY_RANK } from './keys.js';
 import { removeRunData } from './runs.js';
@@ -59,6 +62,9 @@ export interface CacheCounters {
 
 const fileKey = (f: FileRef) => `${f.path}\0${f.hash}`;
 
+// Resolves to dist/transport/redis/decode-thread.js from both src/ (tests) and dist/ (the CLI).
+const DECODE_THREAD = fileURLToPath(new URL('../../../dist/transport/redis/decode-thread.js', import.meta.url));
+
 /** Blobs expire on their own after a day, should a run be abandoned for good. */
 const BLOB_TTL_S = 24 * 3600;
 
@@ -96,6 +102,7 @@ export class RedisTransport implements Transport {
   private blobLoop: Promise<void> | null = null;
   /** Blob requests answered, and the blobs and bytes they uploaded. */
   readonly blobCounters = { requests: 0, uploaded: 0, bytes: 0 };
+  private decoding: Promise<Piscina<DecodeTask, string>> | null = null;
   /** Redis refused an upload a worker asked for: the run cannot go on (reported by health()). */
   private blobFailure: RunFailedError | null = null;
   /** Batches whose job failed for good (and was split): removed with the run's leftovers once it commits. */
@@ -196,18 +203,18 @@ export class RedisTransport implements Transport {
     if (this.waiting.get(jobId) !== w) return; // settled meanwhile by another check
     this.waiting.delete(jobId);
     try {
-      // Decompressed and written to the spool on libuv's threads: this thread only hands fragments over.
       let decoded;
       try {
-        decoded = await decodeBatch(buf);
+        decoded = readBatch(buf);
       } catch (e) {
         throw new Error(`undecodable result: ${(e as Error).message}`);
       }
-      const { header, fragment } = decoded;
+      const { header, body, fragmentBytes } = decoded;
       if (header.batchId !== w.req.batchId || header.parsed !== w.sentId) {
         throw new Error(`result of batch ${header.batchId} (files ${header.parsed}) does not answer batch ${w.req.batchId} (files ${w.sentId})`);
       }
-      const fragments = [await spoolFragmentAsync(w.req.batchId, fragment)];
+      // Decompressed and written to the spool on a thread of its own: this one only hands fragments over.
+      const fragments = [await (await this.decoder()).run({ batchId: w.req.batchId, body, fragmentBytes } satisfies DecodeTask)];
       const counts = { ...header.counts };
       const cached = this.withCached(w, fragments, counts);
       const delivery = { retries: header.delivery?.retries ?? 0, stalls: header.delivery?.stalls ?? 0, ...(this.cache ? { cached } : {}) };
@@ -215,6 +222,14 @@ export class RedisTransport implements Transport {
     } catch (e) {
       w.reject(e as Error);
     }
+  }
+
+  /** The thread that decompresses results into the spool, started (and Piscina loaded) on first use. */
+  private decoder(): Promise<Piscina<DecodeTask, string>> {
+    spoolDir(); // the decoder writes there; this (main) thread removes it at exit
+    return (this.decoding ??= import('piscina').then(
+      ({ Piscina }) => new Piscina<DecodeTask, string>({ filename: DECODE_THREAD, minThreads: 1, maxThreads: 1, idleTimeout: Number.MAX_SAFE_INTEGER }),
+    ));
   }
 
   /**
@@ -469,6 +484,7 @@ export class RedisTransport implements Transport {
     // QueueEvents sits in a blocking XREAD; dropping its connection first makes close immediate.
     this.conns[2]?.disconnect();
     await within(RELEASE_MS, Promise.allSettled([this.events.close(), this.queue.close()])); // not forever without Redis
+    if (this.decoding) await (await this.decoding).close();
     for (const c of this.conns) c.disconnect();
   }
 }
