@@ -85,8 +85,8 @@ export function formatTree(t: TreeReport): string {
   if (t.replay) {
     const rp = t.replay;
     out.push(`  fan-in replay (worker ${round1(rp.workerMsPerBatch)} ms a batch; ${rp.cores} cores shared by Redis, the coordinator and the simulated workers)`);
-    const rrows = rp.points.map((p) => [String(p.k), String(p.batches), num(p.batchesPerSec), num(p.idealBatchesPerSec), `${Math.round(p.efficiency * 100)} %`, `${Math.round(p.mainBusy * 100)} %`, `${Math.round(p.writerBusy * 100)} %`, String(p.coordinatorCpuMsPerBatch), String(p.redisCpuMsPerBatch), String(p.redisCallsPerBatch), secs(p.commitMs)]);
-    out.push(...table(['threads', 'batches', 'batches/s', 'ideal', 'of ideal', 'main busy', 'writer busy', 'coord CPU ms/b', 'Redis CPU ms/b', 'calls/b', 'commit'], rrows, [true, true, true, true, true, true, true, true, true, true, true]).map((l) => '    ' + l));
+    const rrows = rp.points.map((p) => [String(p.k), String(p.batches), num(p.batchesPerSec), num(p.idealBatchesPerSec), `${Math.round(p.efficiency * 100)} %`, `${Math.round(p.mainBusy * 100)} %`, `${Math.round(p.writerBusy * 100)} %`, `${p.writerMsPerBatch} / ${p.writerCpuMsPerBatch ?? '–'}`, String(p.coordinatorCpuMsPerBatch), String(p.redisCpuMsPerBatch), String(p.redisCallsPerBatch), secs(p.commitMs)]);
+    out.push(...table(['threads', 'batches', 'batches/s', 'ideal', 'of ideal', 'main busy', 'writer busy', 'writer ms/b busy / CPU', 'coord CPU ms/b', 'Redis CPU ms/b', 'calls/b', 'commit'], rrows, Array(12).fill(true)).map((l) => '    ' + l));
     out.push(`    limit: ${rp.limitIsLowerBound ? 'at least ' : ''}${rp.coordinatorLimitThreads} worker threads (${num(rp.maxBatchesPerSec)} batches/s x ${round1(rp.workerMsPerBatch)} ms)${rp.saturationK ? `; below 90 % of ideal from ${rp.saturationK} threads` : ''}; limited by ${rp.limitedBy}`);
   }
   if (t.model) {

@@ -210,8 +210,8 @@ function treeSection(t: TreeReport): string {
     : '';
   const replayRows = rp
     ? [
-        row(['threads', 'batches', 'batches/s', 'ideal', 'of ideal', 'main busy', 'writer busy', 'coordinator CPU ms/batch', 'Redis CPU ms/batch', 'commit'], true),
-        ...rp.points.map((p) => row([p.k, p.batches, f(p.batchesPerSec, 1), f(p.idealBatchesPerSec, 1), `${Math.round(p.efficiency * 100)} %`, `${Math.round(p.mainBusy * 100)} %`, `${Math.round(p.writerBusy * 100)} %`, f(p.coordinatorCpuMsPerBatch), f(p.redisCpuMsPerBatch), secs(p.commitMs)])),
+        row(['threads', 'batches', 'batches/s', 'ideal', 'of ideal', 'main busy', 'writer busy', 'writer ms/batch busy / CPU', 'coordinator CPU ms/batch', 'Redis CPU ms/batch', 'commit'], true),
+        ...rp.points.map((p) => row([p.k, p.batches, f(p.batchesPerSec, 1), f(p.idealBatchesPerSec, 1), `${Math.round(p.efficiency * 100)} %`, `${Math.round(p.mainBusy * 100)} %`, `${Math.round(p.writerBusy * 100)} %`, `${f(p.writerMsPerBatch)} / ${p.writerCpuMsPerBatch == null ? '–' : f(p.writerCpuMsPerBatch)}`, f(p.coordinatorCpuMsPerBatch), f(p.redisCpuMsPerBatch), secs(p.commitMs)])),
       ]
     : [];
   const replay = rp

@@ -76,6 +76,8 @@ export interface ReplayPoint {
   /** Busy time of each, per batch. */
   mainMsPerBatch: number;
   writerMsPerBatch: number;
+  /** Of the writer's busy time, what was CPU; the rest is waiting, on its disk (WAL writes, checkpoints) or the OS. */
+  writerCpuMsPerBatch: number | null;
   /** CPU of the coordinator process per batch: both threads, and libuv's decompression and spool writes. */
   coordinatorCpuMsPerBatch: number;
   /** Redis server CPU per batch (INFO cpu). */
@@ -216,6 +218,7 @@ async function replayPoint(o: ReplayOptions, redis: Redis, k: number): Promise<R
     const before = await redisCounters(redis);
     const elu0 = performance.eventLoopUtilization();
     const writer0 = store.writerUtilization()!;
+    const writerCpu0 = await store.writerCpuMs();
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     await dispatch(requests, {
@@ -238,6 +241,7 @@ async function replayPoint(o: ReplayOptions, redis: Redis, k: number): Promise<R
     const cpu = process.cpuUsage(cpu0);
     const elu = performance.eventLoopUtilization(elu0);
     const writer = store.writerUtilization(writer0)!;
+    const writerCpu1 = await store.writerCpuMs();
     const after = await redisCounters(redis);
     for (const r of requests) await transport.ack(r);
     const t1 = performance.now();
@@ -261,6 +265,7 @@ async function replayPoint(o: ReplayOptions, redis: Redis, k: number): Promise<R
       writerBusy: round(writer.utilization, 3),
       mainMsPerBatch: round(elu.active / n, 3),
       writerMsPerBatch: round(writer.active / n, 3),
+      writerCpuMsPerBatch: writerCpu0 === null || writerCpu1 === null ? null : round((writerCpu1 - writerCpu0) / n, 3),
       coordinatorCpuMsPerBatch: round((cpu.user + cpu.system) / 1000 / n, 3),
       redisCpuMsPerBatch: round((after.cpuMs - before.cpuMs) / n, 3),
       redisCallsPerBatch: round((after.calls - before.calls) / n, 1),
@@ -306,10 +311,14 @@ export function summarizeReplay(workerMs: number, points: ReplayPoint[]): Replay
   const coordShare = (best.coordinatorCpuMsPerBatch * best.batchesPerSec) / 1000;
   let limitedBy: string;
   if (!saturated) limitedBy = `nothing up to ${largest.k} threads: every point ran at 90 % or more of its ideal rate`;
-  else if (best.writerBusy >= 0.9) limitedBy = `the store's writer thread (busy ${pct(best.writerBusy)}, ${best.writerMsPerBatch} ms a batch: the SQLite merge)`;
+  else if (best.writerBusy >= 0.9) {
+    const cpu = best.writerCpuMsPerBatch;
+    const waits = cpu !== null && cpu < 0.7 * best.writerMsPerBatch;
+    limitedBy = `the store's writer thread (busy ${pct(best.writerBusy)}, ${best.writerMsPerBatch} ms a batch${cpu !== null ? `, of which ${cpu} ms CPU` : ''}: ${waits ? 'mostly waiting on its disk (WAL writes, checkpoints) or for a core' : 'the SQLite merge'})`;
+  }
   else if (best.mainBusy >= 0.9) limitedBy = `the coordinator's main thread (busy ${pct(best.mainBusy)}, ${best.mainMsPerBatch} ms a batch: Redis client, BullMQ, dispatch)`;
   else if (redisShare >= 0.9) limitedBy = `Redis (${pct(redisShare)} of a core)`;
-  else limitedBy = `the machine's ${availableParallelism()} cores, shared by the coordinator (${pct(coordShare)} of a core: main thread ${pct(best.mainBusy)}, writer ${pct(best.writerBusy)}), Redis (${pct(redisShare)}) and the simulated workers`;
+  else limitedBy = `the machine's ${availableParallelism()} cores and disk, shared by the coordinator (${pct(coordShare)} of a core: main thread busy ${pct(best.mainBusy)}, writer ${pct(best.writerBusy)}), Redis (${pct(redisShare)}) and the simulated workers`;
   return {
     workerMsPerBatch: workerMs,
     cores: availableParallelism(),

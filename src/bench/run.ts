@@ -616,14 +616,14 @@ async function benchMerge(o: BenchOptions, name: string, p: Prepared, dir: strin
 
 /**
  * Top-level Redis commands per batch, counted from the code (coordinator.ts, worker.ts, BullMQ 5): coordinator: at
- * submit one MULTI (EXISTS job, GETRANGE result) and the add (EVALSHA); on completion the result GET; at the ack one
- * DEL. Worker: moveToActive and moveToFinished (EVALSHA, the latter also fetches the next job) and the result SET;
- * blob GETs only without a matching checkout (--root), which the bench's workers have. Blobs are uploaded only on
- * such a worker's request.
+ * submit one MULTI (MULTI, EXISTS job, GETRANGE result, EXEC) and the add (EVALSHA); on completion the result GET;
+ * at the ack one DEL. Worker: moveToActive and moveToFinished (EVALSHA, the latter also fetches the next job) and the
+ * result SET. Only a worker without a matching checkout (the bench's have one) asks for blobs: MGET, RPUSH, BLPOP,
+ * MGET; the coordinator's BLPOP, one SET per file, LPUSH and EXPIRE answer it.
  */
 export function paperCallsPerBatch(filesPerBatch: number, blobsFetched = false): number {
-  const coordinator = 4 + 1 + 1 + 1;
-  const worker = 2 + 1 + (blobsFetched ? 2 * filesPerBatch + 3 : 0);
+  const coordinator = 4 + 1 + 1 + 1 + (blobsFetched ? filesPerBatch + 3 : 0);
+  const worker = 2 + 1 + (blobsFetched ? 4 : 0);
   return coordinator + worker;
 }
 

@@ -3,6 +3,7 @@
  * index, meta at commit). Plain synchronous calls (commit aside), so that it runs the same on the caller's thread
  * or on a thread of its own (writer-thread.ts).
  */
+import { readFileSync } from 'node:fs';
 import type { SkippedFile } from '../discover/discover.js';
 import type { FileResult } from '../protocol/types.js';
 import { buildContentIndex, hasContentIndex } from './content.js';
@@ -82,5 +83,16 @@ export class BuildSession {
 
   abort(keep: boolean): void {
     this.w.abort(keep);
+  }
+
+  /** CPU time of the thread the session runs on, in ms (Linux; null elsewhere): the bench tells work from waiting. */
+  threadCpuMs(): number | null {
+    try {
+      const stat = readFileSync('/proc/thread-self/stat', 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) * 10; // utime + stime, in ticks of 10 ms
+    } catch {
+      return null;
+    }
   }
 }

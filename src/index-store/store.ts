@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SkippedFile } from '../discover/discover.js';
 import type { FileRef, FileResult } from '../protocol/types.js';
+import { spoolDir } from './fragment.js';
 import { openIndex, priorFiles, type PriorRow } from './reader.js';
 import { BuildSession, type CommitOptions } from './session.js';
 import { indexStats, type IndexStats } from './stats.js';
@@ -137,6 +138,7 @@ export class IndexStore {
     if (this.session) throw new Error('the store is already writing');
     const { background, ...rest } = o;
     const opts = { incremental: this.prior !== null, extractorVersion: this.o.extractorVersion, ...rest };
+    spoolDir(); // fragments wait there: made from this thread, which then removes it at exit
     let caller: Caller;
     if (background) {
       caller = threadCaller(this.path, { path: this.path, opts });
@@ -161,6 +163,11 @@ export class IndexStore {
   /** How busy the writer's own thread has been (bench); null when it runs on the caller's thread. */
   writerUtilization(since?: EventLoopUtilization): EventLoopUtilization | null {
     return this.session?.elu(since) ?? null;
+  }
+
+  /** CPU time of the writer's thread so far, in ms (bench; null where it cannot be read). */
+  writerCpuMs(): Promise<number | null> {
+    return this.s.call('threadCpuMs');
   }
 
   /** True when begin() picked up an interrupted build with the same resume key. */

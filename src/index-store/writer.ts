@@ -3,7 +3,7 @@ import { dirname } from 'node:path';
 import Database from 'better-sqlite3';
 import type { SkippedFile } from '../discover/discover.js';
 import type { FileResult } from '../protocol/types.js';
-import { buildFragment, discardFragment, spoolDir, spoolFragment, spoolPath } from './fragment.js';
+import { buildFragment, discardFragment, spoolFragment, spoolPath } from './fragment.js';
 import { openReadOnly } from './reader.js';
 import { applyIndexes, applySchema, columnNames, FILES, RECORD_SCHEMA, REFS, SCHEMA_VERSION, SYMBOLS, type RecordTable } from './schema.js';
 
@@ -38,8 +38,8 @@ const tables = [FILES, SYMBOLS, REFS] as unknown as RecordTable<never>[];
  * renames it over `<out>` only when the run completes, or (local incremental runs) patches `<out>` inside one
  * transaction that commits only then; either way readers and an interrupted run see the previous good index.
  *
- * Rows arrive as fragments (fragment.ts) and are copied natively, one transaction per batch, with ids renumbered
- * past the index's own. A path already in the index loses its old rows first, so applying the same rows twice
+ * Rows arrive as fragments (fragment.ts) and are copied natively, one transaction per batch (or per group of
+ * batches that arrived together), with ids renumbered past the index's own. A path already in the index loses its old rows first, so applying the same rows twice
  * leaves the same index. Symbol search (FTS) rows are not part of that copy: they are added for every symbol past a
  * watermark (`fts_upto`), in steps while the merge is idle and the rest at commit (see `ftsStep`).
  */
@@ -80,7 +80,6 @@ export class IndexWriter {
       resumed = readMeta(this.tmpPath, 'resume_key') === opts.resumeKey;
     }
     this.resumed = resumed;
-    spoolDir(); // fragments wait there; created now so that this (main) thread removes it at exit
     if (this.inPlace) {
       this.db = new Database(finalPath);
       this.db.pragma('busy_timeout = 10000'); // a reader mid-query delays the commit, it does not fail it

@@ -80,9 +80,10 @@ function runFailure(err: unknown): RunFailedError | null {
 }
 
 /**
- * The coordinator's side of the cluster: uploads a batch's files as content-addressed blobs, enqueues the batch on
- * BullMQ with its run's priority, and resolves when a worker has stored the result. Job ids are derived from the
- * run and batch ids, so a restarted coordinator finds its jobs (done or not) instead of enqueuing them twice.
+ * The coordinator's side of the cluster: enqueues a batch on BullMQ with its run's priority, uploads the files a
+ * worker asks for (serveBlobs), and resolves with the batch's fragment once a worker has stored its result. Job ids
+ * are derived from the run and batch ids, so a restarted coordinator finds its jobs (or their results) instead of
+ * enqueuing them twice.
  */
 export class RedisTransport implements Transport {
   readonly name = 'redis' as const;
@@ -91,7 +92,7 @@ export class RedisTransport implements Transport {
   readonly capacity: number;
   readonly keys: Keys;
   private readonly waiting = new Map<string, Waiter>();
-  /** Jobs of this run that completion does not remove: queued by an earlier life, or failed. */
+  /** Jobs that completion does not remove (it removes the others): queued by an earlier life, or failed. */
   private readonly leftover = new Set<string>();
   private readonly failedJobs = new Set<string>();
   private sweepTimer: NodeJS.Timeout | null = null;
@@ -102,12 +103,13 @@ export class RedisTransport implements Transport {
   private blobLoop: Promise<void> | null = null;
   /** Blob requests answered, and the blobs and bytes they uploaded. */
   readonly blobCounters = { requests: 0, uploaded: 0, bytes: 0 };
+  /** The thread that decompresses results into the spool (decoder()). */
   private decoding: Promise<Piscina<DecodeTask, string>> | null = null;
   /** Redis refused an upload a worker asked for: the run cannot go on (reported by health()). */
   private blobFailure: RunFailedError | null = null;
   /** Batches whose job failed for good (and was split): removed with the run's leftovers once it commits. */
   private readonly failed: JobRequest[] = [];
-  /** Uploads and enqueues under way: a failed run's clean-up waits for them, or they would write after it. */
+  /** Enqueues under way: a failed run's clean-up waits for them, or they would write after it. */
   private readonly enqueuing = new Set<Promise<void>>();
   private readonly cache: ResultCache | null;
   private readonly cacheBytes: number;
@@ -422,10 +424,12 @@ export class RedisTransport implements Transport {
   /** After the merge committed: drop the batch's blobs and result, and a job an earlier life left. Idempotent. */
   async ack(req: JobRequest): Promise<void> {
     const jobId = this.keys.jobId(req.runId, req.batchId);
-    const pipe = this.redis.pipeline();
-    for (const f of req.files) pipe.del(this.keys.blob(req.runId, req.batchId, f.hash));
-    pipe.del(this.keys.result(req.runId, req.batchId), this.keys.blobsReady(req.runId, req.batchId));
-    await pipe.exec();
+    // One DEL: the blobs (if a worker asked for any, in this life or an earlier one), the result, the answer.
+    await this.redis.del(
+      ...new Set(req.files.map((f) => this.keys.blob(req.runId, req.batchId, f.hash))),
+      this.keys.result(req.runId, req.batchId),
+      this.keys.blobsReady(req.runId, req.batchId),
+    );
     // This life's jobs were removed when they completed; a failed one, or one an earlier life queued, is removed here.
     if (this.leftover.delete(jobId) || this.failedJobs.delete(jobId)) await this.queue.remove(jobId).catch(() => 0);
   }
