@@ -497,6 +497,70 @@ describe('identifierWords', () => {
   });
 });
 
+describe('IndexWriter: deferred search rows', () => {
+  /** Symbol ids that have search rows, and those that should: equal when the FTS table is exact. */
+  function ftsExact(db: Database.Database): { fts: number[]; symbols: number[] } {
+    const ids = (sql: string) => (db.prepare(sql).all() as { id: number }[]).map((r) => r.id);
+    return { fts: ids('SELECT rowid AS id FROM symbols_fts ORDER BY rowid'), symbols: ids('SELECT id FROM symbols ORDER BY id') };
+  }
+  const hits = (db: Database.Database, q: string) =>
+    (db.prepare('SELECT f.path AS path FROM symbols_fts m JOIN symbols s ON s.id = m.rowid JOIN files f ON f.id = s.file_id WHERE symbols_fts MATCH ? ORDER BY f.path').all(q) as { path: string }[]).map((r) => r.path);
+
+  it('stay exact through patches: a changed file, a renamed one, a removed one', () => {
+    const out = newOut();
+    build(out, [jobResult('a', [fileResult('syn/a.py'), fileResult('syn/b.py')]), jobResult('b', [fileResult('syn/c.py')])]);
+    // A patch (one transaction, rows through the spool): a.py changed, b.py renamed to moved.py, c.py removed.
+    const w = writer(out, true);
+    expect(w.inPlace).toBe(true);
+    applyResult(w, jobResult('a2', [fileResult('syn/a.py', { hash: sha1('v2'), symbols: [{ name: 'freshName', kind: 'function', scope: null, qualified: 'freshName', startLine: 1, startCol: 0, endLine: 1, endCol: 9, signature: 'def freshName()', doc: null }], refs: [] })]));
+    expect(w.copyFile('syn/b.py', 'syn/moved.py', 0)).toBe(true);
+    w.removeAllExcept(new Set(['syn/a.py', 'syn/moved.py']));
+    w.commit();
+    const db = openIndex(out);
+    try {
+      const x = ftsExact(db);
+      expect(x.fts).toEqual(x.symbols);
+      expect(hits(db, 'words:fresh')).toEqual(['syn/a.py']);
+      expect(hits(db, 'words:user')).toEqual(['syn/moved.py']); // a.py's old getUserName is gone, b.py's moved
+      expect(hits(db, 'words:http')).toEqual(['syn/moved.py']);
+    } finally {
+      db.close();
+    }
+  });
+
+  it('a build commits with every search row, whether the idle steps ran or not; a copy of an old index has them all', () => {
+    const results = [...real, ...synthetic()];
+    for (const steps of [0, 1, 1000]) {
+      const out = newOut();
+      const w = writer(out);
+      for (const r of results) {
+        applyResult(w, r);
+        for (let i = 0; i < steps && w.ftsStep(3); i++);
+      }
+      w.commit();
+      const db = openIndex(out);
+      try {
+        const x = ftsExact(db);
+        expect(x.fts.length).toBeGreaterThan(50);
+        expect(x.fts).toEqual(x.symbols);
+      } finally {
+        db.close();
+      }
+      // An incremental build in a copy starts past every symbol of the index: nothing is added twice.
+      const again = new IndexWriter(out, { incremental: true, extractorVersion: EXTRACTOR_VERSION });
+      applyResult(again, jobResult('new', [fileResult('syn/zzz.py')]));
+      again.commit();
+      const db2 = openIndex(out);
+      try {
+        const x = ftsExact(db2);
+        expect(x.fts).toEqual(x.symbols);
+      } finally {
+        db2.close();
+      }
+    }
+  });
+});
+
 describe('IndexWriter: a build killed mid-merge resumes', () => {
   /** A batch of `files` files with many rows each: big enough that its merge takes a while. */
   function bigBatch(tag: string, files: number, refsPerFile: number): JobResult {
