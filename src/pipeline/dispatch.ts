@@ -122,24 +122,25 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
               inFlight--;
               merging++;
               pump();
+              // Counted as merging until its batch-done is out: the run must not end before (metrics, progress).
               try {
                 await o.apply(res);
+                // Cleanup after the merge committed; a failure here only leaves garbage that expires.
+                await o.transport.ack?.(req).catch(() => {});
+                counters.retries += res.delivery?.retries ?? 0;
+                counters.stalls += res.delivery?.stalls ?? 0;
+                counters.filesCached += res.delivery?.cached ?? 0;
+                emit({
+                  type: 'batch-done',
+                  batch,
+                  symbols: res.counts.symbols,
+                  errors: res.counts.errors,
+                  worker: `${res.worker.host}:${res.worker.pid}/${res.worker.threadId}`,
+                  durationMs: res.durationMs,
+                });
               } finally {
                 merging--;
               }
-              // Cleanup after the merge committed; a failure here only leaves garbage that expires.
-              await o.transport.ack?.(req).catch(() => {});
-              counters.retries += res.delivery?.retries ?? 0;
-              counters.stalls += res.delivery?.stalls ?? 0;
-              counters.filesCached += res.delivery?.cached ?? 0;
-              emit({
-                type: 'batch-done',
-                batch,
-                symbols: res.counts.symbols,
-                errors: res.counts.errors,
-                worker: `${res.worker.host}:${res.worker.pid}/${res.worker.threadId}`,
-                durationMs: res.durationMs,
-              });
             },
             async (err: unknown) => {
               if (settled) return;
