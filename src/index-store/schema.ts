@@ -1,7 +1,36 @@
 import type Database from 'better-sqlite3';
+import type { RefRecord, SymbolRecord } from '../protocol/types.js';
 
 /** Bump with every schema change; an index with another version is rebuilt, never half-migrated. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
+
+/**
+ * The columns of `symbols` and `refs` that records are written to, in the order of `symbolValues`/`refValues`.
+ * Code that writes or copies rows (the writer, fragments, the export) takes its column lists from here, so that a
+ * new column is one edit in this file.
+ */
+export const SYMBOL_COLUMNS = [
+  'file_id', 'name', 'kind', 'scope', 'qualified', 'name_line', 'name_col',
+  'start_line', 'start_col', 'end_line', 'end_col', 'signature', 'doc', 'flags',
+] as const;
+export const REF_COLUMNS = ['file_id', 'kind', 'name', 'line', 'col', 'scope', 'context', 'module', 'flags'] as const;
+
+/** A list of flags as stored: a JSON array (flags may contain spaces, e.g. `trait Display`), or NULL. */
+export const flagsText = (flags: readonly string[] | undefined): string | null => (flags?.length ? JSON.stringify(flags) : null);
+export const parseFlags = (text: string | null): string[] => (text ? (JSON.parse(text) as string[]) : []);
+
+/** A symbol's values for SYMBOL_COLUMNS. */
+export function symbolValues(fileId: number | bigint, s: SymbolRecord): unknown[] {
+  return [fileId, s.name, s.kind, s.scope, s.qualified, s.nameLine, s.nameCol, s.startLine, s.startCol, s.endLine, s.endCol, s.signature, s.doc, flagsText(s.flags)];
+}
+
+/** A reference's values for REF_COLUMNS. */
+export function refValues(fileId: number | bigint, r: RefRecord): unknown[] {
+  return [fileId, r.kind, r.name, r.line, r.col, r.scope, r.context, r.module, flagsText(r.flags)];
+}
+
+/** `a, b, c` of a column list, without `file_id` when `withFile` is false. */
+export const columnList = (columns: readonly string[], withFile = true): string => (withFile ? columns : columns.filter((c) => c !== 'file_id')).join(', ');
 
 export const SCHEMA = `
 CREATE TABLE IF NOT EXISTS meta (
@@ -30,13 +59,16 @@ CREATE TABLE IF NOT EXISTS symbols (
   kind       TEXT NOT NULL,
   scope      TEXT,
   qualified  TEXT NOT NULL,
+  -- the name's own position ("go to definition"); start..end is the enclosing range (decorators, doc, body)
+  name_line  INTEGER NOT NULL,
+  name_col   INTEGER NOT NULL,
   start_line INTEGER NOT NULL,
   start_col  INTEGER NOT NULL,
   end_line   INTEGER NOT NULL,
   end_col    INTEGER NOT NULL,
   signature  TEXT NOT NULL,
   doc        TEXT,
-  flags      TEXT
+  flags      TEXT -- JSON array, or NULL
 );
 
 CREATE TABLE IF NOT EXISTS refs (
@@ -47,7 +79,9 @@ CREATE TABLE IF NOT EXISTS refs (
   line    INTEGER NOT NULL,
   col     INTEGER NOT NULL,
   scope   TEXT,
-  context TEXT
+  context TEXT,
+  module  TEXT, -- imports: the module specifier
+  flags   TEXT  -- JSON array, or NULL
 );
 
 -- Batches merged into this build: a redelivered result is skipped, a resumed run skips what it already has.

@@ -4,7 +4,7 @@ import Database from 'better-sqlite3';
 import type { SkippedFile } from '../discover/discover.js';
 import type { FileResult, JobResult } from '../protocol/types.js';
 import { openReadOnly } from './reader.js';
-import { applyIndexes, applySchema, SCHEMA_VERSION } from './schema.js';
+import { applyIndexes, applySchema, columnList, REF_COLUMNS, refValues, SCHEMA_VERSION, SYMBOL_COLUMNS, symbolValues } from './schema.js';
 
 // 16 MiB of page cache: merging appends rows, so a larger cache bought no speed, only coordinator memory.
 const CACHE = 'cache_size = -16384';
@@ -102,11 +102,9 @@ export class IndexWriter {
           error_code = excluded.error_code, error = excluded.error, symbol_count = excluded.symbol_count,
           ref_count = excluded.ref_count
         RETURNING id`),
-      insSymbol: db.prepare(`
-        INSERT INTO symbols (file_id, name, kind, scope, qualified, start_line, start_col, end_line, end_col, signature, doc, flags)
-        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      insSymbol: db.prepare(`INSERT INTO symbols (${columnList(SYMBOL_COLUMNS)}) VALUES (${SYMBOL_COLUMNS.map(() => '?').join(', ')})`),
       insFts: db.prepare('INSERT INTO symbols_fts (rowid, name, words, qualified, signature, doc) VALUES (?, ?, ?, ?, ?, ?)'),
-      insRef: db.prepare('INSERT INTO refs (file_id, kind, name, line, col, scope, context) VALUES (?, ?, ?, ?, ?, ?, ?)'),
+      insRef: db.prepare(`INSERT INTO refs (${columnList(REF_COLUMNS)}) VALUES (${REF_COLUMNS.map(() => '?').join(', ')})`),
       merged: db.prepare<[string], { batch_id: string }>('SELECT batch_id FROM run_batches WHERE batch_id = ?'),
       markMerged: db.prepare('INSERT OR IGNORE INTO run_batches (batch_id) VALUES (?)'),
       setMeta: db.prepare('INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value'),
@@ -139,23 +137,10 @@ export class IndexWriter {
       f.refs.length,
     )!;
     for (const sym of f.symbols) {
-      const info = s.insSymbol.run(
-        id,
-        sym.name,
-        sym.kind,
-        sym.scope,
-        sym.qualified,
-        sym.startLine,
-        sym.startCol,
-        sym.endLine,
-        sym.endCol,
-        sym.signature,
-        sym.doc,
-        sym.flags?.length ? sym.flags.join(' ') : null,
-      );
+      const info = s.insSymbol.run(symbolValues(id, sym));
       s.insFts.run(info.lastInsertRowid, sym.name, identifierWords(sym.name), sym.qualified, sym.signature, sym.doc);
     }
-    for (const r of f.refs) s.insRef.run(id, r.kind, r.name, r.line, r.col, r.scope, r.context);
+    for (const r of f.refs) s.insRef.run(refValues(id, r));
   }
 
   /**
@@ -231,16 +216,14 @@ export class IndexWriter {
         )
         .all(src.id);
       const copySym = this.db.prepare<[number, number], { id: number }>(
-        `INSERT INTO symbols (file_id, name, kind, scope, qualified, start_line, start_col, end_line, end_col, signature, doc, flags)
-         SELECT ?, name, kind, scope, qualified, start_line, start_col, end_line, end_col, signature, doc, flags FROM symbols WHERE id = ?
-         RETURNING id`,
+        `INSERT INTO symbols (${columnList(SYMBOL_COLUMNS)}) SELECT ?, ${columnList(SYMBOL_COLUMNS, false)} FROM symbols WHERE id = ? RETURNING id`,
       );
       for (const r of rows) {
         const { id: newId } = copySym.get(id, r.id)!;
         this.stmts.insFts.run(newId, r.name, identifierWords(r.name), r.qualified, r.signature, r.doc);
       }
       this.db
-        .prepare(`INSERT INTO refs (file_id, kind, name, line, col, scope, context) SELECT ?, kind, name, line, col, scope, context FROM refs WHERE file_id = ? ORDER BY id`)
+        .prepare(`INSERT INTO refs (${columnList(REF_COLUMNS)}) SELECT ?, ${columnList(REF_COLUMNS, false)} FROM refs WHERE file_id = ? ORDER BY id`)
         .run(id, src.id);
       return true;
     })();
