@@ -69,12 +69,8 @@ const DEEP_TYPES = [
   'function_expression',
   'arrow_function',
   'generator_function',
+  'class',
 ];
-/**
- * With syntax errors, tree-sitter may keep declarations after the error only as expressions inside an ERROR node
- * (`class X {}` as a class expression, `function f() {}` as a function expression); those are listed too.
- */
-const RECOVERY_TYPES = [...DEEP_TYPES, 'ERROR', 'class'];
 
 const FUNCTION_VALUES = new Set(['arrow_function', 'function_expression', 'generator_function']);
 
@@ -89,6 +85,8 @@ type FrameKind = 'ns' | 'fn' | 'class' | 'member';
 interface JsFrame extends Frame<FrameKind> {
   /** What `this.x = …` inside defines members of: a method's class, a constructor function itself. */
   owner: string | null;
+  /** Start of the function or class expression this frame was opened for by what binds it (a declarator, ...). */
+  value?: number;
 }
 
 interface ExportInfo {
@@ -119,6 +117,8 @@ const GLOBAL_BLOCK = /global\s*\{/y;
 const EXPORT_DEFAULT = /\bexport\s+default\b/;
 const KEYWORD = /(const|let|var|using|await\s+using)\b/y;
 const NAMESPACE_HEAD = /(?:namespace|module)\s+[^\s.=(]/y;
+/** An object literal's text that may hold a function: `function`, an arrow, a class, or a method `name(…) {`. */
+const MAY_HOLD_FUNCTIONS = /\bfunction\b|=>|\bclass\b|\)\s*\{/;
 /** TypeScript's compiled re-export: `Object.defineProperty(exports, "x", { enumerable: true, get: function () { return m.x; } })`. */
 const REEXPORT_GETTER = /get\s*:\s*function\s*\(\s*\)\s*\{\s*return\s+[\w$]+(?:\.[\w$]+|\[[^\]]+\])\s*;?\s*\}\s*\}\s*\)\s*$/;
 
@@ -436,8 +436,6 @@ class JsFile {
   private readonly ambientAt = new Map<number, AmbientInfo>();
   /** Starts of statements at module or namespace level. */
   private readonly moduleStatements = new Set<number>();
-  /** ERROR nodes open at the walk's position. */
-  private readonly errorEnds: number[] = [];
   /** `require(…)` calls whose imports a destructuring declarator already recorded (`const { a } = require('m')`). */
   private readonly requireDone = new Set<number>();
   /** Scratch for `scanCallee`. */
@@ -447,7 +445,7 @@ class JsFile {
     this.src = file.src;
     this.sink = file.sink;
     this.root = file.root;
-    this.A = file.nodes(file.root.hasError ? RECOVERY_TYPES : DEEP_TYPES);
+    this.A = file.nodes(DEEP_TYPES);
   }
 
   run(): void {
@@ -489,9 +487,6 @@ class JsFile {
         case 'generator_function':
         case 'class':
           this.functionValue(i, start, type, frame);
-          break;
-        case 'ERROR':
-          this.errorEnds.push(A.end(i));
           break;
       }
     }
@@ -646,7 +641,7 @@ class JsFile {
     const end = A.end(rangeH);
     const sig = sigPrefix + signature(this.src, sigStart, body >= 0 ? A.start(body) : A.end(h));
     const q = this.define(name, 'class', scope, nameAt, textStart, end, sig, flags, doc);
-    const frame: JsFrame = { start: A.start(rangeH), end, qualified: q, kind: 'class', owner: q };
+    const frame: JsFrame = { start: A.start(rangeH), end, qualified: q, kind: 'class', owner: q, value: A.start(h) };
     if (now) this.scopes.push(frame);
     else this.scopes.later(frame);
     if (body >= 0) this.classMembers(body, q);
@@ -672,7 +667,7 @@ class JsFile {
     const start = A.start(rangeH);
     const end = A.end(rangeH);
     const q = this.define(name, kind, scope, nameAt, start, end, sigPrefix + signature(this.src, sigStart, this.headEnd(h)), flags, doc);
-    const frame: JsFrame = { start, end, qualified: q, kind: 'fn', owner: owner ?? q };
+    const frame: JsFrame = { start, end, qualified: q, kind: 'fn', owner: owner ?? q, value: A.start(h) };
     if (now) this.scopes.push(frame);
     else this.scopes.later(frame);
   }
@@ -742,7 +737,11 @@ class JsFile {
     }
     const isFunction = valueType !== null && FUNCTION_VALUES.has(valueType);
     const isClass = valueType === 'class';
-    if (!isFunction && !isClass && !atModuleLevel) return; // a local variable
+    if (!isFunction && !isClass && !atModuleLevel) {
+      // a local variable: only an object literal holding functions defines something (its methods)
+      if (frame.kind === 'fn' && valueStart >= 0 && src.charCodeAt(valueStart) === 123 /* { */) this.localObject(i, start, name, frame.qualified);
+      return;
+    }
     // The declaration: its keyword is right before the first declarator; otherwise ask the tree.
     let declStart = keywordBefore(src, start);
     const first = declStart >= 0;
@@ -787,6 +786,31 @@ class JsFile {
       while (value >= 0 && (A.type(value) === 'satisfies_expression' || A.type(value) === 'as_expression')) value = A.namedChildren(value)[0] ?? -1;
       if (value >= 0 && A.type(value) === 'object') this.objectMembers(value, qn, false);
     }
+  }
+
+  /** `const methods = { blob() {…}, json: () => … }` inside a function: the object and its functions, scoped there. */
+  private localObject(i: number, start: number, name: string, scope: string | null): void {
+    const { A, src } = this;
+    let value = A.child(i, 'value');
+    while (value >= 0 && (A.type(value) === 'satisfies_expression' || A.type(value) === 'as_expression')) value = A.namedChildren(value)[0] ?? -1;
+    if (value < 0 || A.type(value) !== 'object') return;
+    const end = A.end(value);
+    // most local objects are data: rule them out from the text before listing their members
+    if (!MAY_HOLD_FUNCTIONS.test(src.slice(A.start(value), end))) return;
+    const holdsFunction = A.namedChildren(value).some((m) => {
+      const t = A.type(m);
+      if (t === 'method_definition') return true;
+      if (t !== 'pair') return false;
+      const v = A.child(m, 'value');
+      const vt = v >= 0 ? A.type(v) : null;
+      return vt === 'class' || (vt !== null && FUNCTION_VALUES.has(vt));
+    });
+    if (!holdsFunction) return;
+    const declStart = keywordBefore(src, start);
+    const kw = declStart >= 0 ? src.slice(declStart, start).trim().replace(/\s+/, ' ') : 'const';
+    const kind: SymbolKind = kw === 'const' ? 'constant' : 'variable';
+    const q = this.define(name, kind, scope, start, declStart >= 0 ? declStart : start, A.end(i), `${kw} ${signature(src, start, firstLineEnd(src, start, end))}`, null);
+    this.objectMembers(value, q, false);
   }
 
   /** `const { a, b: c } = require('m')`: import refs `a` and `b` from 'm' (the call then records nothing). */
@@ -924,16 +948,22 @@ class JsFile {
   }
 
   /**
-   * A function expression, arrow or (in broken files) class expression met by the walk. Bound ones were handled by
-   * what binds them. In a broken file, a declaration kept only as an expression inside an ERROR node is recovered.
-   * At module level, a callback is a scope named after its call.
+   * A function expression, arrow or class expression met by the walk. Bound ones were handled by what binds them
+   * (their frame is open here). A named one defines its own name (`return function connect() {}`,
+   * `module.exports[code] = class NodeError {}`); in a broken file that also recovers a declaration the parser kept
+   * only as an expression. At module level, an anonymous callback is a scope named after its call.
    */
   private functionValue(i: number, start: number, type: string, frame: JsFrame): void {
-    const A = this.A;
-    const errors = this.errorEnds;
-    while (errors.length && errors[errors.length - 1] <= start) errors.pop();
-    if (errors.length && (type === 'class' || type === 'function_expression')) {
-      const nm = A.child(i, 'name');
+    if (frame.value === start) return;
+    const { A, src } = this;
+    if (type === 'class' ? startsWithWord(src, start, 'class') || src.charCodeAt(start) === 64 /* @ */ : type !== 'arrow_function') {
+      // a name can only follow `class` / `function`: read it from the tree only when the text has one
+      let named = type === 'class';
+      if (!named) {
+        FUNCTION_HEAD.lastIndex = start;
+        named = FUNCTION_HEAD.test(src);
+      }
+      const nm = named ? A.child(i, 'name') : -1;
       if (nm >= 0) {
         const name = this.nameText(nm);
         if (type === 'class') this.classSymbol(i, name, A.start(nm), frame.qualified, [], start, start);
@@ -1219,7 +1249,7 @@ class JsFile {
           if (vt !== null && FUNCTION_VALUES.has(vt)) {
             this.functionFlags(A.start(value), vt, flags);
             const q = this.define(name, isExport ? 'function' : 'method', scope, this.nameAt(key), ms, end, signature(src, ms, this.headEnd(value)), flags);
-            this.scopes.later({ start: ms, end, qualified: q, kind: 'fn', owner: scope });
+            this.scopes.later({ start: ms, end, qualified: q, kind: 'fn', owner: scope, value: A.start(value) });
           } else if (vt === 'class') {
             this.classSymbol(value, name, this.nameAt(key), scope, flags, ms, ms, m, false);
           } else if (vt === 'object') {

@@ -426,6 +426,9 @@ function modulePath(text: string): string {
   return text.replace(/[\s\\]+/g, '');
 }
 
+/** `name = lambda ...`: a function bound to a name. */
+const LAMBDA = /([\p{L}_][\p{L}\p{N}_]*)[ \t]*=[ \t]*lambda\b/uy;
+
 /** `X: TypeAlias = ...` (PEP 613), with or without the `typing.` prefix. */
 const TYPE_ALIAS_ANNOTATION = /\s*:\s*(?:[\p{L}_][\p{L}\p{N}_]*\s*\.\s*)?TypeAlias\s*=/uy;
 
@@ -620,8 +623,18 @@ class PythonFile {
     const start = a.start(i);
     const frame = this.scopes.at(start);
     const scope = frame.qualified;
+    if (scope !== null && frame.kind !== 'class') {
+      // locals are not indexed, except functions bound to them (`key = lambda x: x[0]`) and `self.x` in methods
+      LAMBDA.lastIndex = start;
+      const m = LAMBDA.exec(src);
+      if (m) {
+        const st = this.statementOf(start, a.end(i));
+        this.sink.def({ name: m[1], kind: 'function', scope, nameAt: start, start: st.start, end: st.end, signature: st.signature, doc: st.doc });
+        return;
+      }
+    }
     const inMethod = frame.kind === 'method' && frame.owner !== null;
-    if (scope !== null && frame.kind !== 'class' && !inMethod) return; // locals are not indexed
+    if (scope !== null && frame.kind !== 'class' && !inMethod) return;
     // In a method only `self.x = ...` matters: rule everything else out before reading the end.
     if (inMethod && !(src.startsWith('self', start) && !isIdentChar(src.charCodeAt(start + 4)))) return;
     const end = a.end(i);
@@ -638,10 +651,13 @@ class PythonFile {
     }
     TYPE_ALIAS_ANNOTATION.lastIndex = targets[0].at + targets[0].name.length;
     const alias = targets.length === 1 && TYPE_ALIAS_ANNOTATION.test(src);
+    LAMBDA.lastIndex = start;
+    const lambda = targets.length === 1 && LAMBDA.test(src);
     for (const t of targets) {
       if (t.attribute) continue;
       let kind: SymbolKind;
       if (alias) kind = 'type';
+      else if (lambda) kind = frame.kind === 'class' ? 'method' : 'function';
       else if (frame.kind === 'class') kind = 'field';
       else kind = isConstantName(t.name) ? 'constant' : 'variable';
       const q = this.sink.def({ name: t.name, kind, scope, nameAt: t.at, start: st.start, end: st.end, signature: st.signature, doc: st.doc });
