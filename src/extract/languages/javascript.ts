@@ -58,7 +58,6 @@ const DEEP_TYPES = [
   'call_expression',
   'variable_declarator',
   'new_expression',
-  'assignment_expression',
   'function_declaration',
   'generator_function_declaration',
   'class_declaration',
@@ -66,11 +65,13 @@ const DEEP_TYPES = [
   'interface_declaration',
   'type_alias_declaration',
   'enum_declaration',
-  'function_expression',
-  'arrow_function',
+  'function_expression', // (named ones define their name)
   'generator_function',
   'class',
 ];
+/** Assignments matter only where one can define something; listed when the text has such an assignment. */
+const DEEP_TYPES_ASSIGN = [...DEEP_TYPES, 'assignment_expression'];
+const ASSIGN_HINT = /\bexports\b|\bprototype\b|\.\s*[\w$]+\s*=\s*(?:async\b|function\b|class\b|\(|\{|[\w$]+\s*=>)|^\s*[\w$]+\s*=\s*(?:async\b|function\b|class\b)/m;
 
 const FUNCTION_VALUES = new Set(['arrow_function', 'function_expression', 'generator_function']);
 
@@ -117,6 +118,9 @@ const GLOBAL_BLOCK = /global\s*\{/y;
 const EXPORT_DEFAULT = /\bexport\s+default\b/;
 const KEYWORD = /(const|let|var|using|await\s+using)\b/y;
 const NAMESPACE_HEAD = /(?:namespace|module)\s+[^\s.=(]/y;
+/** The text after a callee that may pass a function (looked at over CALLBACK_WINDOW characters). */
+const CALLBACK_HINT = /=>|\bfunction\b/;
+const CALLBACK_WINDOW = 400;
 /** An object literal's text that may hold a function: `function`, an arrow, a class, or a method `name(…) {`. */
 const MAY_HOLD_FUNCTIONS = /\bfunction\b|=>|\bclass\b|\)\s*\{/;
 /** TypeScript's compiled re-export: `Object.defineProperty(exports, "x", { enumerable: true, get: function () { return m.x; } })`. */
@@ -249,36 +253,52 @@ function keywordBefore(src: string, start: number): number {
   return j >= 5 && src.startsWith('await', j - 5) && !isIdentChar(src.charCodeAt(j - 6)) ? j - 5 : k;
 }
 
+/** How far back a line is scanned for its start; a longer line (minified code) counts as code. */
+const LINE_SCAN_MAX = 4096;
+
+/** Start of the line that ends at `end`, or -1 when it is longer than LINE_SCAN_MAX. */
+function lineStartBefore(src: string, end: number): number {
+  const floor = Math.max(0, end - LINE_SCAN_MAX);
+  const nl = src.lastIndexOf('\n', end - 1);
+  if (nl >= floor - 1) return nl + 1;
+  return floor === 0 ? 0 : -1;
+}
+
 /**
  * The JSDoc of a definition whose text starts at `start`: the nearest `/** … *\/` above it, across blank lines, `//`
  * lines and other block comments, as TypeScript attaches it; null at the first code. Returns its text and start.
  * A block comment's opener is read from the text when that is unambiguous: it is the first comment opener since
  * the previous `*\/` and no `//` precedes it on its line. Otherwise `commentStart(end)` asks the tree where the
- * comment ending there starts (-1: not a comment).
+ * comment ending there starts (-1: not a comment). Every scan is bounded, so minified code stays linear.
  */
 function jsDocBefore(src: string, start: number, commentStart: (end: number) => number): { doc: string | null; start: number } | null {
   let i = start;
   for (;;) {
-    while (i > 0 && isSpace(src.charCodeAt(i - 1))) i--;
+    let newline = false;
+    for (let c = src.charCodeAt(i - 1); i > 0 && isSpace(c); c = src.charCodeAt(--i - 1)) if (c === 10) newline = true;
     if (i < 2) return null;
-    const lineStart = src.lastIndexOf('\n', i - 1) + 1;
-    let k = lineStart;
-    while (k < i && isSpace(src.charCodeAt(k))) k++;
-    if (src.charCodeAt(k) === 47 && src.charCodeAt(k + 1) === 47) {
-      i = lineStart; // a `//` line
+    if (src.charCodeAt(i - 1) === 47 && src.charCodeAt(i - 2) === 42) {
+      // a block comment ends here: where does it open?
+      let open = src.lastIndexOf('/*', i - 3);
+      if (open >= 0 && src.indexOf('*/', open + 2) !== i - 2) open = -1;
+      const prevClose = open >= 0 ? src.lastIndexOf('*/', open - 1) : -1;
+      const openLine = open >= 0 ? lineStartBefore(src, open) : -1;
+      if (open < 0 || openLine < 0 || src.indexOf('/*', prevClose < 0 ? 0 : prevClose + 2) !== open || src.slice(openLine, open).includes('//')) {
+        open = commentStart(i); // ambiguous text: an opener inside the comment, a string or a `//` comment
+        if (open < 0) return null;
+      }
+      if (src.startsWith('/**', open) && i - open > 4) return { doc: blockDoc(src.slice(open, i)), start: open };
+      i = open; // a plain block comment: look further up
       continue;
     }
-    if (src.charCodeAt(i - 1) !== 47 || src.charCodeAt(i - 2) !== 42) return null; // code
-    let open = src.lastIndexOf('/*', i - 3);
-    if (open >= 0 && src.indexOf('*/', open + 2) !== i - 2) open = -1;
-    const prevClose = open >= 0 ? src.lastIndexOf('*/', open - 1) : -1;
-    const openLine = open >= 0 ? src.lastIndexOf('\n', open - 1) + 1 : 0;
-    if (open < 0 || src.indexOf('/*', prevClose < 0 ? 0 : prevClose + 2) !== open || src.slice(openLine, open).includes('//')) {
-      open = commentStart(i); // ambiguous text: an opener inside the comment, a string or a `//` comment
-      if (open < 0) return null;
-    }
-    if (src.startsWith('/**', open) && i - open > 4) return { doc: blockDoc(src.slice(open, i)), start: open };
-    i = open; // a plain block comment: look further up
+    if (!newline) return null; // code on the definition's own line
+    // the line that ends here: a `//` comment line is passed over, anything else is code
+    const lineStart = lineStartBefore(src, i);
+    if (lineStart < 0) return null;
+    let k = lineStart;
+    while (k < i && isSpace(src.charCodeAt(k))) k++;
+    if (src.charCodeAt(k) !== 47 || src.charCodeAt(k + 1) !== 47) return null;
+    i = lineStart;
   }
 }
 
@@ -445,7 +465,7 @@ class JsFile {
     this.src = file.src;
     this.sink = file.sink;
     this.root = file.root;
-    this.A = file.nodes(DEEP_TYPES);
+    this.A = file.nodes(ASSIGN_HINT.test(file.src) ? DEEP_TYPES_ASSIGN : DEEP_TYPES);
   }
 
   run(): void {
@@ -461,7 +481,7 @@ class JsFile {
           this.call(i, start, frame);
           break;
         case 'new_expression':
-          this.newExpression(i, start, frame.qualified);
+          this.newExpression(i, start, frame);
           break;
         case 'variable_declarator':
           this.variableDeclarator(i, start, frame);
@@ -483,7 +503,6 @@ class JsFile {
           this.typeDeclaration(i, start, type, frame.qualified);
           break;
         case 'function_expression':
-        case 'arrow_function':
         case 'generator_function':
         case 'class':
           this.functionValue(i, start, type, frame);
@@ -846,11 +865,16 @@ class JsFile {
    */
   private assignment(i: number, start: number, frame: JsFrame): void {
     const { A, src } = this;
-    const t = memberTarget(src, start);
-    if (!t) {
-      this.plainAssignment(i, start, frame);
+    // most assignments are `x = …` or `this.x = …` with a plain value: rule those out before reading more
+    const e = identEnd(src, start);
+    if (e < 0) return;
+    if (src.charCodeAt(skipSpace(src, e)) !== 46 /* . */) {
+      this.plainAssignment(i, start, e, frame);
       return;
     }
+    if (frame.owner === null && e - start === 4 && src.startsWith('this', start)) return;
+    const t = memberTarget(src, start);
+    if (!t) return;
     const { names, at, value } = t;
     const n = names.length;
     let scope: string | null;
@@ -932,11 +956,9 @@ class JsFile {
   }
 
   /** `x = function () {}` / `x = class {}` at module level. */
-  private plainAssignment(i: number, start: number, frame: JsFrame): void {
+  private plainAssignment(i: number, start: number, e: number, frame: JsFrame): void {
     if (frame.kind !== 'ns') return;
     const { A, src } = this;
-    const e = identEnd(src, start);
-    if (e < 0) return;
     const p = skipSpace(src, e);
     if (src.charCodeAt(p) !== 61 || src.charCodeAt(p + 1) === 61 || src.charCodeAt(p + 1) === 62) return;
     if (!mayBeFunctionOrClass(src, skipSpace(src, p + 1))) return;
@@ -948,63 +970,51 @@ class JsFile {
   }
 
   /**
-   * A function expression, arrow or class expression met by the walk. Bound ones were handled by what binds them
-   * (their frame is open here). A named one defines its own name (`return function connect() {}`,
-   * `module.exports[code] = class NodeError {}`); in a broken file that also recovers a declaration the parser kept
-   * only as an expression. At module level, an anonymous callback is a scope named after its call.
+   * A function or class expression met by the walk. Bound ones were handled by what binds them (their frame is open
+   * here). A named one defines its own name (`return function connect() {}`, `module.exports[code] = class
+   * NodeError {}`); in a broken file that also recovers a declaration the parser kept only as an expression.
    */
   private functionValue(i: number, start: number, type: string, frame: JsFrame): void {
     if (frame.value === start) return;
     const { A, src } = this;
-    if (type === 'class' ? startsWithWord(src, start, 'class') || src.charCodeAt(start) === 64 /* @ */ : type !== 'arrow_function') {
-      // a name can only follow `class` / `function`: read it from the tree only when the text has one
-      let named = type === 'class';
-      if (!named) {
-        FUNCTION_HEAD.lastIndex = start;
-        named = FUNCTION_HEAD.test(src);
-      }
-      const nm = named ? A.child(i, 'name') : -1;
-      if (nm >= 0) {
-        const name = this.nameText(nm);
-        if (type === 'class') this.classSymbol(i, name, A.start(nm), frame.qualified, [], start, start);
-        else this.namedFunctionValue(i, name, A.start(nm), 'function', frame.qualified, [], start, i, true, null);
-        return;
-      }
+    // a name can only follow `class` / `function`: read it from the tree only when the text has one
+    if (type === 'function_expression') {
+      FUNCTION_HEAD.lastIndex = start;
+      if (!FUNCTION_HEAD.test(src)) return;
     }
-    if (frame.kind !== 'ns' || type === 'class') return;
-    const name = this.callbackName(i);
-    if (name !== null) this.scopes.push({ start, end: A.end(i), qualified: this.qualify(frame.qualified, name), kind: 'fn', owner: null });
+    const nm = A.child(i, 'name');
+    if (nm < 0) return;
+    const name = this.nameText(nm);
+    if (type === 'class') this.classSymbol(i, name, A.start(nm), frame.qualified, [], start, start);
+    else this.namedFunctionValue(i, name, A.start(nm), 'function', frame.qualified, [], start, i, true, null);
   }
 
   /**
-   * The name of a callback's scope: its call and first string argument (`describe('suite')`, `app.get('/x')`,
-   * `arr.map`, `new Promise`). Null when the function is not an argument (an IIFE's body stays module level).
+   * Anonymous functions passed to a call at module level are scopes named after the call and its first string
+   * argument (`describe('suite')`, `app.get('/x')`, `arr.map`, `new Promise`): their locals are not module-level.
+   * (Inside a named definition, callbacks belong to it.)
    */
-  private callbackName(h: number): string | null {
+  private callbacks(i: number, callee: string, calleeEnd: number, scope: string | null, prefix = ''): void {
     const { A, src } = this;
-    const args = A.parent(h);
-    if (args < 0 || A.type(args) !== 'arguments') return null;
-    const call = A.parent(args);
-    if (call < 0) return null;
-    const ct = A.type(call);
-    let from = A.start(call);
-    if (ct === 'new_expression') from = skipSpace(src, from + 3);
-    else if (ct !== 'call_expression') return null;
-    const fn = A.child(call, ct === 'new_expression' ? 'constructor' : 'function');
-    if (fn < 0) return null;
-    // a plain callee by its text (`app.get`), any other (`a(b).then`, `x[k]`) by its last name
-    const c = this.callee;
-    let callee: string;
-    if ((scanCallee(src, from, c) || scanCalleeUnicode(src, from, c)) && c.end === A.end(fn)) callee = src.slice(from, c.end).replace(/\s+/g, '');
-    else {
-      const nm = this.calleeName(fn);
-      if (nm < 0) return null;
-      callee = this.nameText(nm);
+    // most calls pass no function: rule them out from the text that follows before listing the arguments
+    if (!CALLBACK_HINT.test(src.slice(calleeEnd, calleeEnd + CALLBACK_WINDOW))) return;
+    const args = A.child(i, 'arguments');
+    if (args < 0) return;
+    let name: string | null = null;
+    for (const h of A.namedChildren(args)) {
+      const t = A.type(h);
+      if (t !== 'arrow_function' && t !== 'function_expression' && t !== 'generator_function') continue;
+      const fs = A.start(h);
+      FUNCTION_HEAD.lastIndex = fs;
+      if (t !== 'arrow_function' && FUNCTION_HEAD.test(src)) continue; // named: defines its own name
+      if (name === null) {
+        STRING_ARG.lastIndex = skipSpace(src, calleeEnd);
+        const m = STRING_ARG.exec(src);
+        const c = prefix + callee.replace(/\s+/g, '');
+        name = this.qualify(scope, collapse(m ? `${c}(${m[1]})` : c, CONTEXT_MAX));
+      }
+      this.scopes.later({ start: fs, end: A.end(h), qualified: name, kind: 'fn', owner: null, value: fs });
     }
-    if (ct === 'new_expression') return `new ${callee}`;
-    STRING_ARG.lastIndex = skipSpace(src, A.end(fn));
-    const m = STRING_ARG.exec(src);
-    return collapse(m ? `${callee}(${m[1]})` : callee, CONTEXT_MAX);
   }
 
   // ---- references ----
@@ -1066,6 +1076,8 @@ class JsFile {
     }
     this.sink.ref('call', name, nameAt, scope, text);
     if (name === 'defineProperty' && text === 'Object.defineProperty') this.defineProperty(i, start, frame);
+    // (a callee with calls or subscripts in it, `a(b).then`, is named by its last name)
+    else if (frame.kind === 'ns') this.callbacks(i, /[([<]/.test(text) ? name : text, calleeEnd, scope);
   }
 
   /** Last name of a callee that is not a plain dotted chain (unwrapped a bounded number of times), or -1. */
@@ -1104,8 +1116,9 @@ class JsFile {
     return -1;
   }
 
-  private newExpression(i: number, start: number, scope: string | null): void {
+  private newExpression(i: number, start: number, frame: JsFrame): void {
     const { A, src } = this;
+    const scope = frame.qualified;
     const c = this.callee;
     const cs = skipSpace(src, start + 3);
     const nextStart = i + 1 < A.count ? A.start(i + 1) : -1;
@@ -1113,7 +1126,8 @@ class JsFile {
     if (plain && src.charCodeAt(c.end) !== 96 /* tagged template: the callee is a call */) {
       const text = src.slice(cs, c.end);
       if (!text.includes('?')) {
-        this.sink.ref('call', src.slice(c.nameStart, c.nameEnd), c.nameStart, scope, text);
+        this.sink.ref('call', src.slice(c.nameStart, c.nameEnd), c.nameStart, frame.qualified, text);
+        if (frame.kind === 'ns') this.callbacks(i, text, c.end, frame.qualified, 'new ');
         return;
       }
     }

@@ -222,10 +222,12 @@ function docAt(src: string, start: number, lines: LineIndex): { doc: string | nu
   const docs: string[] = []; // nearest first
   let first = start;
   let p = start;
+  let r = lines.row(start); // walks up the line table with p (no search per line: docs can be long)
   for (;;) {
     while (p > 0 && isWs(src.charCodeAt(p - 1))) p--;
     if (p === 0) break;
-    const ls = lines.lineStart(lines.row(p - 1));
+    while (r > 0 && lines.lineStart(r) > p - 1) r--;
+    const ls = lines.lineStart(r);
     let q = ls;
     while (q < p && (src.charCodeAt(q) === 32 || src.charCodeAt(q) === 9)) q++;
     if (src.charCodeAt(q) === 47 && src.charCodeAt(q + 1) === 47) {
