@@ -1029,15 +1029,16 @@ function expandUse(src: string, start: number, end: number, scope: string | null
 // ---------------------------------------------------------------------------------------------------------------
 // What tree-sitter-rust 0.24 does not parse (nightly and internal syntax of the standard library)
 
-/** The text an error is judged by: its line and the two after it (capped). */
+/** The text an error is judged by: its line, the three before it and the two after it (capped). */
 function errorLines(src: string, start: number): string {
-  const from = src.lastIndexOf('\n', start - 1) + 1;
-  let to = from;
+  let from = src.lastIndexOf('\n', start - 1) + 1;
+  for (let k = 0; k < 3 && from > 0; k++) from = src.lastIndexOf('\n', from - 2) + 1;
+  let to = start;
   for (let k = 0; k < 3 && to < src.length; k++) {
     const nl = src.indexOf('\n', to);
     to = nl < 0 ? src.length : nl + 1;
   }
-  return src.slice(from, Math.min(to, from + 600));
+  return src.slice(Math.max(from, start - 1200), Math.min(to, start + 1200));
 }
 
 const gap = (name: string, re: RegExp): GrammarGap => ({ name, test: (src, start) => re.test(errorLines(src, start)) });
@@ -1050,6 +1051,7 @@ export const rustGaps: readonly GrammarGap[] = [
   gap('`auto trait` items', /\bauto\s+trait\b/),
   gap('trait aliases', /\btrait\s+[A-Za-z_]\w*\s*(?:<[^>]*>)?\s*=/),
   gap('`${...}` macro metavariable expressions', /\$\{/),
+  gap('attributes on expressions', /[(,]\s*#\[/),
 ];
 
 export const rust: LanguagePlugin = {
