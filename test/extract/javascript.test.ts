@@ -287,6 +287,36 @@ top();`);
     expect(byName('default')).toMatchObject({ line: 6, col: 11 });
   });
 
+  it('a chained call split over lines is recorded on the line and column of the called name', () => {
+    const { refs } = ts('const r = schema\n  .object({ a: z.string() })\n  .optional()\n  .parse(data);\nclient?.session.send(x);');
+    expect(refs.map((r) => [r.name, r.line, r.col])).toEqual([
+      ['parse', 4, 3],
+      ['optional', 3, 3],
+      ['object', 2, 3],
+      ['string', 2, 17],
+      ['send', 5, 16],
+    ]);
+  });
+
+  it("a callback's locals are not module-level symbols: the callback is a scope named after its call", () => {
+    const { symbols, refs } = js(`describe('parser', () => {
+  function f() {}
+  const helper = () => f();
+  it('works', function () { function g() {} g(); });
+});
+app.get('/x', (req, res) => { function load() {} load(); });
+[1, 2].forEach((n) => { function h() {} });`);
+    expect(symbols.filter((s) => s.scope === null)).toEqual([]);
+    expect(names(symbols)).toEqual([
+      "function app.get('/x').load",
+      "function describe('parser').f",
+      "function describe('parser').g",
+      "function describe('parser').helper",
+      'function forEach.h', // a callee that is not a plain name chain is named by its last name
+    ]);
+    expect(refsNamed(refs, 'load')[0].scope).toBe("app.get('/x')");
+  });
+
   it('ESM imports, re-exports and side-effect imports', () => {
     const { refs } = js(`import a, { b as c, d } from './m';
 import * as ns from 'pkg';

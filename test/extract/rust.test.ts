@@ -332,6 +332,26 @@ describe('rust extractor: references', () => {
     ]);
   });
 
+  it('finds the calls and macros inside macro arguments, at their names, flagged macro', () => {
+    const src = 'fn t(set: &S, m: &M) {\n    assert!(set.contains(&1));\n    assert_eq!(m.find("x").map(|f| f.start()), Some(0), "{}", vec![a::b()].len());\n}\n';
+    const { refs } = rust(src);
+    const inMacros = refs.filter((r) => r.flags?.includes('macro'));
+    expect(inMacros.map((r) => `${r.name} ${r.line}:${r.col} ${r.context}`)).toEqual([
+      'contains 2:16 set.contains',
+      'find 3:17 m.find',
+      'map 3:27 m.find("x").map',
+      'start 3:37 f.start',
+      'Some 3:47 Some',
+      'vec! 3:62 vec!',
+      'b 3:70 a::b',
+      'len 3:75 vec![a::b()].len',
+    ]);
+    // the macros themselves are calls too, not flagged
+    expect(refs.filter((r) => !r.flags).map((r) => r.name)).toEqual(['assert!', 'assert_eq!']);
+    // `macro_rules!` bodies are patterns, not calls
+    expect(rust('macro_rules! m { ($x:expr) => { $x.pow(2) }; }').refs).toEqual([]);
+  });
+
   it('expands use trees into one import per leaf', () => {
     const src = [
       'use std::collections::{HashMap, hash_map::Entry as E};',

@@ -4,8 +4,10 @@
  *
  * Where the nodes come from (this is the indexer's hot loop, and every read of a node is a call into native code):
  * - ONE pre-order listing (`file.nodes`) of the few node types that can sit at any depth: calls, `new`, variable
- *   declarators, assignments, function and class declarations, function expressions and arrows, TypeScript type
- *   declarations. The native walk compares every node with every listed type, so the list is kept short.
+ *   declarators, function and class declarations, function and class expressions (named ones define their name),
+ *   TypeScript type declarations, and assignments when the text has one that can define something. Every listed
+ *   node costs a transfer from native code, so the list is kept short: arrows are not listed (a module-level
+ *   callback is found from its call).
  * - Module-level statements (imports, exports, namespaces, `declare`, overload signatures) come from the child list
  *   of the program and of each namespace body; members come from their class, interface, object or enum body.
  * - Scope is a stack of container ranges in document order (no parent walks); containers found ahead of the walk
@@ -26,7 +28,8 @@
  * - locals (non-function variables inside functions, blocks and callbacks) are not symbols; functions bound to
  *   locals are, scoped to the enclosing definition. A function passed as an argument at module level is a scope
  *   named after its call: `describe('suite', () => { function f() {} })` gives `describe('suite').f`. Inside a named
- *   definition, anonymous functions belong to it.
+ *   definition, anonymous functions belong to it. A local object literal holding functions is a symbol too, with its
+ *   members; a named function or class expression (`return function connect() {}`) defines its own name.
  * - call refs sit at the called name (`find` in `this.repo.find(`); `new Foo()` at `Foo`.
  * - imports: `import a, { b as c } from './m'` gives import refs `a` and `b` (the imported name; context `b as c`)
  *   with module './m'; `import * as ns` and `export * from` are named `*`; `require('fs')` and `import('fs')` with a

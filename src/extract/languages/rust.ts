@@ -532,7 +532,7 @@ function macroArgumentCalls(src: string, from: number, to: number, emit: (name: 
           if (d === 40 || d === 91 || d === 123) {
             emit(src.slice(nameAt, nameEnd) + '!', nameAt, src.slice(chain, nameEnd).replace(/\s+/g, '') + '!', true);
             nameAt = -1;
-            prev = 0;
+            prev = 1; // its token tree belongs to the chain: `vec![x].len()`
             p = q;
             continue;
           }
