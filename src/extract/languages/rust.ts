@@ -451,11 +451,11 @@ function macroArgumentCalls(src: string, from: number, to: number, emit: (name: 
         }
         p += m[0].length;
       } else while (p < to && (isIdAscii(src.charCodeAt(p)) || src.charCodeAt(p) > 127)) p++;
-      const word = src.slice(s, p);
       if (prev !== 2 || chain < 0) chain = s;
+      // (keywords are ruled out only when a name is called: most names are not)
       const wasFn = prev === 5;
-      prev = word === 'fn' ? 5 : prev === 4 ? 0 : 1;
-      nameAt = prev === 1 && !wasFn && !NOT_CALLED.has(word) ? s : -1;
+      prev = p - s === 2 && c === 102 && src.charCodeAt(s + 1) === 110 ? 5 : prev === 4 ? 0 : 1; // `fn`
+      nameAt = prev === 1 && !wasFn ? s : -1;
       nameEnd = p;
       continue;
     }
@@ -525,7 +525,7 @@ function macroArgumentCalls(src: string, from: number, to: number, emit: (name: 
         nameAt = -1;
         continue;
       case 33: // !
-        if (nameAt >= 0 && src.charCodeAt(p + 1) !== 61) {
+        if (nameAt >= 0 && src.charCodeAt(p + 1) !== 61 && !NOT_CALLED.has(src.slice(nameAt, nameEnd))) {
           let q = p + 1;
           while (q < to && isWs(src.charCodeAt(q))) q++;
           const d = src.charCodeAt(q);
@@ -552,7 +552,10 @@ function macroArgumentCalls(src: string, from: number, to: number, emit: (name: 
       case 91: // [
       case 123: {
         // {
-        if (c === 40 && nameAt >= 0) emit(src.slice(nameAt, nameEnd), nameAt, src.slice(chain, nameEnd), false);
+        if (c === 40 && nameAt >= 0) {
+          const name = src.slice(nameAt, nameEnd);
+          if (!NOT_CALLED.has(name)) emit(name, nameAt, src.slice(chain, nameEnd), false);
+        }
         const attached = prev === 1 || prev === 3;
         chains.push(attached && chain >= 0 ? chain : p);
         chain = -1;
@@ -568,6 +571,7 @@ function macroArgumentCalls(src: string, from: number, to: number, emit: (name: 
         prev = 3;
         nameAt = -1;
         p++;
+        if (!chains.length) return; // the token tree is closed
         continue;
     }
     // any other punctuation ends a chain
@@ -919,8 +923,14 @@ class RustFile {
     const m = RE_MACRO_CALL.exec(src);
     if (!m) return;
     this.sink.ref('call', m[2] + '!', start + m[1].length, scope, (m[1] + m[2]).replace(/\s+/g, '') + '!');
+    // the token tree right after the bang; the scan stops where its delimiters close (or, in a broken file, where
+    // the tree says the invocation ends)
+    let open = RE_MACRO_CALL.lastIndex;
+    while (isWs(src.charCodeAt(open))) open++;
+    const d = src.charCodeAt(open);
+    if (d !== 40 && d !== 91 && d !== 123) return;
     const sink = this.sink;
-    macroArgumentCalls(src, RE_MACRO_CALL.lastIndex, this.a.end(i), (name, at, context) => sink.ref('call', name, at, scope, context, null, MACRO_FLAGS));
+    macroArgumentCalls(src, open, this.broken ? this.a.end(i) : src.length, (name, at, context) => sink.ref('call', name, at, scope, context, null, MACRO_FLAGS));
   }
 
   private externCrate(start: number, scope: string | null): void {
