@@ -69,7 +69,8 @@ export function syntaxError(language: Language, root: SyntaxNode, src: string): 
     const isError = n.type === 'ERROR';
     if (isError || n.isMissing) {
       const at = `${n.startPosition.row + 1}:${n.startPosition.column}`;
-      const gap = ++seen <= MAX_PROBLEMS ? spec.gaps.find((g) => g.test(src, n.startIndex, n.endIndex)) : undefined;
+      const explains = (wide: boolean) => (g: GrammarGap) => g.test(src, n.startIndex, n.endIndex, wide);
+      const gap = ++seen <= MAX_PROBLEMS ? (spec.gaps.find(explains(false)) ?? spec.gaps.find(explains(true))) : undefined;
       if (!gap) return { code: 'syntax', message: `syntax error at ${at}` };
       if (!found.has(gap.name)) found.set(gap.name, at);
       if (isError) continue;

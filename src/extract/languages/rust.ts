@@ -1039,10 +1039,13 @@ function expandUse(src: string, start: number, end: number, scope: string | null
 // ---------------------------------------------------------------------------------------------------------------
 // What tree-sitter-rust 0.24 does not parse (nightly and internal syntax of the standard library)
 
-/** The text an error is judged by: its line, the three before it and the two after it (capped). */
-function errorLines(src: string, start: number): string {
+/**
+ * The text an error is judged by: its line and the two after it; `wide`, also the three lines before it (an error
+ * in a `macro` item's body may start lines below the `macro` keyword). Capped, so a minified line stays cheap.
+ */
+function errorLines(src: string, start: number, wide: boolean): string {
   let from = src.lastIndexOf('\n', start - 1) + 1;
-  for (let k = 0; k < 3 && from > 0; k++) from = src.lastIndexOf('\n', from - 2) + 1;
+  for (let k = 0; wide && k < 3 && from > 0; k++) from = src.lastIndexOf('\n', from - 2) + 1;
   let to = start;
   for (let k = 0; k < 3 && to < src.length; k++) {
     const nl = src.indexOf('\n', to);
@@ -1051,7 +1054,7 @@ function errorLines(src: string, start: number): string {
   return src.slice(Math.max(from, start - 1200), Math.min(to, start + 1200));
 }
 
-const gap = (name: string, re: RegExp): GrammarGap => ({ name, test: (src, start) => re.test(errorLines(src, start)) });
+const gap = (name: string, re: RegExp): GrammarGap => ({ name, test: (src, start, _end, wide) => re.test(errorLines(src, start, wide)) });
 
 export const rustGaps: readonly GrammarGap[] = [
   gap('`~const` trait bounds', /~\s*const\b/),

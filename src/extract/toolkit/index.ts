@@ -29,11 +29,13 @@ export interface SourceFile {
 /**
  * Valid syntax the grammar cannot parse. `test` gets the source and the range of one error (or missing) node and
  * says whether this gap explains it; a file whose every error is explained is indexed as `ok`, with the gap noted.
+ * Every gap is first asked about the error itself (`wide` false); only when none explains it, about its
+ * surroundings (`wide` true: an error may start a few lines after the construct that caused it).
  */
 export interface GrammarGap {
   /** What does not parse, for the note (e.g. "`in`/`out` variance on type parameters"). */
   name: string;
-  test(src: string, start: number, end: number): boolean;
+  test(src: string, start: number, end: number, wide: boolean): boolean;
 }
 
 export interface LanguagePlugin {
