@@ -36,7 +36,10 @@ export function formatTree(t: TreeReport): string {
   if (last) out.push(`  index: ${last.files} files, ${last.symbols} symbols, ${last.refs} refs, ${last.fileErrors} files with errors`);
   out.push('');
   const rows: string[][] = [];
-  for (const p of t.parseOnly) rows.push([`parse-only, ${p.threads} thread${p.threads > 1 ? 's' : ''}`, secs(p.wallMs.median), range(p.wallMs), cpu(p.cpuMs), num(p.filesPerSec), p.mbPerSec.toFixed(2), '', '']);
+  const pool = (label: string, p: TreeReport['parseOnly'][number]) =>
+    rows.push([`${label}, ${p.threads} thread${p.threads > 1 ? 's' : ''}`, secs(p.wallMs.median), range(p.wallMs), cpu(p.cpuMs), num(p.filesPerSec), p.mbPerSec.toFixed(2), '', '']);
+  for (const p of t.parseOnly) pool('parse-only', p);
+  for (const p of t.parseExtract) pool('parse + extract', p);
   for (const c of t.local) rows.push(configRow(`full index, ${c.threads} thread${c.threads > 1 ? 's' : ''}`, c));
   for (const c of t.cluster ?? []) {
     const w = c.workerMemory.map((m) => m.vmHwmMb ?? m.heartbeatRssMb ?? '?').join('+');
@@ -68,6 +71,7 @@ export function formatTree(t: TreeReport): string {
   out.push(`    speedup vs ${r.base} thread:       ${r.speedup.map((s) => `${s.threads}t ${x(s.value)}x`).join('   ')}`);
   out.push(`    parallel efficiency:        ${r.efficiency.map((s) => `${s.threads}t ${x(s.value)}`).join('   ')}`);
   out.push(`    end-to-end / parse-only:    ${r.endToEndOverParseOnly.map((s) => `${s.threads}t ${x(s.value)}`).join('   ')}`);
+  out.push(`    parse+extract / parse-only: ${r.parseExtractOverParseOnly.map((s) => `${s.threads}t ${x(s.value)}`).join('   ')}   (what extraction costs)`);
   out.push(`    ceiling, speedup:           ${r.ceilings.speedup.map((s) => `${s.threads}t ${x(s.value)}x`).join('   ')}   (cores x 1-thread wall / 1-thread CPU)`);
   out.push(`    ceiling, e2e / parse-only:  ${r.ceilings.endToEndOverParseOnly.map((s) => `${s.threads}t ${x(s.value)}`).join('   ')}   (extraction and merge free; fixed costs stay)`);
   out.push(`    no-change re-run / ctags:   ${x(r.noChangeOverCtags)}`);

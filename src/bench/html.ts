@@ -173,7 +173,10 @@ function treeSection(t: TreeReport): string {
   const cpu = (s: Stat | null) => (s ? secs(s.median) : '–');
   const cfg = (label: string, c: IndexConfig, rss = '') =>
     rows.push(row([label, secs(c.wallMs.median), `${secs(c.wallMs.min)} – ${secs(c.wallMs.max)}`, cpu(c.cpuMs), f(c.filesPerSec, 1), f(c.mbPerSec), f(c.symbolsPerSec, 0), `${c.peakRssMb.median}${rss}`]));
-  for (const p of t.parseOnly) rows.push(row([`parse-only, ${p.threads}t`, secs(p.wallMs.median), `${secs(p.wallMs.min)} – ${secs(p.wallMs.max)}`, cpu(p.cpuMs), f(p.filesPerSec, 1), f(p.mbPerSec), '', '']));
+  const pool = (label: string, p: TreeReport['parseOnly'][number]) =>
+    rows.push(row([`${label}, ${p.threads}t`, secs(p.wallMs.median), `${secs(p.wallMs.min)} – ${secs(p.wallMs.max)}`, cpu(p.cpuMs), f(p.filesPerSec, 1), f(p.mbPerSec), '', '']));
+  for (const p of t.parseOnly) pool('parse-only', p);
+  for (const p of t.parseExtract) pool('parse + extract', p);
   for (const c of t.local) cfg(`full index, ${c.threads}t`, c);
   for (const c of t.cluster ?? []) cfg(`cluster, ${c.workers}w`, c, ` + workers ${c.workerMemory.map((w) => w.vmHwmMb ?? w.heartbeatRssMb ?? '?').join(', ')}`);
   cfg('re-run, no change', t.incremental.noChange);
@@ -187,6 +190,7 @@ function treeSection(t: TreeReport): string {
     ...r.speedup.map((s) => row([`speedup ${s.threads}t vs ${r.base}t`, s.value == null ? '–' : `${f(s.value)}x`])),
     ...r.efficiency.map((s) => row([`parallel efficiency ${s.threads}t`, s.value == null ? '–' : f(s.value)])),
     ...r.endToEndOverParseOnly.map((s) => row([`end-to-end / parse-only ${s.threads}t`, s.value == null ? '–' : f(s.value)])),
+    ...r.parseExtractOverParseOnly.map((s) => row([`parse+extract / parse-only ${s.threads}t`, s.value == null ? '–' : f(s.value)])),
     ...r.ceilings.speedup.map((s) => row([`ceiling: speedup ${s.threads}t (cores x 1t wall / 1t CPU)`, s.value == null ? '–' : `${f(s.value)}x`])),
     ...r.ceilings.endToEndOverParseOnly.map((s) => row([`ceiling: end-to-end / parse-only ${s.threads}t (extraction, merge free)`, s.value == null ? '–' : f(s.value)])),
     row(['no-change re-run / ctags', r.noChangeOverCtags == null ? '–' : f(r.noChangeOverCtags)]),

@@ -212,6 +212,8 @@ export interface Ratios {
   efficiency: { threads: number; value: number | null }[];
   /** End-to-end throughput / parse-only throughput at the same thread count = parse-only median / wall median. */
   endToEndOverParseOnly: { threads: number; value: number | null }[];
+  /** What extraction costs: parse + extract median wall / parse-only median wall at the same thread count. */
+  parseExtractOverParseOnly: { threads: number; value: number | null }[];
   /**
    * What the measurements themselves allow.
    * - `speedup`: cores x wall(base) / CPU(base), at most T / base. No run is shorter than its CPU time spread over
@@ -245,6 +247,8 @@ export interface TreeReport {
   generated: CorpusStats | null;
   corpus: { files: number; bytes: number; skipped: number; batches: number; byLanguage: Record<string, number>; discovery: 'git' | 'walk' };
   parseOnly: ParseOnlyConfig[];
+  /** Same warm pool, parse and extract, results dropped (no merge). */
+  parseExtract: ParseOnlyConfig[];
   local: (IndexConfig & { threads: number })[];
   /** null: no --redis. */
   cluster: ClusterConfig[] | null;
@@ -285,7 +289,7 @@ export interface BenchReport {
 }
 
 /** Every ratio, from the medians only. */
-export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'local' | 'cluster' | 'incremental' | 'ctags' | 'astGrep'>, cores: number): Ratios {
+export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'parseExtract' | 'local' | 'cluster' | 'incremental' | 'ctags' | 'astGrep'>, cores: number): Ratios {
   const byThreads = new Map(t.local.map((c) => [c.threads, c]));
   const base = byThreads.has(1) ? 1 : Math.min(...t.local.map((c) => c.threads));
   const baseWall = byThreads.get(base)?.wallMs.median;
@@ -294,6 +298,10 @@ export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'local' | 'clust
   const endToEndOverParseOnly = t.local.map((c) => ({
     threads: c.threads,
     value: ratio(t.parseOnly.find((p) => p.threads === c.threads)?.wallMs.median, c.wallMs.median),
+  }));
+  const parseExtractOverParseOnly = t.parseExtract.map((e) => ({
+    threads: e.threads,
+    value: ratio(e.wallMs.median, t.parseOnly.find((p) => p.threads === e.threads)?.wallMs.median),
   }));
   const ctagsMs = 'wallMs' in t.ctags ? t.ctags.wallMs.median : null;
   const baseCpu = byThreads.get(base)?.cpuMs?.median;
@@ -313,6 +321,7 @@ export function computeRatios(t: Pick<TreeReport, 'parseOnly' | 'local' | 'clust
     speedup,
     efficiency,
     endToEndOverParseOnly,
+    parseExtractOverParseOnly,
     ceilings,
     noChangeOverCtags: ratio(t.incremental.noChange.wallMs.median, ctagsMs),
     oneChangeOverCtags: ratio(t.incremental.oneChange.wallMs.median, ctagsMs),

@@ -215,33 +215,10 @@ async function benchTree(o: BenchOptions, t: { name: string; root: string; gener
   for (const f of p.refs) byLanguage[f.language] = (byLanguage[f.language] ?? 0) + 1;
   o.log(`bench: ${t.name}: ${p.refs.length} files, ${(bytes / 1e6).toFixed(1)} MB, ${p.requests.length} batches (${p.disc.source} discovery, ${p.disc.skipped.length} skipped) at ${t.root}`);
 
-  // 1. The parser's ceiling: warm pool, parse without extraction or storage.
-  const parseOnly: ParseOnlyConfig[] = [];
-  for (const threads of o.threadsList) {
-    const transport = new LocalTransport({ threads, parseOnly: true });
-    try {
-      const runs = await repeated(o, `${t.name}: parse-only, ${threads} thread(s)`, async () => {
-        const c0 = process.cpuUsage();
-        const t0 = performance.now();
-        await dispatchAll(p, transport, () => {});
-        const c = process.cpuUsage(c0);
-        return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
-      }, (r) => r.ms);
-      const wallMs = stat(runs.map((r) => round(r.ms, 1)));
-      parseOnly.push({
-        threads,
-        wallMs,
-        cpuMs: stat(runs.map((r) => Math.round(r.cpuMs))),
-        files: p.refs.length,
-        bytes,
-        batches: p.requests.length,
-        filesPerSec: round(p.refs.length / (wallMs.median / 1000)),
-        mbPerSec: round(bytes / 1e6 / (wallMs.median / 1000), 3),
-      });
-    } finally {
-      await transport.close();
-    }
-  }
+  // 1. The parser's ceiling: warm pool, parse without extraction or storage; then parse + extract on the same kind
+  // of pool, results dropped: what extraction costs over parsing, merge left out.
+  const parseOnly = await warmPool(o, t.name, p, bytes, 'parse-only', true);
+  const parseExtract = await warmPool(o, t.name, p, bytes, 'parse + extract', false);
 
   // 2. Full index, one fresh process per run.
   const exclude = [...o.exclude.flatMap((g) => ['--exclude', g]), ...(o.defaultExcludes ? [] : ['--no-default-excludes'])];
@@ -279,7 +256,7 @@ async function benchTree(o: BenchOptions, t: { name: string; root: string; gener
   }
   const model = scaleModel(p, bytes, merge, clusterWorkerMs, replay, cluster);
 
-  const base = { parseOnly, local, cluster, incremental, ctags: ctagsReport, astGrep };
+  const base = { parseOnly, parseExtract, local, cluster, incremental, ctags: ctagsReport, astGrep };
   const ratios = computeRatios(base, availableParallelism());
   if (incremental.noChange.discovery !== p.disc.source) notes.push(`the incremental copy is listed by ${incremental.noChange.discovery}, the tree by ${p.disc.source}`);
   if (o.exclude.length) notes.push(`excluded: ${o.exclude.join(' ')}`);
@@ -537,6 +514,37 @@ async function benchAstGrep(o: BenchOptions, t: { name: string; root: string }, 
   }
   rmSync(out, { force: true });
   return { version: bin.version, command, runs };
+}
+
+/** Each thread count on a warm local pool: dispatch every batch, drop the results (`parseOnly`: no extraction). */
+async function warmPool(o: BenchOptions, name: string, p: Prepared, bytes: number, label: string, parseOnly: boolean): Promise<ParseOnlyConfig[]> {
+  const out: ParseOnlyConfig[] = [];
+  for (const threads of o.threadsList) {
+    const transport = new LocalTransport({ threads, parseOnly });
+    try {
+      const runs = await repeated(o, `${name}: ${label}, ${threads} thread(s)`, async () => {
+        const c0 = process.cpuUsage();
+        const t0 = performance.now();
+        await dispatchAll(p, transport, () => {});
+        const c = process.cpuUsage(c0);
+        return { ms: performance.now() - t0, cpuMs: (c.user + c.system) / 1000 };
+      }, (r) => r.ms);
+      const wallMs = stat(runs.map((r) => round(r.ms, 1)));
+      out.push({
+        threads,
+        wallMs,
+        cpuMs: stat(runs.map((r) => Math.round(r.cpuMs))),
+        files: p.refs.length,
+        bytes,
+        batches: p.requests.length,
+        filesPerSec: round(p.refs.length / (wallMs.median / 1000)),
+        mbPerSec: round(bytes / 1e6 / (wallMs.median / 1000), 3),
+      });
+    } finally {
+      await transport.close();
+    }
+  }
+  return out;
 }
 
 // --------------------------------------------------------------------------------------------------- merge

@@ -1,24 +1,23 @@
 import type { Language } from '../protocol/types.js';
 
-// Apart from the registry so that discovery can classify files without loading tree-sitter and every grammar.
+// Apart from the registry so that discovery can classify files without loading tree-sitter, a grammar or an
+// extractor. A language's row here goes with its entry in registry.ts (the compiler asks for both).
 
-/** Extension -> language. The only place that decides what a file is. */
-const EXTENSIONS: Readonly<Record<string, Language>> = {
-  '.py': 'python',
-  '.pyi': 'python',
-  '.js': 'javascript',
-  '.mjs': 'javascript',
-  '.cjs': 'javascript',
-  '.jsx': 'javascript',
-  '.ts': 'typescript',
-  '.mts': 'typescript',
-  '.cts': 'typescript',
-  '.tsx': 'tsx',
-  '.rs': 'rust',
+/** File name endings of each language. The only place that decides what a file is. */
+const EXTENSIONS: Readonly<Record<Language, readonly string[]>> = {
+  python: ['.py', '.pyi'],
+  javascript: ['.js', '.mjs', '.cjs', '.jsx'],
+  typescript: ['.ts', '.mts', '.cts'],
+  tsx: ['.tsx'],
+  rust: ['.rs'],
 };
+
+const BY_EXTENSION = new Map<string, Language>(
+  (Object.entries(EXTENSIONS) as [Language, readonly string[]][]).flatMap(([language, exts]) => exts.map((e) => [e, language] as const)),
+);
 
 export function languageOf(path: string): Language | null {
   const dot = path.lastIndexOf('.');
   if (dot < 0 || dot < path.lastIndexOf('/')) return null;
-  return EXTENSIONS[path.slice(dot).toLowerCase()] ?? null;
+  return BY_EXTENSION.get(path.slice(dot).toLowerCase()) ?? null;
 }

@@ -2,7 +2,7 @@ import type Database from 'better-sqlite3';
 import type { FileResult, RefRecord, SymbolRecord } from '../protocol/types.js';
 
 /** Bump with every schema change; an index with another version is rebuilt, never half-migrated. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Splits identifiers into lower-case words for FTS: getHTTPResponse_code -> "get http response code". */
 export function identifierWords(name: string): string {
@@ -35,6 +35,10 @@ export interface RecordTable<T> {
   columns: readonly Column<T>[];
 }
 
+/** A list of flags as stored: a JSON array (flags may contain spaces, e.g. `trait Display`), or NULL. */
+export const flagsText = (flags: readonly string[] | undefined): string | null => (flags?.length ? JSON.stringify(flags) : null);
+export const parseFlags = (text: string | null): string[] => (text ? (JSON.parse(text) as string[]) : []);
+
 const col = <T>(name: string, sql: string, value: (r: T) => SqlValue): Column<T> => ({ name, sql, value });
 
 /** `mtime_ms` is what discovery saw; a batch does not know it (0), the store sets it when the rows land. */
@@ -63,13 +67,16 @@ export const SYMBOLS: RecordTable<SymbolRecord> = {
     col('kind', 'TEXT NOT NULL', (s) => s.kind),
     col('scope', 'TEXT', (s) => s.scope),
     col('qualified', 'TEXT NOT NULL', (s) => s.qualified),
+    // The name's own position ("go to definition"); start..end is the enclosing range (decorators, doc, body).
+    col('name_line', 'INTEGER NOT NULL', (s) => s.nameLine),
+    col('name_col', 'INTEGER NOT NULL', (s) => s.nameCol),
     col('start_line', 'INTEGER NOT NULL', (s) => s.startLine),
     col('start_col', 'INTEGER NOT NULL', (s) => s.startCol),
     col('end_line', 'INTEGER NOT NULL', (s) => s.endLine),
     col('end_col', 'INTEGER NOT NULL', (s) => s.endCol),
     col('signature', 'TEXT NOT NULL', (s) => s.signature),
     col('doc', 'TEXT', (s) => s.doc),
-    col('flags', 'TEXT', (s) => (s.flags?.length ? s.flags.join(' ') : null)),
+    col('flags', 'TEXT', (s) => flagsText(s.flags)),
     // The name's words for symbol search, computed where the symbol was found: the search rows are built from
     // this column, with no JavaScript call per row on the merging thread.
     col('words', 'TEXT NOT NULL', (s) => identifierWords(s.name)),
@@ -86,6 +93,8 @@ export const REFS: RecordTable<RefRecord> = {
     col('col', 'INTEGER NOT NULL', (r) => r.col),
     col('scope', 'TEXT', (r) => r.scope),
     col('context', 'TEXT', (r) => r.context),
+    col('module', 'TEXT', (r) => r.module ?? null), // imports: the module specifier
+    col('flags', 'TEXT', (r) => flagsText(r.flags)),
   ],
 };
 

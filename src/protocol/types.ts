@@ -49,6 +49,7 @@ export const FILE_ERROR_CODES = [
   'non-utf8', // not valid UTF-8
   'too-deep', // nesting deeper than the extractor will walk
   'syntax', // parsed with errors; what parsed is indexed (status "partial")
+  'grammar-gap', // status "ok": valid code that the grammar cannot parse (a known gap), noted; what parsed is indexed
   'parse-timeout', // parser exceeded its time limit
   'changed', // content no longer matches the planned hash and could not be re-read consistently
   'path-escape', // path resolves outside the root (symlink or ..)
@@ -67,8 +68,16 @@ export interface Range {
   endCol: number;
 }
 
+/**
+ * A definition has two positions, as in SCIP: the name's own (`nameLine`/`nameCol`: the identifier after `def`, `fn`,
+ * `class`, or the property name; for "go to definition") and the enclosing range (`startLine`..`endCol`: decorators,
+ * attributes and the leading doc comment included, body included; for outlines and "show me the code").
+ */
 export interface SymbolRecord extends Range {
   name: string;
+  /** 1-based line and 0-based column (UTF-16) of the name itself. */
+  nameLine: number;
+  nameCol: number;
   kind: SymbolKind;
   /** Qualified name of the enclosing symbol ("Foo", "outer::Bar"), or null at top level. */
   scope: string | null;
@@ -77,20 +86,25 @@ export interface SymbolRecord extends Range {
   /** The header without the body, whitespace collapsed, at most SIGNATURE_MAX chars. */
   signature: string;
   doc: string | null;
-  /** Language-specific notes, e.g. "export", "async", "decorated", "impl Display for Foo". */
+  /** Language-specific notes, e.g. "export", "async", "@property", "trait Display". */
   flags?: string[];
 }
 
 export interface RefRecord {
   kind: RefKind;
-  /** The referenced name: callee's last identifier, or the imported name. */
+  /** The referenced name: the callee's last identifier, or the imported name. */
   name: string;
+  /** Where the name is: the called name (`.parse` in `a.b.parse(`), the imported name. */
   line: number;
   col: number;
   /** Qualified name of the enclosing definition, or null at top level. */
   scope: string | null;
-  /** Call: the callee expression text. Import: the module path. Truncated. */
+  /** Call: the callee expression text. Import: the import as written (`b as c`, `* as ns`). Truncated. */
   context: string | null;
+  /** Import: the module specifier (`./sessions`, `os.path`, `crate::io`). Call: null. */
+  module: string | null;
+  /** Notes, e.g. `macro` for a call found inside a Rust macro's arguments. */
+  flags?: string[];
 }
 
 export interface FileRef {

@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
 import picomatch from 'picomatch';
+import { parseFlags } from '../index-store/schema.js';
 import { LANGUAGES, REF_KINDS, SYMBOL_KINDS } from '../protocol/types.js';
 
 /** A bad query argument: the CLI maps it to a one-line exit-2 error, the server to a tool error. */
@@ -31,8 +32,12 @@ export interface SymbolHit {
   kind: string;
   scope: string | null;
   qualified: string;
+  /** The name's own position ("go to definition"). */
   line: number;
   col: number;
+  /** The enclosing range: decorators and doc comment included, body included. */
+  startLine: number;
+  startCol: number;
   endLine: number;
   endCol: number;
   signature: string;
@@ -42,12 +47,13 @@ export interface SymbolHit {
 
 /** Column list for SymbolHit rows; the query must alias symbols as s and files as f. */
 export const SYMBOL_COLUMNS = `f.path AS path, f.language AS language, s.name AS name, s.kind AS kind, s.scope AS scope,
-  s.qualified AS qualified, s.start_line AS line, s.start_col AS col, s.end_line AS endLine, s.end_col AS endCol,
+  s.qualified AS qualified, s.name_line AS line, s.name_col AS col, s.start_line AS startLine, s.start_col AS startCol,
+  s.end_line AS endLine, s.end_col AS endCol,
   s.signature AS signature, s.doc AS doc, s.flags AS flags`;
 
 export type SymbolRow = Omit<SymbolHit, 'flags'> & { flags: string | null };
 
-export const toHit = (r: SymbolRow): SymbolHit => ({ ...r, flags: r.flags ? r.flags.split(' ') : [] });
+export const toHit = (r: SymbolRow): SymbolHit => ({ ...r, flags: parseFlags(r.flags) });
 
 /** Results cut to a limit say how many more there were. `more` is a lower bound when `moreIsLowerBound`. */
 export interface Page<T> {

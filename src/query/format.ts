@@ -87,7 +87,7 @@ export function formatRefs(r: RefsResult, o: FormatOptions = {}): string {
     lines.push(f.path);
     const rows = table(
       null,
-      f.refs.map((x) => [`${x.line}:${x.col}`, x.kind, x.context ?? x.name, x.scope ? `in ${x.scope}` : '']),
+      f.refs.map((x) => [`${x.line}:${x.col}`, x.kind, (x.kind === 'import' ? x.module : x.context) ?? x.name, x.scope ? `in ${x.scope}` : '']),
       [12, 6, 80, 60],
     );
     lines.push(...rows.map((r) => '  ' + r));

@@ -13,8 +13,10 @@ export interface RefHit {
   col: number;
   /** Qualified name of the enclosing definition, or null at top level. */
   scope: string | null;
-  /** Call: the callee expression; import: the module path. */
+  /** Call: the callee expression; import: the import as written (`b as c`). */
   context: string | null;
+  /** Import: the module it imports from; call: null. */
+  module: string | null;
 }
 
 export interface RefFile {
@@ -50,12 +52,13 @@ export function findRefs(db: Database.Database, query: string, opts: RefsOptions
   const empty: RefsResult = { query: q, results: [], files: [], total: 0, more: 0, moreIsLowerBound: false, byKind: { call: 0, import: 0 } };
   if (f.none) return empty;
 
-  const qual = qualifier ? ' AND instr(r.context, ?) > 0' : '';
+  const qual = qualifier ? ' AND (instr(r.context, ?) > 0 OR instr(r.module, ?) > 0)' : '';
   const where = `FROM refs r JOIN files f ON f.id = r.file_id WHERE r.name = ?${qual}${f.sql}`;
-  const args = [name, ...(qualifier ? [qualifier] : []), ...f.params];
+  const args = [name, ...(qualifier ? [qualifier, qualifier] : []), ...f.params];
   const results = stmt<unknown[], RefHit>(
     db,
-    `SELECT f.path AS path, r.kind AS kind, r.name AS name, r.line AS line, r.col AS col, r.scope AS scope, r.context AS context
+    `SELECT f.path AS path, r.kind AS kind, r.name AS name, r.line AS line, r.col AS col, r.scope AS scope, r.context AS context,
+       r.module AS module
      ${where} ORDER BY f.path, r.line, r.col LIMIT ?`,
   ).all(...args, limit);
   const counts = stmt<unknown[], { kind: string; n: number }>(db, `SELECT r.kind AS kind, count(*) AS n ${where} GROUP BY r.kind`).all(...args);

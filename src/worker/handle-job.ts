@@ -6,8 +6,8 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
 import { threadId } from 'node:worker_threads';
-import { TooDeepError } from '../extract/common.js';
-import { extractorFor, parserFor } from '../extract/registry.js';
+import { extract, parserFor, syntaxError } from '../extract/registry.js';
+import { TooDeepError } from '../extract/toolkit/index.js';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { sha1 } from '../plan/hash.js';
 import type { FileError, FileRef, FileResult, JobRequest, JobResult } from '../protocol/types.js';
@@ -84,12 +84,6 @@ function readInput(req: JobRequest, f: FileRef, inputs?: Inputs): Uint8Array | F
   }
 }
 
-function firstSyntaxError(root: import('tree-sitter').SyntaxNode): string {
-  const bad = root.descendantsOfType('ERROR')[0];
-  if (bad) return `syntax error at ${bad.startPosition.row + 1}:${bad.startPosition.column}`;
-  return 'syntax error (missing token)';
-}
-
 export interface HandleOptions {
   /** Parse and discard: the parser's ceiling, for `bench`. No extraction. */
   parseOnly?: boolean;
@@ -119,24 +113,16 @@ export function indexSource(f: FileRef, src: string, limits: JobRequest['limits'
   const base = { path: f.path, hash, size, language: f.language };
   if (opts.parseOnly) return { ...base, status: 'ok', error: null, symbols: [], refs: [], parseMs: performance.now() - started };
   try {
-    const { symbols, refs } = extractorFor(f.language)(root, src);
-    const hasError = root.hasError;
-    return {
-      ...base,
-      status: hasError ? 'partial' : 'ok',
-      error: hasError ? { code: 'syntax', message: firstSyntaxError(root) } : null,
-      symbols,
-      refs,
-      parseMs: performance.now() - started,
-    };
+    const { symbols, refs } = extract(f.language, root, src);
+    // A file whose only errors are a known grammar gap is `ok`, with the gap noted.
+    const error = syntaxError(f.language, root, src);
+    const status = error === null || error.code === 'grammar-gap' ? 'ok' : 'partial';
+    return { ...base, status, error, symbols, refs, parseMs: performance.now() - started };
   } catch (err) {
-    const deep = err instanceof TooDeepError || err instanceof RangeError;
-    return failed(
-      f,
-      deep ? { code: 'too-deep', message: err instanceof TooDeepError ? err.message : 'nesting too deep to walk' } : { code: 'internal', message: String((err as Error)?.stack ?? err).slice(0, 500) },
-      hash,
-      size,
-    );
+    // Only the extractors' depth guard means a deep file; anything else (a RangeError included) is a bug.
+    const error: FileError =
+      err instanceof TooDeepError ? { code: 'too-deep', message: err.message } : { code: 'internal', message: String((err as Error)?.stack ?? err).slice(0, 500) };
+    return failed(f, error, hash, size);
   }
 }
 

@@ -87,10 +87,11 @@ function checkTree(t: TreeReport, threads: number[], repeat: number, cores: numb
 
   // Every configuration present.
   expect(t.parseOnly.map((p) => p.threads)).toEqual(threads);
+  expect(t.parseExtract.map((p) => p.threads)).toEqual(threads);
   expect(t.local.map((c) => c.threads)).toEqual(threads);
   expect(t.ctags).toEqual({ skipped: '--no-ctags' });
 
-  for (const p of t.parseOnly) {
+  for (const p of [...t.parseOnly, ...t.parseExtract]) {
     checkStat(p.wallMs, repeat);
     checkStat(p.cpuMs, repeat);
     expect(p.files).toBe(40);
@@ -156,6 +157,9 @@ function checkTree(t: TreeReport, threads: number[], repeat: number, cores: numb
   for (const s of r.speedup) expect(s.value).toBeCloseTo(wall(r.base) / wall(s.threads), 3);
   for (const e of r.efficiency) expect(e.value).toBeCloseTo(wall(r.base) / wall(e.threads) / (e.threads / r.base), 3);
   for (const e of r.endToEndOverParseOnly) expect(e.value).toBeCloseTo(t.parseOnly.find((p) => p.threads === e.threads)!.wallMs.median / wall(e.threads), 3);
+  for (const e of r.parseExtractOverParseOnly) {
+    expect(e.value).toBeCloseTo(t.parseExtract.find((p) => p.threads === e.threads)!.wallMs.median / t.parseOnly.find((p) => p.threads === e.threads)!.wallMs.median, 3);
+  }
   // Ceilings: no configuration beats what its own measurements allow.
   const base = t.local.find((c) => c.threads === r.base)!;
   for (const c of r.ceilings.speedup) {
@@ -192,6 +196,7 @@ function checkOutputs(report: BenchReport, html: string): void {
   for (const t of report.trees) {
     for (const c of t.local) expect(table).toContain(`full index, ${c.threads} thread`);
     for (const p of t.parseOnly) expect(table).toContain(`parse-only, ${p.threads} thread`);
+    for (const p of t.parseExtract) expect(table).toContain(`parse + extract, ${p.threads} thread`);
     expect(table).toContain('re-run, no change');
     expect(table).toContain('re-run, one change');
     expect(table).toContain('full index / ast-grep');

@@ -5,10 +5,9 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { TooDeepError } from '../../src/extract/common.js';
-import { setDirectAccess } from '../../src/extract/access.js';
-import { MAX_SCOPE_DEPTH } from '../../src/extract/languages/javascript.js';
-import { extractorFor, parseAndExtract, parserFor } from '../../src/extract/registry.js';
+import { MAX_DEPTH, TooDeepError } from '../../src/extract/toolkit/index.js';
+import { setDirectAccess } from '../../src/extract/toolkit/access.js';
+import { extract, parseAndExtract, parserFor } from '../../src/extract/registry.js';
 import type { RefRecord, SymbolRecord } from '../../src/protocol/types.js';
 
 const js = (src: string) => parseAndExtract('javascript', src);
@@ -139,7 +138,7 @@ const Anon = class extends Repo { extra() {} };`;
 });
 
 describe('docs', () => {
-  it('takes the JSDoc block directly above, not // comments, not across a blank line', () => {
+  it('takes the nearest JSDoc block above, across blank lines and // lines, never // comments themselves', () => {
     const { symbols } = js(`
 /**
  * Adds.
@@ -158,8 +157,31 @@ function detached() {}
 export const LIMIT = 3;`);
     expect(sym(symbols, 'add').doc).toBe('Adds.\n@param {number} a');
     expect(sym(symbols, 'plain').doc).toBeNull();
-    expect(sym(symbols, 'detached').doc).toBeNull();
+    expect(sym(symbols, 'detached').doc).toBe('Detached.');
     expect(sym(symbols, 'LIMIT').doc).toBe('Constant doc.');
+    // the enclosing range starts at the doc; the name is where it is
+    expect(sym(symbols, 'add')).toMatchObject({ startLine: 2, nameLine: 6, nameCol: 16 });
+  });
+
+  it('takes only the nearest of several blocks, keeps // and # inside a code example, stops at code', () => {
+    const { symbols } = js(`
+/** License header. */
+
+/**
+ * Sends a request.
+ *
+ *     // a comment in an example
+ *     # a heading
+ */
+
+// eslint-disable-next-line no-unused-vars
+/* a plain block comment */
+function send() {}
+const x = 1;
+function afterCode() {}`);
+    expect(sym(symbols, 'send').doc).toBe('Sends a request.\n\n    // a comment in an example\n    # a heading');
+    expect(sym(symbols, 'send').startLine).toBe(4);
+    expect(sym(symbols, 'afterCode').doc).toBeNull();
   });
 
   it('reads comments the way the tree does: an opener inside a doc, or a doc inside a line comment', () => {
@@ -200,7 +222,10 @@ module.exports.foo = function () {};
 exports.bar = async () => {};
 Foo.prototype.baz = function () { this.qux(); };
 module.exports = { start() {}, stop: function () {} };
-exports.VERSION = '1.0';`);
+exports.VERSION = '1.0';
+exports.a = exports.b = void 0;
+exports.Same = Same;
+exports.sub = require('./sub');`);
     expect(names(symbols)).toEqual([
       'function bar',
       'function foo',
@@ -208,6 +233,7 @@ exports.VERSION = '1.0';`);
       'function start',
       'function stop',
       'method Foo.baz',
+      'variable VERSION',
     ]);
     expect(sym(symbols, 'main')).toMatchObject({ scope: null, flags: ['export'], signature: 'module.exports = function main(argv)' });
     expect(sym(symbols, 'bar').flags).toEqual(['export', 'async']);
@@ -233,7 +259,7 @@ const api = {
   count: 1,
 };
 call({ notNamed() {} });`);
-    expect(names(symbols)).toEqual(['constant api', 'method api.get', 'method api.post']);
+    expect(names(symbols)).toEqual(['constant api', 'method api.get', 'method api.nested.deep', 'method api.post', 'property api.nested']);
     expect(sym(symbols, 'api.post')).toMatchObject({ signature: 'post: async (url) =>', flags: ['async'] });
     expect(refsNamed(refs, 'fetch')[0].scope).toBe('api.get');
     expect(refsNamed(refs, 'send')[0].scope).toBe('api.post');
@@ -251,13 +277,44 @@ describe('references', () => {
 }
 top();`);
     const byName = (n: string) => refsNamed(refs, n)[0];
-    expect(byName('find')).toEqual({ kind: 'call', name: 'find', line: 2, col: 2, scope: 'f', context: 'this.repo.find' });
-    expect(byName('Map')).toMatchObject({ kind: 'call', line: 3, col: 12, context: 'Map' });
+    expect(byName('find')).toEqual({ kind: 'call', name: 'find', line: 2, col: 12, scope: 'f', context: 'this.repo.find', module: null });
+    expect(byName('Map')).toMatchObject({ kind: 'call', line: 3, col: 16, context: 'Map' });
     expect(byName('b')).toMatchObject({ context: 'a?.b' });
-    expect(byName('catch')).toMatchObject({ context: 'promise.then(ok).catch', col: 2 });
+    expect(byName('catch')).toMatchObject({ context: 'promise.then(ok).catch', col: 19 });
     expect(byName('then')).toMatchObject({ context: 'promise.then' });
     expect(byName('default')).toMatchObject({ context: '(0, _lib.default)' });
     expect(byName('top')).toMatchObject({ scope: null, line: 8, col: 0 });
+    expect(byName('default')).toMatchObject({ line: 6, col: 11 });
+  });
+
+  it('a chained call split over lines is recorded on the line and column of the called name', () => {
+    const { refs } = ts('const r = schema\n  .object({ a: z.string() })\n  .optional()\n  .parse(data);\nclient?.session.send(x);');
+    expect(refs.map((r) => [r.name, r.line, r.col])).toEqual([
+      ['parse', 4, 3],
+      ['optional', 3, 3],
+      ['object', 2, 3],
+      ['string', 2, 17],
+      ['send', 5, 16],
+    ]);
+  });
+
+  it("a callback's locals are not module-level symbols: the callback is a scope named after its call", () => {
+    const { symbols, refs } = js(`describe('parser', () => {
+  function f() {}
+  const helper = () => f();
+  it('works', function () { function g() {} g(); });
+});
+app.get('/x', (req, res) => { function load() {} load(); });
+[1, 2].forEach((n) => { function h() {} });`);
+    expect(symbols.filter((s) => s.scope === null)).toEqual([]);
+    expect(names(symbols)).toEqual([
+      "function app.get('/x').load",
+      "function describe('parser').f",
+      "function describe('parser').g",
+      "function describe('parser').helper",
+      'function forEach.h', // a callee that is not a plain name chain is named by its last name
+    ]);
+    expect(refsNamed(refs, 'load')[0].scope).toBe("app.get('/x')");
   });
 
   it('ESM imports, re-exports and side-effect imports', () => {
@@ -266,15 +323,15 @@ import * as ns from 'pkg';
 import './side.css';
 export { x as y } from './y';
 export * from './all';`);
-    const imports = refs.map((r) => [r.kind, r.name, r.context, r.line, r.col]);
+    const imports = refs.map((r) => [r.kind, r.name, r.module, r.context, r.line, r.col]);
     expect(imports).toEqual([
-      ['import', 'a', './m', 1, 7],
-      ['import', 'b', './m', 1, 12],
-      ['import', 'd', './m', 1, 20],
-      ['import', '*', 'pkg', 2, 7],
-      ['import', './side.css', './side.css', 3, 0],
-      ['import', 'x', './y', 4, 9],
-      ['import', '*', './all', 5, 0],
+      ['import', 'a', './m', 'a', 1, 7],
+      ['import', 'b', './m', 'b as c', 1, 12],
+      ['import', 'd', './m', 'd', 1, 20],
+      ['import', '*', 'pkg', '* as ns', 2, 7],
+      ['import', './side.css', './side.css', "'./side.css'", 3, 8],
+      ['import', 'x', './y', 'x as y', 4, 9],
+      ['import', '*', './all', '*', 5, 0],
     ]);
   });
 
@@ -282,9 +339,16 @@ export * from './all';`);
     const line2 = 'async function f() { const m = await import("./lazy.js"); return require(name); }';
     const { refs } = js(`const fs = require('fs');\n${line2}`);
     expect(refs).toEqual([
-      { kind: 'import', name: 'fs', line: 1, col: 11, scope: null, context: 'fs' },
-      { kind: 'import', name: './lazy.js', line: 2, col: line2.indexOf('import('), scope: 'f', context: './lazy.js' },
-      { kind: 'call', name: 'require', line: 2, col: line2.indexOf('require('), scope: 'f', context: 'require' },
+      { kind: 'import', name: 'fs', line: 1, col: 20, scope: null, context: "require('fs')", module: 'fs' },
+      { kind: 'import', name: './lazy.js', line: 2, col: line2.indexOf('./lazy'), scope: 'f', context: 'import("./lazy.js")', module: './lazy.js' },
+      { kind: 'call', name: 'require', line: 2, col: line2.indexOf('require('), scope: 'f', context: 'require', module: null },
+    ]);
+    // destructured: one import per name, from the module
+    const d = js("const { a, b: c, d = 1 } = require('m');");
+    expect(d.refs.map((r) => [r.kind, r.name, r.module, r.context, r.col])).toEqual([
+      ['import', 'a', 'm', 'a', 8],
+      ['import', 'b', 'm', 'b: c', 11],
+      ['import', 'd', 'm', 'd = 1', 17],
     ]);
   });
 
@@ -292,7 +356,7 @@ export * from './all';`);
     const line = `const s = 'héllo 😀 wörld'; after(s); new Üb();`;
     const { refs, symbols } = js(line);
     expect(refsNamed(refs, 'after')[0].col).toBe(line.indexOf('after('));
-    expect(refsNamed(refs, 'Üb')[0]).toMatchObject({ col: line.indexOf('new Üb'), context: 'Üb' });
+    expect(refsNamed(refs, 'Üb')[0]).toMatchObject({ col: line.indexOf('Üb('), context: 'Üb' });
     expect(sym(symbols, 's').endCol).toBe(line.indexOf(';'));
   });
 });
@@ -414,7 +478,7 @@ function last() {}`);
   });
 
   it('absurdly deep named nesting is refused with TooDeepError, not a stack overflow', () => {
-    const n = MAX_SCOPE_DEPTH + 5;
+    const n = MAX_DEPTH + 5;
     const src = Array.from({ length: n }, (_, i) => `function f${i}() {`).join('') + '}'.repeat(n);
     expect(() => js(src)).toThrow(TooDeepError);
   });
@@ -426,10 +490,10 @@ function last() {}`);
     const held = tree.rootNode.descendantsOfType(['call_expression', 'class_declaration', 'variable_declarator']);
     expect(held.length).toBeGreaterThan(5);
     setDirectAccess(true);
-    const direct = extractorFor('typescript')(tree.rootNode, src);
+    const direct = extract('typescript', tree.rootNode, src);
     setDirectAccess(false);
-    const viaPublic = extractorFor('typescript')(tree.rootNode, src);
+    const viaPublic = extract('typescript', tree.rootNode, src);
     expect(direct).toEqual(viaPublic);
-    expect(direct).toEqual((({ hasError: _, ...rest }) => rest)(parseAndExtract('typescript', src)));
+    expect(direct).toEqual((({ hasError: _, error: __, ...rest }) => rest)(parseAndExtract('typescript', src)));
   });
 });

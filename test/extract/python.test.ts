@@ -44,6 +44,7 @@ describe('python definitions', () => {
       'field Greeter.greeting',
       'field Greeter.MAX',
       'method Greeter.__init__',
+      'field Greeter.name',
       'method Greeter.greet',
       'function Greeter.greet.shout',
       'class Greeter.Inner',
@@ -68,8 +69,9 @@ describe('python definitions', () => {
     expect(sym(symbols, 'Greeter.greeting').signature).toBe('greeting = "hi"');
   });
 
-  it('uses 1-based lines and 0-based columns for ranges', () => {
-    expect(sym(symbols, 'Greeter.greet')).toMatchObject({ startLine: 8, startCol: 4, endLine: 11, endCol: 26 });
+  it('uses 1-based lines and 0-based columns for ranges and the name', () => {
+    expect(sym(symbols, 'Greeter.greet')).toMatchObject({ nameLine: 8, nameCol: 8, startLine: 8, startCol: 4, endLine: 11, endCol: 26 });
+    expect(sym(symbols, 'fetch')).toMatchObject({ nameLine: 16, nameCol: 10 });
     expect(sym(symbols, 'Greeter.greet.shout')).toMatchObject({ startLine: 9, startCol: 8, endLine: 10, endCol: 31 });
     expect(sym(symbols, 'Greeter')).toMatchObject({ startLine: 1, startCol: 0, endLine: 14, endCol: 28 });
   });
@@ -79,8 +81,46 @@ describe('python definitions', () => {
     expect(sym(symbols, 'Greeter.greet').flags).toBeUndefined();
   });
 
-  it('does not index locals or attribute assignments', () => {
-    expect(symbols.find((s) => s.name === 'name' || s.name === 'self')).toBeUndefined();
+  it('does not index locals; `self.x = ...` in a method is a field of the class', () => {
+    expect(symbols.find((s) => s.name === 'self' || s.name === 'text')).toBeUndefined();
+    expect(sym(symbols, 'Greeter.name')).toMatchObject({ kind: 'field', flags: ['instance'], signature: 'self.name = name', nameLine: 6, nameCol: 13 });
+  });
+});
+
+describe('python instance attributes', () => {
+  it('records the first `self.x` assignment of each name, after class-level fields, and only in methods', () => {
+    const { symbols } = py(
+      [
+        'class A:',
+        '    x = 0',
+        '    def __init__(self, a):',
+        '        self.x = a', // a class field already
+        '        self.y, self.z = a, a',
+        '        self.y = 2', // a second assignment
+        '        self.w.v = 3', // not an attribute of self
+        '        other.q = 4',
+        '        if a:',
+        '            self.late: int = 5',
+        '    def later(self):',
+        '        self.extra = [1]',
+        'def f(self):',
+        '    self.not_a_field = 1',
+      ].join('\n'),
+    );
+    expect(symbols.filter((s) => s.kind === 'field').map((s) => `${s.qualified}:${s.nameLine}`)).toEqual([
+      'A.x:2',
+      'A.y:5',
+      'A.z:5',
+      'A.late:10',
+      'A.extra:12',
+    ]);
+  });
+});
+
+describe('python type aliases', () => {
+  it('`X: TypeAlias = ...` and `type X = ...` are types', () => {
+    const { symbols } = py('from typing import TypeAlias\nVector: TypeAlias = list[float]\nPair: typing.TypeAlias = tuple\ntype Grid = list[Vector]\nplain: int = 1\n');
+    expect(symbols.map((s) => `${s.kind} ${s.name}`)).toEqual(['type Vector', 'type Pair', 'type Grid', 'variable plain']);
   });
 });
 
@@ -127,10 +167,10 @@ describe('python decorators', () => {
     });
   });
 
-  it('starts the range at the first decorator, the signature at the def', () => {
-    expect(sym(symbols, 'Account.create')).toMatchObject({ startLine: 12, startCol: 4, endLine: 15, endCol: 24 });
+  it('gives the def line as the name position, the first decorator as the start of the range', () => {
+    expect(sym(symbols, 'Account.create')).toMatchObject({ nameLine: 14, nameCol: 8, startLine: 12, startCol: 4, endLine: 15, endCol: 24 });
     const view = sym(symbols, 'view');
-    expect(view).toMatchObject({ kind: 'function', startLine: 21, startCol: 0, endLine: 23, endCol: 16 });
+    expect(view).toMatchObject({ kind: 'function', nameLine: 23, nameCol: 4, startLine: 21, startCol: 0, endLine: 23, endCol: 16 });
     expect(view.signature).toBe('def view()');
     expect(view.flags).toEqual(['@app.route("/x", methods=["GET"])']);
   });
@@ -138,8 +178,8 @@ describe('python decorators', () => {
   it('reports decorator calls in the scope around the definition', () => {
     expect(calls(refs).map((r) => [r.name, r.context, r.scope, r.line, r.col])).toEqual([
       ['Account', 'Account', 'Account.create', 15, 15],
-      ['lru_cache', 'functools.lru_cache', 'Account', 17, 5],
-      ['route', 'app.route', null, 21, 1],
+      ['lru_cache', 'functools.lru_cache', 'Account', 17, 15],
+      ['route', 'app.route', null, 21, 5],
     ]);
   });
 });
@@ -254,7 +294,8 @@ describe('python module variables and class fields', () => {
     expect(sym(symbols, 'ANSWER')).toMatchObject({
       signature: 'ANSWER = 42',
       doc: 'The answer.\nReally.',
-      startLine: 3,
+      nameLine: 3,
+      startLine: 1,
       startCol: 0,
       endLine: 3,
       endCol: 11,
@@ -292,12 +333,12 @@ describe('python references', () => {
     ].join('\n');
     const { refs } = py(src);
     expect(calls(refs).map((r) => [r.name, r.context, r.scope, r.line, r.col])).toEqual([
-      ['join', 'os.path.join', null, 2, 4],
+      ['join', 'os.path.join', null, 2, 12],
       ['default', 'default', null, 3, 14],
       ['helper', 'helper', 'outer.inner', 5, 15],
-      ['other', 'self.items[0].method(2).other', 'outer', 6, 11],
-      ['method', 'self.items[0].method', 'outer', 6, 11],
-      ['join', '"sep".join', null, 8, 0],
+      ['other', 'self.items[0].method(2).other', 'outer', 6, 35],
+      ['method', 'self.items[0].method', 'outer', 6, 25],
+      ['join', '"sep".join', null, 8, 6],
       ['print', 'print', null, 9, 0],
       ['len', 'len', null, 9, 9],
     ]);
@@ -318,8 +359,8 @@ describe('python references', () => {
     expect(calls(refs).map((r) => [r.name, r.context, r.line, r.col])).toEqual([
       ['range', 'range', 1, 7],
       ['type', 'type', 2, 0],
-      ['compile', 're.compile', 3, 10],
-      ['method', '(obj .method)', 5, 0],
+      ['compile', 're.compile', 3, 13],
+      ['method', '(obj .method)', 6, 3],
     ]);
     expect(symbols.map((s) => s.name)).toEqual(['xs', 'pattern']);
   });
@@ -335,7 +376,12 @@ describe('python references', () => {
     expect(sym(symbols, 't')).toMatchObject({ startLine: 2, endCol: 7 });
   });
 
-  it('reports every import form with the module as context', () => {
+  it('places a call split over lines at its name', () => {
+    const src = ['result = (', '    client', '    .session', '    .send(request)', ')'].join('\n');
+    expect(calls(py(src).refs).map((r) => [r.name, r.line, r.col])).toEqual([['send', 4, 5]]);
+  });
+
+  it('reports every import form with the module in its own column and the import as written as context', () => {
     const src = [
       'import os.path as p, sys', // 1
       'from x.y import a, b as c', // 2
@@ -348,18 +394,19 @@ describe('python references', () => {
       '    import json', // 9
     ].join('\n');
     const { refs } = py(src);
-    expect(imports(refs).map((r) => [r.name, r.context, r.scope, r.line, r.col])).toEqual([
-      ['os.path', 'os.path', null, 1, 7],
-      ['sys', 'sys', null, 1, 21],
-      ['a', 'x.y', null, 2, 16],
-      ['b', 'x.y', null, 2, 19],
-      ['d', '..pkg', null, 3, 19],
-      ['e', '..pkg', null, 4, 4],
-      ['f', '.', null, 5, 14],
-      ['*', 'x', null, 6, 14],
-      ['annotations', '__future__', null, 7, 23],
-      ['json', 'json', 'g', 9, 11],
+    expect(imports(refs).map((r) => [r.name, r.module, r.context, r.scope, r.line, r.col])).toEqual([
+      ['os.path', 'os.path', 'os.path as p', null, 1, 7],
+      ['sys', 'sys', 'sys', null, 1, 21],
+      ['a', 'x.y', 'a', null, 2, 16],
+      ['b', 'x.y', 'b as c', null, 2, 19],
+      ['d', '..pkg', 'd', null, 3, 19],
+      ['e', '..pkg', 'e', null, 4, 4],
+      ['f', '.', 'f', null, 5, 14],
+      ['*', 'x', '*', null, 6, 14],
+      ['annotations', '__future__', 'annotations', null, 7, 23],
+      ['json', 'json', 'json', 'g', 9, 11],
     ]);
+    expect(calls(refs).every((r) => r.module === null)).toBe(true);
   });
 });
 

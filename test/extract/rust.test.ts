@@ -13,6 +13,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { parseAndExtract, parserFor } from '../../src/extract/registry.js';
+import { MAX_DEPTH, TooDeepError } from '../../src/extract/toolkit/index.js';
 import type { RefRecord, SymbolRecord } from '../../src/protocol/types.js';
 
 const rust = (src: string) => parseAndExtract('rust', src);
@@ -163,7 +164,8 @@ describe('rust extractor: definitions', () => {
     const { symbols } = rust(src);
     expect(symbols).toHaveLength(1);
     expect(symbols[0].signature).toBe('pub fn max_by<T, F: Fn(&T) -> u8>(items: &[T; 4], f: F) -> Option<&T> where T: Ord');
-    expect(symbols[0].startLine).toBe(3); // the item starts after its attributes
+    // the name is on line 3; the enclosing range starts at the first attribute
+    expect(symbols[0]).toMatchObject({ nameLine: 3, nameCol: 7, startLine: 1, startCol: 0 });
   });
 });
 
@@ -248,18 +250,16 @@ describe('rust extractor: ranges', () => {
       '',
     ].join('\n');
     const { symbols, refs } = rust(src);
-    // Cross-check every symbol against the positions tree-sitter itself reports.
+    // Cross-check every symbol's name and end against the positions tree-sitter itself reports.
     const tree = parserFor('rust').parse(src);
     const nodes = tree.rootNode.descendantsOfType(['const_item', 'function_item', 'struct_item']);
-    expect(symbols.map((s) => [s.name, s.startLine, s.startCol, s.endLine, s.endCol])).toEqual(
-      nodes.map((n) => [
-        n.childForFieldName('name')!.text,
-        n.startPosition.row + 1,
-        n.startPosition.column,
-        n.endPosition.row + 1,
-        n.endPosition.column,
-      ]),
+    expect(symbols.map((s) => [s.name, s.nameLine, s.nameCol, s.endLine, s.endCol])).toEqual(
+      nodes.map((n) => {
+        const name = n.childForFieldName('name')!;
+        return [name.text, name.startPosition.row + 1, name.startPosition.column, n.endPosition.row + 1, n.endPosition.column];
+      }),
     );
+    expect(sym(symbols, 'S')).toMatchObject({ startLine: 1, startCol: 0 }); // its doc comment
     expect(sym(symbols, 'after').startCol).toBe(28);
     expect(sym(symbols, 'T').startCol).toBe(39);
     expect(sym(symbols, 'S').doc).toBe('Grüße 😀');
@@ -332,6 +332,26 @@ describe('rust extractor: references', () => {
     ]);
   });
 
+  it('finds the calls and macros inside macro arguments, at their names, flagged macro', () => {
+    const src = 'fn t(set: &S, m: &M) {\n    assert!(set.contains(&1));\n    assert_eq!(m.find("x").map(|f| f.start()), Some(0), "{}", vec![a::b()].len());\n}\n';
+    const { refs } = rust(src);
+    const inMacros = refs.filter((r) => r.flags?.includes('macro'));
+    expect(inMacros.map((r) => `${r.name} ${r.line}:${r.col} ${r.context}`)).toEqual([
+      'contains 2:16 set.contains',
+      'find 3:17 m.find',
+      'map 3:27 m.find("x").map',
+      'start 3:37 f.start',
+      'Some 3:47 Some',
+      'vec! 3:62 vec!',
+      'b 3:70 a::b',
+      'len 3:75 vec![a::b()].len',
+    ]);
+    // the macros themselves are calls too, not flagged
+    expect(refs.filter((r) => !r.flags).map((r) => r.name)).toEqual(['assert!', 'assert_eq!']);
+    // `macro_rules!` bodies are patterns, not calls
+    expect(rust('macro_rules! m { ($x:expr) => { $x.pow(2) }; }').refs).toEqual([]);
+  });
+
   it('expands use trees into one import per leaf', () => {
     const src = [
       'use std::collections::{HashMap, hash_map::Entry as E};',
@@ -344,16 +364,30 @@ describe('rust extractor: references', () => {
     const { refs } = rust(src);
     expect(brief(refs)).toEqual([
       'import HashMap 1:23 - std::collections::HashMap',
-      'import Entry 1:42 - std::collections::hash_map::Entry',
+      'import Entry 1:42 - std::collections::hash_map::Entry as E',
       'import * 2:9 - foo::*',
       'import fmt 3:15 - std::fmt',
       'import Display 3:21 - std::fmt::Display',
-      'import Write 3:30 - std::fmt::Write',
+      'import Write 3:30 - std::fmt::Write as _',
       'import swap 4:30 - ::core::mem::swap',
       'import take 4:36 - ::core::mem::take',
       'import ptr 4:43 - ::core::ptr',
-      'import alloc 5:13 - alloc',
+      'import alloc 5:13 - alloc as a',
       'import helper 6:20 f super::helper',
+    ]);
+    // the module is the path the name is imported from
+    expect(refs.map((r) => r.module)).toEqual([
+      'std::collections',
+      'std::collections::hash_map',
+      'foo',
+      'std',
+      'std::fmt',
+      'std::fmt',
+      '::core::mem',
+      '::core::mem',
+      '::core',
+      'alloc',
+      'super',
     ]);
   });
 });
@@ -374,7 +408,7 @@ describe('rust extractor: robustness', () => {
     expect(hasError).toBe(true);
     expect(sym(symbols, 'broken').signature).toBe('fn broken(a: u8');
     expect(sym(symbols, 'after').doc).toBe('Still documented.');
-    expect(sym(symbols, 'after').startLine).toBe(7);
+    expect(sym(symbols, 'after')).toMatchObject({ nameLine: 7, startLine: 6 });
     expect(sym(symbols, 'Half::ok').kind).toBe('method');
     expect(brief(refs)).toContain('call before 7:24 after before');
   });
@@ -393,10 +427,12 @@ describe('rust extractor: robustness', () => {
     expect(chain.refs).toHaveLength(N);
     expect(chain.refs[0].context!.length).toBeLessThanOrEqual(120);
 
-    const fns = rust(`${'fn a() { '.repeat(N)}${'}'.repeat(N)}\nfn after() {}\n`);
-    expect(fns.symbols).toHaveLength(N + 1);
-    expect(fns.symbols[N - 1].scope!.split('::')).toHaveLength(N - 1);
-    expect(fns.symbols[N].qualified).toBe('after');
+    // named nesting past the shared depth guard is refused (qualified names would grow with its square)
+    expect(() => rust(`${'fn a() { '.repeat(N)}${'}'.repeat(N)}\nfn after() {}\n`)).toThrow(TooDeepError);
+    const fns = rust(`${'fn a() { '.repeat(MAX_DEPTH)}${'}'.repeat(MAX_DEPTH)}\nfn after() {}\n`);
+    expect(fns.symbols).toHaveLength(MAX_DEPTH + 1);
+    expect(fns.symbols[MAX_DEPTH - 1].scope!.split('::')).toHaveLength(MAX_DEPTH - 1);
+    expect(fns.symbols[MAX_DEPTH].qualified).toBe('after');
 
     const uses = rust(`use ${'a::{'.repeat(N)}b${'}'.repeat(N)};\n`);
     expect(uses.refs).toHaveLength(1);

@@ -179,7 +179,17 @@ describe('fileOutline', () => {
     expect(r.count).toBeGreaterThanOrEqual(9);
     expect(shape(r.symbols)).toEqual([
       'constant MAX_KEYS',
-      { 'class Store': [{ 'class Entry': ['method __init__'] }, 'method __init__', 'method get', 'method put', 'method save'] },
+      {
+        'class Store': [
+          { 'class Entry': ['method __init__', 'field value'] },
+          'method __init__',
+          'field path',
+          'field items',
+          'method get',
+          'method put',
+          'method save',
+        ],
+      },
       'function open_store',
     ]);
     const rs = fileOutline(db, 'crates/kv/src/lib.rs', repo);

@@ -8,6 +8,8 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PROTOCOL_VERSION, type FileRef, type FileResult, type JobRequest, type Language } from '../../src/protocol/types.js';
+import { javascript } from '../../src/extract/languages/javascript.js';
+import { MAX_DEPTH } from '../../src/extract/toolkit/index.js';
 import { handleJob } from '../../src/worker/handle-job.js';
 
 const sha1 = (b: string | Uint8Array) => createHash('sha1').update(b).digest('hex');
@@ -183,6 +185,38 @@ describe('handleJob: bad files become per-file errors', () => {
     const rs = await one(put('bad/broken.rs', 'pub fn main( {\n    let x = ;\n}\n'));
     expect(rs.status).toBe('partial');
     expect(rs.error?.code).toBe('syntax');
+  });
+
+  it('valid code the grammar cannot parse (a known gap) is "ok" with the gap noted; another error still makes it "partial"', async () => {
+    const variance = 'export interface Producer<out T> {\n  make(): T;\n}\nexport function after() {}\n';
+    const r = await one(put('gap/variance.ts', variance));
+    expect(r).toMatchObject({ status: 'ok', error: { code: 'grammar-gap' } });
+    expect(r.error?.message).toMatch(/variance annotations .* at 1:30/);
+    expect(r.symbols.map((s) => s.qualified)).toEqual(['Producer', 'Producer.make', 'after']);
+    const rust = await one(put('gap/nightly.rs', 'impl<T> const Default for W<T> {\n    fn default() -> Self { W(box T::default()) }\n}\n'));
+    expect(rust).toMatchObject({ status: 'ok', error: { code: 'grammar-gap' } });
+    expect(rust.error?.message).toMatch(/`impl const` trait impls at 1:\d+; `box` expressions at 2:\d+/);
+    const both = await one(put('gap/both.ts', `${variance}const x = ;\n`));
+    expect(both).toMatchObject({ status: 'partial', error: { code: 'syntax', message: expect.stringMatching(/syntax error at 5:/) } });
+  });
+
+  it('nesting past the depth guard is "too-deep"; any other extractor exception is "internal" with its message', async () => {
+    const n = MAX_DEPTH + 5;
+    const deep = await one(put('deep/nested.js', Array.from({ length: n }, (_, i) => `function f${i}() {`).join('') + '}'.repeat(n)));
+    expectError(deep, 'too-deep');
+    expect(deep.error?.message).toBe(`nesting deeper than ${MAX_DEPTH} levels`);
+    // An extractor bug that happens to be a RangeError is still a bug, not a deep file.
+    const original = javascript.extract;
+    javascript.extract = () => {
+      throw new RangeError('Invalid array length');
+    };
+    try {
+      const bug = await one(put('bug/any.js', 'function f() {}\n'));
+      expectError(bug, 'internal');
+      expect(bug.error?.message).toMatch(/^RangeError: Invalid array length/);
+    } finally {
+      javascript.extract = original;
+    }
   });
 });
 

@@ -67,14 +67,14 @@ function fileResult(path: string, extra: Partial<FileResult> = {}): FileResult {
     status: 'ok',
     error: null,
     symbols: [
-      { name: 'getUserName', kind: 'function', scope: null, qualified: 'getUserName', startLine: 1, startCol: 0, endLine: 3, endCol: 10, signature: 'def getUserName(uid)', doc: 'Looks a user up.' },
-      { name: 'HTTPClient', kind: 'class', scope: null, qualified: 'HTTPClient', startLine: 5, startCol: 0, endLine: 9, endCol: 4, signature: 'class HTTPClient', doc: null, flags: ['decorated', 'exported'] },
-      { name: 'send_request', kind: 'method', scope: 'HTTPClient', qualified: 'HTTPClient.send_request', startLine: 6, startCol: 4, endLine: 9, endCol: 4, signature: 'def send_request(self)', doc: null },
+      { name: 'getUserName', kind: 'function', scope: null, qualified: 'getUserName', nameLine: 1, nameCol: 4, startLine: 1, startCol: 0, endLine: 3, endCol: 10, signature: 'def getUserName(uid)', doc: 'Looks a user up.' },
+      { name: 'HTTPClient', kind: 'class', scope: null, qualified: 'HTTPClient', nameLine: 6, nameCol: 6, startLine: 5, startCol: 0, endLine: 9, endCol: 4, signature: 'class HTTPClient', doc: null, flags: ['@decorated(with, spaces)', 'exported'] },
+      { name: 'send_request', kind: 'method', scope: 'HTTPClient', qualified: 'HTTPClient.send_request', nameLine: 7, nameCol: 8, startLine: 7, startCol: 4, endLine: 9, endCol: 4, signature: 'def send_request(self)', doc: null },
     ],
     refs: [
-      { kind: 'import', name: 'os', line: 1, col: 0, scope: null, context: 'os' },
-      { kind: 'call', name: 'lookup', line: 2, col: 11, scope: 'getUserName', context: 'db.lookup' },
-      { kind: 'call', name: 'getUserName', line: 8, col: 8, scope: 'HTTPClient.send_request', context: 'getUserName' },
+      { kind: 'import', name: 'os', line: 1, col: 7, scope: null, context: 'os', module: 'os' },
+      { kind: 'call', name: 'lookup', line: 2, col: 14, scope: 'getUserName', context: 'db.lookup', module: null, flags: ['macro'] },
+      { kind: 'call', name: 'getUserName', line: 8, col: 8, scope: 'HTTPClient.send_request', context: 'getUserName', module: null },
     ],
     parseMs: 1,
     ...extra,
@@ -211,7 +211,7 @@ describe('IndexWriter: merging results', () => {
     applyResult(w, jobResult('a', [fileResult('syn/a.py')]));
     const changed = fileResult('syn/a.py', {
       hash: sha1('v2'),
-      symbols: [{ name: 'renamedThing', kind: 'function', scope: null, qualified: 'renamedThing', startLine: 1, startCol: 0, endLine: 1, endCol: 9, signature: 'def renamedThing()', doc: null }],
+      symbols: [{ name: 'renamedThing', kind: 'function', scope: null, qualified: 'renamedThing', nameLine: 1, nameCol: 4, startLine: 1, startCol: 0, endLine: 1, endCol: 9, signature: 'def renamedThing()', doc: null }],
       refs: [],
     });
     applyResult(w, jobResult('a2', [changed]));
@@ -254,7 +254,28 @@ describe('IndexWriter: merging results', () => {
     expect(paths).toEqual([...paths].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0)));
     const syn = recs.filter((r) => r.type === 'symbol' && r.path === 'syn/a.py');
     expect(syn.map((s) => s.id)).toEqual(['syn/a.py#0', 'syn/a.py#1', 'syn/a.py#2']);
-    expect(syn[1]).toMatchObject({ name: 'HTTPClient', flags: 'decorated exported' });
+    // every column, the name position and flags (a JSON array: a flag may hold spaces) included
+    expect(syn[1]).toEqual({
+      type: 'symbol',
+      id: 'syn/a.py#1',
+      path: 'syn/a.py',
+      name: 'HTTPClient',
+      kind: 'class',
+      scope: null,
+      qualified: 'HTTPClient',
+      name_line: 6,
+      name_col: 6,
+      start_line: 5,
+      start_col: 0,
+      end_line: 9,
+      end_col: 4,
+      signature: 'class HTTPClient',
+      doc: null,
+      flags: ['@decorated(with, spaces)', 'exported'],
+    });
+    const refs = recs.filter((r) => r.type === 'ref' && r.path === 'syn/a.py');
+    expect(refs[0]).toEqual({ type: 'ref', path: 'syn/a.py', kind: 'import', name: 'os', line: 1, col: 7, scope: null, context: 'os', module: 'os', flags: [] });
+    expect(refs[1]).toMatchObject({ name: 'lookup', module: null, flags: ['macro'] });
   });
 
   it('skipped files are recorded as errors with their code and message', () => {
@@ -512,7 +533,7 @@ describe('IndexWriter: deferred search rows', () => {
     // A patch (one transaction, rows through the spool): a.py changed, b.py renamed to moved.py, c.py removed.
     const w = writer(out, true);
     expect(w.inPlace).toBe(true);
-    applyResult(w, jobResult('a2', [fileResult('syn/a.py', { hash: sha1('v2'), symbols: [{ name: 'freshName', kind: 'function', scope: null, qualified: 'freshName', startLine: 1, startCol: 0, endLine: 1, endCol: 9, signature: 'def freshName()', doc: null }], refs: [] })]));
+    applyResult(w, jobResult('a2', [fileResult('syn/a.py', { hash: sha1('v2'), symbols: [{ name: 'freshName', kind: 'function', scope: null, qualified: 'freshName', nameLine: 1, nameCol: 4, startLine: 1, startCol: 0, endLine: 1, endCol: 9, signature: 'def freshName()', doc: null }], refs: [] })]));
     expect(w.copyFile('syn/b.py', 'syn/moved.py', 0)).toBe(true);
     w.removeAllExcept(new Set(['syn/a.py', 'syn/moved.py']));
     w.commit();

@@ -1,52 +1,60 @@
 /**
- * One extractor for JavaScript, TypeScript and TSX. The TypeScript grammars extend the JavaScript one, so the node
- * types overlap; a type a grammar lacks simply never occurs (and costs nothing).
+ * JavaScript, TypeScript and TSX. The TypeScript grammars extend the JavaScript one, so the node types overlap; a
+ * type a grammar lacks simply never occurs (and costs nothing).
  *
  * Where the nodes come from (this is the indexer's hot loop, and every read of a node is a call into native code):
- * - ONE native `descendantsOfType` call lists, in pre-order, the few node types that can sit at any depth: calls,
- *   `new`, variable declarators, function and class declarations, TypeScript type declarations, and assignments
- *   (only when the text mentions `exports`/`prototype`). The native walk compares every node of the tree with
- *   every listed type, so the list is kept short on purpose.
- * - Module-level statements (imports, exports, namespaces, `declare`, overload signatures) come from the child
- *   list of the program and of each namespace body; members come from their class/interface/object/enum body.
+ * - ONE pre-order listing (`file.nodes`) of the few node types that can sit at any depth: calls, `new`, variable
+ *   declarators, function and class declarations, function and class expressions (named ones define their name),
+ *   TypeScript type declarations, and assignments when the text has one that can define something. Every listed
+ *   node costs a transfer from native code, so the list is kept short: arrows are not listed (a module-level
+ *   callback is found from its call).
+ * - Module-level statements (imports, exports, namespaces, `declare`, overload signatures) come from the child list
+ *   of the program and of each namespace body; members come from their class, interface, object or enum body.
  * - Scope is a stack of container ranges in document order (no parent walks); containers found ahead of the walk
- *   (members, namespaces) wait in a queue sorted by start until the walk reaches them.
- * - Nodes are integer handles over the binding's transfer buffer when the binding is the very one this tree came
- *   from (checked per file, see `../access.ts`): no wrapper object and no weak-reference cache entry per node.
- *   Otherwise the public API is used (`publicAccess`), with the same results (a test compares both).
- * - Calls, locals, assignments, names, JSDoc and end positions are read from the source text where its shape is
- *   plain, with field lookups only for what the text cannot settle. Offsets are UTF-16 (JS string) indexes, as the
- *   binding reports them. Nothing recurses: 10,000 nesting levels cost no JS stack.
+ *   (members, namespaces) wait in the stack's queue until the walk reaches them.
+ * - Names, callees, JSDoc and headers are read from the text where its shape is plain, with field lookups only for
+ *   what the text cannot settle. Offsets are UTF-16 (JS string) indexes, as the binding reports them. Nothing
+ *   recurses: 10,000 nesting levels cost no JS stack.
  *
- * Conventions (pinned by test/extract/javascript.test.ts):
- * - scope separator '.'; class members `Class.member`; object-literal members `obj.key`; `Foo.prototype.bar =` is
- *   method `Foo.bar`; `exports.foo =` / `module.exports.foo =` is function `foo` flagged `export`;
- *   `module.exports = function () {}` and `export default function () {}` are named `default`;
- *   `module.exports = { a() {} }` gives exported functions `a`.
+ * Conventions (pinned by test/extract/javascript.test.ts and the golden fixtures):
+ * - scope separator '.'; class members `Class.member`; object-literal members `obj.key`, nested objects
+ *   `obj.key.inner`; `Foo.prototype.bar = …` is method `Foo.bar`; `a.b = function…` is method `a.b`;
+ *   `this.x = function…` in a method or constructor function is method `Class.x`;
+ *   `exports.foo = …` / `module.exports.foo = …` is `foo` flagged `export`; `module.exports = function () {}` and
+ *   `export default function () {}` are named `default`; `module.exports = { a() {} }` gives exported functions `a`;
+ *   `Object.defineProperty(obj, 'name', …)` defines `obj.name`.
+ * - a definition's name position is its identifier; its range starts at its JSDoc, decorators or `export`.
  * - class fields are `field` even when their value is an arrow function (calls inside are scoped to the field).
- * - `import * as ns from 'm'` and `export * from 'm'` are import refs named `*`; `import a, { b as c } from './m'`
- *   gives import refs `a` and `b` (the imported name) with context './m'; `require('fs')`/`import('fs')` with a
- *   literal give one import ref `fs` and no call ref (with a computed argument they are calls).
  * - locals (non-function variables inside functions, blocks and callbacks) are not symbols; functions bound to
- *   locals are, scoped to the enclosing named definition. Anonymous functions are not scopes of their own.
+ *   locals are, scoped to the enclosing definition. A function passed as an argument at module level is a scope
+ *   named after its call: `describe('suite', () => { function f() {} })` gives `describe('suite').f`. Inside a named
+ *   definition, anonymous functions belong to it. A local object literal holding functions is a symbol too, with its
+ *   members; a named function or class expression (`return function connect() {}`) defines its own name.
+ * - call refs sit at the called name (`find` in `this.repo.find(`); `new Foo()` at `Foo`.
+ * - imports: `import a, { b as c } from './m'` gives import refs `a` and `b` (the imported name; context `b as c`)
+ *   with module './m'; `import * as ns` and `export * from` are named `*`; `require('fs')` and `import('fs')` with a
+ *   literal are imports named by the module, `const { a, b: c } = require('m')` gives `a` and `b`; a computed
+ *   `require(x)` is a call.
+ * - the JSDoc of a definition is the nearest `/** … *\/` above it, across blank lines and `//` lines.
  */
-import type { RefRecord, SymbolKind, SymbolRecord } from '../../protocol/types.js';
+import type { SymbolKind } from '../../protocol/types.js';
 import {
-  CONTEXT_MAX,
-  DOC_MAX,
-  SIGNATURE_MAX,
-  cleanComment,
+  blockDoc,
   collapse,
-  qualify,
+  CONTEXT_MAX,
+  MAX_DEPTH,
+  ScopeStack,
   TooDeepError,
-  type Extraction,
+  signature,
+  SIGNATURE_MAX,
+  type Access,
+  type Frame,
+  type GrammarGap,
+  type LanguagePlugin,
+  type Sink,
+  type SourceFile,
   type SyntaxNode,
-} from '../common.js';
-import { accessFor } from '../access.js';
-
-const SEP = '.';
-/** Named containers (functions, classes, namespaces, members) nested deeper than this make the file `too-deep`. */
-export const MAX_SCOPE_DEPTH = 1000;
+} from '../toolkit/index.js';
 
 /** Node types that can occur at any depth. (TypeScript-only names cost nothing in the JavaScript grammar.) */
 const DEEP_TYPES = [
@@ -60,31 +68,29 @@ const DEEP_TYPES = [
   'interface_declaration',
   'type_alias_declaration',
   'enum_declaration',
+  'function_expression', // (named ones define their name)
+  'generator_function',
+  'class',
 ];
-/** Assignments only matter for CommonJS exports and prototype methods; listed only when the text has either. */
-const DEEP_TYPES_CJS = [...DEEP_TYPES, 'assignment_expression'];
-/**
- * With syntax errors, tree-sitter may keep declarations after the error only as expressions inside an ERROR node
- * (`class X {}` as a class expression, `function f() {}` as a function expression); those are listed too.
- */
-const RECOVERY_TYPES = ['ERROR', 'class', 'function_expression'];
-const CJS_HINT = /\bexports\b|\bprototype\b/;
+/** Assignments matter only where one can define something; listed when the text has such an assignment. */
+const DEEP_TYPES_ASSIGN = [...DEEP_TYPES, 'assignment_expression'];
+const ASSIGN_HINT = /\bexports\b|\bprototype\b|\.\s*[\w$]+\s*=\s*(?:async\b|function\b|class\b|\(|\{|[\w$]+\s*=>)|^\s*[\w$]+\s*=\s*(?:async\b|function\b|class\b)/m;
 
 const FUNCTION_VALUES = new Set(['arrow_function', 'function_expression', 'generator_function']);
 
 /**
  * What a container is, which decides what a declarator inside it means:
  * - `ns`: module level (the file, a namespace, `declare module`/`global`);
- * - `fn`: a named function or method: only functions bound to its locals become symbols;
+ * - `fn`: a function, method, or a callback named after its call: only functions bound to its locals are symbols;
  * - `class`: a class body; `member`: a field initializer, static block or enum (code, but not a function).
  */
 type FrameKind = 'ns' | 'fn' | 'class' | 'member';
 
-interface Frame {
-  start: number;
-  end: number;
-  qualified: string | null;
-  kind: FrameKind;
+interface JsFrame extends Frame<FrameKind> {
+  /** What `this.x = …` inside defines members of: a method's class, a constructor function itself. */
+  owner: string | null;
+  /** Start of the function or class expression this frame was opened for by what binds it (a declarator, ...). */
+  value?: number;
 }
 
 interface ExportInfo {
@@ -107,21 +113,21 @@ const IDENT = new RegExp(`#?${ID_START}${ID_CONT}*`, 'uy');
 const CHAIN = new RegExp(String.raw`(?:#?${ID_START}${ID_CONT}*|\?\.|\.|!|\s+)*`, 'uy');
 const LAST_NAME = new RegExp(`#?${ID_START}${ID_CONT}*$`, 'u');
 const WORD_GAP = new RegExp(String.raw`${ID_CONT}\s+#?${ID_START}`, 'u');
-const STRING_ARG = /\(\s*(?:'([^'\\\n]*)'|"([^"\\\n]*)"|`([^`\\$]*)`)\s*[,)]/y;
-const CJS = new RegExp(
-  String.raw`(module\s*\.\s*exports|exports)(?:\s*\.\s*(${ID_START}${ID_CONT}*))?\s*=(?![=>])`,
-  'uy',
-);
-const PROTO = new RegExp(
-  String.raw`(${ID_START}${ID_CONT}*)\s*\.\s*prototype(?:\s*\.\s*(${ID_START}${ID_CONT}*))?\s*=(?![=>])`,
-  'uy',
-);
+/** A string literal as the first argument: `('x'`, `("x"`, `` (`x` `` (no substitutions). */
+const STRING_ARG = /\(\s*('[^'\\\n]*'|"[^"\\\n]*"|`[^`\\$]*`)\s*[,)]/y;
 const FUNCTION_HEAD = new RegExp(String.raw`(async\s+)?function\s*(\*)?\s*(${ID_START}${ID_CONT}*)`, 'uy');
 const DECLARE = /declare\s+/y;
 const GLOBAL_BLOCK = /global\s*\{/y;
 const EXPORT_DEFAULT = /\bexport\s+default\b/;
 const KEYWORD = /(const|let|var|using|await\s+using)\b/y;
 const NAMESPACE_HEAD = /(?:namespace|module)\s+[^\s.=(]/y;
+/** The text after a callee that may pass a function (looked at over CALLBACK_WINDOW characters). */
+const CALLBACK_HINT = /=>|\bfunction\b/;
+const CALLBACK_WINDOW = 400;
+/** An object literal's text that may hold a function: `function`, an arrow, a class, or a method `name(…) {`. */
+const MAY_HOLD_FUNCTIONS = /\bfunction\b|=>|\bclass\b|\)\s*\{/;
+/** TypeScript's compiled re-export: `Object.defineProperty(exports, "x", { enumerable: true, get: function () { return m.x; } })`. */
+const REEXPORT_GETTER = /get\s*:\s*function\s*\(\s*\)\s*\{\s*return\s+[\w$]+(?:\.[\w$]+|\[[^\]]+\])\s*;?\s*\}\s*\}\s*\)\s*$/;
 
 /** Words that may stand before a definition's name. */
 const MODIFIERS = new Set([
@@ -162,6 +168,11 @@ function startsWithWord(src: string, at: number, word: string): boolean {
   return src.startsWith(word, at) && !isIdentChar(src.charCodeAt(at + word.length));
 }
 
+function skipSpace(src: string, p: number): number {
+  while (isSpace(src.charCodeAt(p))) p++;
+  return p;
+}
+
 /**
  * End of the identifier (or `#private` name) at `pos`, or -1. Plain ASCII is scanned by hand; anything else
  * (Unicode letters, `\\u` escapes) goes through the Unicode-aware regex.
@@ -187,34 +198,6 @@ function identEnd(src: string, pos: number): number {
 function unquote(text: string): string {
   const c = text.charCodeAt(0);
   return (c === 34 || c === 39 || c === 96) && text.length >= 2 ? text.slice(1, -1) : text;
-}
-
-/** Header text from `start` to `end`, blanks collapsed, trailing `{ = : ; ,` dropped, at most SIGNATURE_MAX. */
-function sigText(src: string, start: number, end: number): string {
-  const limit = start + SIGNATURE_MAX * 8;
-  const cut = end > limit;
-  let e = cut ? limit : end;
-  // drop trailing blanks and `{ = : ; ,` (what signatureOf in common.ts drops, plus `;` and `,`)
-  for (;;) {
-    const c = src.charCodeAt(e - 1);
-    if (e > start && (isSpace(c) || c === 123 || c === 61 || c === 58 || c === 59 || c === 44)) e--;
-    else break;
-  }
-  const raw = src.slice(start, e);
-  let s: string;
-  if (BLANKS.test(raw)) s = collapse(raw, SIGNATURE_MAX);
-  else s = raw.length > SIGNATURE_MAX ? raw.slice(0, SIGNATURE_MAX - 1) + '…' : raw;
-  return cut && !s.endsWith('…') ? s.slice(0, SIGNATURE_MAX - 1) + '…' : s;
-}
-/** Whitespace that `collapse` would change (a line break, a tab, or two blanks in a row), or an edge blank. */
-const BLANKS = /[^\S ]|  |^ | $/;
-
-/** A callee's text as a ref context: collapsed and truncated, without collapsing more text than it needs. */
-function contextText(text: string, plain: boolean): string {
-  if (plain) return text.length > CONTEXT_MAX ? text.slice(0, CONTEXT_MAX - 1) + '…' : text;
-  if (text.length <= CONTEXT_MAX * 4) return collapse(text, CONTEXT_MAX);
-  const s = collapse(text.slice(0, CONTEXT_MAX * 4), CONTEXT_MAX);
-  return s.endsWith('…') ? s : s.slice(0, CONTEXT_MAX - 1) + '…';
 }
 
 /** Where the first line of `[start, end)` ends (a multi-line initializer stays out of a signature). */
@@ -254,13 +237,6 @@ function modifiersBefore(src: string, nodeStart: number, nameStart: number, out:
   return runStart;
 }
 
-/** The source before `start` (skipping blanks) ends with a block comment. */
-function commentBefore(src: string, start: number): boolean {
-  let i = start;
-  while (i > 0 && isSpace(src.charCodeAt(i - 1))) i--;
-  return i >= 2 && src.charCodeAt(i - 1) === 47 && src.charCodeAt(i - 2) === 42;
-}
-
 /** Start of the `const`/`let`/`var`/`using` keyword directly before `start` (a first declarator), or -1. */
 function keywordBefore(src: string, start: number): number {
   let i = start;
@@ -280,38 +256,53 @@ function keywordBefore(src: string, start: number): number {
   return j >= 5 && src.startsWith('await', j - 5) && !isIdentChar(src.charCodeAt(j - 6)) ? j - 5 : k;
 }
 
+/** How far back a line is scanned for its start; a longer line (minified code) counts as code. */
+const LINE_SCAN_MAX = 4096;
+
+/** Start of the line that ends at `end`, or -1 when it is longer than LINE_SCAN_MAX. */
+function lineStartBefore(src: string, end: number): number {
+  const floor = Math.max(0, end - LINE_SCAN_MAX);
+  const nl = src.lastIndexOf('\n', end - 1);
+  if (nl >= floor - 1) return nl + 1;
+  return floor === 0 ? 0 : -1;
+}
+
 /**
- * The JSDoc blocks directly above `start`, with the rules of `leadingComments` (common.ts): consecutive block
- * comments, nearest last, no blank line between them or before the definition, all of them `/** *\/`.
- * Read from the text when that is unambiguous: the `/**` is the first comment opener since the previous `*\/` and no
- * `//` precedes it on its line. Otherwise `commentStart(end)` asks the tree where the comment ending there starts
- * (-1: not a comment).
+ * The JSDoc of a definition whose text starts at `start`: the nearest `/** … *\/` above it, across blank lines, `//`
+ * lines and other block comments, as TypeScript attaches it; null at the first code. Returns its text and start.
+ * A block comment's opener is read from the text when that is unambiguous: it is the first comment opener since
+ * the previous `*\/` and no `//` precedes it on its line. Otherwise `commentStart(end)` asks the tree where the
+ * comment ending there starts (-1: not a comment). Every scan is bounded, so minified code stays linear.
  */
-function jsDocBefore(src: string, start: number, commentStart: (end: number) => number): string | null {
-  const blocks: string[] = [];
-  let at = start;
+function jsDocBefore(src: string, start: number, commentStart: (end: number) => number): { doc: string | null; start: number } | null {
+  let i = start;
   for (;;) {
-    let i = at;
-    let newlines = 0;
-    while (i > 0 && isSpace(src.charCodeAt(i - 1))) {
-      if (src.charCodeAt(i - 1) === 10) newlines++;
-      i--;
+    let newline = false;
+    for (let c = src.charCodeAt(i - 1); i > 0 && isSpace(c); c = src.charCodeAt(--i - 1)) if (c === 10) newline = true;
+    if (i < 2) return null;
+    if (src.charCodeAt(i - 1) === 47 && src.charCodeAt(i - 2) === 42) {
+      // a block comment ends here: where does it open?
+      let open = src.lastIndexOf('/*', i - 3);
+      if (open >= 0 && src.indexOf('*/', open + 2) !== i - 2) open = -1;
+      const prevClose = open >= 0 ? src.lastIndexOf('*/', open - 1) : -1;
+      const openLine = open >= 0 ? lineStartBefore(src, open) : -1;
+      if (open < 0 || openLine < 0 || src.indexOf('/*', prevClose < 0 ? 0 : prevClose + 2) !== open || src.slice(openLine, open).includes('//')) {
+        open = commentStart(i); // ambiguous text: an opener inside the comment, a string or a `//` comment
+        if (open < 0) return null;
+      }
+      if (src.startsWith('/**', open) && i - open > 4) return { doc: blockDoc(src.slice(open, i)), start: open };
+      i = open; // a plain block comment: look further up
+      continue;
     }
-    if (newlines > 1 || i < 4 || src.charCodeAt(i - 1) !== 47 || src.charCodeAt(i - 2) !== 42) break;
-    let open = src.lastIndexOf('/**', i - 3);
-    if (open >= 0 && src.indexOf('*/', open + 2) !== i - 2) open = -1;
-    const prevClose = open >= 0 ? src.lastIndexOf('*/', open - 1) : -1;
-    const lineStart = open >= 0 ? src.lastIndexOf('\n', open - 1) + 1 : 0;
-    const firstOpener = open >= 0 ? src.indexOf('/*', prevClose < 0 ? 0 : prevClose + 2) : -1;
-    if (open < 0 || firstOpener !== open || src.slice(lineStart, open).includes('//')) {
-      open = commentStart(i); // ambiguous text: a comment opener inside the comment, a string or a `//` comment
-      if (open < 0 || !src.startsWith('/**', open)) break;
-    }
-    blocks.unshift(src.slice(open, i));
-    at = open;
+    if (!newline) return null; // code on the definition's own line
+    // the line that ends here: a `//` comment line is passed over, anything else is code
+    const lineStart = lineStartBefore(src, i);
+    if (lineStart < 0) return null;
+    let k = lineStart;
+    while (k < i && isSpace(src.charCodeAt(k))) k++;
+    if (src.charCodeAt(k) !== 47 || src.charCodeAt(k + 1) !== 47) return null;
+    i = lineStart;
   }
-  const doc = cleanComment(blocks);
-  return doc && doc.length > DOC_MAX ? doc.slice(0, DOC_MAX - 1) + '…' : doc;
 }
 
 /** Flags of a class/interface member from its modifier words. */
@@ -332,28 +323,27 @@ function memberFlags(mods: Set<string>, decorated: boolean): string[] {
   return flags;
 }
 
-const TAIL = /^!*(?:\?\.)?$/;
+/** What `scanCallee` found: the callee text's end, and its last name. */
+interface Callee {
+  end: number;
+  nameStart: number;
+  nameEnd: number;
+}
 
-// Result of `scanCallee` (module scratch: the scan is synchronous and allocation-free).
-let calleeEnd = 0;
-let nameStart = 0;
-let nameEnd = 0;
-let calleeBlank = false;
+const TAIL = /^!*(?:\?\.)?$/;
 
 /**
  * Reads a plain callee at `pos`: identifiers joined by `.`/`?.`/`!`, blanks allowed around them (`this.repo.find`,
- * `a?.b`, `x!.y`). True when it ends in an identifier followed by `(`, `` ` `` or `<`; sets calleeEnd (after
- * trailing `?.`/`!`/blanks are dropped), nameStart/nameEnd (its last identifier) and calleeBlank (it has blanks).
- * False (use the tree) for anything else, including non-ASCII names.
+ * `a?.b`, `x!.y`). True when it ends in an identifier followed by `(`, `` ` `` or `<`, with `out` set (the callee
+ * ends at its last identifier: trailing `?.`/`!`/blanks are dropped). False (use the tree) for anything else,
+ * including non-ASCII names, which `scanCalleeUnicode` reads.
  */
-function scanCallee(src: string, pos: number): boolean {
+function scanCallee(src: string, pos: number, out: Callee): boolean {
   const n = src.length;
   let p = pos;
   let lastIdEnd = -1;
   let lastIdStart = -1;
   let tokenEnd = -1; // end of the last identifier or `.`/`?.`/`!` token
-  let blank = false;
-  let pendingBlank = false;
   let lastWasIdent = false;
   while (p < n) {
     const c = src.charCodeAt(p);
@@ -367,29 +357,20 @@ function scanCallee(src: string, pos: number): boolean {
       }
       const d = src.charCodeAt(p);
       if (d > 127 || d === 92) return false;
-      if (pendingBlank) blank = true;
-      pendingBlank = false;
       lastIdStart = s;
       lastIdEnd = tokenEnd = p;
       lastWasIdent = true;
     } else if (c === 46 /* . */) {
-      if (pendingBlank) blank = true;
-      pendingBlank = false;
       lastWasIdent = false;
       tokenEnd = ++p;
     } else if (c === 63 /* ? */ && src.charCodeAt(p + 1) === 46) {
       const d = src.charCodeAt(p + 2);
       if (d >= 48 && d <= 57) return false; // `a ?.5 : b`
-      if (pendingBlank) blank = true;
-      pendingBlank = false;
       lastWasIdent = false;
       tokenEnd = p += 2;
     } else if (c === 33 /* ! */ && src.charCodeAt(p + 1) !== 61 /* = */) {
-      if (pendingBlank) blank = true;
-      pendingBlank = false;
       tokenEnd = ++p;
     } else if (isSpace(c)) {
-      pendingBlank = true;
       p++;
     } else if (c === 40 /* ( */ || c === 96 /* ` */ || c === 60 /* < */) {
       break;
@@ -400,15 +381,14 @@ function scanCallee(src: string, pos: number): boolean {
   if (p >= n || lastIdEnd < 0) return false;
   // the callee must end with its last identifier, give or take a trailing `!` or `?.` (an optional call)
   if (tokenEnd > lastIdEnd && !TAIL.test(src.slice(lastIdEnd, tokenEnd).replace(/\s+/g, ''))) return false;
-  calleeEnd = lastIdEnd;
-  nameStart = lastIdStart;
-  nameEnd = lastIdEnd;
-  calleeBlank = blank;
+  out.end = lastIdEnd;
+  out.nameStart = lastIdStart;
+  out.nameEnd = lastIdEnd;
   return true;
 }
 
 /** The Unicode-aware version of `scanCallee` (regexes; only for what the ASCII scanner refused). */
-function scanCalleeUnicode(src: string, pos: number): boolean {
+function scanCalleeUnicode(src: string, pos: number, out: Callee): boolean {
   CHAIN.lastIndex = pos;
   CHAIN.exec(src);
   const end = CHAIN.lastIndex;
@@ -420,873 +400,692 @@ function scanCalleeUnicode(src: string, pos: number): boolean {
   if (!text.length || text.endsWith('.') || WORD_GAP.test(text)) return false;
   const m = LAST_NAME.exec(text);
   if (!m) return false;
-  calleeEnd = pos + text.length;
-  nameEnd = calleeEnd;
-  nameStart = calleeEnd - m[0].length;
-  calleeBlank = /\s/.test(text);
+  out.end = pos + text.length;
+  out.nameEnd = out.end;
+  out.nameStart = out.end - m[0].length;
   return true;
+}
+
+/**
+ * The left side of an assignment at `pos` when it is a member chain of plain names (`a.b.c`, `this.x`,
+ * `Foo.prototype.bar`) followed by `=`: the names with their offsets, and where the value starts. Null otherwise
+ * (`x = …`, `a[k] = …`, `a.b += …`, destructuring).
+ */
+function memberTarget(src: string, pos: number): { names: string[]; at: number[]; value: number } | null {
+  const names: string[] = [];
+  const at: number[] = [];
+  let p = pos;
+  for (;;) {
+    const e = identEnd(src, p);
+    if (e < 0) return null;
+    names.push(src.slice(p, e));
+    at.push(p);
+    p = skipSpace(src, e);
+    if (src.charCodeAt(p) !== 46 /* . */) break;
+    p = skipSpace(src, p + 1);
+  }
+  if (names.length < 2 || src.charCodeAt(p) !== 61 /* = */) return null;
+  const next = src.charCodeAt(p + 1);
+  if (next === 61 || next === 62) return null; // `==`, `=>`
+  return { names, at, value: skipSpace(src, p + 1) };
+}
+
+/** Whether the value starting at `v` can be a function or class (only those are looked up in the tree). */
+function mayBeFunctionOrClass(src: string, v: number): boolean {
+  const c = src.charCodeAt(v);
+  if (c === 40 /* ( */ || c === 60 /* < */) return true;
+  if (c === 102 /* f */) return startsWithWord(src, v, 'function');
+  if (c === 97 /* a */ && startsWithWord(src, v, 'async')) return true;
+  if (c === 99 /* c */) return startsWithWord(src, v, 'class');
+  // `x => ...`
+  let e = identEnd(src, v);
+  if (e < 0) return false;
+  e = skipSpace(src, e);
+  return src.charCodeAt(e) === 61 && src.charCodeAt(e + 1) === 62;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
-export function extract(root: SyntaxNode, src: string): Extraction {
-  const symbols: SymbolRecord[] = [];
-  const refs: RefRecord[] = [];
-  const hasError = root.hasError;
-  const types = CJS_HINT.test(src) ? DEEP_TYPES_CJS : DEEP_TYPES;
-  const A = accessFor(root, hasError ? [...types, ...RECOVERY_TYPES] : types);
-  const count = A.count;
-  const errorEnds: number[] = []; // ERROR nodes open at the walk's position
+/** One file: module-level statements first, then a visitor over the listed nodes, one method per construct. */
+class JsFile {
+  private readonly src: string;
+  private readonly sink: Sink;
+  private readonly root: SyntaxNode;
+  private readonly A: Access;
+  private readonly scopes = new ScopeStack<FrameKind, JsFrame>({ start: -1, end: Infinity, qualified: null, kind: 'ns', owner: null });
+  /** Declaration start -> its export statement. */
+  private readonly exportsAt = new Map<number, ExportInfo>();
+  /** Declaration start -> its `declare` wrapper. */
+  private readonly ambientAt = new Map<number, AmbientInfo>();
+  /** Starts of statements at module or namespace level. */
+  private readonly moduleStatements = new Set<number>();
+  /** `require(…)` calls whose imports a destructuring declarator already recorded (`const { a } = require('m')`). */
+  private readonly requireDone = new Set<number>();
+  /** Scratch for `scanCallee`. */
+  private readonly callee: Callee = { end: 0, nameStart: 0, nameEnd: 0 };
 
-  // ---- scope: open containers, plus containers found ahead of the walk (sorted by start) ----
-  const frames: Frame[] = [];
-  const pending: Frame[] = [];
-  let pendingAt = 0;
-  const TOP: Frame = { start: -1, end: Infinity, qualified: null, kind: 'ns' };
-  /** The innermost container open at `start`. */
-  const enter = (start: number): Frame => {
-    for (;;) {
-      while (frames.length && frames[frames.length - 1].end <= start) frames.pop();
-      if (pendingAt < pending.length && pending[pendingAt].start <= start) {
-        const f = pending[pendingAt++];
-        if (f.end > start) open(f);
-        continue;
+  constructor(file: SourceFile) {
+    this.src = file.src;
+    this.sink = file.sink;
+    this.root = file.root;
+    this.A = file.nodes(ASSIGN_HINT.test(file.src) ? DEEP_TYPES_ASSIGN : DEEP_TYPES);
+  }
+
+  run(): void {
+    this.moduleLevel();
+    const A = this.A;
+    for (let i = 0; i < A.count; i++) {
+      const type = A.type(i);
+      if (type === null) continue;
+      const start = A.start(i);
+      const frame = this.scopes.at(start);
+      switch (type) {
+        case 'call_expression':
+          this.call(i, start, frame);
+          break;
+        case 'new_expression':
+          this.newExpression(i, start, frame);
+          break;
+        case 'variable_declarator':
+          this.variableDeclarator(i, start, frame);
+          break;
+        case 'assignment_expression':
+          this.assignment(i, start, frame);
+          break;
+        case 'function_declaration':
+        case 'generator_function_declaration':
+          this.functionDeclaration(i, start, type, frame.qualified);
+          break;
+        case 'class_declaration':
+        case 'abstract_class_declaration':
+          this.classDeclaration(i, start, type, frame.qualified);
+          break;
+        case 'interface_declaration':
+        case 'type_alias_declaration':
+        case 'enum_declaration':
+          this.typeDeclaration(i, start, type, frame.qualified);
+          break;
+        case 'function_expression':
+        case 'generator_function':
+        case 'class':
+          this.functionValue(i, start, type, frame);
+          break;
       }
-      return frames.length ? frames[frames.length - 1] : TOP;
     }
-  };
-  /** Opens a container at the walk's position. */
-  const open = (f: Frame): void => {
-    // Qualified names grow with nesting, so their total size grows with its square: refuse absurd nesting.
-    if (frames.length >= MAX_SCOPE_DEPTH) throw new TooDeepError(MAX_SCOPE_DEPTH);
-    frames.push(f);
-  };
-  /** A container that starts ahead of the walk. */
-  const later = (f: Frame): void => {
-    let i = pending.length;
-    while (i > pendingAt && pending[i - 1].start > f.start) i--;
-    pending.splice(i, 0, f);
-  };
+  }
 
-  const exportsAt = new Map<number, ExportInfo>(); // declaration start -> its export statement
-  const ambientAt = new Map<number, AmbientInfo>(); // declaration start -> its `declare` wrapper
-  const moduleStatements = new Set<number>(); // starts of statements at module or namespace level
+  // ---- shared readers ----
 
-  const ref = (
-    line: number,
-    col: number,
-    kind: RefRecord['kind'],
-    name: string,
-    scope: string | null,
-    context: string,
-    plain: boolean,
-  ): void => {
-    refs.push({ kind, name, line, col, scope, context: contextText(context, plain) });
-  };
-  const refAt = (h: number, kind: RefRecord['kind'], name: string, scope: string | null, context: string): void =>
-    ref(A.row(h) + 1, A.col(h), kind, name, scope, context, false);
+  private qualify(scope: string | null, name: string): string {
+    return this.sink.qualify(scope, name);
+  }
 
-  /** Row and column (UTF-16) of an offset, from the line starts (built on first use; no call into the tree). */
-  let lineStarts: number[] | null = null;
-  const pointAt = (index: number): { row: number; column: number } => {
-    if (!lineStarts) {
-      lineStarts = [0];
-      for (let p = src.indexOf('\n'); p >= 0; p = src.indexOf('\n', p + 1)) lineStarts.push(p + 1);
-    }
-    let lo = 0;
-    let hi = lineStarts.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (lineStarts[mid] <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    return { row: lo, column: index - lineStarts[lo] };
-  };
+  /** The JSDoc above a definition whose text starts at `textStart`, and where its enclosing range starts. */
+  private docAt(textStart: number): { doc: string | null; start: number } {
+    return jsDocBefore(this.src, textStart, this.commentStart) ?? { doc: null, start: textStart };
+  }
 
-  const symbol = (
-    h: number,
-    name: string,
-    kind: SymbolKind,
-    scope: string | null,
-    signature: string,
-    doc: string | null,
-    flags: string[] | null,
-  ): void => {
-    const end = pointAt(A.end(h));
-    const sym: SymbolRecord = {
-      name,
-      kind,
-      scope,
-      qualified: qualify(scope, name, SEP),
-      startLine: A.row(h) + 1,
-      startCol: A.col(h),
-      endLine: end.row + 1,
-      endCol: end.column,
-      signature,
-      doc,
-    };
-    if (flags && flags.length) sym.flags = flags;
-    symbols.push(sym);
-  };
-
-  /** The JSDoc block directly above a definition whose text (for exports: the export statement) starts here. */
-  const docAt = (textStart: number): string | null =>
-    commentBefore(src, textStart) ? jsDocBefore(src, textStart, commentStart) : null;
   /** Start of the comment node that ends at `end`, or -1. */
-  const commentStart = (end: number): number => {
-    const n = root.descendantForIndex(end - 1);
+  private readonly commentStart = (end: number): number => {
+    const n = this.root.descendantForIndex(end - 1);
     return n && n.type === 'comment' && n.endIndex === end ? n.startIndex : -1;
   };
 
+  /** Records a definition whose text (export, decorators, keyword) starts at `textStart`, with the JSDoc above it. */
+  private define(
+    name: string,
+    kind: SymbolKind,
+    scope: string | null,
+    nameAt: number,
+    textStart: number,
+    end: number,
+    sig: string,
+    flags: string[] | null,
+    doc = this.docAt(textStart),
+  ): string {
+    return this.sink.def({ name, kind, scope, nameAt, start: doc.start, end, signature: sig, doc: doc.doc, flags });
+  }
+
   /** Text of a name node: identifiers by scanning, anything else (strings, computed keys) by its range. */
-  const nameText = (h: number): string => {
+  private nameText(h: number): string {
+    const { A, src } = this;
     const s = A.start(h);
     const type = A.type(h);
-    if (
-      type === 'identifier' ||
-      type === 'type_identifier' ||
-      type === 'property_identifier' ||
-      type === 'private_property_identifier'
-    ) {
+    if (type === 'identifier' || type === 'type_identifier' || type === 'property_identifier' || type === 'private_property_identifier') {
       const e = identEnd(src, s);
       if (e > s) return src.slice(s, e);
     }
     const text = src.slice(s, A.end(h));
     return type === 'string' ? unquote(text) : collapse(text, SIGNATURE_MAX);
-  };
+  }
 
-  const exportFlags = (ex: ExportInfo | undefined, flags: string[]): void => {
+  /** Offset of the name in a name node (inside the quotes of a string key). */
+  private nameAt(h: number): number {
+    return this.A.start(h) + (this.A.type(h) === 'string' ? 1 : 0);
+  }
+
+  private exportFlags(ex: ExportInfo | undefined, flags: string[]): void {
     if (!ex) return;
     flags.push('export');
     if (ex.isDefault) flags.push('default');
-  };
+  }
 
   /** `async` / `generator` of a function value, from its own text and type. */
-  const functionFlags = (fnStart: number, type: string | null, flags: string[]): void => {
-    if (startsWithWord(src, fnStart, 'async')) flags.push('async');
+  private functionFlags(fnStart: number, type: string | null, flags: string[]): void {
+    if (startsWithWord(this.src, fnStart, 'async')) flags.push('async');
     if (type === 'generator_function' || type === 'generator_function_declaration') flags.push('generator');
-  };
+  }
 
   /**
-   * Name and flags of a function declaration or signature: read from its header text, or from the tree when the
-   * header does not look as expected (comments inside it, recovered syntax).
+   * Name, name position and flags of a function declaration or signature: read from its header text, or from the
+   * tree when the header does not look as expected (comments inside it, recovered syntax).
    */
-  const functionHead = (
+  private functionHead(
     h: number,
     start: number,
     type: string | null,
     ex: ExportInfo | undefined,
     amb: AmbientInfo | undefined,
-  ): { name: string; flags: string[] } | null => {
+  ): { name: string; at: number; flags: string[] } | null {
     const flags: string[] = [];
-    exportFlags(ex, flags);
+    this.exportFlags(ex, flags);
     if (amb) flags.push('declare');
     FUNCTION_HEAD.lastIndex = start;
-    const m = FUNCTION_HEAD.exec(src);
+    const m = FUNCTION_HEAD.exec(this.src);
     if (m) {
       if (m[1]) flags.push('async');
       if (m[2]) flags.push('generator');
-      return { name: m[3], flags };
+      return { name: m[3], at: FUNCTION_HEAD.lastIndex - m[3].length, flags };
     }
-    const nm = A.child(h, 'name');
+    const nm = this.A.child(h, 'name');
     if (nm < 0) return null;
-    functionFlags(start, type, flags);
-    return { name: nameText(nm), flags };
-  };
+    this.functionFlags(start, type, flags);
+    return { name: this.nameText(nm), at: this.nameAt(nm), flags };
+  }
 
   /** Signature end for a function-like node: its body's start, else its end. */
-  const headEnd = (h: number): number => {
-    const body = A.child(h, 'body');
-    return body >= 0 ? A.start(body) : A.end(h);
-  };
+  private headEnd(h: number): number {
+    const body = this.A.child(h, 'body');
+    return body >= 0 ? this.A.start(body) : this.A.end(h);
+  }
 
-  // ---- containers and their members ----
+  // ---- definitions found by the walk ----
 
-  /** Class members from the class body (methods, fields, signatures), with their scopes queued. */
-  const classMembers = (bodyH: number, qualified: string): void => {
-    for (const m of A.namedChildren(bodyH)) {
-      const t = A.type(m);
-      const ms = A.start(m);
-      if (t === 'class_static_block') {
-        later({ start: ms, end: A.end(m), qualified, kind: 'member' });
-        continue;
-      }
-      const isMethod = t === 'method_definition';
-      const isField = t === 'field_definition' || t === 'public_field_definition';
-      const isSignature = t === 'method_signature' || t === 'abstract_method_signature';
-      if (!isMethod && !isField && !isSignature) continue;
-      const nm = A.child(m, t === 'field_definition' ? 'property' : 'name');
-      if (nm < 0) continue;
-      const name = nameText(nm);
-      const mods = new Set<string>();
-      const sigStart = modifiersBefore(src, ms, A.start(nm), mods);
-      if (t === 'abstract_method_signature') mods.add('abstract');
-      let kind: SymbolKind = isField ? 'field' : 'method';
-      if (!isField) {
-        if (mods.has('get')) kind = 'getter';
-        else if (mods.has('set')) kind = 'setter';
-        else if (name === 'constructor' && !mods.has('static')) kind = 'constructor';
-      }
-      const flags = memberFlags(mods, sigStart > ms);
-      const end = A.end(m);
-      // a method's header ends at its body; a field's at the end of its first line (initializers can be long)
-      const sigEnd = isMethod ? headEnd(m) : isField ? firstLineEnd(src, sigStart, end) : end;
-      symbol(m, name, kind, qualified, sigText(src, sigStart, sigEnd), docAt(ms), flags);
-      if (isMethod) later({ start: ms, end, qualified: qualify(qualified, name, SEP), kind: 'fn' });
-      else if (isField) later({ start: ms, end, qualified: qualify(qualified, name, SEP), kind: 'member' });
-    }
-  };
+  private functionDeclaration(i: number, start: number, type: string, scope: string | null): void {
+    const amb = this.ambientAt.get(start);
+    const ex = this.exportsAt.get(start) ?? amb?.exported;
+    const head = this.functionHead(i, start, type, ex, amb);
+    if (!head) return;
+    const end = this.A.end(i);
+    const anchor = ex?.h ?? amb?.h ?? i;
+    const q = this.define(head.name, 'function', scope, head.at, this.A.start(anchor), end, signature(this.src, start, this.headEnd(i)), head.flags);
+    this.scopes.push({ start, end, qualified: q, kind: 'fn', owner: q });
+  }
 
-  /** A class node (declaration or expression) named `name`: symbol, members, scope. */
-  const classSymbol = (
+  private classDeclaration(i: number, start: number, type: string, scope: string | null): void {
+    const { A, src } = this;
+    const nm = A.child(i, 'name');
+    if (nm < 0) return;
+    const amb = this.ambientAt.get(start);
+    const ex = this.exportsAt.get(start) ?? amb?.exported;
+    const flags: string[] = [];
+    this.exportFlags(ex, flags);
+    if (amb) flags.push('declare');
+    const mods = new Set<string>();
+    const sigStart = modifiersBefore(src, start, A.start(nm), mods);
+    if (mods.has('abstract') || type === 'abstract_class_declaration') flags.push('abstract');
+    // decorators sit in the class node, or in front of `export` in the export statement
+    if ((sigStart > start && src.charCodeAt(start) === 64) || (ex && src.charCodeAt(A.start(ex.h)) === 64)) flags.push('decorated');
+    const anchor = ex?.h ?? amb?.h ?? i;
+    this.classSymbol(i, this.nameText(nm), A.start(nm), scope, flags, sigStart, A.start(anchor));
+  }
+
+  /**
+   * A class node (declaration or expression) named `name`: symbol, members, scope. `rangeH` is the node whose range
+   * the symbol takes (a declarator or assignment holding a class expression); `now` opens its scope at the walk's
+   * position, otherwise when the walk reaches it.
+   */
+  private classSymbol(
     h: number,
     name: string,
+    nameAt: number,
     scope: string | null,
     flags: string[],
     sigStart: number,
-    doc: string | null,
+    textStart: number,
     rangeH = h,
     now = true,
     sigPrefix = '',
-  ): void => {
+    doc?: { doc: string | null; start: number },
+  ): void {
+    const A = this.A;
     const body = A.child(h, 'body');
-    const end = rangeH === h ? A.end(h) : A.end(rangeH);
-    const sig = sigPrefix + sigText(src, sigStart, body >= 0 ? A.start(body) : A.end(h));
-    symbol(rangeH, name, 'class', scope, sig, doc, flags);
-    const qualified = qualify(scope, name, SEP);
-    const frame: Frame = { start: A.start(rangeH), end, qualified, kind: 'class' };
-    if (now) open(frame);
-    else later(frame);
-    if (body >= 0) classMembers(body, qualified);
-  };
+    const end = A.end(rangeH);
+    const sig = sigPrefix + signature(this.src, sigStart, body >= 0 ? A.start(body) : A.end(h));
+    const q = this.define(name, 'class', scope, nameAt, textStart, end, sig, flags, doc);
+    const frame: JsFrame = { start: A.start(rangeH), end, qualified: q, kind: 'class', owner: q, value: A.start(h) };
+    if (now) this.scopes.push(frame);
+    else this.scopes.later(frame);
+    if (body >= 0) this.classMembers(body, q);
+  }
 
-  /** Interface or object-type members: method signatures and property signatures. */
-  const typeMembers = (bodyH: number, qualified: string): void => {
-    for (const m of A.namedChildren(bodyH)) {
-      const t = A.type(m);
-      if (t !== 'method_signature' && t !== 'property_signature') continue;
-      const nm = A.child(m, 'name');
-      if (nm < 0) continue;
-      const ms = A.start(m);
-      const mods = new Set<string>();
-      const sigStart = modifiersBefore(src, ms, A.start(nm), mods);
-      let kind: SymbolKind = 'property';
-      if (t === 'method_signature') kind = mods.has('get') ? 'getter' : mods.has('set') ? 'setter' : 'method';
-      const sig = sigText(src, sigStart, A.end(m));
-      symbol(m, nameText(nm), kind, qualified, sig, docAt(ms), memberFlags(mods, false));
-    }
-  };
-
-  /**
-   * Functions in a named object literal (`const obj = { a() {}, b: () => {} }`): methods `obj.a`, `obj.b`; for
-   * `module.exports = { ... }` (qualified null) exported functions `a`, `b`.
-   */
-  const objectMembers = (objH: number, qualified: string | null): void => {
-    const exported = qualified === null;
-    for (const m of A.namedChildren(objH)) {
-      const t = A.type(m);
-      const ms = A.start(m);
-      if (t === 'method_definition') {
-        const nm = A.child(m, 'name');
-        if (nm < 0) continue;
-        const name = nameText(nm);
-        const mods = new Set<string>();
-        const sigStart = modifiersBefore(src, ms, A.start(nm), mods);
-        let kind: SymbolKind = exported ? 'function' : 'method';
-        if (!exported && mods.has('get')) kind = 'getter';
-        else if (!exported && mods.has('set')) kind = 'setter';
-        const flags = memberFlags(mods, false);
-        if (exported) flags.unshift('export');
-        symbol(m, name, kind, qualified, sigText(src, sigStart, headEnd(m)), docAt(ms), flags);
-        later({ start: ms, end: A.end(m), qualified: qualify(qualified, name, SEP), kind: 'fn' });
-      } else if (t === 'pair') {
-        const value = A.child(m, 'value');
-        if (value < 0) continue;
-        const vt = A.type(value);
-        if (vt === null || !FUNCTION_VALUES.has(vt)) continue;
-        const key = A.child(m, 'key');
-        if (key < 0) continue;
-        const name = nameText(key);
-        const flags: string[] = [];
-        if (exported) flags.push('export');
-        functionFlags(A.start(value), vt, flags);
-        const end = A.end(m);
-        const kind: SymbolKind = exported ? 'function' : 'method';
-        symbol(m, name, kind, qualified, sigText(src, ms, headEnd(value)), docAt(ms), flags);
-        later({ start: ms, end, qualified: qualify(qualified, name, SEP), kind: 'fn' });
-      }
-    }
-  };
-
-  /** Enum members, from the enum body. */
-  const enumMembers = (bodyH: number, qualified: string): void => {
-    for (const m of A.namedChildren(bodyH)) {
-      const t = A.type(m);
-      let nm = m;
-      if (t === 'enum_assignment') nm = A.child(m, 'name');
-      else if (t !== 'property_identifier' && t !== 'string' && t !== 'identifier') continue;
-      if (nm < 0) continue;
-      const ms = A.start(m);
-      const sig = sigText(src, ms, firstLineEnd(src, ms, A.end(m)));
-      symbol(m, nameText(nm), 'enum_member', qualified, sig, docAt(ms), null);
-    }
-  };
-
-  /** A function value exported as default, or otherwise named from outside (`export default () => {}`). */
-  const namedFunctionValue = (
+  /** A function value named from outside: bound by `export default`, an assignment, a declarator. */
+  private namedFunctionValue(
     h: number,
     name: string,
+    nameAt: number,
     kind: SymbolKind,
     scope: string | null,
     flags: string[],
     sigStart: number,
-    doc: string | null,
     rangeH: number,
     now: boolean,
-  ): void => {
-    functionFlags(A.start(h), A.type(h), flags);
-    symbol(rangeH, name, kind, scope, sigText(src, sigStart, headEnd(h)), doc, flags);
-    const qualified = qualify(scope, name, SEP);
-    const frame: Frame = { start: A.start(rangeH), end: A.end(rangeH), qualified, kind: 'fn' };
-    if (now) open(frame);
-    else later(frame);
-  };
+    owner: string | null,
+    doc?: { doc: string | null; start: number },
+    sigPrefix = '',
+  ): void {
+    const A = this.A;
+    this.functionFlags(A.start(h), A.type(h), flags);
+    const start = A.start(rangeH);
+    const end = A.end(rangeH);
+    const q = this.define(name, kind, scope, nameAt, start, end, sigPrefix + signature(this.src, sigStart, this.headEnd(h)), flags, doc);
+    const frame: JsFrame = { start, end, qualified: q, kind: 'fn', owner: owner ?? q, value: A.start(h) };
+    if (now) this.scopes.push(frame);
+    else this.scopes.later(frame);
+  }
 
-  // ---- module level: statements of the program and of namespace bodies (a work list, no recursion) ----
-
-  /** A namespace / module declaration at statement level. */
-  type Work = [number[], string | null][]; // statement lists still to visit, with their namespace
-  const namespaceSymbol = (
-    h: number,
-    scope: string | null,
-    ex: ExportInfo | undefined,
-    amb: AmbientInfo | undefined,
-    work: Work,
-  ): void => {
-    const nm = A.child(h, 'name');
+  private typeDeclaration(i: number, start: number, type: string, scope: string | null): void {
+    const { A, src } = this;
+    const nm = A.child(i, 'name');
     if (nm < 0) return;
-    const name = nameText(nm);
-    const body = A.child(h, 'body');
-    const start = A.start(h);
-    const end = A.end(h);
+    const name = this.nameText(nm);
+    const amb = this.ambientAt.get(start);
+    const ex = this.exportsAt.get(start) ?? amb?.exported;
     const flags: string[] = [];
-    exportFlags(ex, flags);
+    this.exportFlags(ex, flags);
     if (amb) flags.push('declare');
-    const anchor = ex?.h ?? amb?.h ?? h;
-    const sig = sigText(src, start, body >= 0 ? A.start(body) : end);
-    symbol(h, name, 'namespace', scope, sig, docAt(A.start(anchor)), flags);
-    const qualified = qualify(scope, name, SEP);
-    later({ start, end, qualified, kind: 'ns' });
-    if (body >= 0) work.push([A.namedChildren(body), qualified]);
-  };
-
-  const moduleLevel = (): void => {
-    const work: Work = [[A.rootChildren(), null]];
-    while (work.length) {
-      const [stmts, scope] = work.pop()!;
-      for (const h of stmts) {
-        const start = A.start(h);
-        moduleStatements.add(start);
-        const t = A.type(h);
-        switch (t) {
-          case 'import_statement':
-            importRefs(h, scope);
-            break;
-          case 'export_statement':
-            exportStatement(h, start, scope, work);
-            break;
-          case 'ambient_declaration':
-            ambient(h, start, scope, undefined, work);
-            break;
-          case 'expression_statement':
-            // `namespace X {}` is wrapped in an expression statement
-            NAMESPACE_HEAD.lastIndex = start;
-            if (NAMESPACE_HEAD.test(src)) {
-              const ns = A.lastNamedChild(h);
-              const nt = ns >= 0 ? A.type(ns) : null;
-              if (nt === 'internal_module' || nt === 'module') namespaceSymbol(ns, scope, undefined, undefined, work);
-            }
-            break;
-          case 'internal_module':
-          case 'module':
-            namespaceSymbol(h, scope, undefined, undefined, work);
-            break;
-          case 'function_signature':
-            signatureSymbol(h, start, scope, undefined, undefined);
-            break;
-        }
-      }
-    }
-  };
-
-  /** `function f(a: string): void;` (an overload, or inside `declare`). */
-  const signatureSymbol = (
-    h: number,
-    start: number,
-    scope: string | null,
-    ex: ExportInfo | undefined,
-    amb: AmbientInfo | undefined,
-  ): void => {
-    const head = functionHead(h, start, 'function_signature', ex, amb);
-    if (!head) return;
-    const { name, flags } = head;
-    const anchor = ex?.h ?? amb?.h ?? h;
-    symbol(h, name, 'function', scope, sigText(src, start, A.end(h)), docAt(A.start(anchor)), flags);
-  };
-
-  const importRefs = (h: number, scope: string | null): void => {
-    const source = A.child(h, 'source');
-    const mod = source >= 0 ? unquote(src.slice(A.start(source), A.end(source))) : '';
-    let any = false;
-    for (const c of A.namedChildren(h)) {
-      const t = A.type(c);
-      if (t === 'import_clause') {
-        for (const part of A.namedChildren(c)) {
-          const pt = A.type(part);
-          if (pt === 'identifier') {
-            refAt(part, 'import', nameText(part), scope, mod);
-            any = true;
-          } else if (pt === 'namespace_import') {
-            refAt(part, 'import', '*', scope, mod);
-            any = true;
-          } else if (pt === 'named_imports') {
-            for (const spec of A.namedChildren(part)) {
-              if (A.type(spec) !== 'import_specifier') continue;
-              const nm = A.child(spec, 'name');
-              if (nm >= 0) {
-                refAt(spec, 'import', nameText(nm), scope, mod);
-                any = true;
-              }
-            }
-          }
-        }
-      } else if (t === 'import_require_clause') {
-        // `import fs = require('fs')`
-        const req = A.child(c, 'source');
-        const m = req >= 0 ? unquote(src.slice(A.start(req), A.end(req))) : mod;
-        refAt(c, 'import', m, scope, m);
-        any = true;
-      }
-    }
-    if (!any && source >= 0) refAt(h, 'import', mod, scope, mod); // side effect only: `import './x'`
-  };
-
-  const exportStatement = (h: number, start: number, scope: string | null, work: Work): void => {
-    const source = A.child(h, 'source');
-    if (source >= 0) {
-      // re-exports import from the other module
-      const mod = unquote(src.slice(A.start(source), A.end(source)));
-      let any = false;
-      for (const c of A.namedChildren(h)) {
-        const t = A.type(c);
-        if (t === 'export_clause') {
-          for (const spec of A.namedChildren(c)) {
-            if (A.type(spec) !== 'export_specifier') continue;
-            const nm = A.child(spec, 'name');
-            if (nm >= 0) {
-              refAt(spec, 'import', nameText(nm), scope, mod);
-              any = true;
-            }
-          }
-        } else if (t === 'namespace_export') {
-          refAt(c, 'import', '*', scope, mod);
-          any = true;
-        }
-      }
-      if (!any) refAt(h, 'import', '*', scope, mod); // `export * from './m'`
+    const textStart = A.start(ex?.h ?? amb?.h ?? i);
+    const end = A.end(i);
+    if (type === 'type_alias_declaration') {
+      const value = A.child(i, 'value');
+      const objectType = value >= 0 && A.type(value) === 'object_type';
+      // `type Props = { ... }`: the header stops at the object type, whose members are its properties
+      const q = this.define(name, 'type', scope, A.start(nm), textStart, end, signature(src, start, objectType ? A.start(value) : end), flags);
+      if (objectType) this.typeMembers(value, q);
       return;
     }
-    let decl = A.child(h, 'declaration');
-    if (decl < 0) decl = A.child(h, 'value');
-    if (decl < 0) return;
-    const ds = A.start(decl);
-    const info: ExportInfo = { h, isDefault: EXPORT_DEFAULT.test(src.slice(start, ds)) };
-    exportsAt.set(ds, info);
-    const dt = A.type(decl);
-    if (dt === 'ambient_declaration') ambient(decl, ds, scope, info, work);
-    else if (dt === 'internal_module' || dt === 'module') namespaceSymbol(decl, scope, info, undefined, work);
-    else if (dt === 'function_signature') signatureSymbol(decl, ds, scope, info, undefined);
-    else if (info.isDefault) {
-      const doc = docAt(start);
-      if (dt !== null && FUNCTION_VALUES.has(dt)) {
-        // `export default function () {}` / `export default () => {}`
-        const nm = dt === 'arrow_function' ? -1 : A.child(decl, 'name');
-        const name = nm >= 0 ? nameText(nm) : 'default';
-        namedFunctionValue(decl, name, 'function', scope, ['export', 'default'], ds, doc, decl, false);
-      } else if (dt === 'class') {
-        // `export default class {}`
-        const nm = A.child(decl, 'name');
-        const name = nm >= 0 ? nameText(nm) : 'default';
-        classSymbol(decl, name, scope, ['export', 'default'], ds, doc, decl, false);
-      } else if (dt === 'object') {
-        // `export default { ... }` (a Vue component, a config): members scoped to `default`
-        objectMembers(decl, qualify(scope, 'default', SEP));
-      }
-    }
-  };
-
-  const ambient = (h: number, start: number, scope: string | null, ex: ExportInfo | undefined, work: Work): void => {
-    DECLARE.lastIndex = start;
-    if (!DECLARE.exec(src)) return;
-    const ds = DECLARE.lastIndex;
-    GLOBAL_BLOCK.lastIndex = ds;
-    if (GLOBAL_BLOCK.exec(src)) {
-      const anchor = ex?.h ?? h;
-      symbol(h, 'global', 'namespace', scope, 'declare global', docAt(A.start(anchor)), ['declare']);
-      const qualified = qualify(scope, 'global', SEP);
-      later({ start, end: A.end(h), qualified, kind: 'ns' });
-      const body = A.lastNamedChild(h);
-      if (body >= 0) work.push([A.namedChildren(body), qualified]);
-      return;
-    }
-    const info: AmbientInfo = { h, exported: ex };
-    ambientAt.set(ds, info);
-    const inner = A.lastNamedChild(h);
-    if (inner < 0 || A.start(inner) !== ds) return;
-    const it = A.type(inner);
-    if (it === 'internal_module' || it === 'module') namespaceSymbol(inner, scope, ex, info, work);
-    else if (it === 'function_signature') signatureSymbol(inner, ds, scope, ex, info);
-  };
-
-  moduleLevel();
-
-  // ---- the walk over the listed nodes ----
-  for (let i = 0; i < count; i++) {
-    const type = A.type(i);
-    if (type === null) continue;
-    const start = A.start(i);
-    const frame = enter(start);
-    const scope = frame.qualified;
-
-    switch (type) {
-      case 'ERROR':
-        errorEnds.push(A.end(i));
-        break;
-
-      case 'class':
-      case 'function_expression': {
-        // only in files with errors: a declaration the parser could keep only as an expression
-        while (errorEnds.length && errorEnds[errorEnds.length - 1] <= start) errorEnds.pop();
-        if (!errorEnds.length) break;
-        const nm = A.child(i, 'name');
-        if (nm < 0) break;
-        const name = nameText(nm);
-        if (type === 'class') classSymbol(i, name, scope, [], start, docAt(start));
-        else namedFunctionValue(i, name, 'function', scope, [], start, docAt(start), i, true);
-        break;
-      }
-
-      case 'call_expression': {
-        const nextStart = i + 1 < count ? A.start(i + 1) : -1;
-        let callee: string | null = null;
-        let name = '';
-        let plain = false;
-        let identifierOnly = false;
-        let isImport = false;
-        if (nextStart !== start) {
-          // A plain callee read from the text. (A listed node starting here would mean the callee itself starts
-          // with a call, `new` or a function, so the text alone is not the callee.)
-          if (scanCallee(src, start) || scanCalleeUnicode(src, start)) {
-            callee = src.slice(start, calleeEnd);
-            name = src.slice(nameStart, nameEnd);
-            if (name === 'function' || name === 'class' || name === 'new') callee = null; // `function(){}.call()`
-            else {
-              plain = !calleeBlank;
-              identifierOnly = nameStart === start;
-              isImport = identifierOnly && name === 'import';
-            }
-          }
-        } else if (A.type(i + 1) !== null) {
-          // `a.b(c).d()`, `new Foo().bar()`: the listed node that starts here, then a plain `.d`
-          const innerEnd = A.end(i + 1);
-          let q = innerEnd;
-          while (isSpace(src.charCodeAt(q))) q++;
-          const c0 = src.charCodeAt(q);
-          if (
-            (c0 === 46 /* . */ || c0 === 63 /* ? */ || c0 === 33 /* ! */) &&
-            (scanCallee(src, innerEnd) || scanCalleeUnicode(src, innerEnd))
-          ) {
-            callee = src.slice(start, calleeEnd);
-            name = src.slice(nameStart, nameEnd);
-          }
-        }
-        if (callee === null) {
-          const fn = A.child(i, 'function');
-          if (fn < 0) break;
-          const ft = A.type(fn);
-          callee = src.slice(A.start(fn), A.end(fn));
-          if (ft === 'await_expression') callee = callee.replace(/^await\s+/, '');
-          identifierOnly = ft === 'identifier';
-          isImport = ft === 'import';
-          const n = calleeName(fn);
-          if (n === null) break;
-          name = n;
-        }
-        const line = A.row(i) + 1;
-        const col = A.col(i);
-        if ((identifierOnly && name === 'require') || isImport) {
-          let a = start + callee.length;
-          while (isSpace(src.charCodeAt(a))) a++;
-          STRING_ARG.lastIndex = a;
-          const m = STRING_ARG.exec(src);
-          if (m) {
-            const mod = m[1] ?? m[2] ?? m[3] ?? '';
-            ref(line, col, 'import', mod, scope, mod, false);
-            break;
-          }
-        }
-        ref(line, col, 'call', name, scope, callee, plain);
-        break;
-      }
-
-      case 'new_expression': {
-        const line = A.row(i) + 1;
-        const col = A.col(i);
-        let cs = start + 3;
-        while (isSpace(src.charCodeAt(cs))) cs++;
-        const nextStart = i + 1 < count ? A.start(i + 1) : -1;
-        const plainCallee = cs > start + 3 && nextStart !== cs && (scanCallee(src, cs) || scanCalleeUnicode(src, cs));
-        if (plainCallee && src.charCodeAt(calleeEnd) !== 96 /* tagged template: the callee is a call */) {
-          const text = src.slice(cs, calleeEnd);
-          if (!text.includes('?')) {
-            ref(line, col, 'call', src.slice(nameStart, nameEnd), scope, text, !calleeBlank);
-            break;
-          }
-        }
-        const ctor = A.child(i, 'constructor');
-        if (ctor < 0) break;
-        const name = calleeName(ctor);
-        if (name !== null) ref(line, col, 'call', name, scope, src.slice(A.start(ctor), A.end(ctor)), false);
-        break;
-      }
-
-      case 'function_declaration':
-      case 'generator_function_declaration': {
-        const amb = ambientAt.get(start);
-        const ex = exportsAt.get(start) ?? amb?.exported;
-        const head = functionHead(i, start, type, ex, amb);
-        if (!head) break;
-        const { name, flags } = head;
-        const end = A.end(i);
-        const anchor = ex?.h ?? amb?.h ?? i;
-        symbol(i, name, 'function', scope, sigText(src, start, headEnd(i)), docAt(A.start(anchor)), flags);
-        open({ start, end, qualified: qualify(scope, name, SEP), kind: 'fn' });
-        break;
-      }
-
-      case 'class_declaration':
-      case 'abstract_class_declaration': {
-        const nm = A.child(i, 'name');
-        if (nm < 0) break;
-        const amb = ambientAt.get(start);
-        const ex = exportsAt.get(start) ?? amb?.exported;
-        const flags: string[] = [];
-        exportFlags(ex, flags);
-        if (amb) flags.push('declare');
-        const mods = new Set<string>();
-        const sigStart = modifiersBefore(src, start, A.start(nm), mods);
-        if (mods.has('abstract') || type === 'abstract_class_declaration') flags.push('abstract');
-        // decorators sit in the class node, or in front of `export` in the export statement
-        if ((sigStart > start && src.charCodeAt(start) === 64) || (ex && src.charCodeAt(A.start(ex.h)) === 64)) {
-          flags.push('decorated');
-        }
-        const anchor = ex?.h ?? amb?.h ?? i;
-        classSymbol(i, nameText(nm), scope, flags, sigStart, docAt(A.start(anchor)));
-        break;
-      }
-
-      case 'interface_declaration':
-      case 'type_alias_declaration':
-      case 'enum_declaration': {
-        const nm = A.child(i, 'name');
-        if (nm < 0) break;
-        const name = nameText(nm);
-        const amb = ambientAt.get(start);
-        const ex = exportsAt.get(start) ?? amb?.exported;
-        const flags: string[] = [];
-        exportFlags(ex, flags);
-        if (amb) flags.push('declare');
-        const qualified = qualify(scope, name, SEP);
-        const anchor = ex?.h ?? amb?.h ?? i;
-        const doc = docAt(A.start(anchor));
-        if (type === 'type_alias_declaration') {
-          const value = A.child(i, 'value');
-          const objectType = value >= 0 && A.type(value) === 'object_type';
-          // `type Props = { ... }`: the header stops at the object type, whose members are its properties
-          symbol(i, name, 'type', scope, sigText(src, start, objectType ? A.start(value) : A.end(i)), doc, flags);
-          if (objectType) typeMembers(value, qualified);
-          break;
-        }
-        const body = A.child(i, 'body');
-        const end = A.end(i);
-        const sig = sigText(src, start, body >= 0 ? A.start(body) : end);
-        if (type === 'interface_declaration') {
-          symbol(i, name, 'interface', scope, sig, doc, flags);
-          if (body >= 0) typeMembers(body, qualified);
-        } else {
-          if (startsWithWord(src, start, 'const')) flags.push('const');
-          symbol(i, name, 'enum', scope, sig, doc, flags);
-          if (body >= 0) enumMembers(body, qualified);
-          open({ start, end, qualified, kind: 'member' }); // member initializers
-        }
-        break;
-      }
-
-      case 'variable_declarator': {
-        const nameEnd_ = identEnd(src, start);
-        if (nameEnd_ < 0) break; // destructuring: nothing is named here
-        const name = src.slice(start, nameEnd_);
-        const atModuleLevel = frame.kind === 'ns';
-        // Where the value starts: from the text for `name = value`; `name: T = value` asks the tree.
-        let valueStart = -1;
-        let value = -1;
-        let q = start + name.length;
-        while (isSpace(src.charCodeAt(q))) q++;
-        const eq = src.charCodeAt(q) === 61 /* = */ && src.charCodeAt(q + 1) !== 61 && src.charCodeAt(q + 1) !== 62;
-        if (eq) {
-          q++;
-          while (isSpace(src.charCodeAt(q))) q++;
-          valueStart = q;
-        } else {
-          const c = src.charCodeAt(start + name.length);
-          if (c === 58 /* : */ || c === 33 /* ! */) {
-            value = A.child(i, 'value');
-            if (value >= 0) valueStart = A.start(value);
-          }
-        }
-        // Is the value a function or class? Only values that can start one are looked up.
-        let valueType: string | null = value >= 0 ? A.type(value) : null;
-        if (valueStart >= 0 && value < 0) {
-          const c = src.charCodeAt(valueStart);
-          let candidate = false;
-          if (c === 40 /* ( */ || c === 60 /* < */) candidate = true;
-          else if (c === 102 /* f */) candidate = startsWithWord(src, valueStart, 'function');
-          else if (c === 97 /* a */) candidate = startsWithWord(src, valueStart, 'async');
-          else if (c === 99 /* c */) candidate = startsWithWord(src, valueStart, 'class');
-          if (!candidate) {
-            // `x => ...`
-            let e = identEnd(src, valueStart);
-            if (e > 0) {
-              while (isSpace(src.charCodeAt(e))) e++;
-              candidate = src.charCodeAt(e) === 61 && src.charCodeAt(e + 1) === 62;
-            }
-          }
-          if (candidate) {
-            value = A.child(i, 'value');
-            valueType = value >= 0 ? A.type(value) : null;
-          }
-        }
-        const isFunction = valueType !== null && FUNCTION_VALUES.has(valueType);
-        const isClass = valueType === 'class';
-        if (!isFunction && !isClass && !atModuleLevel) break; // a local variable
-        // The declaration: its keyword is right before the first declarator; otherwise ask the tree.
-        let decl = -1;
-        let declStart = keywordBefore(src, start);
-        let kw: string;
-        if (declStart >= 0) kw = src.slice(declStart, start).trimEnd();
-        else {
-          decl = A.parent(i);
-          if (decl < 0) break;
-          declStart = A.start(decl);
-          KEYWORD.lastIndex = declStart;
-          kw = KEYWORD.exec(src)?.[1] ?? 'var';
-        }
-        kw = kw.replace(/\s+/, ' ');
-        const amb = ambientAt.get(declStart);
-        const ex = exportsAt.get(declStart) ?? amb?.exported;
-        const topLevel = atModuleLevel && (ex !== undefined || amb !== undefined || moduleStatements.has(declStart));
-        if (!isFunction && !isClass && !topLevel) break; // `for (let i = 0; ...)`, a block, a callback's local
-        const flags: string[] = [];
-        exportFlags(ex, flags);
-        if (amb) flags.push('declare');
-        // the doc sits above the declaration (`/** d */ export const a = 1, b = 2`), for every declarator in it
-        const doc = docAt(ex ? A.start(ex.h) : amb ? A.start(amb.h) : declStart);
-        if (isClass) {
-          classSymbol(value, name, scope, flags, start, doc, i, true, `${kw} `);
-          break;
-        }
-        if (isFunction) {
-          functionFlags(valueStart, valueType, flags);
-          symbol(i, name, 'function', scope, `${kw} ${sigText(src, start, headEnd(value))}`, doc, flags);
-          open({ start, end: A.end(i), qualified: qualify(scope, name, SEP), kind: 'fn' });
-          break;
-        }
-        const end = A.end(i);
-        const kind: SymbolKind = kw === 'let' || kw === 'var' ? 'variable' : 'constant';
-        symbol(i, name, kind, scope, `${kw} ${sigText(src, start, firstLineEnd(src, start, end))}`, doc, flags);
-        if (valueStart >= 0 && src.charCodeAt(valueStart) === 123 /* { */) {
-          // `const obj = { a() {}, b: () => {} }`: its functions are members `obj.a`, `obj.b`
-          if (value < 0) value = A.child(i, 'value');
-          if (value >= 0 && A.type(value) === 'object') objectMembers(value, qualify(scope, name, SEP));
-        }
-        break;
-      }
-
-      case 'assignment_expression': {
-        // Most assignments are `this.x = ...` or `x = ...`: rule those out before any regex.
-        const idEnd = identEnd(src, start);
-        if (idEnd < 0) break;
-        let q = idEnd;
-        while (isSpace(src.charCodeAt(q))) q++;
-        if (src.charCodeAt(q) !== 46 /* . */) break;
-        const c0 = src.charCodeAt(start);
-        let exportsTarget = false;
-        let m: RegExpExecArray | null = null;
-        if ((c0 === 109 /* m */ || c0 === 101) /* e */ && (startsWithWord(src, start, 'exports') || startsWithWord(src, start, 'module'))) {
-          CJS.lastIndex = start;
-          m = CJS.exec(src);
-          exportsTarget = m !== null;
-        }
-        let r = q + 1;
-        while (isSpace(src.charCodeAt(r))) r++;
-        if (!m && startsWithWord(src, r, 'prototype')) {
-          PROTO.lastIndex = start;
-          m = PROTO.exec(src);
-        }
-        if (!m) break;
-        const rhs = A.child(i, 'right');
-        if (rhs < 0) break;
-        const rt = A.type(rhs);
-        if (rt === 'object') {
-          // `module.exports = { ... }` / `Foo.prototype = { ... }`
-          if (!m[2]) objectMembers(rhs, exportsTarget ? null : m[1]);
-          break;
-        }
-        const isFn = rt !== null && FUNCTION_VALUES.has(rt);
-        if (!isFn && rt !== 'class') break;
-        let name: string;
-        let symScope: string | null;
-        let kind: SymbolKind;
-        const flags: string[] = [];
-        if (exportsTarget) {
-          symScope = null;
-          if (m[2]) name = m[2];
-          else {
-            // `module.exports = function name() {}` / `= class Name {}`: the value's own name, else `default`
-            const nm = A.child(rhs, 'name');
-            name = nm >= 0 ? nameText(nm) : 'default';
-          }
-          flags.push('export');
-          if (name === 'default') flags.push('default');
-          kind = isFn ? 'function' : 'class';
-        } else {
-          if (!m[2]) break; // `Foo.prototype = fn` defines no method
-          name = m[2];
-          symScope = m[1];
-          kind = isFn ? 'method' : 'class';
-        }
-        const doc = docAt(start);
-        if (isFn) namedFunctionValue(rhs, name, kind, symScope, flags, start, doc, i, true);
-        else classSymbol(rhs, name, symScope, flags, start, doc, i);
-        break;
-      }
+    const body = A.child(i, 'body');
+    const sig = signature(src, start, body >= 0 ? A.start(body) : end);
+    if (type === 'interface_declaration') {
+      const q = this.define(name, 'interface', scope, A.start(nm), textStart, end, sig, flags);
+      if (body >= 0) this.typeMembers(body, q);
+    } else {
+      if (startsWithWord(src, start, 'const')) flags.push('const');
+      const q = this.define(name, 'enum', scope, A.start(nm), textStart, end, sig, flags);
+      if (body >= 0) this.enumMembers(body, q);
+      this.scopes.push({ start, end, qualified: q, kind: 'member', owner: q }); // member initializers
     }
   }
 
-  return { symbols, refs };
+  /** `const f = () => {}`, `let C = class {}`, module-level `const X = …`; `const { a } = require('m')`. */
+  private variableDeclarator(i: number, start: number, frame: JsFrame): void {
+    const { A, src } = this;
+    if (src.charCodeAt(start) === 123 /* { */) {
+      this.destructuredRequire(i, start, frame.qualified);
+      return;
+    }
+    const nameEnd = identEnd(src, start);
+    if (nameEnd < 0) return; // an array pattern: nothing is named here
+    const name = src.slice(start, nameEnd);
+    const atModuleLevel = frame.kind === 'ns';
+    // Where the value starts: from the text for `name = value`; `name: T = value` asks the tree.
+    let valueStart = -1;
+    let value = -1;
+    const q = skipSpace(src, nameEnd);
+    if (src.charCodeAt(q) === 61 /* = */ && src.charCodeAt(q + 1) !== 61 && src.charCodeAt(q + 1) !== 62) {
+      valueStart = skipSpace(src, q + 1);
+    } else {
+      const c = src.charCodeAt(nameEnd);
+      if (c === 58 /* : */ || c === 33 /* ! */) {
+        value = A.child(i, 'value');
+        if (value >= 0) valueStart = A.start(value);
+      }
+    }
+    // Is the value a function or class? Only values that can start one are looked up.
+    let valueType: string | null = value >= 0 ? A.type(value) : null;
+    if (valueStart >= 0 && value < 0 && mayBeFunctionOrClass(src, valueStart)) {
+      value = A.child(i, 'value');
+      valueType = value >= 0 ? A.type(value) : null;
+    }
+    const isFunction = valueType !== null && FUNCTION_VALUES.has(valueType);
+    const isClass = valueType === 'class';
+    if (!isFunction && !isClass && !atModuleLevel) {
+      // a local variable: only an object literal holding functions defines something (its methods)
+      if (frame.kind === 'fn' && valueStart >= 0 && src.charCodeAt(valueStart) === 123 /* { */) this.localObject(i, start, name, frame.qualified);
+      return;
+    }
+    // The declaration: its keyword is right before the first declarator; otherwise ask the tree.
+    let declStart = keywordBefore(src, start);
+    const first = declStart >= 0;
+    let kw: string;
+    if (first) kw = src.slice(declStart, start).trimEnd();
+    else {
+      const decl = A.parent(i);
+      if (decl < 0) return;
+      declStart = A.start(decl);
+      KEYWORD.lastIndex = declStart;
+      kw = KEYWORD.exec(src)?.[1] ?? 'var';
+    }
+    kw = kw.replace(/\s+/, ' ');
+    const amb = this.ambientAt.get(declStart);
+    const ex = this.exportsAt.get(declStart) ?? amb?.exported;
+    const topLevel = atModuleLevel && (ex !== undefined || amb !== undefined || this.moduleStatements.has(declStart));
+    if (!isFunction && !isClass && !topLevel) return; // `for (let i = 0; ...)`, a block, a callback's local
+    const flags: string[] = [];
+    this.exportFlags(ex, flags);
+    if (amb) flags.push('declare');
+    // the doc sits above the declaration (`/** d */ export const a = 1, b = 2`), for every declarator in it; the
+    // range of the first declarator starts there too
+    const textStart = ex ? A.start(ex.h) : amb ? A.start(amb.h) : declStart;
+    const doc = this.docAt(textStart);
+    if (!first) doc.start = start;
+    if (isClass) {
+      this.classSymbol(value, name, start, frame.qualified, flags, start, textStart, i, true, `${kw} `, doc);
+      return;
+    }
+    if (isFunction) {
+      const owner = valueType === 'arrow_function' ? frame.owner : null;
+      this.namedFunctionValue(value, name, start, 'function', frame.qualified, flags, start, i, true, owner, doc, `${kw} `);
+      return;
+    }
+    const end = A.end(i);
+    const kind: SymbolKind = kw === 'let' || kw === 'var' ? 'variable' : 'constant';
+    const qn = this.define(name, kind, frame.qualified, start, textStart, end, `${kw} ${signature(src, start, firstLineEnd(src, start, end))}`, flags, doc);
+    if (valueStart >= 0 && src.charCodeAt(valueStart) === 123 /* { */) {
+      // `const obj = { a() {}, b: () => {} }`: its functions are members `obj.a`, `obj.b`
+      if (value < 0) value = A.child(i, 'value');
+      // (`{…} satisfies Api`, `{…} as const`)
+      while (value >= 0 && (A.type(value) === 'satisfies_expression' || A.type(value) === 'as_expression')) value = A.namedChildren(value)[0] ?? -1;
+      if (value >= 0 && A.type(value) === 'object') this.objectMembers(value, qn, false);
+    }
+  }
 
-  /** Last identifier of a callee that is not a plain dotted chain; unwraps a bounded number of times. */
-  function calleeName(fn: number): string | null {
+  /** `const methods = { blob() {…}, json: () => … }` inside a function: the object and its functions, scoped there. */
+  private localObject(i: number, start: number, name: string, scope: string | null): void {
+    const { A, src } = this;
+    let value = A.child(i, 'value');
+    while (value >= 0 && (A.type(value) === 'satisfies_expression' || A.type(value) === 'as_expression')) value = A.namedChildren(value)[0] ?? -1;
+    if (value < 0 || A.type(value) !== 'object') return;
+    const end = A.end(value);
+    // most local objects are data: rule them out from the text before listing their members
+    if (!MAY_HOLD_FUNCTIONS.test(src.slice(A.start(value), end))) return;
+    const holdsFunction = A.namedChildren(value).some((m) => {
+      const t = A.type(m);
+      if (t === 'method_definition') return true;
+      if (t !== 'pair') return false;
+      const v = A.child(m, 'value');
+      const vt = v >= 0 ? A.type(v) : null;
+      return vt === 'class' || (vt !== null && FUNCTION_VALUES.has(vt));
+    });
+    if (!holdsFunction) return;
+    const declStart = keywordBefore(src, start);
+    const kw = declStart >= 0 ? src.slice(declStart, start).trim().replace(/\s+/, ' ') : 'const';
+    const kind: SymbolKind = kw === 'const' ? 'constant' : 'variable';
+    const q = this.define(name, kind, scope, start, declStart >= 0 ? declStart : start, A.end(i), `${kw} ${signature(src, start, firstLineEnd(src, start, end))}`, null);
+    this.objectMembers(value, q, false);
+  }
+
+  /** `const { a, b: c } = require('m')`: import refs `a` and `b` from 'm' (the call then records nothing). */
+  private destructuredRequire(i: number, start: number, scope: string | null): void {
+    const { A, src } = this;
+    const value = A.child(i, 'value');
+    if (value < 0) return;
+    const vs = A.start(value);
+    if (!startsWithWord(src, vs, 'require')) return;
+    STRING_ARG.lastIndex = skipSpace(src, vs + 7);
+    const m = STRING_ARG.exec(src);
+    if (!m) return;
+    const module = unquote(m[1]);
+    const pattern = A.child(i, 'name');
+    if (pattern < 0 || A.type(pattern) !== 'object_pattern' || A.start(pattern) !== start) return;
+    let any = false;
+    for (const p of A.namedChildren(pattern)) {
+      const t = A.type(p);
+      let key = -1;
+      if (t === 'shorthand_property_identifier_pattern') key = p;
+      else if (t === 'pair_pattern') key = A.child(p, 'key');
+      else if (t === 'object_assignment_pattern') key = A.child(p, 'left');
+      if (key < 0) continue;
+      this.sink.ref('import', this.nameText(key), this.nameAt(key), scope, src.slice(A.start(p), A.end(p)), module);
+      any = true;
+    }
+    if (any) this.requireDone.add(vs);
+  }
+
+  /**
+   * Assignments that define something: `a.b = function…`, `Foo.prototype.bar = …`, `this.x = function…`,
+   * `exports.x = …`, `module.exports = …`, `a.b = { … }`, and `x = function…` / `x = class…` at module level.
+   */
+  private assignment(i: number, start: number, frame: JsFrame): void {
+    const { A, src } = this;
+    // most assignments are `x = …` or `this.x = …` with a plain value: rule those out before reading more
+    const e = identEnd(src, start);
+    if (e < 0) return;
+    if (src.charCodeAt(skipSpace(src, e)) !== 46 /* . */) {
+      this.plainAssignment(i, start, e, frame);
+      return;
+    }
+    if (frame.owner === null && e - start === 4 && src.startsWith('this', start)) return;
+    const t = memberTarget(src, start);
+    if (!t) return;
+    const { names, at, value } = t;
+    const n = names.length;
+    let scope: string | null;
+    let exported = false;
+    let proto = false;
+    if (names[0] === 'module' && names[1] === 'exports') {
+      if (n === 2) return this.moduleExports(i, start);
+      exported = n === 3;
+      scope = exported ? null : names.slice(2, -1).join('.');
+    } else if (names[0] === 'exports') {
+      exported = n === 2;
+      scope = exported ? null : names.slice(1, -1).join('.');
+    } else if (names[0] === 'this') {
+      if (frame.owner === null) return;
+      scope = [frame.owner, ...names.slice(1, -1)].join('.');
+    } else {
+      const k = names.indexOf('prototype');
+      if (k === n - 1) {
+        // `Foo.prototype = { ... }`: its functions are methods of Foo
+        if (src.charCodeAt(value) !== 123) return;
+        const rhs = A.child(i, 'right');
+        if (rhs >= 0 && A.type(rhs) === 'object') this.objectMembers(rhs, names.slice(0, -1).join('.'), false);
+        return;
+      }
+      proto = k > 0;
+      scope = names.slice(0, -1).filter((s) => s !== 'prototype').join('.');
+    }
+    // Only what can define something is looked up in the tree: functions, classes and objects anywhere; any value
+    // of an export or a prototype member.
+    const isObject = src.charCodeAt(value) === 123 && names[0] !== 'this'; // `this.state = {}` is state, not a definition
+    if (!exported && !proto && !isObject && !mayBeFunctionOrClass(src, value)) return;
+    const rhs = A.child(i, 'right');
+    if (rhs < 0) return;
+    const rt = A.type(rhs);
+    const name = names[n - 1];
+    const nameAt = at[n - 1];
+    const flags: string[] = exported ? ['export'] : [];
+    if (rt !== null && FUNCTION_VALUES.has(rt)) {
+      const kind: SymbolKind = exported || scope === null ? 'function' : 'method';
+      this.namedFunctionValue(rhs, name, nameAt, kind, scope, flags, start, i, true, kind === 'method' ? scope : null);
+      return;
+    }
+    if (rt === 'class') {
+      this.classSymbol(rhs, name, nameAt, scope, flags, start, start, i);
+      return;
+    }
+    const end = A.end(i);
+    const sig = signature(src, start, firstLineEnd(src, start, end));
+    if (rt === 'object') {
+      const q = this.define(name, exported ? 'variable' : 'property', scope, nameAt, start, end, sig, flags);
+      this.objectMembers(rhs, q, false);
+      return;
+    }
+    // `exports.x = y`, `exports.x = void 0`, `exports.x = require('./x')` re-export or predeclare; they define nothing
+    if (exported && (rt === 'identifier' || rt === 'member_expression' || rt === 'unary_expression' || rt === 'assignment_expression' || rt === 'undefined')) return;
+    if (exported && rt === 'call_expression' && startsWithWord(src, A.start(rhs), 'require')) return;
+    if (exported || proto) this.define(name, exported ? 'variable' : 'property', scope, nameAt, start, end, sig, flags);
+  }
+
+  /** `module.exports = function name() {}` / `= class {}` / `= { ... }`. */
+  private moduleExports(i: number, start: number): void {
+    const A = this.A;
+    const rhs = A.child(i, 'right');
+    if (rhs < 0) return;
+    const rt = A.type(rhs);
+    if (rt === 'object') {
+      this.objectMembers(rhs, null, true);
+      return;
+    }
+    const isFn = rt !== null && FUNCTION_VALUES.has(rt);
+    if (!isFn && rt !== 'class') return;
+    // the value's own name, else `default`
+    const nm = A.child(rhs, 'name');
+    const name = nm >= 0 ? this.nameText(nm) : 'default';
+    const nameAt = nm >= 0 ? A.start(nm) : start;
+    const flags = name === 'default' ? ['export', 'default'] : ['export'];
+    if (isFn) this.namedFunctionValue(rhs, name, nameAt, 'function', null, flags, start, i, true, null);
+    else this.classSymbol(rhs, name, nameAt, null, flags, start, start, i);
+  }
+
+  /** `x = function () {}` / `x = class {}` at module level. */
+  private plainAssignment(i: number, start: number, e: number, frame: JsFrame): void {
+    if (frame.kind !== 'ns') return;
+    const { A, src } = this;
+    const p = skipSpace(src, e);
+    if (src.charCodeAt(p) !== 61 || src.charCodeAt(p + 1) === 61 || src.charCodeAt(p + 1) === 62) return;
+    if (!mayBeFunctionOrClass(src, skipSpace(src, p + 1))) return;
+    const rhs = A.child(i, 'right');
+    const rt = rhs >= 0 ? A.type(rhs) : null;
+    const name = src.slice(start, e);
+    if (rt !== null && FUNCTION_VALUES.has(rt)) this.namedFunctionValue(rhs, name, start, 'function', frame.qualified, [], start, i, true, null);
+    else if (rt === 'class') this.classSymbol(rhs, name, start, frame.qualified, [], start, start, i);
+  }
+
+  /**
+   * A function or class expression met by the walk. Bound ones were handled by what binds them (their frame is open
+   * here). A named one defines its own name (`return function connect() {}`, `module.exports[code] = class
+   * NodeError {}`); in a broken file that also recovers a declaration the parser kept only as an expression.
+   */
+  private functionValue(i: number, start: number, type: string, frame: JsFrame): void {
+    if (frame.value === start) return;
+    const { A, src } = this;
+    // a name can only follow `class` / `function`: read it from the tree only when the text has one
+    if (type === 'function_expression') {
+      FUNCTION_HEAD.lastIndex = start;
+      if (!FUNCTION_HEAD.test(src)) return;
+    }
+    const nm = A.child(i, 'name');
+    if (nm < 0) return;
+    const name = this.nameText(nm);
+    if (type === 'class') this.classSymbol(i, name, A.start(nm), frame.qualified, [], start, start);
+    else this.namedFunctionValue(i, name, A.start(nm), 'function', frame.qualified, [], start, i, true, null);
+  }
+
+  /**
+   * Anonymous functions passed to a call at module level are scopes named after the call and its first string
+   * argument (`describe('suite')`, `app.get('/x')`, `arr.map`, `new Promise`): their locals are not module-level.
+   * (Inside a named definition, callbacks belong to it.)
+   */
+  private callbacks(i: number, callee: string, calleeEnd: number, scope: string | null, prefix = ''): void {
+    const { A, src } = this;
+    // most calls pass no function: rule them out from the text that follows before listing the arguments
+    if (!CALLBACK_HINT.test(src.slice(calleeEnd, calleeEnd + CALLBACK_WINDOW))) return;
+    const args = A.child(i, 'arguments');
+    if (args < 0) return;
+    let name: string | null = null;
+    for (const h of A.namedChildren(args)) {
+      const t = A.type(h);
+      if (t !== 'arrow_function' && t !== 'function_expression' && t !== 'generator_function') continue;
+      const fs = A.start(h);
+      FUNCTION_HEAD.lastIndex = fs;
+      if (t !== 'arrow_function' && FUNCTION_HEAD.test(src)) continue; // named: defines its own name
+      if (name === null) {
+        STRING_ARG.lastIndex = skipSpace(src, calleeEnd);
+        const m = STRING_ARG.exec(src);
+        const c = prefix + callee.replace(/\s+/g, '');
+        name = this.qualify(scope, collapse(m ? `${c}(${m[1]})` : c, CONTEXT_MAX));
+      }
+      this.scopes.later({ start: fs, end: A.end(h), qualified: name, kind: 'fn', owner: null, value: fs });
+    }
+  }
+
+  // ---- references ----
+
+  private call(i: number, start: number, frame: JsFrame): void {
+    const { A, src } = this;
+    const c = this.callee;
+    const scope = frame.qualified;
+    const nextStart = i + 1 < A.count ? A.start(i + 1) : -1;
+    let text: string | null = null; // the callee
+    let name = '';
+    let nameAt = -1;
+    let bare = false; // the callee is a bare name (`require`, `import`)
+    if (nextStart !== start) {
+      // A plain callee read from the text. (A listed node starting here would mean the callee itself starts with
+      // a call, `new` or a function, so the text alone is not the callee.)
+      if (scanCallee(src, start, c) || scanCalleeUnicode(src, start, c)) {
+        name = src.slice(c.nameStart, c.nameEnd);
+        if (name !== 'function' && name !== 'class' && name !== 'new') {
+          text = src.slice(start, c.end);
+          nameAt = c.nameStart;
+          bare = c.nameStart === start;
+        }
+      }
+    } else if (A.type(i + 1) !== null) {
+      // `a.b(c).d()`, `new Foo().bar()`: the listed node that starts here, then a plain `.d`
+      const innerEnd = A.end(i + 1);
+      const c0 = src.charCodeAt(skipSpace(src, innerEnd));
+      if ((c0 === 46 /* . */ || c0 === 63 /* ? */ || c0 === 33) /* ! */ && (scanCallee(src, innerEnd, c) || scanCalleeUnicode(src, innerEnd, c))) {
+        text = src.slice(start, c.end);
+        name = src.slice(c.nameStart, c.nameEnd);
+        nameAt = c.nameStart;
+      }
+    }
+    let calleeEnd = start + (text?.length ?? 0);
+    if (text === null) {
+      const fn = A.child(i, 'function');
+      if (fn < 0) return;
+      const ft = A.type(fn);
+      calleeEnd = A.end(fn);
+      text = src.slice(A.start(fn), calleeEnd);
+      if (ft === 'await_expression') text = text.replace(/^await\s+/, '');
+      const nm = this.calleeName(fn);
+      if (nm < 0) return;
+      name = this.nameText(nm);
+      nameAt = this.nameAt(nm);
+      bare = ft === 'identifier' || ft === 'import';
+    }
+    if (bare && (name === 'require' || name === 'import')) {
+      STRING_ARG.lastIndex = skipSpace(src, calleeEnd);
+      const m = STRING_ARG.exec(src);
+      if (m) {
+        // `require('fs')`, `import('./lazy.js')`: an import of the module, named by it
+        if (this.requireDone.has(start)) return;
+        const module = unquote(m[1]);
+        this.sink.ref('import', module, m.index + m[0].indexOf(m[1]) + 1, scope, `${name}(${m[1]})`, module);
+        return;
+      }
+    }
+    this.sink.ref('call', name, nameAt, scope, text);
+    if (name === 'defineProperty' && text === 'Object.defineProperty') this.defineProperty(i, start, frame);
+    // (a callee with calls or subscripts in it, `a(b).then`, is named by its last name)
+    else if (frame.kind === 'ns') this.callbacks(i, /[([<]/.test(text) ? name : text, calleeEnd, scope);
+  }
+
+  /** Last name of a callee that is not a plain dotted chain (unwrapped a bounded number of times), or -1. */
+  private calleeName(fn: number): number {
+    const A = this.A;
     let h = fn;
     for (let guard = 0; h >= 0 && guard < 16; guard++) {
       switch (A.type(h)) {
@@ -1296,13 +1095,13 @@ export function extract(root: SyntaxNode, src: string): Extraction {
         case 'super':
         case 'import':
         case 'this':
-          return nameText(h);
+          return h;
         case 'member_expression':
           h = A.child(h, 'property');
           break;
         case 'subscript_expression': {
           const index = A.child(h, 'index');
-          return index >= 0 && A.type(index) === 'string' ? unquote(src.slice(A.start(index), A.end(index))) : null;
+          return index >= 0 && A.type(index) === 'string' ? index : -1;
         }
         case 'parenthesized_expression':
         case 'sequence_expression':
@@ -1314,9 +1113,397 @@ export function extract(root: SyntaxNode, src: string): Extraction {
           h = A.child(h, 'function');
           break;
         default:
-          return null;
+          return -1;
       }
     }
-    return null;
+    return -1;
+  }
+
+  private newExpression(i: number, start: number, frame: JsFrame): void {
+    const { A, src } = this;
+    const scope = frame.qualified;
+    const c = this.callee;
+    const cs = skipSpace(src, start + 3);
+    const nextStart = i + 1 < A.count ? A.start(i + 1) : -1;
+    const plain = cs > start + 3 && nextStart !== cs && (scanCallee(src, cs, c) || scanCalleeUnicode(src, cs, c));
+    if (plain && src.charCodeAt(c.end) !== 96 /* tagged template: the callee is a call */) {
+      const text = src.slice(cs, c.end);
+      if (!text.includes('?')) {
+        this.sink.ref('call', src.slice(c.nameStart, c.nameEnd), c.nameStart, frame.qualified, text);
+        if (frame.kind === 'ns') this.callbacks(i, text, c.end, frame.qualified, 'new ');
+        return;
+      }
+    }
+    const ctor = A.child(i, 'constructor');
+    if (ctor < 0) return;
+    const nm = this.calleeName(ctor);
+    if (nm >= 0) this.sink.ref('call', this.nameText(nm), this.nameAt(nm), scope, src.slice(A.start(ctor), A.end(ctor)));
+  }
+
+  /** `Object.defineProperty(target, 'name', { get… })` with a literal name defines `target.name`. */
+  private defineProperty(i: number, start: number, frame: JsFrame): void {
+    const { A, src } = this;
+    const args = A.child(i, 'arguments');
+    if (args < 0) return;
+    const list = A.namedChildren(args);
+    if (list.length < 3 || A.type(list[1]) !== 'string' || A.type(list[2]) !== 'object') return;
+    const [target, key, desc] = list;
+    const name = this.nameText(key);
+    if (!name || name === '__esModule') return;
+    const end = A.end(i);
+    const targetText = src.slice(A.start(target), A.end(target)).replace(/\s+/g, '');
+    const flags: string[] = [];
+    let scope: string | null;
+    if (targetText === 'exports' || targetText === 'module.exports') {
+      if (REEXPORT_GETTER.test(src.slice(A.start(desc), end))) return;
+      scope = null;
+      flags.push('export');
+    } else if (targetText === 'this') {
+      if (frame.owner === null) return;
+      scope = frame.owner;
+    } else if (/^[\w$]+(?:\.[\w$]+)*$/.test(targetText)) {
+      scope = targetText
+        .split('.')
+        .filter((s) => s !== 'prototype')
+        .join('.');
+    } else return;
+    const descText = src.slice(A.start(desc), A.end(desc));
+    const kind: SymbolKind = /(?:^\{|,)\s*get\s*[(:]/.test(descText) ? 'getter' : /(?:^\{|,)\s*value\s*:\s*(?:async\s+)?(?:function\b|\()/.test(descText) ? 'method' : 'property';
+    const q = this.define(name, kind, scope, this.nameAt(key), start, end, signature(src, start, A.start(desc)), flags);
+    this.scopes.push({ start, end, qualified: q, kind: 'fn', owner: scope });
+  }
+
+  // ---- members ----
+
+  /** Class members from the class body (methods, fields, signatures), with their scopes queued. */
+  private classMembers(bodyH: number, qualified: string): void {
+    const { A, src } = this;
+    for (const m of A.namedChildren(bodyH)) {
+      const t = A.type(m);
+      const ms = A.start(m);
+      if (t === 'class_static_block') {
+        this.scopes.later({ start: ms, end: A.end(m), qualified, kind: 'member', owner: qualified });
+        continue;
+      }
+      const isMethod = t === 'method_definition';
+      const isField = t === 'field_definition' || t === 'public_field_definition';
+      const isSignature = t === 'method_signature' || t === 'abstract_method_signature';
+      if (!isMethod && !isField && !isSignature) continue;
+      const nm = A.child(m, t === 'field_definition' ? 'property' : 'name');
+      if (nm < 0) continue;
+      const name = this.nameText(nm);
+      const mods = new Set<string>();
+      const sigStart = modifiersBefore(src, ms, A.start(nm), mods);
+      if (t === 'abstract_method_signature') mods.add('abstract');
+      let kind: SymbolKind = isField ? 'field' : 'method';
+      if (!isField) {
+        if (mods.has('get')) kind = 'getter';
+        else if (mods.has('set')) kind = 'setter';
+        else if (name === 'constructor' && !mods.has('static')) kind = 'constructor';
+      }
+      const end = A.end(m);
+      // a method's header ends at its body; a field's at the end of its first line (initializers can be long)
+      const sigEnd = isMethod ? this.headEnd(m) : isField ? firstLineEnd(src, sigStart, end) : end;
+      const q = this.define(name, kind, qualified, this.nameAt(nm), ms, end, signature(src, sigStart, sigEnd), memberFlags(mods, sigStart > ms));
+      if (isMethod) this.scopes.later({ start: ms, end, qualified: q, kind: 'fn', owner: qualified });
+      else if (isField) this.scopes.later({ start: ms, end, qualified: q, kind: 'member', owner: qualified });
+    }
+  }
+
+  /** Interface or object-type members: method signatures and property signatures. */
+  private typeMembers(bodyH: number, qualified: string): void {
+    const { A, src } = this;
+    for (const m of A.namedChildren(bodyH)) {
+      const t = A.type(m);
+      if (t !== 'method_signature' && t !== 'property_signature') continue;
+      const nm = A.child(m, 'name');
+      if (nm < 0) continue;
+      const ms = A.start(m);
+      const mods = new Set<string>();
+      const sigStart = modifiersBefore(src, ms, A.start(nm), mods);
+      let kind: SymbolKind = 'property';
+      if (t === 'method_signature') kind = mods.has('get') ? 'getter' : mods.has('set') ? 'setter' : 'method';
+      const end = A.end(m);
+      this.define(this.nameText(nm), kind, qualified, this.nameAt(nm), ms, end, signature(src, sigStart, end), memberFlags(mods, false));
+    }
+  }
+
+  /**
+   * The members of an object literal bound to a name (`const obj = {…}`, `a.b = {…}`, `export default {…}`):
+   * methods, function-valued properties, getters and setters `obj.m`, classes, and nested objects `obj.key` with
+   * their own members. For `module.exports = {…}` (qualified null, exported) every property is an export.
+   */
+  private objectMembers(objH: number, qualified: string | null, exported: boolean): void {
+    const { A, src } = this;
+    const work: [number, string | null, boolean][] = [[objH, qualified, exported]];
+    while (work.length) {
+      if (work.length > MAX_DEPTH) throw new TooDeepError(MAX_DEPTH);
+      const [obj, scope, isExport] = work.pop()!;
+      for (const m of A.namedChildren(obj)) {
+        const t = A.type(m);
+        const ms = A.start(m);
+        if (t === 'method_definition') {
+          const nm = A.child(m, 'name');
+          if (nm < 0) continue;
+          const mods = new Set<string>();
+          const sigStart = modifiersBefore(src, ms, A.start(nm), mods);
+          let kind: SymbolKind = isExport ? 'function' : 'method';
+          if (!isExport && mods.has('get')) kind = 'getter';
+          else if (!isExport && mods.has('set')) kind = 'setter';
+          const flags = memberFlags(mods, false);
+          if (isExport) flags.unshift('export');
+          const end = A.end(m);
+          const q = this.define(this.nameText(nm), kind, scope, this.nameAt(nm), ms, end, signature(src, sigStart, this.headEnd(m)), flags);
+          this.scopes.later({ start: ms, end, qualified: q, kind: 'fn', owner: scope });
+        } else if (t === 'pair') {
+          const key = A.child(m, 'key');
+          const value = A.child(m, 'value');
+          if (key < 0 || value < 0) continue;
+          const vt = A.type(value);
+          const name = this.nameText(key);
+          const end = A.end(m);
+          const flags: string[] = isExport ? ['export'] : [];
+          if (vt !== null && FUNCTION_VALUES.has(vt)) {
+            this.functionFlags(A.start(value), vt, flags);
+            const q = this.define(name, isExport ? 'function' : 'method', scope, this.nameAt(key), ms, end, signature(src, ms, this.headEnd(value)), flags);
+            this.scopes.later({ start: ms, end, qualified: q, kind: 'fn', owner: scope, value: A.start(value) });
+          } else if (vt === 'class') {
+            this.classSymbol(value, name, this.nameAt(key), scope, flags, ms, ms, m, false);
+          } else if (vt === 'object') {
+            const q = this.define(name, isExport ? 'variable' : 'property', scope, this.nameAt(key), ms, end, signature(src, ms, A.start(value) + 1), flags);
+            work.push([value, q, false]);
+          } else if (isExport) {
+            this.define(name, 'variable', scope, this.nameAt(key), ms, end, signature(src, ms, firstLineEnd(src, ms, end)), flags);
+          }
+        }
+      }
+    }
+  }
+
+  /** Enum members, from the enum body. */
+  private enumMembers(bodyH: number, qualified: string): void {
+    const { A, src } = this;
+    for (const m of A.namedChildren(bodyH)) {
+      const t = A.type(m);
+      let nm = m;
+      if (t === 'enum_assignment') nm = A.child(m, 'name');
+      else if (t !== 'property_identifier' && t !== 'string' && t !== 'identifier') continue;
+      if (nm < 0) continue;
+      const ms = A.start(m);
+      const end = A.end(m);
+      this.define(this.nameText(nm), 'enum_member', qualified, this.nameAt(nm), ms, end, signature(src, ms, firstLineEnd(src, ms, end)), null);
+    }
+  }
+
+  // ---- module level: statements of the program and of namespace bodies (a work list, no recursion) ----
+
+  private moduleLevel(): void {
+    const A = this.A;
+    const work: Work = [[A.rootChildren(), null]];
+    while (work.length) {
+      const [stmts, scope] = work.pop()!;
+      for (const h of stmts) {
+        const start = A.start(h);
+        this.moduleStatements.add(start);
+        switch (A.type(h)) {
+          case 'import_statement':
+            this.importStatement(h, scope);
+            break;
+          case 'export_statement':
+            this.exportStatement(h, start, scope, work);
+            break;
+          case 'ambient_declaration':
+            this.ambient(h, start, scope, undefined, work);
+            break;
+          case 'expression_statement': {
+            // `namespace X {}` is wrapped in an expression statement
+            NAMESPACE_HEAD.lastIndex = start;
+            if (NAMESPACE_HEAD.test(this.src)) {
+              const ns = A.lastNamedChild(h);
+              const nt = ns >= 0 ? A.type(ns) : null;
+              if (nt === 'internal_module' || nt === 'module') this.namespace(ns, scope, undefined, undefined, work);
+            }
+            break;
+          }
+          case 'internal_module':
+          case 'module':
+            this.namespace(h, scope, undefined, undefined, work);
+            break;
+          case 'function_signature':
+            this.functionSignature(h, start, scope, undefined, undefined);
+            break;
+        }
+      }
+    }
+  }
+
+  /** A namespace / module declaration at statement level; its body is visited like the file. */
+  private namespace(h: number, scope: string | null, ex: ExportInfo | undefined, amb: AmbientInfo | undefined, work: Work): void {
+    const A = this.A;
+    const nm = A.child(h, 'name');
+    if (nm < 0) return;
+    const body = A.child(h, 'body');
+    const start = A.start(h);
+    const end = A.end(h);
+    const flags: string[] = [];
+    this.exportFlags(ex, flags);
+    if (amb) flags.push('declare');
+    const textStart = A.start(ex?.h ?? amb?.h ?? h);
+    const q = this.define(this.nameText(nm), 'namespace', scope, this.nameAt(nm), textStart, end, signature(this.src, start, body >= 0 ? A.start(body) : end), flags);
+    this.scopes.later({ start, end, qualified: q, kind: 'ns', owner: null });
+    if (body >= 0) work.push([A.namedChildren(body), q]);
+  }
+
+  /** `function f(a: string): void;` (an overload, or inside `declare`). */
+  private functionSignature(h: number, start: number, scope: string | null, ex: ExportInfo | undefined, amb: AmbientInfo | undefined): void {
+    const head = this.functionHead(h, start, 'function_signature', ex, amb);
+    if (!head) return;
+    const end = this.A.end(h);
+    this.define(head.name, 'function', scope, head.at, this.A.start(ex?.h ?? amb?.h ?? h), end, signature(this.src, start, end), head.flags);
+  }
+
+  /** `import a, { b as c }, * as ns from 'm'`, `import 'side-effect'`, `import fs = require('fs')`. */
+  private importStatement(h: number, scope: string | null): void {
+    const { A, src } = this;
+    const source = A.child(h, 'source');
+    const module = source >= 0 ? unquote(src.slice(A.start(source), A.end(source))) : '';
+    const text = (x: number) => src.slice(A.start(x), A.end(x));
+    let any = false;
+    for (const c of A.namedChildren(h)) {
+      const t = A.type(c);
+      if (t === 'import_clause') {
+        for (const part of A.namedChildren(c)) {
+          const pt = A.type(part);
+          if (pt === 'identifier') {
+            this.sink.ref('import', this.nameText(part), A.start(part), scope, text(part), module);
+            any = true;
+          } else if (pt === 'namespace_import') {
+            this.sink.ref('import', '*', A.start(part), scope, text(part), module);
+            any = true;
+          } else if (pt === 'named_imports') {
+            for (const spec of A.namedChildren(part)) {
+              if (A.type(spec) !== 'import_specifier') continue;
+              const nm = A.child(spec, 'name');
+              if (nm < 0) continue;
+              this.sink.ref('import', this.nameText(nm), this.nameAt(nm), scope, text(spec), module);
+              any = true;
+            }
+          }
+        }
+      } else if (t === 'import_require_clause') {
+        // `import fs = require('fs')`
+        const req = A.child(c, 'source');
+        const m = req >= 0 ? unquote(text(req)) : module;
+        this.sink.ref('import', m, req >= 0 ? A.start(req) + 1 : A.start(c), scope, text(c), m);
+        any = true;
+      }
+    }
+    // side effect only: `import './x'`
+    if (!any && source >= 0) this.sink.ref('import', module, A.start(source) + 1, scope, text(source), module);
+  }
+
+  /** Re-exports (`export … from`), and what an export statement declares (recorded for the walk). */
+  private exportStatement(h: number, start: number, scope: string | null, work: Work): void {
+    const { A, src } = this;
+    const source = A.child(h, 'source');
+    if (source >= 0) {
+      // re-exports import from the other module
+      const module = unquote(src.slice(A.start(source), A.end(source)));
+      let any = false;
+      for (const c of A.namedChildren(h)) {
+        const t = A.type(c);
+        if (t === 'export_clause') {
+          for (const spec of A.namedChildren(c)) {
+            if (A.type(spec) !== 'export_specifier') continue;
+            const nm = A.child(spec, 'name');
+            if (nm < 0) continue;
+            this.sink.ref('import', this.nameText(nm), this.nameAt(nm), scope, src.slice(A.start(spec), A.end(spec)), module);
+            any = true;
+          }
+        } else if (t === 'namespace_export') {
+          this.sink.ref('import', '*', A.start(c), scope, src.slice(A.start(c), A.end(c)), module);
+          any = true;
+        }
+      }
+      if (!any) this.sink.ref('import', '*', A.start(h), scope, '*', module); // `export * from './m'`
+      return;
+    }
+    let decl = A.child(h, 'declaration');
+    if (decl < 0) decl = A.child(h, 'value');
+    if (decl < 0) return;
+    const ds = A.start(decl);
+    const info: ExportInfo = { h, isDefault: EXPORT_DEFAULT.test(src.slice(start, ds)) };
+    this.exportsAt.set(ds, info);
+    const dt = A.type(decl);
+    if (dt === 'ambient_declaration') this.ambient(decl, ds, scope, info, work);
+    else if (dt === 'internal_module' || dt === 'module') this.namespace(decl, scope, info, undefined, work);
+    else if (dt === 'function_signature') this.functionSignature(decl, ds, scope, info, undefined);
+    else if (info.isDefault) {
+      if (dt !== null && FUNCTION_VALUES.has(dt)) {
+        // `export default function () {}` / `export default () => {}`
+        const nm = dt === 'arrow_function' ? -1 : A.child(decl, 'name');
+        const name = nm >= 0 ? this.nameText(nm) : 'default';
+        this.namedFunctionValue(decl, name, nm >= 0 ? A.start(nm) : ds, 'function', scope, ['export', 'default'], ds, decl, false, null, this.docAt(start));
+      } else if (dt === 'class') {
+        // `export default class {}`
+        const nm = A.child(decl, 'name');
+        const name = nm >= 0 ? this.nameText(nm) : 'default';
+        this.classSymbol(decl, name, nm >= 0 ? A.start(nm) : ds, scope, ['export', 'default'], ds, start, decl, false);
+      } else if (dt === 'object') {
+        // `export default { ... }` (a Vue component, a config): members scoped to `default`
+        this.objectMembers(decl, this.qualify(scope, 'default'), false);
+      }
+    }
+  }
+
+  /** `declare …`: `declare global {}`, `declare module 'm' {}`, `declare function f(): void;`, `declare const x`. */
+  private ambient(h: number, start: number, scope: string | null, ex: ExportInfo | undefined, work: Work): void {
+    const { A, src } = this;
+    DECLARE.lastIndex = start;
+    if (!DECLARE.exec(src)) return;
+    const ds = DECLARE.lastIndex;
+    GLOBAL_BLOCK.lastIndex = ds;
+    if (GLOBAL_BLOCK.exec(src)) {
+      const end = A.end(h);
+      const q = this.define('global', 'namespace', scope, ds, A.start(ex?.h ?? h), end, 'declare global', ['declare']);
+      this.scopes.later({ start, end, qualified: q, kind: 'ns', owner: null });
+      const body = A.lastNamedChild(h);
+      if (body >= 0) work.push([A.namedChildren(body), q]);
+      return;
+    }
+    const info: AmbientInfo = { h, exported: ex };
+    this.ambientAt.set(ds, info);
+    const inner = A.lastNamedChild(h);
+    if (inner < 0 || A.start(inner) !== ds) return;
+    const it = A.type(inner);
+    if (it === 'internal_module' || it === 'module') this.namespace(inner, scope, ex, info, work);
+    else if (it === 'function_signature') this.functionSignature(inner, ds, scope, ex, info);
   }
 }
+
+/** Statement lists still to visit, with their namespace. */
+type Work = [number[], string | null][];
+
+// ---------------------------------------------------------------------------------------------------------------
+
+export const javascript: LanguagePlugin = {
+  sep: '.',
+  extract: (file) => new JsFile(file).run(),
+};
+
+export const typescript = javascript;
+
+/**
+ * tree-sitter-typescript 0.23.2 (the newest on the registry) rejects `in`/`out` variance annotations on type
+ * parameters (`interface Producer<out T>`); the upstream fix is an unmerged PR. The grammar reads the modifier as
+ * the parameter's name, so the error is the real name (`T`, or `out T` after `in`), right after `<in`/`<out`/`, out`.
+ */
+const VARIANCE_BEFORE = /[<,]\s*(?:in|out)\s+$/;
+const VARIANCE_ERROR = /^(?:out\s+)?[\p{ID_Start}$_][\p{ID_Continue}$]*$/u;
+
+export const typescriptGaps: readonly GrammarGap[] = [
+  {
+    name: '`in`/`out` variance annotations on type parameters',
+    test: (src, start, end) => VARIANCE_ERROR.test(src.slice(start, end)) && VARIANCE_BEFORE.test(src.slice(Math.max(0, start - 32), start)),
+  },
+];

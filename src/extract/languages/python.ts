@@ -1,34 +1,21 @@
 /**
- * Python: definitions (functions, methods, classes, properties, module variables, class fields, type aliases)
- * and references (calls, imports) from a tree-sitter-python tree.
+ * Python: definitions (functions, methods, classes, properties, module variables, class fields, `self.x` attributes,
+ * type aliases) and references (calls, imports) from a tree-sitter-python tree.
  *
- * Performance notes (this runs once per indexed file):
- * - Every node of interest comes from ONE `descendantsOfType` call, in pre-order, as integer handles over the
- *   binding's transfer buffer (`../access.ts`): no wrapper object per node.
- * - Each further read on a node (`endIndex`, a field) is a call into the native binding. So per node we read only its
- *   start (from the listing) and its end only for definitions; everything else (names, headers, callees,
- *   docstrings, decorators, line/column) is read from `src` with small string scanners. Line/column come from a
- *   line table built once per file.
- * - The shared helpers (`makeSymbol`, `makeRef`, `signatureOf`, `ScopeStack`) only read positional properties of
- *   the node they are given, so they are fed plain `Span` objects instead of native nodes.
- * - No recursion anywhere: the scanners are loops with a depth counter, and every scan is capped, falling back to
- *   the tree when the text does not look as expected (broken code, pathological nesting).
+ * Every node of interest comes from ONE pre-order listing (`file.nodes`), as integer handles over the binding's
+ * transfer buffer. Each further read of a node is a call into native code, so per node we read its start (and its end
+ * for definitions); names, headers, callees, docstrings and decorators are read from the text with small bounded
+ * scanners, falling back to the tree when the text does not look as expected. Nothing recurses.
+ *
+ * Conventions (pinned by test/extract/python.test.ts):
+ * - a definition's name position is its identifier; its range starts at its first decorator;
+ * - a call ref sits at the called name (`join` in `os.path.join(`), context = the callee text;
+ * - an import ref is named by what is imported (`os.path`, `join`, `*`), module = the module (`os.path`, `.m`),
+ *   context = the import as written (`os.path as p`, `join`);
+ * - `self.x = ...` in a method makes a field `Class.x` (the first assignment of each name).
  */
-import {
-  CONTEXT_MAX,
-  ScopeStack,
-  cleanComment,
-  collapse,
-  makeRef,
-  makeSymbol,
-  signatureOf,
-  type Extraction,
-  type SyntaxNode,
-} from '../common.js';
-import { accessFor } from '../access.js';
-import type { RefRecord, SymbolKind, SymbolRecord } from '../../protocol/types.js';
-
-const SEP = '.';
+import type { SymbolKind } from '../../protocol/types.js';
+import { collapse, CONTEXT_MAX, lineDoc, ScopeStack, signature, type Access, type Frame, type LanguagePlugin, type LineIndex, type Sink, type SourceFile } from '../toolkit/index.js';
 
 const TYPES = [
   'class_definition',
@@ -46,66 +33,6 @@ const TYPES = [
 const SCAN_CAP = 4096;
 /** Callees are short; a longer one (a big parenthesized lambda, a long string) is read from the tree. */
 const CALLEE_CAP = 1024;
-
-interface Point {
-  row: number;
-  column: number;
-}
-
-/** The positional subset of a SyntaxNode that the shared helpers read. */
-interface Span {
-  startIndex: number;
-  endIndex: number;
-  startPosition: Point;
-  endPosition: Point;
-}
-
-/** The shared helpers are typed on SyntaxNode but only read the positional properties a Span carries. */
-const asNode = (span: Partial<Span>): SyntaxNode => span as unknown as SyntaxNode;
-
-// ---------------------------------------------------------------------------------------------------------------
-// Line table: rows and columns from string indexes, without asking the native tree.
-// tree-sitter counts rows at '\n' and columns in UTF-16 code units for string input (the binding halves byte
-// offsets), which is exactly what indexes into the JS string give us.
-
-class Lines {
-  private readonly starts: number[] = [0];
-  private last = 0;
-
-  constructor(src: string) {
-    for (let i = src.indexOf('\n'); i !== -1; i = src.indexOf('\n', i + 1)) this.starts.push(i + 1);
-  }
-
-  row(index: number): number {
-    const s = this.starts;
-    const k = this.last;
-    // Most lookups move forward a little from the previous one.
-    if (s[k] <= index && (k + 1 === s.length || index < s[k + 1])) return k;
-    if (k + 2 < s.length && s[k + 1] <= index && index < s[k + 2]) return (this.last = k + 1);
-    let lo = 0;
-    let hi = s.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >>> 1;
-      if (s[mid] <= index) lo = mid;
-      else hi = mid - 1;
-    }
-    return (this.last = lo);
-  }
-
-  point(index: number): Point {
-    const row = this.row(index);
-    return { row, column: index - this.starts[row] };
-  }
-
-  lineStart(row: number): number {
-    return this.starts[row];
-  }
-
-  /** End of `row` (index of its '\n', or the end of the source). */
-  lineEnd(row: number, srcLength: number): number {
-    return row + 1 < this.starts.length ? this.starts[row + 1] - 1 : srcLength;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Character scanners. All take a `limit` and return -1 when the text is not what they expect.
@@ -212,14 +139,14 @@ function skipTrivia(src: string, i: number, limit: number): number {
 }
 
 /** The identifier starting at `i` (after trivia), or null. */
-function identifierAt(src: string, i: number, limit: number): { name: string; end: number } | null {
+function identifierAt(src: string, i: number, limit: number): { name: string; at: number; end: number } | null {
   i = skipTrivia(src, i, limit);
   let j = i;
   while (j < limit && isIdentChar(src.charCodeAt(j))) j++;
   if (j === i) return null;
   const first = src.charCodeAt(i);
   if (first >= ZERO && first <= NINE) return null;
-  return { name: src.slice(i, j), end: j };
+  return { name: src.slice(i, j), at: i, end: j };
 }
 
 /** The trailing identifier of `text` (`os.path.join` -> `join`), or null when it ends otherwise (`f()()`, `a[0]`). */
@@ -332,15 +259,24 @@ function methodKind(decorators: string[]): SymbolKind {
   return kind;
 }
 
+/** A name an assignment binds, or an attribute `self.x` it sets. */
+interface Target {
+  name: string;
+  at: number;
+  /** `self.<name>`: an attribute of the instance. */
+  attribute: boolean;
+}
+
 /**
- * Names bound by the target list of an assignment starting at `i` (`a`, `a, *b`, `(a, [b, c])`). Attribute and
- * subscript targets (`self.x`, `d[k]`, `f()[0].y`) bind no new name and are skipped. Stops at the first '=' or ':'
- * outside brackets.
+ * Targets of the assignment starting at `i` (`a`, `a, *b`, `(a, [b, c])`, `self.x`), stopping at the first '=' or
+ * ':' outside brackets. Other attribute and subscript targets (`obj.x`, `d[k]`, `f()[0].y`, `self.a.b`) bind no
+ * name and are skipped.
  */
-function assignedNames(src: string, i: number, limit: number): string[] {
-  const names: string[] = [];
+function assignmentTargets(src: string, i: number, limit: number): Target[] {
+  const out: Target[] = [];
   let depth = 0;
   let afterDot = false; // the next identifier is an attribute name
+  let afterSelf = false; // ...of a bare `self`
   let postfix = false; // the last token ended a primary: a following '(' or '[' is a call or a subscript
   while (i < limit) {
     const c = src.charCodeAt(i);
@@ -348,8 +284,10 @@ function assignedNames(src: string, i: number, limit: number): string[] {
       let j = i + 1;
       while (j < limit && isIdentChar(src.charCodeAt(j))) j++;
       const n = src.charCodeAt(skipTrivia(src, j, limit));
-      const bound = !afterDot && n !== DOT && n !== LBRACK && n !== LPAREN && !(c >= ZERO && c <= NINE);
-      if (bound) names.push(src.slice(i, j));
+      const ends = n !== DOT && n !== LBRACK && n !== LPAREN;
+      if (!afterDot && ends && !(c >= ZERO && c <= NINE)) out.push({ name: src.slice(i, j), at: i, attribute: false });
+      else if (afterSelf && ends) out.push({ name: src.slice(i, j), at: i, attribute: true });
+      afterSelf = !afterDot && n === DOT && j - i === 4 && src.startsWith('self', i);
       afterDot = false;
       postfix = true;
       i = j;
@@ -358,8 +296,9 @@ function assignedNames(src: string, i: number, limit: number): string[] {
       postfix = false;
       i++;
     } else if ((c === LPAREN || c === LBRACK) && postfix) {
+      afterSelf = false;
       i = skipBalanced(src, i, limit);
-      if (i < 0) return names;
+      if (i < 0) return out;
     } else if (c === LPAREN || c === LBRACK) {
       depth++;
       i++;
@@ -368,17 +307,18 @@ function assignedNames(src: string, i: number, limit: number): string[] {
       postfix = false;
       i++;
     } else if (c === EQ || c === COLON) {
-      if (depth <= 0) return names;
+      if (depth <= 0) return out;
       i++;
     } else if (c === COMMA || c === STAR) {
       postfix = false;
+      afterSelf = false;
       i++;
     } else if (isSpace(c) || c === LF || c === CR) i++;
     else if (c === BACKSLASH) i += 2;
     else if (c === HASH) i = skipComment(src, i, limit);
-    else return names;
+    else return out;
   }
-  return names;
+  return out;
 }
 
 /** A name or attribute chain, with the whitespace Python allows around the dots. */
@@ -461,18 +401,24 @@ function docstringAt(src: string, i: number, limit: number): string | null {
   return cleandoc(text);
 }
 
-/** A `#` comment block directly above the line of `start` (no blank line between), for variables and fields. */
-function commentAbove(src: string, lines: Lines, start: number): string | null {
+
+/** A `#` comment block directly above the line of `start` (no blank line between): its text and where it starts. */
+function commentAbove(src: string, lines: LineIndex, start: number): { doc: string; start: number } | null {
   const row = lines.row(start);
   const lineStart = lines.lineStart(row);
   for (let k = lineStart; k < start; k++) if (!isSpace(src.charCodeAt(k))) return null;
   const block: string[] = [];
+  let first = -1;
   for (let r = row - 1; r >= 0; r--) {
-    const text = src.slice(lines.lineStart(r), lines.lineEnd(r, src.length)).trim();
+    const ls = lines.lineStart(r);
+    const raw = src.slice(ls, lines.lineEnd(r, src.length));
+    const text = raw.trim();
     if (!text.startsWith('#') || text.startsWith('#!') || /^#.*coding[:=]/.test(text)) break;
     block.unshift(text.startsWith('#:') ? '#' + text.slice(2) : text);
+    first = ls + raw.indexOf('#');
   }
-  return block.length ? cleanComment(block) : null;
+  const doc = block.length ? lineDoc(block, 1) : null;
+  return doc === null ? null : { doc, start: first };
 }
 
 /** Module paths with the whitespace and line continuations Python allows inside them removed. */
@@ -480,206 +426,300 @@ function modulePath(text: string): string {
   return text.replace(/[\s\\]+/g, '');
 }
 
+/** `name = lambda ...`: a function bound to a name. */
+const LAMBDA = /([\p{L}_][\p{L}\p{N}_]*)[ \t]*=[ \t]*lambda\b/uy;
+
+/** `X: TypeAlias = ...` (PEP 613), with or without the `typing.` prefix. */
+const TYPE_ALIAS_ANNOTATION = /\s*:\s*(?:[\p{L}_][\p{L}\p{N}_]*\s*\.\s*)?TypeAlias\s*=/uy;
+
 // ---------------------------------------------------------------------------------------------------------------
 
-export function extract(root: SyntaxNode, src: string): Extraction {
-  const symbols: SymbolRecord[] = [];
-  const refs: RefRecord[] = [];
-  const a = accessFor(root, TYPES);
-  const count = a.count;
-  if (count === 0) return { symbols, refs };
+type Kind = 'class' | 'function' | 'method';
 
-  const lines = new Lines(src);
-  const scopes = new ScopeStack();
-  const probe = { startIndex: 0, endIndex: 0 };
-  const scopeAt = (index: number): string | null => {
-    probe.startIndex = index;
-    return scopes.at(asNode(probe));
-  };
-  const span = (start: number, end: number): Span => ({
-    startIndex: start,
-    endIndex: end,
-    startPosition: lines.point(start),
-    endPosition: lines.point(end),
-  });
-  const at = (index: number) => asNode({ startPosition: lines.point(index) });
+interface Scope extends Frame<Kind> {
+  /** Methods: the class they belong to. */
+  owner: string | null;
+}
 
-  // Calls inside a def/class header (defaults, annotations, base classes) run in the enclosing scope.
-  let headerEnd = -1;
-  let headerScope: string | null = null;
-  // A decorated_definition seen and waiting for its definition.
-  let decoStart = -1;
-  let decoEnd = -1;
-  // The last assignment statement kept (see chains below).
-  let assignEnd = -1;
-  let assignRange = asNode({});
-  let assignSignature = '';
-  let assignDoc: string | null = null;
+/** One file: a visitor over the listed nodes, one method per construct. */
+class PythonFile {
+  private readonly src: string;
+  private readonly sink: Sink;
+  private readonly lines: LineIndex;
+  private readonly a: Access;
+  private readonly scopes = new ScopeStack<Kind, Scope>({ start: -1, end: Infinity, qualified: null, kind: 'function', owner: null });
+  /** Calls inside a def/class header (defaults, annotations, base classes) run in the enclosing scope. */
+  private headerEnd = -1;
+  private headerScope: string | null = null;
+  /** A decorated_definition seen and waiting for its definition. */
+  private decoStart = -1;
+  private decoEnd = -1;
+  /** The statement of the last assignment kept: the inner part of a chain `a = b = 1` shares it. */
+  private statement = { start: -1, end: -1, signature: '', doc: null as string | null };
+  /** `Class.attr` names already defined (class fields, then `self.attr` in methods: the first one wins). */
+  private readonly fields = new Set<string>();
 
-  for (let i = 0; i < count; i++) {
-    const start = a.start(i);
-    const type = a.type(i);
+  constructor(file: SourceFile) {
+    this.src = file.src;
+    this.sink = file.sink;
+    this.lines = file.lines;
+    this.a = file.nodes(TYPES);
+  }
 
-    if (type === 'call') {
-      const scope = start < headerEnd ? headerScope : scopeAt(start);
-      // A chained call `a.b(c).d(e)`: the next call in pre-order starting at the same index is inside our callee.
-      let from = start;
-      let chained = false;
-      if (i + 1 < count && a.type(i + 1) === 'call' && a.start(i + 1) === start) {
-        from = a.end(i + 1);
-        chained = true;
-      }
-      // tree-sitter-python parses `[*f(x)]` as a call whose callee is `*f`: the call itself starts after the star.
-      let at0 = start;
-      if (src.charCodeAt(start) === STAR) {
-        while (src.charCodeAt(at0) === STAR || isSpace(src.charCodeAt(at0))) at0++;
-        if (!chained) from = at0;
-      }
-      let open = argumentsStart(src, from, Math.min(src.length, from + CALLEE_CAP), chained);
-      if (open < 0) {
-        const fn = a.child(i, 'function');
-        open = fn >= 0 ? a.end(fn) : -1;
-      }
-      if (open <= at0) continue;
-      let callee = src.slice(at0, open);
-      if (callee.includes('\\')) callee = callee.replace(/\\\r?\n/g, ' '); // line continuations
-      callee = callee.trimEnd();
-      let name = trailingIdentifier(callee);
-      if (!name && callee.charCodeAt(0) === LPAREN && callee.endsWith(')')) {
-        // A parenthesized name or attribute: `(int)(x)`, `(obj\n  .method)()`.
-        const inner = callee.slice(1, -1);
-        if (DOTTED_NAME.test(inner)) name = trailingIdentifier(inner.trimEnd());
-      }
-      if (name) refs.push(makeRef(at(at0), 'call', name, scope, callee));
-      continue;
-    }
-
-    if (type === 'function_definition' || type === 'class_definition') {
-      const scope = scopeAt(start);
-      const container = scopes.kind();
-      const end = a.end(i);
-      let decorators: string[] = [];
-      let rangeStart = start;
-      if (decoStart >= 0 && start < decoEnd) {
-        decorators = decoratorsIn(src, decoStart, start);
-        rangeStart = decoStart;
-      }
-      decoStart = -1;
-
-      const isClass = type === 'class_definition';
-      const isAsync = !isClass && src.startsWith('async', start);
-      // Name: after `class` / `def` / `async def`.
-      let afterKeyword = start + (isClass ? 5 : 3);
-      if (isAsync) {
-        const def = skipTrivia(src, start + 5, end);
-        afterKeyword = src.startsWith('def', def) ? def + 3 : afterKeyword;
-      }
-      const limit = Math.min(end, start + SCAN_CAP);
-      let ident = identifierAt(src, afterKeyword, limit);
-      let name: string;
-      if (ident) name = ident.name;
-      else {
-        const nameNode = a.child(i, 'name');
-        if (nameNode < 0) continue;
-        ident = { name: src.slice(a.start(nameNode), a.end(nameNode)), end: a.end(nameNode) };
-        name = ident.name;
-      }
-      // Header: up to the ':' before the body.
-      let headerEndAt = headerColon(src, ident.end, limit);
-      let bodyStart = headerEndAt + 1;
-      if (headerEndAt < 0) {
-        const body = a.child(i, 'body');
-        headerEndAt = bodyStart = body >= 0 ? a.start(body) : end;
-      }
-
-      let kind: SymbolKind;
-      if (isClass) kind = 'class';
-      else if (container === 'class') kind = methodKind(decorators);
-      else kind = 'function';
-      const flags = isAsync ? [...decorators, 'async'] : decorators;
-
-      const sym = makeSymbol(asNode(span(rangeStart, end)), {
-        name,
-        kind,
-        scope,
-        sep: SEP,
-        signature: signatureOf(src, asNode({ startIndex: start, endIndex: end }), asNode({ startIndex: headerEndAt })),
-        doc: docstringAt(src, bodyStart, end),
-        flags,
-      });
-      symbols.push(sym);
-      scopes.push(asNode({ endIndex: end }), sym.qualified, kind);
-      headerEnd = headerEndAt;
-      headerScope = scope;
-      continue;
-    }
-
-    if (type === 'decorated_definition') {
-      decoStart = start;
-      decoEnd = a.end(i);
-      continue;
-    }
-
-    if (type === 'assignment' || type === 'type_alias_statement') {
-      const scope = scopeAt(start);
-      if (type === 'type_alias_statement' && src.charCodeAt(skipTrivia(src, start + 4, src.length)) === LPAREN) {
-        // tree-sitter-python reads `type(x).attr = v` as a type alias; it is an assignment through a call of `type`.
-        refs.push(makeRef(at(start), 'call', 'type', scope, 'type'));
-        continue;
-      }
-      const container = scopes.kind();
-      if (scope !== null && container !== 'class') continue; // locals are not indexed
-      const end = a.end(i);
-      // The inner part of a chain `a = b = 1` shares the whole statement's range and signature.
-      if (start >= assignEnd) {
-        assignEnd = end;
-        assignRange = asNode(span(start, end));
-        assignSignature = signatureOf(src, asNode({ startIndex: start, endIndex: end }), null);
-        assignDoc = commentAbove(src, lines, start);
-      }
-      const range = assignRange;
-      const signature = assignSignature;
-      const doc = assignDoc;
-      if (type === 'type_alias_statement') {
-        const ident = identifierAt(src, start + 4, Math.min(end, start + SCAN_CAP));
-        if (ident) symbols.push(makeSymbol(range, { name: ident.name, kind: 'type', scope, sep: SEP, signature, doc }));
-        continue;
-      }
-      for (const name of assignedNames(src, start, Math.min(end, start + SCAN_CAP))) {
-        const kind: SymbolKind = container === 'class' ? 'field' : isConstantName(name) ? 'constant' : 'variable';
-        symbols.push(makeSymbol(range, { name, kind, scope, sep: SEP, signature, doc }));
-      }
-      continue;
-    }
-
-    // Imports: rare enough to read from the tree directly.
-    const scope = scopeAt(start);
-    const text = (h: number) => src.slice(a.start(h), a.end(h));
-    const importRef = (h: number, name: string, module: string) => refs.push(makeRef(at(a.start(h)), 'import', name, scope, module));
-    if (type === 'import_statement') {
-      for (const child of a.namedChildren(i)) {
-        const target = a.type(child) === 'aliased_import' ? a.child(child, 'name') : child;
-        if (target < 0 || a.type(target) !== 'dotted_name') continue;
-        const module = modulePath(text(target));
-        importRef(target, module, module);
-      }
-    } else if (type === 'import_from_statement' || type === 'future_import_statement') {
-      let module: string | null = type === 'future_import_statement' ? '__future__' : null;
-      for (const child of a.namedChildren(i)) {
-        const t = a.type(child);
-        if (t === 'comment') continue;
-        if (module === null) {
-          module = modulePath(text(child));
-          continue;
-        }
-        if (t === 'wildcard_import') importRef(child, '*', module);
-        else if (t === 'dotted_name') importRef(child, modulePath(text(child)), module);
-        else if (t === 'aliased_import') {
-          const target = a.child(child, 'name');
-          if (target >= 0) importRef(target, modulePath(text(target)), module);
-        }
+  run(): void {
+    const a = this.a;
+    for (let i = 0; i < a.count; i++) {
+      switch (a.type(i)) {
+        case 'call':
+          this.call(i);
+          break;
+        case 'function_definition':
+        case 'class_definition':
+          this.definition(i);
+          break;
+        case 'decorated_definition':
+          this.decoStart = a.start(i);
+          this.decoEnd = a.end(i);
+          break;
+        case 'assignment':
+          this.assignment(i);
+          break;
+        case 'type_alias_statement':
+          this.typeAlias(i);
+          break;
+        case 'import_statement':
+          this.importStatement(i);
+          break;
+        case 'import_from_statement':
+        case 'future_import_statement':
+          this.importFrom(i);
+          break;
       }
     }
   }
-  return { symbols, refs };
+
+  /** A call: named by its callee's last identifier, placed at it. */
+  private call(i: number): void {
+    const { a, src } = this;
+    const start = a.start(i);
+    const scope = start < this.headerEnd ? this.headerScope : this.scopes.at(start).qualified;
+    // A chained call `a.b(c).d(e)`: the next call in pre-order starting at the same index is inside our callee.
+    let from = start;
+    let chained = false;
+    if (i + 1 < a.count && a.type(i + 1) === 'call' && a.start(i + 1) === start) {
+      from = a.end(i + 1);
+      chained = true;
+    }
+    // tree-sitter-python parses `[*f(x)]` as a call whose callee is `*f`: the call itself starts after the star.
+    let at0 = start;
+    if (src.charCodeAt(start) === STAR) {
+      while (src.charCodeAt(at0) === STAR || isSpace(src.charCodeAt(at0))) at0++;
+      if (!chained) from = at0;
+    }
+    let open = argumentsStart(src, from, Math.min(src.length, from + CALLEE_CAP), chained);
+    if (open < 0) {
+      const fn = a.child(i, 'function');
+      open = fn >= 0 ? a.end(fn) : -1;
+    }
+    if (open <= at0) return;
+    // the callee ends at its last token before the arguments (blanks, comments and continuations in between)
+    let end = open;
+    for (;;) {
+      const c = src.charCodeAt(end - 1);
+      if (end > at0 && (isSpace(c) || c === LF || c === CR || c === BACKSLASH)) end--;
+      else break;
+    }
+    let callee = src.slice(at0, end);
+    let name = trailingIdentifier(callee);
+    let nameAt = end - (name?.length ?? 0);
+    if (!name && callee.charCodeAt(0) === LPAREN && callee.endsWith(')')) {
+      // A parenthesized name or attribute: `(int)(x)`, `(obj\n  .method)()`.
+      const inner = callee.slice(1, -1).trimEnd();
+      if (DOTTED_NAME.test(inner)) {
+        name = trailingIdentifier(inner);
+        nameAt = at0 + 1 + inner.length - (name?.length ?? 0);
+      }
+    }
+    if (!name) return;
+    if (callee.includes('\\')) callee = callee.replace(/\\\r?\n/g, ' '); // line continuations
+    this.sink.ref('call', name, nameAt, scope, callee);
+  }
+
+  /** `def` / `async def` / `class`, decorated or not. */
+  private definition(i: number): void {
+    const { a, src } = this;
+    const start = a.start(i);
+    const frame = this.scopes.at(start);
+    const scope = frame.qualified;
+    const end = a.end(i);
+    let decorators: string[] = [];
+    let rangeStart = start;
+    if (this.decoStart >= 0 && start < this.decoEnd) {
+      decorators = decoratorsIn(src, this.decoStart, start);
+      rangeStart = this.decoStart;
+    }
+    this.decoStart = -1;
+
+    const isClass = a.type(i) === 'class_definition';
+    const isAsync = !isClass && src.startsWith('async', start);
+    // The name: after `class` / `def` / `async def`.
+    let afterKeyword = start + (isClass ? 5 : 3);
+    if (isAsync) {
+      const def = skipTrivia(src, start + 5, end);
+      afterKeyword = src.startsWith('def', def) ? def + 3 : afterKeyword;
+    }
+    const limit = Math.min(end, start + SCAN_CAP);
+    let ident = identifierAt(src, afterKeyword, limit);
+    if (!ident) {
+      const nameNode = a.child(i, 'name');
+      if (nameNode < 0) return;
+      ident = { name: src.slice(a.start(nameNode), a.end(nameNode)), at: a.start(nameNode), end: a.end(nameNode) };
+    }
+    // The header: up to the ':' before the body.
+    let headerEnd = headerColon(src, ident.end, limit);
+    let bodyStart = headerEnd + 1;
+    if (headerEnd < 0) {
+      const body = a.child(i, 'body');
+      headerEnd = bodyStart = body >= 0 ? a.start(body) : end;
+    }
+
+    let kind: SymbolKind;
+    if (isClass) kind = 'class';
+    else if (frame.kind === 'class') kind = methodKind(decorators);
+    else kind = 'function';
+    const qualified = this.sink.def({
+      name: ident.name,
+      kind,
+      scope,
+      nameAt: ident.at,
+      start: rangeStart,
+      end,
+      signature: signature(src, start, headerEnd),
+      doc: docstringAt(src, bodyStart, end),
+      flags: isAsync ? [...decorators, 'async'] : decorators,
+    });
+    const owner = !isClass && frame.kind === 'class' ? scope : null;
+    this.scopes.push({ start, end, qualified, kind: isClass ? 'class' : owner ? 'method' : 'function', owner });
+    this.headerEnd = headerEnd;
+    this.headerScope = scope;
+  }
+
+  /** The statement an assignment belongs to (a chain `a = b = 1` is one), with its signature and doc. */
+  private statementOf(start: number, end: number): { start: number; end: number; signature: string; doc: string | null } {
+    const st = this.statement;
+    if (start >= st.end) {
+      const above = commentAbove(this.src, this.lines, start);
+      st.start = above ? above.start : start;
+      st.end = end;
+      st.signature = signature(this.src, start, end);
+      st.doc = above ? above.doc : null;
+    }
+    return st;
+  }
+
+  /** Module variables and constants, class fields, and `self.x` attributes set in methods. */
+  private assignment(i: number): void {
+    const { a, src } = this;
+    const start = a.start(i);
+    const frame = this.scopes.at(start);
+    const scope = frame.qualified;
+    if (scope !== null && frame.kind !== 'class') {
+      // locals are not indexed, except functions bound to them (`key = lambda x: x[0]`) and `self.x` in methods
+      LAMBDA.lastIndex = start;
+      const m = LAMBDA.exec(src);
+      if (m) {
+        const st = this.statementOf(start, a.end(i));
+        this.sink.def({ name: m[1], kind: 'function', scope, nameAt: start, start: st.start, end: st.end, signature: st.signature, doc: st.doc });
+        return;
+      }
+    }
+    const inMethod = frame.kind === 'method' && frame.owner !== null;
+    if (scope !== null && frame.kind !== 'class' && !inMethod) return;
+    // In a method only `self.x = ...` matters: rule everything else out before reading the end.
+    if (inMethod && !(src.startsWith('self', start) && !isIdentChar(src.charCodeAt(start + 4)))) return;
+    const end = a.end(i);
+    const limit = Math.min(end, start + SCAN_CAP);
+    const targets = assignmentTargets(src, start, limit);
+    if (!targets.length) return;
+    const st = this.statementOf(start, end);
+    if (inMethod) {
+      for (const t of targets) {
+        if (!t.attribute || this.fields.has(frame.owner + '.' + t.name)) continue;
+        this.fields.add(this.sink.def({ name: t.name, kind: 'field', scope: frame.owner, nameAt: t.at, start: st.start, end: st.end, signature: st.signature, doc: st.doc, flags: ['instance'] }));
+      }
+      return;
+    }
+    TYPE_ALIAS_ANNOTATION.lastIndex = targets[0].at + targets[0].name.length;
+    const alias = targets.length === 1 && TYPE_ALIAS_ANNOTATION.test(src);
+    LAMBDA.lastIndex = start;
+    const lambda = targets.length === 1 && LAMBDA.test(src);
+    for (const t of targets) {
+      if (t.attribute) continue;
+      let kind: SymbolKind;
+      if (alias) kind = 'type';
+      else if (lambda) kind = frame.kind === 'class' ? 'method' : 'function';
+      else if (frame.kind === 'class') kind = 'field';
+      else kind = isConstantName(t.name) ? 'constant' : 'variable';
+      const q = this.sink.def({ name: t.name, kind, scope, nameAt: t.at, start: st.start, end: st.end, signature: st.signature, doc: st.doc });
+      if (frame.kind === 'class') this.fields.add(q);
+    }
+  }
+
+  /** `type X = ...` (PEP 695). */
+  private typeAlias(i: number): void {
+    const { a, src } = this;
+    const start = a.start(i);
+    const frame = this.scopes.at(start);
+    if (src.charCodeAt(skipTrivia(src, start + 4, src.length)) === LPAREN) {
+      // tree-sitter-python reads `type(x).attr = v` as a type alias; it is an assignment through a call of `type`.
+      this.sink.ref('call', 'type', start, frame.qualified, 'type');
+      return;
+    }
+    if (frame.qualified !== null && frame.kind !== 'class') return;
+    const end = a.end(i);
+    const ident = identifierAt(src, start + 4, Math.min(end, start + SCAN_CAP));
+    if (!ident) return;
+    const st = this.statementOf(start, end);
+    this.sink.def({ name: ident.name, kind: 'type', scope: frame.qualified, nameAt: ident.at, start: st.start, end: st.end, signature: st.signature, doc: st.doc });
+  }
+
+  private text(h: number): string {
+    return this.src.slice(this.a.start(h), this.a.end(h));
+  }
+
+  /** `import a.b`, `import a.b as c`: named by the module. */
+  private importStatement(i: number): void {
+    const a = this.a;
+    const scope = this.scopes.at(a.start(i)).qualified;
+    for (const child of a.namedChildren(i)) {
+      const target = a.type(child) === 'aliased_import' ? a.child(child, 'name') : child;
+      if (target < 0 || a.type(target) !== 'dotted_name') continue;
+      const module = modulePath(this.text(target));
+      this.sink.ref('import', module, a.start(target), scope, this.text(child), module);
+    }
+  }
+
+  /** `from m import a, b as c, *` and `from __future__ import x`: named by what is imported. */
+  private importFrom(i: number): void {
+    const a = this.a;
+    const scope = this.scopes.at(a.start(i)).qualified;
+    let module: string | null = a.type(i) === 'future_import_statement' ? '__future__' : null;
+    for (const child of a.namedChildren(i)) {
+      const t = a.type(child);
+      if (t === 'comment') continue;
+      if (module === null) {
+        module = modulePath(this.text(child));
+        continue;
+      }
+      const target = t === 'aliased_import' ? a.child(child, 'name') : child;
+      if (target < 0) continue;
+      const name = t === 'wildcard_import' ? '*' : modulePath(this.text(target));
+      this.sink.ref('import', name, a.start(target), scope, this.text(child), module);
+    }
+  }
 }
+
+export const python: LanguagePlugin = {
+  sep: '.',
+  extract: (file) => new PythonFile(file).run(),
+};

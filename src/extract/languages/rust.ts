@@ -1,37 +1,40 @@
 /**
- * Rust extractor (tree-sitter-rust 0.24).
+ * Rust (tree-sitter-rust 0.24): items, fields, variants, impls, macros by example; calls, macro invocations (and the
+ * calls inside their arguments), `use` and `extern crate` imports.
  *
- * Cost model: every node object handed to JS costs an allocation plus a weak-ref registration in the binding, and
- * every property read (`startIndex`, `childForFieldName`, ...) is a native call. So the tree is touched exactly
- * once: `descendantsOfType(TYPES)` lists every node of interest in pre-order, as integer handles read from the
- * binding's transfer buffer (../access.ts), and we read only the start of each (plus the end for definitions and
- * for calls that prefix a method chain). Everything else (names,
- * modifiers, signatures, docs, callee text, `use` trees, line/column) comes from scanning `src` around those
- * indexes, which in node-tree-sitter are JS string (UTF-16) indexes. Rows/columns come from a line table
- * (tree-sitter counts rows on '\n' and, with UTF-16 input, columns in UTF-16 code units, which is what
- * `index - lineStart` gives).
+ * Every node of interest comes from ONE pre-order listing (`file.nodes`), as integer handles over the binding's
+ * transfer buffer; we read the start of each (plus the end of definitions, macro invocations and calls that prefix
+ * a method chain). Names, modifiers, signatures, docs, callee text and `use` trees come from scanning the text
+ * around those offsets. Nothing recurses: scopes are a range stack, `use` trees expand with an explicit stack.
  *
- * Nothing here recurses: scopes are a range-containment stack, `use` trees are expanded with an explicit stack,
- * so a file nested 10,000 levels deep costs no JS stack.
- *
- * Conventions (also pinned by test/extract/rust.test.ts):
- * - call refs are placed at the callee's last name token (`self.items.push(x)` -> at `push`), name = that
- *   token, context = the callee text (`self.items.push`); callees that do not end in a name (`f(x)(y)`,
- *   `table[i](x)`) produce no ref.
- * - macro invocations are call refs named with a trailing bang (`println!`), context = the macro path (`std::vec!`).
- * - `use` refs are placed at the imported name; `self` in a use list names the module (`use a::{self}` -> `a`).
+ * Conventions (pinned by test/extract/rust.test.ts):
+ * - a definition's name position is its identifier (for an impl: its self type's name); its range starts at its
+ *   first outer attribute or doc comment;
+ * - call refs sit at the callee's last name (`self.items.push(x)` -> at `push`), context = the callee text;
+ *   callees that do not end in a name (`f(x)(y)`, `table[i](x)`) produce no ref;
+ * - macro invocations are call refs named with a bang (`println!`), context = the macro path; the calls and
+ *   macros inside a macro's token tree (`assert_eq!(m.find(x), ...)`) are call refs flagged `macro`, read from the
+ *   tokens (the grammar keeps a token tree flat);
+ * - `use` refs sit at the imported name, module = the path before it (`use std::io::Read` -> `Read` from
+ *   `std::io`), context = the path as written; `self` in a use list names the module (`use a::{self}` -> `a`);
  * - docs follow rustdoc: `///` and `/** *\/` above the item, across attributes, plain `//` comments and blank lines.
  */
-import type { RefRecord, SymbolKind, SymbolRecord } from '../../protocol/types.js';
+import type { SymbolKind } from '../../protocol/types.js';
 import {
-  CONTEXT_MAX,
-  DOC_MAX,
-  SIGNATURE_MAX,
+  blockDoc,
   collapse,
-  type Extraction,
-  type SyntaxNode,
-} from '../common.js';
-import { accessFor } from '../access.js';
+  docText,
+  ScopeStack,
+  signature,
+  SIGNATURE_MAX,
+  type Access,
+  type Frame,
+  type GrammarGap,
+  type LanguagePlugin,
+  type LineIndex,
+  type Sink,
+  type SourceFile,
+} from '../toolkit/index.js';
 
 const SEP = '::';
 
@@ -78,7 +81,7 @@ const RE_MACRO_RULES = new RegExp(`macro_rules\\s*!\\s*(${ID})`, 'uy');
 const RE_FIELD = new RegExp(`((?:pub\\s*(?:\\([^()]*\\))?|crate)\\s*)?(${ID})\\s*:`, 'uy');
 const RE_VARIANT = new RegExp(`(${ID})`, 'uy');
 const RE_MACRO_CALL = new RegExp(`((?:::\\s*)?(?:\\$?${ID}\\s*::\\s*)*)(${ID})\\s*!`, 'uy');
-const RE_EXTERN_CRATE = new RegExp(`(?:pub\\s*(?:\\([^()]*\\))?\\s*)?extern\\s+crate\\s+(${ID})`, 'uy');
+const RE_EXTERN_CRATE = new RegExp(`(?:pub\\s*(?:\\([^()]*\\))?\\s*)?extern\\s+crate\\s+(${ID})(?:\\s+as\\s+(${ID}))?`, 'uy');
 const RE_IDENT = new RegExp(ID, 'uy');
 const RE_ID_START = /[\p{XID_Start}_]/u;
 const RE_PUB = /^pub\s*(\([^()]*\))?/;
@@ -209,38 +212,32 @@ function headerEnd(src: string, from: number, limit: number): number {
   return limit;
 }
 
-/** Header text `[from, to)` as a signature: trailing `{ = : ; ,` and whitespace dropped, collapsed, capped. */
-function sigText(src: string, from: number, to: number): string {
-  const cap = SIGNATURE_MAX * 8;
-  const capped = to - from > cap;
-  let s = src.slice(from, capped ? from + cap : to);
-  if (!capped) s = s.replace(/[\s:{=;,]+$/, '');
-  s = squash(s, SIGNATURE_MAX);
-  if (capped && !s.endsWith('…')) s = s.slice(0, SIGNATURE_MAX - 1) + '…';
-  return s;
-}
 
 /**
- * Doc comments above the item starting at `start`, nearest last, cleaned. Walks backwards over whitespace,
- * attributes (`#[...]`), plain `//` comments and block comments; collects `///` lines and `/** *\/` blocks;
- * stops at anything else (code, `//!`, `#![...]`).
+ * The doc comments above the item starting at `start`, and where its enclosing range starts (its first outer
+ * attribute or doc comment). Walks backwards over whitespace, attributes (`#[...]`), plain `//` comments and block
+ * comments; collects `///` lines and `/** *\/` blocks; stops at anything else (code, `//!`, `#![...]`).
  */
-function docAt(src: string, start: number, lineStarts: number[], row: number): string | null {
-  let docs: string[] | null = null;
+function docAt(src: string, start: number, lines: LineIndex): { doc: string | null; start: number } {
+  const docs: string[] = []; // nearest first
+  let first = start;
   let p = start;
-  let r = row; // walks up the line table with p
+  let r = lines.row(start); // walks up the line table with p (no search per line: docs can be long)
   for (;;) {
     while (p > 0 && isWs(src.charCodeAt(p - 1))) p--;
     if (p === 0) break;
-    while (r > 0 && lineStarts[r] > p - 1) r--;
-    const ls = lineStarts[r];
+    while (r > 0 && lines.lineStart(r) > p - 1) r--;
+    const ls = lines.lineStart(r);
     let q = ls;
     while (q < p && (src.charCodeAt(q) === 32 || src.charCodeAt(q) === 9)) q++;
     if (src.charCodeAt(q) === 47 && src.charCodeAt(q + 1) === 47) {
       // a line comment runs to the end of the line
       const third = src.charCodeAt(q + 2);
       if (third === 33) break; // //! inner doc
-      if (third === 47 && src.charCodeAt(q + 3) !== 47) (docs ??= []).push(src.slice(q, p));
+      if (third === 47 && src.charCodeAt(q + 3) !== 47) {
+        docs.push(src.slice(q, p));
+        first = q;
+      }
       p = ls;
       continue;
     }
@@ -260,12 +257,12 @@ function docAt(src: string, start: number, lineStarts: number[], row: number): s
       let i = p - 3;
       const floor = Math.max(0, p - 65536);
       for (; i > floor; i--) {
-        const a = src.charCodeAt(i - 1);
-        const b = src.charCodeAt(i);
-        if (a === 42 && b === 47) {
+        const x = src.charCodeAt(i - 1);
+        const y = src.charCodeAt(i);
+        if (x === 42 && y === 47) {
           depth++;
           i--;
-        } else if (a === 47 && b === 42) {
+        } else if (x === 47 && y === 42) {
           if (--depth === 0) break;
           i--;
         }
@@ -274,7 +271,8 @@ function docAt(src: string, start: number, lineStarts: number[], row: number): s
       const open = i - 1;
       if (src.charCodeAt(open + 2) === 33) break; // /*! inner doc
       if (src.charCodeAt(open + 2) === 42 && src.charCodeAt(open + 3) !== 42 && p - open > 4) {
-        (docs ??= []).push(src.slice(open, p));
+        docs.push(src.slice(open, p));
+        first = open;
       }
       p = open;
       continue;
@@ -302,48 +300,18 @@ function docAt(src: string, start: number, lineStarts: number[], row: number): s
         }
       }
       if (i < 1 || depth !== 0 || src.charCodeAt(i - 1) !== 35) break;
-      p = i - 1;
+      p = first = i - 1;
       continue;
     }
     break;
   }
-  if (!docs) return null;
-  return cleanDocs(docs);
-}
-
-/**
- * Doc comment text (given nearest first) without markers: `/// x` -> `x`, `/** x *\/` -> `x` (a leading ` * ` per
- * line dropped). Markdown stays intact: unlike the shared cleanComment, `# Examples` keeps its `#`.
- */
-function cleanDocs(docs: string[]): string | null {
-  const lines: string[] = [];
-  for (let k = docs.length - 1; k >= 0; k--) {
-    const d = docs[k];
-    if (d.charCodeAt(1) === 47) {
-      // `///`: one optional space after the marker
-      lines.push(d.slice(d.charCodeAt(3) === 32 ? 4 : 3).trimEnd());
-    } else {
-      const body = d.slice(3, d.length - 2);
-      for (const l of body.split('\n')) lines.push(l.replace(/^\s*\*(?!\/) ?/, '').trimEnd());
-    }
-  }
-  const text = lines.join('\n').trim();
-  if (!text) return null;
-  return text.length > DOC_MAX ? text.slice(0, DOC_MAX - 1) + '…' : text;
-}
-
-/** collapse() with a fast path for the common case of text that has nothing to collapse. */
-function squash(text: string, max: number): string {
-  if (text.length <= max) {
-    let clean = text.charCodeAt(0) !== 32 && text.charCodeAt(text.length - 1) !== 32;
-    for (let i = 0; clean && i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      // (anything non-ASCII goes the slow way: \s also matches Unicode spaces)
-      if (c === 32 ? text.charCodeAt(i + 1) === 32 : c < 32 ? c >= 9 && c <= 13 : c > 127) clean = false;
-    }
-    if (clean) return text;
-  }
-  return collapse(text, max);
+  if (!docs.length) return { doc: null, start: first };
+  // Markdown stays intact: `# Examples` keeps its `#`.
+  const text = docs
+    .reverse()
+    .map((d) => (d.charCodeAt(1) === 47 ? d.slice(d.charCodeAt(3) === 32 ? 4 : 3).trimEnd() : (blockDoc(d) ?? '')))
+    .join('\n');
+  return { doc: docText(text), start: first };
 }
 
 function hasLineComment(src: string, from: number, to: number): boolean {
@@ -390,7 +358,7 @@ function typeName(text: string): string {
 }
 
 /** Splits an impl header (`impl<T> fmt::Display for Stack<T> where ...`) into trait text and self type text. */
-function parseImpl(h: string): { trait: string | null; self: string; unsafe: boolean } {
+function parseImpl(h: string): { trait: string | null; self: string; selfAt: number; unsafe: boolean } {
   let i = 0;
   const m = /^\s*(?:(unsafe)\s+)?(?:default\s+)?(?:(unsafe)\s+)?impl\b\s*/.exec(h);
   const unsafe = !!(m && (m[1] || m[2]));
@@ -421,389 +389,567 @@ function parseImpl(h: string): { trait: string | null; self: string; unsafe: boo
       }
     }
   }
+  const selfFrom = forAt >= 0 ? forAt + 3 : 0;
+  const selfRaw = rest.slice(selfFrom, whereAt);
+  const self = selfRaw.trim();
+  const selfAt = i + selfFrom + (selfRaw.length - selfRaw.trimStart().length);
   if (forAt >= 0) {
     const trait = collapse(rest.slice(0, forAt).trim().replace(/^const\s+/, ''), SIGNATURE_MAX);
-    return { trait, self: rest.slice(forAt + 3, whereAt).trim(), unsafe };
+    return { trait, self, selfAt, unsafe };
   }
-  return { trait: null, self: rest.slice(0, whereAt).trim(), unsafe };
+  return { trait: null, self, selfAt, unsafe };
+}
+
+
+// ---------------------------------------------------------------------------------------------------------------
+// Calls inside a macro's token tree (the grammar keeps it flat: tokens, no expressions)
+
+/** Words that may stand before `(` without being called. */
+const NOT_CALLED = new Set([
+  'as', 'async', 'await', 'break', 'const', 'continue', 'crate', 'dyn', 'else', 'enum', 'extern', 'fn', 'for', 'if', 'impl', 'in',
+  'let', 'loop', 'match', 'mod', 'move', 'mut', 'pub', 'ref', 'return', 'static', 'struct', 'trait', 'type', 'unsafe', 'use',
+  'where', 'while', 'yield', 'true', 'false', 'box',
+]);
+
+/**
+ * Calls and macro invocations in the token tree `src[from, to)`, read token by token: a name (a path segment, a
+ * field or method name, `r#name`), optionally with a turbofish, followed by `(` is a call; followed by `!` and a
+ * delimiter it is a macro. Strings, chars, lifetimes and comments are skipped; `$var(` (a macro variable) and
+ * `fn name(` (a definition) are not calls. Each ref's context is its path or method chain (`m.find`), cut at the
+ * token that starts the chain.
+ */
+function macroArgumentCalls(src: string, from: number, to: number, emit: (name: string, at: number, context: string, macro: boolean) => void): void {
+  const chains: number[] = []; // chain start when each open bracket was entered
+  let chain = -1; // where the current path/field chain started, -1 outside one
+  let prev = 0; // the previous significant token: 0 other, 1 name, 2 `.` or `::`, 3 closing bracket, 4 `$`, 5 `fn`
+  let nameAt = -1;
+  let nameEnd = -1;
+  let p = from;
+  while (p < to) {
+    const c = src.charCodeAt(p);
+    if (isWs(c)) {
+      p++;
+      continue;
+    }
+    // names: plain, raw (`r#x`), or non-ASCII
+    if (isIdAscii(c) && !(c >= 48 && c <= 57) || c > 127) {
+      const s = p;
+      if (c === 114 && src.charCodeAt(p + 1) === 35 && src.charCodeAt(p + 2) !== 34 && src.charCodeAt(p + 2) !== 35) p += 2; // r#ident
+      else if ((c === 114 || c === 98) && (src.charCodeAt(p + 1) === 34 || src.charCodeAt(p + 1) === 35 || (c === 98 && src.charCodeAt(p + 1) === 114))) {
+        p = skipRawOrByteString(src, p, to);
+        prev = 3; // a literal can be a receiver: `r"x".len()`
+        chain = s;
+        continue;
+      }
+      if (c > 127) {
+        RE_IDENT.lastIndex = p;
+        const m = RE_IDENT.exec(src);
+        if (!m) {
+          p++;
+          prev = 0;
+          continue;
+        }
+        p += m[0].length;
+      } else while (p < to && (isIdAscii(src.charCodeAt(p)) || src.charCodeAt(p) > 127)) p++;
+      if (prev !== 2 || chain < 0) chain = s;
+      // (keywords are ruled out only when a name is called: most names are not)
+      const wasFn = prev === 5;
+      prev = p - s === 2 && c === 102 && src.charCodeAt(s + 1) === 110 ? 5 : prev === 4 ? 0 : 1; // `fn`
+      nameAt = prev === 1 && !wasFn ? s : -1;
+      nameEnd = p;
+      continue;
+    }
+    if (c >= 48 && c <= 57) {
+      // a number (or tuple index): not a name
+      while (p < to && (isIdAscii(src.charCodeAt(p)) || src.charCodeAt(p) === 46 && src.charCodeAt(p + 1) >= 48 && src.charCodeAt(p + 1) <= 57)) p++;
+      prev = 1;
+      nameAt = -1;
+      continue;
+    }
+    switch (c) {
+      case 34: // "
+        chain = p;
+        p = skipString(src, p, to) + 1;
+        prev = 3; // a literal can be a receiver: `"x".len()`
+        continue;
+      case 39: {
+        // a char literal `'x'`, `'\n'`, or a lifetime `'a`
+        chain = p;
+        prev = 3;
+        if (src.charCodeAt(p + 1) === 92) {
+          const close = src.indexOf("'", p + 3);
+          p = close < 0 || close >= to ? to : close + 1;
+        } else if (src.charCodeAt(p + 2) === 39) p += 3;
+        else {
+          p++;
+          while (p < to && isIdAscii(src.charCodeAt(p))) p++;
+          prev = 0;
+          chain = -1;
+        }
+        continue;
+      }
+      case 47: // /
+        if (src.charCodeAt(p + 1) === 47) {
+          const nl = src.indexOf('\n', p);
+          p = nl < 0 || nl > to ? to : nl;
+          continue;
+        }
+        if (src.charCodeAt(p + 1) === 42) {
+          const e = src.indexOf('*/', p + 2);
+          p = e < 0 || e > to ? to : e + 2;
+          continue;
+        }
+        break;
+      case 58: // :
+        if (src.charCodeAt(p + 1) === 58) {
+          p += 2;
+          while (p < to && isWs(src.charCodeAt(p))) p++;
+          if (src.charCodeAt(p) === 60 && prev === 1) {
+            // turbofish: the name before it stays the callee's
+            const j = skipAngle(src, p, to);
+            if (j > 0) {
+              p = j;
+              continue;
+            }
+          }
+          if (prev !== 1 && prev !== 3) chain = p - 2;
+          prev = 2;
+          nameAt = -1;
+          continue;
+        }
+        break;
+      case 46: // .
+        if (src.charCodeAt(p + 1) === 46) break; // a range `..`
+        p++;
+        prev = 2;
+        nameAt = -1;
+        continue;
+      case 33: // !
+        if (nameAt >= 0 && src.charCodeAt(p + 1) !== 61 && !NOT_CALLED.has(src.slice(nameAt, nameEnd))) {
+          let q = p + 1;
+          while (q < to && isWs(src.charCodeAt(q))) q++;
+          const d = src.charCodeAt(q);
+          if (d === 40 || d === 91 || d === 123) {
+            emit(src.slice(nameAt, nameEnd) + '!', nameAt, src.slice(chain, nameEnd).replace(/\s+/g, '') + '!', true);
+            nameAt = -1;
+            prev = 1; // its token tree belongs to the chain: `vec![x].len()`
+            p = q;
+            continue;
+          }
+        }
+        break;
+      case 36: // $
+        p++;
+        prev = 4;
+        nameAt = -1;
+        continue;
+      case 63: // ?
+        p++;
+        prev = 3;
+        nameAt = -1;
+        continue;
+      case 40: // (
+      case 91: // [
+      case 123: {
+        // {
+        if (c === 40 && nameAt >= 0) {
+          const name = src.slice(nameAt, nameEnd);
+          if (!NOT_CALLED.has(name)) emit(name, nameAt, src.slice(chain, nameEnd), false);
+        }
+        const attached = prev === 1 || prev === 3;
+        chains.push(attached && chain >= 0 ? chain : p);
+        chain = -1;
+        prev = 0;
+        nameAt = -1;
+        p++;
+        continue;
+      }
+      case 41: // )
+      case 93: // ]
+      case 125: // }
+        chain = chains.length ? chains.pop()! : -1;
+        prev = 3;
+        nameAt = -1;
+        p++;
+        if (!chains.length) return; // the token tree is closed
+        continue;
+    }
+    // any other punctuation ends a chain
+    p++;
+    prev = 0;
+    chain = -1;
+    nameAt = -1;
+  }
+}
+
+/** `r"…"`, `r#"…"#`, `b"…"`, `br#"…"#` at `p`: the index after it. */
+function skipRawOrByteString(src: string, p: number, to: number): number {
+  let q = p;
+  if (src.charCodeAt(q) === 98) q++; // b
+  if (src.charCodeAt(q) === 114) {
+    q++; // r
+    let hashes = 0;
+    while (src.charCodeAt(q) === 35) {
+      hashes++;
+      q++;
+    }
+    if (src.charCodeAt(q) !== 34) return q;
+    const close = '"' + '#'.repeat(hashes);
+    const e = src.indexOf(close, q + 1);
+    return e < 0 || e >= to ? to : e + close.length;
+  }
+  return src.charCodeAt(q) === 34 ? skipString(src, q, to) + 1 : q;
 }
 
 // ---------------------------------------------------------------------------------------------------------------
 
-interface Frame {
-  end: number;
-  qualified: string;
-  kind: number;
-}
-const K_OTHER = 0;
-const K_TRAIT = 1;
-const K_IMPL = 2;
+type Kind = 'item' | 'trait' | 'impl';
 
-export function extract(root: SyntaxNode, src: string): Extraction {
-  const symbols: SymbolRecord[] = [];
-  const refs: RefRecord[] = [];
-  const a = accessFor(root, TYPES); // integer handles, no wrapper object per node (see ../access.ts)
-  const n = a.count;
-  if (n === 0) return { symbols, refs };
+/** One file: a visitor over the listed nodes, one method per construct. */
+class RustFile {
+  private readonly src: string;
+  private readonly sink: Sink;
+  private readonly lines: LineIndex;
+  private readonly a: Access;
+  private readonly scopes = new ScopeStack<Kind>({ start: -1, end: Infinity, qualified: null, kind: 'item' });
+  /** With syntax errors a textual header scan can run into the body (`fn f(a: u8 {`): then the tree says. */
+  private readonly broken: boolean;
 
-  // Line table: lineStarts[k] is the index of the first character of row k.
-  const lineStarts: number[] = [0];
-  for (let i = src.indexOf('\n'); i >= 0; i = src.indexOf('\n', i + 1)) lineStarts.push(i + 1);
-  const lastRow = lineStarts.length - 1;
-  let hint = 0; // the row of the previous lookup: pre-order positions mostly move forward a little
-  const rowOf = (idx: number): number => {
-    let lo = hint;
-    if (lineStarts[lo] <= idx) {
-      if (lo === lastRow || lineStarts[lo + 1] > idx) return lo;
-      if (lo + 1 === lastRow || lineStarts[lo + 2] > idx) return (hint = lo + 1);
-    } else lo = 0;
-    let hi = lastRow;
-    while (lo < hi) {
-      const mid = (lo + hi + 1) >> 1;
-      if (lineStarts[mid] <= idx) lo = mid;
-      else hi = mid - 1;
-    }
-    return (hint = lo);
-  };
+  constructor(file: SourceFile) {
+    this.src = file.src;
+    this.sink = file.sink;
+    this.lines = file.lines;
+    this.a = file.nodes(TYPES);
+    this.broken = file.root.hasError;
+  }
 
-  // In a file with syntax errors the textual header scan can run into the body (`fn f(a: u8 {`), so there the
-  // tree says where a `{ ... }` body starts. One native call per file; only broken files pay per definition.
-  const broken = root.hasError;
-  const bodyStart = (h: number, start: number, end: number): number => {
-    let limit = end;
-    if (broken) {
-      const body = a.child(h, 'body');
-      if (body >= 0 && src.charCodeAt(a.start(body)) === 123) limit = a.start(body);
-    }
-    return headerEnd(src, start, limit);
-  };
-
-  const starts = new Array<number>(n);
-  for (let i = 0; i < n; i++) starts[i] = a.start(i);
-  /** A field's text, from the tree (when the text scanners give up). */
-  const fieldText = (h: number, field: string): string | undefined => {
-    const c = a.child(h, field);
-    return c >= 0 ? src.slice(a.start(c), a.end(c)) : undefined;
-  };
-
-  const stack: Frame[] = [];
-  const scopeAt = (start: number): Frame | null => {
-    while (stack.length && stack[stack.length - 1].end <= start) stack.pop();
-    return stack.length ? stack[stack.length - 1] : null;
-  };
-
-  const addSymbol = (
-    name: string,
-    kind: SymbolKind,
-    scope: string | null,
-    start: number,
-    end: number,
-    signature: string,
-    flags: string[] | null,
-  ): string => {
-    const qualified = scope ? scope + SEP + name : name;
-    const sr = rowOf(start);
-    const er = rowOf(end);
-    const sym: SymbolRecord = {
-      name,
-      kind,
-      scope,
-      qualified,
-      startLine: sr + 1,
-      startCol: start - lineStarts[sr],
-      endLine: er + 1,
-      endCol: end - lineStarts[er],
-      signature,
-      doc: docAt(src, start, lineStarts, sr),
-    };
-    if (flags && flags.length) sym.flags = flags;
-    symbols.push(sym);
-    hint = sr;
-    return qualified;
-  };
-
-  const addRef = (kind: RefRecord['kind'], name: string, at: number, scope: string | null, context: string) => {
-    const r = rowOf(at);
-    refs.push({ kind, name, line: r + 1, col: at - lineStarts[r], scope, context: squash(context, CONTEXT_MAX) });
-  };
-
-  /** Context text `[from, to)`, capped before collapsing so long chains stay linear. */
-  const contextText = (from: number, to: number) => src.slice(from, Math.min(to, from + CONTEXT_MAX * 4)).trimEnd();
-
-  for (let i = 0; i < n; i++) {
-    const start = starts[i];
-    const frame = scopeAt(start);
-    const scope = frame ? frame.qualified : null;
-    const type = a.type(i);
-
-    switch (type) {
-      case 'call_expression': {
-        // The callee is a prefix of the call. If the next node starts at the same index it is inside the callee
-        // (a method chain `a.b().c()` or `f(x)(y)`): continue scanning after it instead of from the start.
-        let from = start;
-        if (i + 1 < n && starts[i + 1] === start) {
-          const inner = a.type(i + 1);
-          if (inner === 'call_expression' || inner === 'macro_invocation') {
-            from = a.end(i + 1);
-          }
-        }
-        let argsAt = -1;
-        let nameAt = -1;
-        let nameEnd = -1;
-        let prevName = false; // the previous token was a name or a tuple index
-        let p = from;
-        const len = src.length;
-        scan: while (p < len) {
-          const c = src.charCodeAt(p);
-          if (isWs(c)) {
-            p++;
-          } else if (c === 40) {
-            // '(' : the arguments, unless nothing precedes it (a parenthesized callee)
-            if (p !== start) argsAt = p;
-            break;
-          } else if (isIdAscii(c) || c > 127) {
-            // two names in a row (`match x {..}.f()`, `if c {..}.f()`) is not a path: let the tree answer
-            if (prevName) break;
-            prevName = true;
-            if (c >= 48 && c <= 57) {
-              // tuple field `.0`
-              while (p < len && src.charCodeAt(p) >= 48 && src.charCodeAt(p) <= 57) p++;
-              nameAt = -1;
-              continue;
-            }
-            if (c > 127) {
-              RE_IDENT.lastIndex = p;
-              const m = RE_IDENT.exec(src);
-              if (!m) break;
-              nameAt = p;
-              p += m[0].length;
-            } else {
-              nameAt = p;
-              if (c === 114 && src.charCodeAt(p + 1) === 35) p += 2; // r#ident
-              while (p < len) {
-                const d = src.charCodeAt(p);
-                if (isIdAscii(d)) p++;
-                else if (d > 127) {
-                  RE_IDENT.lastIndex = nameAt;
-                  const m = RE_IDENT.exec(src);
-                  if (!m) break scan;
-                  p = nameAt + m[0].length;
-                  break;
-                } else break;
-              }
-            }
-            nameEnd = p;
-            continue;
-          } else if (c === 58 && src.charCodeAt(p + 1) === 58) {
-            prevName = false;
-            p += 2;
-            while (p < len && isWs(src.charCodeAt(p))) p++;
-            if (src.charCodeAt(p) === 60) {
-              const j = skipAngle(src, p, len);
-              if (j < 0) break;
-              p = j; // turbofish: the name stays
-            }
-          } else if (c === 60) {
-            // qualified path `<T as Trait>::f`
-            if (prevName) break;
-            const j = skipAngle(src, p, len);
-            if (j < 0) break;
-            p = j;
-            nameAt = -1;
-          } else if (c === 46 || c === 63) {
-            // '.' or '?'
-            prevName = false;
-            p++;
-            nameAt = -1;
-          } else if (c === 47 && src.charCodeAt(p + 1) === 47) {
-            const nl = src.indexOf('\n', p);
-            if (nl < 0) break;
-            p = nl;
-          } else if (c === 47 && src.charCodeAt(p + 1) === 42) {
-            const e = src.indexOf('*/', p + 2);
-            if (e < 0) break;
-            p = e + 2;
-          } else {
-            break;
-          }
-        }
-        if (argsAt < 0) {
-          // Not a plain path/field/method callee: ask the tree where the arguments start.
-          const args = a.child(i, 'arguments');
-          if (args < 0) break;
-          argsAt = a.start(args);
-          const window = Math.max(start, argsAt - 200);
-          const m = RE_CALLEE_TAIL.exec(stripTurbofish(src.slice(window, argsAt)));
-          if (m) {
-            nameAt = window + m.index;
-            nameEnd = nameAt + m[1].length;
-          } else nameAt = -1;
-        }
-        if (argsAt < 0 || nameAt < 0) break;
-        addRef('call', src.slice(nameAt, nameEnd), nameAt, scope, contextText(start, argsAt));
-        break;
-      }
-
-      case 'macro_invocation': {
-        RE_MACRO_CALL.lastIndex = start;
-        const m = RE_MACRO_CALL.exec(src);
-        if (!m) break;
-        const nameAt = start + m[1].length;
-        addRef('call', m[2] + '!', nameAt, scope, (m[1] + m[2]).replace(/\s+/g, '') + '!');
-        break;
-      }
-
-      case 'use_declaration': {
-        expandUse(src, start, a.end(i), scope, addRef);
-        break;
-      }
-
-      case 'extern_crate_declaration': {
-        RE_EXTERN_CRATE.lastIndex = start;
-        const m = RE_EXTERN_CRATE.exec(src);
-        if (!m) break;
-        addRef('import', m[1], RE_EXTERN_CRATE.lastIndex - m[1].length, scope, m[1]);
-        break;
-      }
-
-      default: {
-        const end = a.end(i);
-        let re: RegExp | null = null;
-        let kind: SymbolKind = 'function';
-        let container = false;
-        let wholeSig = false;
-        let extra: string | null = null;
-        let ctxKind = K_OTHER;
-        switch (type) {
-          case 'function_item':
-            re = RE_FN;
-            container = true;
-            break;
-          case 'function_signature_item':
-            re = RE_FN;
-            wholeSig = true;
-            break;
-          case 'struct_item':
-            re = RE_STRUCT;
-            kind = 'struct';
-            container = true;
-            break;
-          case 'union_item':
-            re = RE_UNION;
-            kind = 'struct';
-            container = true;
-            extra = 'union';
-            break;
-          case 'enum_item':
-            re = RE_ENUM;
-            kind = 'enum';
-            container = true;
-            break;
-          case 'trait_item':
-            re = RE_TRAIT;
-            kind = 'trait';
-            container = true;
-            ctxKind = K_TRAIT;
-            break;
-          case 'mod_item':
-            re = RE_MOD;
-            kind = 'module';
-            container = true;
-            break;
-          case 'const_item':
-            re = RE_CONST;
-            kind = 'constant';
-            container = true;
-            wholeSig = true;
-            break;
-          case 'static_item':
-            re = RE_STATIC;
-            kind = 'static';
-            container = true;
-            wholeSig = true;
-            break;
-          case 'type_item':
-          case 'associated_type':
-            re = RE_TYPE;
-            kind = 'type';
-            wholeSig = true;
-            break;
-          case 'macro_definition': {
-            RE_MACRO_RULES.lastIndex = start;
-            const m = RE_MACRO_RULES.exec(src);
-            const name = m ? m[1] : fieldText(i, 'name');
-            if (name) addSymbol(name, 'macro', scope, start, end, `macro_rules! ${name}`, null);
-            continue;
-          }
-          case 'field_declaration': {
-            RE_FIELD.lastIndex = start;
-            const m = RE_FIELD.exec(src);
-            const name = m ? m[2] : fieldText(i, 'name');
-            const flags = m ? prefixFlags(m[1] ?? '') : null;
-            if (name) addSymbol(name, 'field', scope, start, end, sigText(src, start, end), flags);
-            continue;
-          }
-          case 'enum_variant': {
-            RE_VARIANT.lastIndex = start;
-            const m = RE_VARIANT.exec(src);
-            const name = m ? m[1] : fieldText(i, 'name');
-            if (!name) continue;
-            const sig = sigText(src, start, headerEnd(src, start, end));
-            const q = addSymbol(name, 'enum_member', scope, start, end, sig, null);
-            stack.push({ end, qualified: q, kind: K_OTHER });
-            continue;
-          }
-          case 'impl_item': {
-            const hEnd = bodyStart(i, start, end);
-            const im = parseImpl(src.slice(start, hEnd));
-            const name = typeName(im.self);
-            if (!name) continue;
-            const flags: string[] = [];
-            if (im.unsafe) flags.push('unsafe');
-            if (im.trait) flags.push('trait ' + im.trait);
-            const q = addSymbol(name, 'impl', scope, start, end, sigText(src, start, hEnd), flags);
-            stack.push({ end, qualified: q, kind: K_IMPL });
-            continue;
-          }
-        }
-        if (!re) continue;
-        re.lastIndex = start;
-        const m = re.exec(src);
-        let name: string | undefined;
-        let flags: string[] | null = null;
-        if (m) {
-          name = m[3];
-          flags = prefixFlags(m[1]);
-          if (m[2]) flags.push('mut');
-        } else {
-          // comments inside the header, or an item recovered from a syntax error: ask the tree
-          name = fieldText(i, 'name');
-        }
-        if (!name) continue;
-        if (type === 'const_item' && name === '_') continue; // `const _: () = { ... };` is anonymous
-        if (extra) (flags ??= []).push(extra);
-        if (kind === 'function' && frame && (frame.kind === K_TRAIT || frame.kind === K_IMPL)) kind = 'method';
-        const sigEnd = wholeSig ? end : bodyStart(i, start, end);
-        const q = addSymbol(name, kind, scope, start, end, sigText(src, start, sigEnd), flags);
-        if (container) stack.push({ end, qualified: q, kind: ctxKind });
+  run(): void {
+    const a = this.a;
+    for (let i = 0; i < a.count; i++) {
+      const start = a.start(i);
+      const frame = this.scopes.at(start);
+      switch (a.type(i)) {
+        case 'call_expression':
+          this.call(i, start, frame.qualified);
+          break;
+        case 'macro_invocation':
+          this.macroInvocation(i, start, frame.qualified);
+          break;
+        case 'use_declaration':
+          expandUse(this.src, start, a.end(i), frame.qualified, this.sink);
+          break;
+        case 'extern_crate_declaration':
+          this.externCrate(start, frame.qualified);
+          break;
+        case 'macro_definition':
+          this.macroRules(i, start, frame.qualified);
+          break;
+        case 'field_declaration':
+          this.field(i, start, frame.qualified);
+          break;
+        case 'enum_variant':
+          this.variant(i, start, frame.qualified);
+          break;
+        case 'impl_item':
+          this.impl(i, start, frame.qualified);
+          break;
+        default:
+          this.item(i, start, frame);
       }
     }
   }
-  return { symbols, refs };
+
+  /** Where the header of a definition ends: its body's `{`, or the `;`. */
+  private bodyStart(h: number, start: number, end: number): number {
+    let limit = end;
+    if (this.broken) {
+      const body = this.a.child(h, 'body');
+      if (body >= 0 && this.src.charCodeAt(this.a.start(body)) === 123) limit = this.a.start(body);
+    }
+    return headerEnd(this.src, start, limit);
+  }
+
+  /** A field's text, from the tree (when the text scanners give up). */
+  private fieldText(h: number, field: string): { text: string; at: number } | null {
+    const c = this.a.child(h, field);
+    return c >= 0 ? { text: this.src.slice(this.a.start(c), this.a.end(c)), at: this.a.start(c) } : null;
+  }
+
+  private def(name: string, kind: SymbolKind, scope: string | null, nameAt: number, start: number, end: number, sig: string, flags: string[] | null): string {
+    const { doc, start: rangeStart } = docAt(this.src, start, this.lines);
+    return this.sink.def({ name, kind, scope, nameAt, start: rangeStart, end, signature: sig, doc, flags });
+  }
+
+  /** fn, struct, union, enum, trait, mod, const, static, type: a keyword, then the name. */
+  private item(i: number, start: number, frame: Frame<Kind>): void {
+    const { a, src } = this;
+    const type = a.type(i);
+    let re: RegExp;
+    let kind: SymbolKind = 'function';
+    let container = true;
+    let wholeSig = false;
+    let kindOfFrame: Kind = 'item';
+    let extra: string | null = null;
+    switch (type) {
+      case 'function_item':
+        re = RE_FN;
+        break;
+      case 'function_signature_item':
+        re = RE_FN;
+        container = false;
+        wholeSig = true;
+        break;
+      case 'struct_item':
+        re = RE_STRUCT;
+        kind = 'struct';
+        break;
+      case 'union_item':
+        re = RE_UNION;
+        kind = 'struct';
+        extra = 'union';
+        break;
+      case 'enum_item':
+        re = RE_ENUM;
+        kind = 'enum';
+        break;
+      case 'trait_item':
+        re = RE_TRAIT;
+        kind = 'trait';
+        kindOfFrame = 'trait';
+        break;
+      case 'mod_item':
+        re = RE_MOD;
+        kind = 'module';
+        break;
+      case 'const_item':
+        re = RE_CONST;
+        kind = 'constant';
+        wholeSig = true;
+        break;
+      case 'static_item':
+        re = RE_STATIC;
+        kind = 'static';
+        wholeSig = true;
+        break;
+      case 'type_item':
+      case 'associated_type':
+        re = RE_TYPE;
+        kind = 'type';
+        container = false;
+        wholeSig = true;
+        break;
+      default:
+        return;
+    }
+    const end = a.end(i);
+    re.lastIndex = start;
+    const m = re.exec(src);
+    let name: string;
+    let nameAt: number;
+    let flags: string[] | null = null;
+    if (m) {
+      name = m[3];
+      nameAt = re.lastIndex - name.length;
+      flags = prefixFlags(m[1]);
+      if (m[2]) flags.push('mut');
+    } else {
+      // comments inside the header, or an item recovered from a syntax error: ask the tree
+      const f = this.fieldText(i, 'name');
+      if (!f) return;
+      name = f.text;
+      nameAt = f.at;
+    }
+    if (type === 'const_item' && name === '_') return; // `const _: () = { ... };` is anonymous
+    if (extra) (flags ??= []).push(extra);
+    if (kind === 'function' && (frame.kind === 'trait' || frame.kind === 'impl')) kind = 'method';
+    const sigEnd = wholeSig ? end : this.bodyStart(i, start, end);
+    const q = this.def(name, kind, frame.qualified, nameAt, start, end, signature(src, start, sigEnd), flags);
+    if (container) this.scopes.push({ start, end, qualified: q, kind: kindOfFrame });
+  }
+
+  /** `impl [Trait for] Type`: named by the self type; its items are scoped to it. */
+  private impl(i: number, start: number, scope: string | null): void {
+    const end = this.a.end(i);
+    const hEnd = this.bodyStart(i, start, end);
+    const header = this.src.slice(start, hEnd);
+    const im = parseImpl(header);
+    const name = typeName(im.self);
+    if (!name) return;
+    const lt = im.self.indexOf('<');
+    const k = im.self.lastIndexOf(name, lt >= 0 ? lt : im.self.length);
+    const flags: string[] = [];
+    if (im.unsafe) flags.push('unsafe');
+    if (im.trait) flags.push('trait ' + im.trait);
+    const q = this.def(name, 'impl', scope, start + im.selfAt + Math.max(k, 0), start, end, signature(this.src, start, hEnd), flags);
+    this.scopes.push({ start, end, qualified: q, kind: 'impl' });
+  }
+
+  private macroRules(i: number, start: number, scope: string | null): void {
+    RE_MACRO_RULES.lastIndex = start;
+    const m = RE_MACRO_RULES.exec(this.src);
+    const f = m ? { text: m[1], at: RE_MACRO_RULES.lastIndex - m[1].length } : this.fieldText(i, 'name');
+    if (f) this.def(f.text, 'macro', scope, f.at, start, this.a.end(i), `macro_rules! ${f.text}`, null);
+  }
+
+  private field(i: number, start: number, scope: string | null): void {
+    RE_FIELD.lastIndex = start;
+    const m = RE_FIELD.exec(this.src);
+    const f = m ? { text: m[2], at: start + (m[1]?.length ?? 0) } : this.fieldText(i, 'name');
+    if (!f) return;
+    const end = this.a.end(i);
+    this.def(f.text, 'field', scope, f.at, start, end, signature(this.src, start, end), m ? prefixFlags(m[1] ?? '') : null);
+  }
+
+  private variant(i: number, start: number, scope: string | null): void {
+    RE_VARIANT.lastIndex = start;
+    const m = RE_VARIANT.exec(this.src);
+    const f = m ? { text: m[1], at: start } : this.fieldText(i, 'name');
+    if (!f) return;
+    const end = this.a.end(i);
+    const q = this.def(f.text, 'enum_member', scope, f.at, start, end, signature(this.src, start, headerEnd(this.src, start, end)), null);
+    this.scopes.push({ start, end, qualified: q, kind: 'item' });
+  }
+
+  /** A call: named by the callee's last name token, placed at it. */
+  private call(i: number, start: number, scope: string | null): void {
+    const { a, src } = this;
+    // The callee is a prefix of the call. If the next node starts at the same index it is inside the callee
+    // (a method chain `a.b().c()` or `f(x)(y)`): continue scanning after it instead of from the start.
+    let from = start;
+    if (i + 1 < a.count && a.start(i + 1) === start) {
+      const inner = a.type(i + 1);
+      if (inner === 'call_expression' || inner === 'macro_invocation') from = a.end(i + 1);
+    }
+    let argsAt = -1;
+    let nameAt = -1;
+    let nameEnd = -1;
+    let prevName = false; // the previous token was a name or a tuple index
+    let p = from;
+    const len = src.length;
+    scan: while (p < len) {
+      const c = src.charCodeAt(p);
+      if (isWs(c)) {
+        p++;
+      } else if (c === 40) {
+        // '(' : the arguments, unless nothing precedes it (a parenthesized callee)
+        if (p !== start) argsAt = p;
+        break;
+      } else if (isIdAscii(c) || c > 127) {
+        // two names in a row (`match x {..}.f()`, `if c {..}.f()`) is not a path: let the tree answer
+        if (prevName) break;
+        prevName = true;
+        if (c >= 48 && c <= 57) {
+          // tuple field `.0`
+          while (p < len && src.charCodeAt(p) >= 48 && src.charCodeAt(p) <= 57) p++;
+          nameAt = -1;
+          continue;
+        }
+        if (c > 127) {
+          RE_IDENT.lastIndex = p;
+          const m = RE_IDENT.exec(src);
+          if (!m) break;
+          nameAt = p;
+          p += m[0].length;
+        } else {
+          nameAt = p;
+          if (c === 114 && src.charCodeAt(p + 1) === 35) p += 2; // r#ident
+          while (p < len) {
+            const d = src.charCodeAt(p);
+            if (isIdAscii(d)) p++;
+            else if (d > 127) {
+              RE_IDENT.lastIndex = nameAt;
+              const m = RE_IDENT.exec(src);
+              if (!m) break scan;
+              p = nameAt + m[0].length;
+              break;
+            } else break;
+          }
+        }
+        nameEnd = p;
+        continue;
+      } else if (c === 58 && src.charCodeAt(p + 1) === 58) {
+        prevName = false;
+        p += 2;
+        while (p < len && isWs(src.charCodeAt(p))) p++;
+        if (src.charCodeAt(p) === 60) {
+          const j = skipAngle(src, p, len);
+          if (j < 0) break;
+          p = j; // turbofish: the name stays
+        }
+      } else if (c === 60) {
+        // qualified path `<T as Trait>::f`
+        if (prevName) break;
+        const j = skipAngle(src, p, len);
+        if (j < 0) break;
+        p = j;
+        nameAt = -1;
+      } else if (c === 46 || c === 63) {
+        // '.' or '?'
+        prevName = false;
+        p++;
+        nameAt = -1;
+      } else if (c === 47 && src.charCodeAt(p + 1) === 47) {
+        const nl = src.indexOf('\n', p);
+        if (nl < 0) break;
+        p = nl;
+      } else if (c === 47 && src.charCodeAt(p + 1) === 42) {
+        const e = src.indexOf('*/', p + 2);
+        if (e < 0) break;
+        p = e + 2;
+      } else {
+        break;
+      }
+    }
+    if (argsAt < 0) {
+      // Not a plain path/field/method callee: ask the tree where the arguments start.
+      const args = a.child(i, 'arguments');
+      if (args < 0) return;
+      argsAt = a.start(args);
+      const window = Math.max(start, argsAt - 200);
+      const m = RE_CALLEE_TAIL.exec(stripTurbofish(src.slice(window, argsAt)));
+      if (m) {
+        nameAt = window + m.index;
+        nameEnd = nameAt + m[1].length;
+      } else nameAt = -1;
+    }
+    if (argsAt < 0 || nameAt < 0) return;
+    this.sink.ref('call', src.slice(nameAt, nameEnd), nameAt, scope, src.slice(start, Math.min(argsAt, start + 480)));
+  }
+
+  /** `name!(...)`: a call named with a bang, and the calls inside its token tree, flagged `macro`. */
+  private macroInvocation(i: number, start: number, scope: string | null): void {
+    const src = this.src;
+    RE_MACRO_CALL.lastIndex = start;
+    const m = RE_MACRO_CALL.exec(src);
+    if (!m) return;
+    this.sink.ref('call', m[2] + '!', start + m[1].length, scope, (m[1] + m[2]).replace(/\s+/g, '') + '!');
+    // the token tree right after the bang; the scan stops where its delimiters close (or, in a broken file, where
+    // the tree says the invocation ends)
+    let open = RE_MACRO_CALL.lastIndex;
+    while (isWs(src.charCodeAt(open))) open++;
+    const d = src.charCodeAt(open);
+    if (d !== 40 && d !== 91 && d !== 123) return;
+    const sink = this.sink;
+    macroArgumentCalls(src, open, this.broken ? this.a.end(i) : src.length, (name, at, context) => sink.ref('call', name, at, scope, context, null, MACRO_FLAGS));
+  }
+
+  private externCrate(start: number, scope: string | null): void {
+    RE_EXTERN_CRATE.lastIndex = start;
+    const m = RE_EXTERN_CRATE.exec(this.src);
+    if (!m) return;
+    const at = start + m[0].lastIndexOf(m[1], m[2] ? m[0].length - m[2].length : m[0].length);
+    this.sink.ref('import', m[1], at, scope, m[2] ? `${m[1]} as ${m[2]}` : m[1], m[1]);
+  }
 }
+
+const MACRO_FLAGS = ['macro'];
 
 /**
  * Expands the use tree in `src[start, end)` into one import ref per leaf, with an explicit stack for `{...}`.
- * `use std::collections::{HashMap, hash_map::Entry as E};` -> HashMap (std::collections::HashMap),
- * Entry (std::collections::hash_map::Entry); `use foo::*` -> * (foo::*).
+ * `use std::collections::{HashMap, hash_map::Entry as E};` -> HashMap from std::collections, Entry from
+ * std::collections::hash_map (context `std::collections::hash_map::Entry as E`); `use foo::*` -> * from foo.
  */
-function expandUse(
-  src: string,
-  start: number,
-  end: number,
-  scope: string | null,
-  addRef: (kind: RefRecord['kind'], name: string, at: number, scope: string | null, context: string) => void,
-): void {
+function expandUse(src: string, start: number, end: number, scope: string | null, sink: Sink): void {
   let p = start;
   // skip visibility and the `use` keyword
   const m = /(?:pub\s*(?:\([^()]*\))?\s*)?use\b/y;
@@ -814,6 +960,7 @@ function expandUse(
   let segs: string[] = [];
   let lastAt = -1;
   let afterAs = false;
+  let alias = '';
   const emit = () => {
     if (segs.length && lastAt >= 0) {
       let path = prefix + segs.join(SEP);
@@ -824,11 +971,14 @@ function expandUse(
         const cut = path.lastIndexOf(SEP);
         name = cut >= 0 ? path.slice(cut + SEP.length) : path;
       }
-      if (name) addRef('import', name, lastAt, scope, path);
+      const cut = path.lastIndexOf(SEP);
+      const module = cut > 0 ? path.slice(0, cut) : path;
+      if (name) sink.ref('import', name, lastAt, scope, alias ? `${path} as ${alias}` : path, module);
     }
     segs = [];
     lastAt = -1;
     afterAs = false;
+    alias = '';
   };
   while (p < end) {
     const c = src.charCodeAt(p);
@@ -874,8 +1024,9 @@ function expandUse(
         continue;
       }
       const word = dollar ? '$' + id[0] : id[0];
-      if (word === 'as' && segs.length) afterAs = true;
-      else if (!afterAs) {
+      if (word === 'as' && segs.length && !afterAs) afterAs = true;
+      else if (afterAs) alias = word;
+      else {
         segs.push(word);
         lastAt = p;
       }
@@ -884,3 +1035,39 @@ function expandUse(
   }
   emit();
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// What tree-sitter-rust 0.24 does not parse (nightly and internal syntax of the standard library)
+
+/**
+ * The text an error is judged by: its line and the two after it; `wide`, also the three lines before it (an error
+ * in a `macro` item's body may start lines below the `macro` keyword). Capped, so a minified line stays cheap.
+ */
+function errorLines(src: string, start: number, wide: boolean): string {
+  let from = src.lastIndexOf('\n', start - 1) + 1;
+  for (let k = 0; wide && k < 3 && from > 0; k++) from = src.lastIndexOf('\n', from - 2) + 1;
+  let to = start;
+  for (let k = 0; k < 3 && to < src.length; k++) {
+    const nl = src.indexOf('\n', to);
+    to = nl < 0 ? src.length : nl + 1;
+  }
+  return src.slice(Math.max(from, start - 1200), Math.min(to, start + 1200));
+}
+
+const gap = (name: string, re: RegExp): GrammarGap => ({ name, test: (src, start, _end, wide) => re.test(errorLines(src, start, wide)) });
+
+export const rustGaps: readonly GrammarGap[] = [
+  gap('`~const` trait bounds', /~\s*const\b/),
+  gap('`impl const` trait impls', /\bimpl\b[^{;]*\bconst\s+(?!fn\b)[A-Za-z_]/),
+  gap('`box` expressions', /\bbox\s+[\w(\[{&*]/),
+  gap('`macro` items (declarative macros 2.0)', /\bmacro\s+[A-Za-z_]\w*\s*[({]|\$[A-Za-z_]\w*\s*:\s*(?:expr|ident|ty|tt|pat|pat_param|path|block|item|literal|lifetime|meta|stmt|vis)\b/),
+  gap('`auto trait` items', /\bauto\s+trait\b/),
+  gap('trait aliases', /\btrait\s+[A-Za-z_]\w*\s*(?:<[^>]*>)?\s*=/),
+  gap('`${...}` macro metavariable expressions', /\$\{/),
+  gap('attributes on expressions', /[(,]\s*#\[/),
+];
+
+export const rust: LanguagePlugin = {
+  sep: SEP,
+  extract: (file) => new RustFile(file).run(),
+};

@@ -36,7 +36,7 @@ const HASH_RE = /^[0-9a-f]{40}$/;
  */
 export function cacheable(f: FileResult): boolean {
   if (!HASH_RE.test(f.hash)) return false;
-  return (f.status === 'ok' && f.error === null) || (f.status === 'partial' && f.error?.code === 'syntax');
+  return (f.status === 'ok' && (f.error === null || f.error.code === 'grammar-gap')) || (f.status === 'partial' && f.error?.code === 'syntax');
 }
 
 // Shebang scripts (Redis 7): under an out-of-memory Redis they are refused whole rather than stopped halfway.

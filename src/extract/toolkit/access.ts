@@ -8,7 +8,9 @@
  */
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
-import type { SyntaxNode } from './common.js';
+import type Parser from 'tree-sitter';
+
+type SyntaxNode = Parser.SyntaxNode;
 
 export interface Access {
   /** Handles 0..count-1 are the listed nodes, in pre-order. */
@@ -354,14 +356,30 @@ export function publicAccess(root: SyntaxNode, types: string[]): Access {
   };
 }
 
+/** How many listings each path served since the last reset: tests assert that the fast path really ran. */
+const served = { direct: 0, public: 0 };
+
+export function accessStats(): Readonly<typeof served> {
+  return { ...served };
+}
+
+export function resetAccessStats(): void {
+  served.direct = 0;
+  served.public = 0;
+}
+
 export function accessFor(root: SyntaxNode, types: string[]): Access {
   if (directEnabled) {
     try {
       const direct = directAccess(root, types);
-      if (direct) return direct;
+      if (direct) {
+        served.direct++;
+        return direct;
+      }
     } catch {
       // fall back to the public API
     }
   }
+  served.public++;
   return publicAccess(root, types);
 }
