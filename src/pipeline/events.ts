@@ -45,6 +45,8 @@ export interface RunSummary {
   peakRssMb: number;
   /** Cluster runs: the shared result cache's use by this run. */
   cache?: { enabled: boolean; hits: number; misses: number };
+  /** Set when the previous index was found damaged and this run rebuilt it from scratch: why. */
+  rebuilt?: string;
 }
 
 export interface InFlight {
