@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3';
 import picomatch from 'picomatch';
 import { LANGUAGES, REF_KINDS, SYMBOL_KINDS } from '../protocol/types.js';
+import { symbolPositionSql } from './columns.js';
 
 /** A bad query argument: the CLI maps it to a one-line exit-2 error, the server to a tool error. */
 export class QueryError extends Error {}
@@ -23,6 +24,8 @@ export const DEFINITION_KINDS = [
 
 /** SQL expression: 0 for definitions, 1 for impl blocks, 2 for everything else (variables, fields, constants...). */
 export const DEF_RANK_SQL = `CASE WHEN s.kind IN (${DEFINITION_KINDS.map((k) => `'${k}'`).join(', ')}) THEN 0 WHEN s.kind = 'impl' THEN 1 ELSE 2 END`;
+/** DEF_RANK_SQL for rows already read. */
+export const defRank = (kind: string): number => ((DEFINITION_KINDS as readonly string[]).includes(kind) ? 0 : kind === 'impl' ? 1 : 2);
 
 export interface SymbolHit {
   path: string;
@@ -31,8 +34,11 @@ export interface SymbolHit {
   kind: string;
   scope: string | null;
   qualified: string;
+  /** The name's own line and column (what "go to definition" shows). */
   line: number;
   col: number;
+  /** The enclosing range: from startLine (decorators and doc comment included, where the extractor records them) to endLine. */
+  startLine: number;
   endLine: number;
   endCol: number;
   signature: string;
@@ -40,14 +46,29 @@ export interface SymbolHit {
   flags: string[];
 }
 
+const POS = symbolPositionSql('s');
+
 /** Column list for SymbolHit rows; the query must alias symbols as s and files as f. */
 export const SYMBOL_COLUMNS = `f.path AS path, f.language AS language, s.name AS name, s.kind AS kind, s.scope AS scope,
-  s.qualified AS qualified, s.start_line AS line, s.start_col AS col, s.end_line AS endLine, s.end_col AS endCol,
+  s.qualified AS qualified, ${POS.line} AS line, ${POS.col} AS col, s.start_line AS startLine, s.end_line AS endLine, s.end_col AS endCol,
   s.signature AS signature, s.doc AS doc, s.flags AS flags`;
 
 export type SymbolRow = Omit<SymbolHit, 'flags'> & { flags: string | null };
 
-export const toHit = (r: SymbolRow): SymbolHit => ({ ...r, flags: r.flags ? r.flags.split(' ') : [] });
+/** Stored flags: space-separated words, or (schema of #14) a JSON array. */
+export function parseFlags(flags: string | null): string[] {
+  if (!flags) return [];
+  if (flags.startsWith('[')) {
+    try {
+      return JSON.parse(flags) as string[];
+    } catch {
+      // not JSON after all: fall through
+    }
+  }
+  return flags.split(' ');
+}
+
+export const toHit = (r: SymbolRow): SymbolHit => ({ ...r, flags: parseFlags(r.flags) });
 
 /** Results cut to a limit say how many more there were. `more` is a lower bound when `moreIsLowerBound`. */
 export interface Page<T> {
@@ -160,6 +181,19 @@ export function filterSql(db: Database.Database, f: CommonFilters, kindColumn = 
     params.push(JSON.stringify(ids));
   }
   return { sql: conds.length ? ' AND ' + conds.join(' AND ') : '', params, none };
+}
+
+/** Longest name a lookup takes, and longest text a search takes: past these a query is an error, not a slow scan. */
+export const MAX_NAME_CHARS = 500;
+export const MAX_QUERY_CHARS = 1000;
+
+/** Rejects empty or over-long query text with a QueryError that says what the limit is; returns the text trimmed. */
+export function checkText(text: string, what: string, max: number): string {
+  if (typeof text !== 'string') throw new QueryError(`${what} must be a string`);
+  if (text.length > max) throw new QueryError(`${what} is too long (${text.length} characters; at most ${max})`);
+  const t = text.trim();
+  if (!t) throw new QueryError(`empty ${what}`);
+  return t;
 }
 
 export function clampLimit(limit: number | undefined, def: number, max: number): number {

@@ -1,13 +1,17 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type Database from 'better-sqlite3';
-import { allFiles, QueryError } from './common.js';
+import { symbolPositionSql } from './columns.js';
+import { allFiles, parseFlags, QueryError } from './common.js';
 
 export interface OutlineNode {
   name: string;
   kind: string;
   qualified: string;
+  /** The name's line and column. */
   line: number;
   col: number;
+  /** The enclosing range starts here (decorators and doc comment included, where recorded). */
+  startLine: number;
   endLine: number;
   endCol: number;
   signature: string;
@@ -34,6 +38,8 @@ interface Row {
   qualified: string;
   line: number;
   col: number;
+  startLine: number;
+  startCol: number;
   endLine: number;
   endCol: number;
   signature: string;
@@ -69,7 +75,10 @@ export function resolveFile(db: Database.Database, input: string, root: string |
 }
 
 const contains = (a: Row, b: Row) =>
-  (a.line < b.line || (a.line === b.line && a.col <= b.col)) && (a.endLine > b.endLine || (a.endLine === b.endLine && a.endCol >= b.endCol));
+  (a.startLine < b.startLine || (a.startLine === b.startLine && a.startCol <= b.startCol)) &&
+  (a.endLine > b.endLine || (a.endLine === b.endLine && a.endCol >= b.endCol));
+
+const POS = symbolPositionSql('symbols');
 
 /**
  * A file's symbols in source order, nested: a symbol goes under the innermost enclosing symbol whose qualified
@@ -82,8 +91,8 @@ export function fileOutline(db: Database.Database, file: string, root: string | 
     .get(f.id)!;
   const rows = db
     .prepare<[number], Row>(
-      `SELECT name, kind, scope, qualified, start_line AS line, start_col AS col, end_line AS endLine, end_col AS endCol,
-         signature, doc, flags
+      `SELECT name, kind, scope, qualified, ${POS.line} AS line, ${POS.col} AS col, start_line AS startLine, start_col AS startCol,
+         end_line AS endLine, end_col AS endCol, signature, doc, flags
        FROM symbols WHERE file_id = ? ORDER BY start_line, start_col, end_line DESC, end_col DESC, id`,
     )
     .all(f.id);
@@ -97,11 +106,12 @@ export function fileOutline(db: Database.Database, file: string, root: string | 
       qualified: row.qualified,
       line: row.line,
       col: row.col,
+      startLine: row.startLine,
       endLine: row.endLine,
       endCol: row.endCol,
       signature: row.signature,
       doc: row.doc ? row.doc.split('\n').find((l) => l.trim())?.trim() ?? null : null,
-      flags: row.flags ? row.flags.split(' ') : [],
+      flags: parseFlags(row.flags),
       children: [],
     };
     let parent: OutlineNode | null = null;
