@@ -175,18 +175,20 @@ const BINARY_SNIFF = 8000;
 /** How long a listing of the tree is reused: content searches in a row do not run `git ls-files` each time. */
 const LISTING_TTL_MS = 3000;
 
-const listings = new Map<string, { at: number; paths: Promise<string[]> }>();
+const listings = new Map<string, { at: number; generation: number | undefined; paths: Promise<string[]> }>();
 
 /**
  * The files content search reads besides the indexed ones: every file git lists (default excludes applied) that no
- * grammar handles (docs, templates, configs, scripts), smaller than 1 MiB and not binary. Listed at most every few
- * seconds per root; read from disk by the search, so they are always current.
+ * grammar handles (docs, templates, configs, scripts), smaller than 1 MiB and not binary. Read from disk by the
+ * search, so they are always current. The listing is reused while `generation` (a count of the changes a watcher
+ * saw) stays the same, or, without one, for a few seconds.
  */
-export async function otherTextFiles(root: string): Promise<string[]> {
+export async function otherTextFiles(root: string, generation?: number): Promise<string[]> {
   let l = listings.get(root);
-  if (!l || performance.now() - l.at > LISTING_TTL_MS) {
+  const stale = !l || (generation === undefined ? performance.now() - l.at > LISTING_TTL_MS : l.generation !== generation);
+  if (!l || stale) {
     const paths = listRepository({ root, include: [], exclude: [], defaultExcludes: true }).then((r) => r.paths.filter((p) => languageOf(p) === null).sort());
-    listings.set(root, (l = { at: performance.now(), paths }));
+    listings.set(root, (l = { at: performance.now(), generation, paths }));
     paths.catch(() => listings.delete(root));
   }
   return l.paths;

@@ -18,6 +18,8 @@ export interface ContentOptions {
   timeBudgetMs?: number;
   /** Lines of context to show before and after each match (like grep -C); default 0. */
   context?: number;
+  /** A count of the changes seen by whoever watches the tree: the listing of the other text files is redone when it moves. */
+  listingGeneration?: number;
 }
 
 export interface ContentHit {
@@ -226,7 +228,7 @@ export async function searchContent(db: Database.Database, text: string, opts: C
   const allowed = allowedFileIds(db, { lang, path: opts.path });
   const byId = fileById(db);
   // The other text files have no language: a language filter leaves them out.
-  const others = opts.root && !lang ? (await otherTextFiles(opts.root)).filter(opts.path ? pathMatcher(opts.path) : () => true) : [];
+  const others = opts.root && !lang ? (await otherTextFiles(opts.root, opts.listingGeneration)).filter(opts.path ? pathMatcher(opts.path) : () => true) : [];
 
   const results: ContentHit[] = [];
   /** Where each hit's lines can be read again for its context: a file id (content index) or the lines read from disk. */
