@@ -6,6 +6,7 @@ import { defaultIndexPath } from '../index-store/location.js';
 import { IndexNotFoundError, openIndex } from '../index-store/reader.js';
 import { changedSince, fileList } from '../discover/changed.js';
 import { EXIT } from './errors.js';
+import { nativeModuleProblem } from './native.js';
 import { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
 import { indexCommand, interruptController } from './index-command.js';
 import { registerQueryCommands } from './query-commands.js';
@@ -161,6 +162,11 @@ function reportError(err: unknown): number {
   if ((err as NodeJS.ErrnoException)?.code === 'EPIPE') return EXIT.ok;
   if (err instanceof UsageError || err instanceof IndexNotFoundError) {
     process.stderr.write(`mcp-index: ${err.message}\n`);
+    return EXIT.usage;
+  }
+  const native = nativeModuleProblem(err);
+  if (native) {
+    process.stderr.write(`mcp-index: ${native}\n`);
     return EXIT.usage;
   }
   process.stderr.write(`mcp-index: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);

@@ -93,6 +93,7 @@ export function openIndex(path: string): Database.Database {
     db?.close();
     if (err instanceof IndexNotFoundError) throw err;
     if (isCorruption(err)) throw corruptIndexError(path, integrityProblem(path) ?? (err as Error).message);
+    if (!String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_')) throw err; // not SQLite's answer (the driver failed to load)
     throw new IndexNotFoundError(`${path} is not an mcp-index index`);
   }
   if (version !== String(SCHEMA_VERSION)) {

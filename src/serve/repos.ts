@@ -7,6 +7,7 @@ import { runIndex } from '../pipeline/run.js';
 import { watchRepository } from '../pipeline/watch.js';
 import { QueryError } from '../query/common.js';
 import { LocalTransport } from '../transport/local.js';
+import { nativeModuleProblem } from '../cli/native.js';
 
 export interface RepoOptions {
   /** Keep the index current by watching the tree (the default when the repository is known). */
@@ -110,8 +111,21 @@ export class ServedRepo {
     const job = this.lane.then(async () => {
       const transport = new LocalTransport({ threads: o.threads });
       this.listener = onEvent ?? null;
+      // A parser that cannot load fails every batch the same way: stop at the first and say why.
+      const broken = new AbortController();
+      let native: string | null = null;
       try {
-        return await runIndex(o, { transport, only, signal: this.stop.signal, onEvent: (e) => this.listener?.(e) });
+        const s = await runIndex(o, {
+          transport,
+          only,
+          signal: AbortSignal.any([this.stop.signal, broken.signal]),
+          onEvent: (e) => {
+            this.listener?.(e);
+            if (e.type === 'batch-failed' && !native && (native = nativeModuleProblem(e.error))) broken.abort();
+          },
+        });
+        if (native) throw new QueryError(native);
+        return s;
       } finally {
         this.listener = null;
         await transport.close();
