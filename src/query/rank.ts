@@ -30,11 +30,18 @@ const PATH_CLASSES: { rank: number; what: string; globs: string[] }[] = [
 const globRegex = (g: string) => g.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
 const CLASS_RES = PATH_CLASSES.map((c) => ({ rank: c.rank, re: new RegExp(`^(?:${c.globs.map(globRegex).join('|')})$`) }));
 
+const memo = new Map<string, number>();
+
 /** 0 source, 1 examples/docs/benchmarks, 2 tests, 3 vendored. */
 export function pathRank(path: string): number {
-  const p = '/' + path;
-  for (const c of CLASS_RES) if (c.re.test(p)) return c.rank;
-  return 0;
+  let r = memo.get(path);
+  if (r === undefined) {
+    const p = '/' + path;
+    r = CLASS_RES.find((c) => c.re.test(p))?.rank ?? 0;
+    if (memo.size > 200_000) memo.clear();
+    memo.set(path, r);
+  }
+  return r;
 }
 
 const registered = new WeakSet<Database.Database>();

@@ -56,7 +56,7 @@ const BM25 = 'bm25(symbols_fts, 10.0, 6.0, 3.0, 1.5, 0.5)';
  * Rows read by bm25 alone before the ranking below (exact names first, source before tests) reorders them: enough
  * that a source symbol a little behind a crowd of test helpers is still among them.
  */
-const CANDIDATES = 200;
+const CANDIDATES = 100;
 /**
  * The any-word stage runs when fewer results than this match every word. Its OR over every word costs a bm25 score
  * for every symbol matching any of them, so it is kept for the searches that need it.
@@ -119,6 +119,45 @@ export function toFtsQuery(text: string, prefix = true): string {
   return searchWords(text).words.map((t) => ftsTerm(t, prefix)).join(' AND ');
 }
 
+/** Terms the any-word stage keeps: the rarest ones, and none found in more than RARE_SHARE of the symbols. */
+const ANY_MAX_TERMS = 6;
+const RARE_SHARE = 0.05;
+/** ...and in more than this many rows: in a small index every word is in 5% of it. */
+const COMMON_ROWS = 1000;
+
+const vocabReady = new WeakSet<Database.Database>();
+
+/** How many symbols' rows hold a term (or, with `prefix`, any term starting with it), from FTS5's own vocabulary. */
+function termRows(db: Database.Database, term: string, prefix: boolean): number {
+  if (!vocabReady.has(db)) {
+    // A temp table: read-only connections may create them (the main file is not touched).
+    db.exec("CREATE VIRTUAL TABLE IF NOT EXISTS temp.mcp_symbols_vocab USING fts5vocab(main, 'symbols_fts', 'row')");
+    vocabReady.add(db);
+  }
+  const t = term.toLowerCase();
+  if (!prefix) return stmt<[string], { n: number | null }>(db, 'SELECT doc AS n FROM temp.mcp_symbols_vocab WHERE term = ?').get(t)?.n ?? 0;
+  return stmt<[string, string], { n: number | null }>(db, 'SELECT sum(doc) AS n FROM temp.mcp_symbols_vocab WHERE term >= ? AND term < ?').get(t, t + '\u{10FFFF}')?.n ?? 0;
+}
+
+/**
+ * The any-word expression: each word whole, plus its stem as a prefix where that differs (signed: "signed" OR
+ * sign*). Only the rarest words are kept, and none that most symbols contain ("test" in a standard library whose
+ * tests are half of it): bm25 scores every symbol matching any term, and a common one would cost 100 ms for nothing.
+ */
+function anyWordQuery(db: Database.Database, terms: string[]): string {
+  const total = stmt<[], { n: number }>(db, 'SELECT count(*) AS n FROM symbols').get()!.n || 1;
+  const scored = terms.map((t) => {
+    const st = stem(t);
+    const withStem = st !== t.toLowerCase() && st.length >= 3;
+    const rows = termRows(db, t, false) + (withStem ? termRows(db, st, true) : 0);
+    return { expr: withStem ? `(${ftsTerm(t, false)} OR ${ftsTerm(st, true)})` : ftsTerm(t, false), rows };
+  });
+  const common = (x: { rows: number }) => x.rows > COMMON_ROWS && x.rows > total * RARE_SHARE;
+  const rare = scored.filter((x) => x.rows > 0 && !common(x));
+  const kept = new Set([...(rare.length ? rare : scored)].sort((a, b) => a.rows - b.rows).slice(0, ANY_MAX_TERMS));
+  return scored.filter((x) => kept.has(x)).map((x) => x.expr).join(' OR ');
+}
+
 type Row = SymbolRow & { id: number; score: number };
 
 /**
@@ -137,9 +176,7 @@ export function searchSymbols(db: Database.Database, text: string, opts: SearchO
   if (terms.length === 0) throw new QueryError(`search text has no words to look for: "${text}"`);
   const words = terms.map((t) => ftsTerm(t, false)).join(' AND ');
   const prefixes = terms.map((t) => ftsTerm(t, true)).join(' AND ');
-  // Whole words, plus the stem as a prefix where it differs (signed: "signed" OR sign*): a prefix of every word would
-  // score thousands more symbols (http* takes in every HTTPSomething) for little gain.
-  const any = terms.map((t) => (stem(t) !== t.toLowerCase() && stem(t).length >= 3 ? `(${ftsTerm(t, false)} OR ${ftsTerm(stem(t), true)})` : ftsTerm(t, false))).join(' OR ');
+  const any = anyWordQuery(db, terms);
   const limit = clampLimit(opts.limit, SEARCH_DEFAULT_LIMIT, SEARCH_MAX_LIMIT);
   const f = filterSql(db, { kind: checkKinds(opts.kind), lang: checkLangs(opts.lang), path: opts.path });
   const fts = { words, prefixes, any };
