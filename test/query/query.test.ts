@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, closeSync, copyFileSync, mkdirSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,7 +15,7 @@ import { pathRank } from '../../src/query/rank.js';
 import { searchSymbols, toFtsQuery } from '../../src/query/search.js';
 import { fullSignature, symbolSource } from '../../src/query/source.js';
 import { indexStatus } from '../../src/query/status.js';
-import { BIN, copyFixture, indexRepo } from './helpers.js';
+import { BIN, copyFixture, damageSymbols, indexRepo } from './helpers.js';
 
 let tmp: string;
 let repo: string;
@@ -408,17 +408,6 @@ describe('symbolSource', () => {
 });
 
 describe('a damaged index', () => {
-  /** Overwrites the root page of the symbols table: the file opens, meta and files read, symbol queries fail. */
-  function damageSymbols(path: string): void {
-    const d = new Database(path, { readonly: true });
-    const page = d.pragma('page_size', { simple: true }) as number;
-    const root = d.prepare<[], { rootpage: number }>("SELECT rootpage FROM sqlite_master WHERE name = 'symbols'").get()!.rootpage;
-    d.close();
-    const fd = openSync(path, 'r+');
-    writeSync(fd, Buffer.alloc(page, 0xde), 0, page, (root - 1) * page);
-    closeSync(fd);
-  }
-
   it('is detected with quick_check, said in one line, and rebuilt by the next run even with nothing changed', () => {
     const { tmp: t, repo: r } = copyFixture('mcp-index-damaged-');
     try {

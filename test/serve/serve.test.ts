@@ -1,19 +1,17 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, closeSync, cpSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { appendFileSync, cpSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import Database from 'better-sqlite3';
+import { join } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { defaultIndexPath } from '../../src/index-store/location.js';
+import { BIN, damageSymbols, FIXTURE } from '../query/helpers.js';
 
 // Each suite starts a server that indexes the fixture; on a busy machine a start takes seconds.
 vi.setConfig({ testTimeout: 120_000, hookTimeout: 120_000 });
 
-const BIN = resolve('bin/mcp-index.js');
-const FIXTURE = resolve('fixtures/query-repo');
 
 interface ToolResult {
   content: { type: string; text?: string }[];
@@ -208,14 +206,7 @@ describe('mcp-index serve: a watched repository', () => {
   });
 
   it('rebuilds a damaged index', async () => {
-    const index = defaultIndexPath(s.repos[0], s.env);
-    const d = new Database(index, { readonly: true });
-    const page = d.pragma('page_size', { simple: true }) as number;
-    const root = d.prepare<[], { rootpage: number }>("SELECT rootpage FROM sqlite_master WHERE name = 'symbols'").get()!.rootpage;
-    d.close();
-    const fd = openSync(index, 'r+');
-    writeSync(fd, Buffer.alloc(page, 0xde), 0, page, (root - 1) * page);
-    closeSync(fd);
+    damageSymbols(defaultIndexPath(s.repos[0], s.env));
     const damaged = await s.call('symbol_lookup', { name: 'Store' });
     expect(damaged.isError).toBe(true);
     expect(textOf(damaged)).toMatch(/^the index .* is damaged \(.+\): the next `mcp-index <repo>` run \(or the reindex tool\) rebuilds it\. Rebuilding it now: ask again in a moment\.$/);
