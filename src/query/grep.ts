@@ -248,7 +248,7 @@ export async function searchContent(db: Database.Database, text: string, opts: C
     total++;
     if (results.length < limit) {
       results.push({ path, line, col, text: snippet(s, col) });
-      sources.push(src);
+      if (context > 0) sources.push(src);
     } else if (total - limit >= COUNT_CAP) {
       capped = true;
       return false;

@@ -25,6 +25,7 @@ export function parseName(input: string): NameQuery {
   let t = input.trim().replace(/\s*\(\s*\)\s*$/, ''); // decode() -> decode
   // Vec<T>::new -> Vec::new (innermost brackets first)
   for (let i = 0; i < 8 && /<[^<>]*>/.test(t); i++) t = t.replace(/<[^<>]*>/g, '');
+  if (/^#[^.#/:]+$/.test(t)) return { text: input.trim(), name: t, qualifier: [], anchored: false }; // a JS private name
   const anchored = /^(::|\/)/.test(t);
   const segs = t.split(SEPARATORS).map((s) => s.trim()).filter(Boolean);
   if (segs.length === 0) return { text: input.trim(), name: input.trim(), qualifier: [], anchored: false };

@@ -34,6 +34,7 @@ export class ServedRepo {
   private waiters: (() => void)[] = [];
   private readonly stop = new AbortController();
   private watching: Promise<void> | null = null;
+  private watchFailed = false;
   private rebuilding = false;
   /** The options of this repository's runs (null when its root is unknown: the index is served read-only). */
   private readonly options: IndexOptions | null;
@@ -52,12 +53,12 @@ export class ServedRepo {
   }
 
   get watched(): boolean {
-    return this.watching !== null;
+    return this.watching !== null && !this.watchFailed;
   }
 
   /** Changes seen by the watcher so far (undefined when not watching): caches keyed on it are redone when it moves. */
   get generation(): number | undefined {
-    return this.watching ? this.seen : undefined;
+    return this.watched ? this.seen : undefined;
   }
 
   /** Starts watching: an update now (which builds the index if there is none), then one per burst of changes. */
@@ -77,6 +78,7 @@ export class ServedRepo {
       onReady: () => this.opts.log(`${this.name}: watching ${o.root}`),
     }).catch((err: unknown) => {
       // chokidar could not watch (e.g. too many folders for inotify): answers still come from the last index
+      this.watchFailed = true;
       this.opts.log(`${this.name}: not watching: ${err instanceof Error ? err.message : String(err)}`);
     });
   }
@@ -102,8 +104,11 @@ export class ServedRepo {
     });
   }
 
-  /** Updates the index (incrementally, or from scratch with `full`), after any update already queued. */
-  update(only: ReadonlySet<string> | null, full: boolean, onEvent?: (e: PipelineEvent) => void): Promise<RunSummary> {
+  /**
+   * Updates the index (incrementally, or from scratch with `full`), after any update already queued. `cancel` (a
+   * client cancelling its reindex) stops it like SIGINT stops a run: the previous index stays.
+   */
+  update(only: ReadonlySet<string> | null, full: boolean, onEvent?: (e: PipelineEvent) => void, cancel?: AbortSignal): Promise<RunSummary> {
     if (!this.options) return Promise.reject(new QueryError('the repository is unknown: start the server with --repo PATH'));
     const o = full ? { ...this.options, full: true } : this.options;
     const covers = this.seen;
@@ -118,7 +123,7 @@ export class ServedRepo {
         const s = await runIndex(o, {
           transport,
           only,
-          signal: AbortSignal.any([this.stop.signal, broken.signal]),
+          signal: AbortSignal.any([this.stop.signal, broken.signal, ...(cancel ? [cancel] : [])]),
           onEvent: (e) => {
             this.listener?.(e);
             if (e.type === 'batch-failed' && !native && (native = nativeModuleProblem(e.error))) broken.abort();

@@ -34,8 +34,6 @@ export interface ServeOptions {
 /** Server version reported to clients. */
 const VERSION = '0.1.0';
 
-export { LIMITS };
-
 /** How long an answer waits for the changes seen so far to be indexed before it answers from the index as it is. */
 const FRESH_WAIT_MS = 10_000;
 
@@ -353,7 +351,7 @@ export function createServer(repos: RepoSet, pool: QueryPool, log: (line: string
       const progress = progressReporter(extra, log);
       log(`${repo.name}: reindex${a.full ? ' (full)' : ''} -> ${repo.indexPath}`);
       try {
-        return text(summaryText(await repo.update(null, a.full ?? false, progress.onEvent)));
+        return text(summaryText(await repo.update(null, a.full ?? false, progress.onEvent, extra.signal)));
       } finally {
         // The last notification must reach the client before the result does, which ends the request's token.
         await progress.flush();
