@@ -2,12 +2,19 @@
  * Installs the package the way the README tells a user to, on this machine: `npm pack`, then `npm install -g` of the
  * tarball into a temporary prefix with the native dependencies' install scripts allowed. Then, from a folder outside
  * the checkout, the installed `mcp-index` prints its version, indexes a repository and serves it to the MCP SDK's
- * client. Slow (better-sqlite3 and tree-sitter compile from source when no prebuilt binary fits): npm's cache is
- * reused and `--prefer-offline` skips revalidating it; nothing is fetched from GitHub.
+ * client.
+ *
+ * Made as cheap as it can be while every install script still runs: npm's cache is reused and `--prefer-offline`
+ * skips revalidating it. better-sqlite3's install script downloads a prebuilt binary from GitHub (what a user gets)
+ * and compiles SQLite when it cannot: here it downloads, from a local mirror, the binary `npm ci` built for this
+ * checkout (only when the versions match; otherwise it compiles). tree-sitter compiles when its prebuilt binary does
+ * not load. Nothing is fetched from GitHub.
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { execFile, execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import { arch, platform, tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -22,12 +29,31 @@ const ALLOWED = Object.entries(pkg.allowScripts)
   .map(([name]) => name);
 
 let tmp: string;
+let mirror: Server;
 let prefix: string;
 let bin: string;
 let outside: string;
 let env: NodeJS.ProcessEnv;
 
-beforeAll(() => {
+/** Serves better-sqlite3's prebuilt binary the way its GitHub releases do (prebuild-install's URL layout). */
+async function prebuildMirror(dir: string): Promise<{ server: Server; url: string }> {
+  const bs = join(CHECKOUT, 'node_modules', 'better-sqlite3');
+  const version = (JSON.parse(readFileSync(join(bs, 'package.json'), 'utf8')) as { version: string }).version;
+  const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${platform()}-${arch()}.tar.gz`;
+  mkdirSync(join(dir, `v${version}`), { recursive: true });
+  const file = join(dir, `v${version}`, name);
+  execFileSync('tar', ['czf', file, '-C', bs, 'build/Release/better_sqlite3.node']);
+  const server = createServer((req, res) => {
+    if (req.url !== `/v${version}/${name}`) return void res.writeHead(404).end();
+    res.writeHead(200, { 'content-type': 'application/gzip' });
+    createReadStream(file).pipe(res);
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  return { server, url: `http://127.0.0.1:${port}` };
+}
+
+beforeAll(async () => {
   tmp = mkdtempSync(join(tmpdir(), 'mcp-index-install-'));
   prefix = join(tmp, 'prefix');
   outside = join(tmp, 'elsewhere');
@@ -36,20 +62,23 @@ beforeAll(() => {
   execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], { cwd: CHECKOUT, stdio: 'pipe' });
   const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'))!;
   expect(tarball).toBe(`mcp-index-${pkg.version}.tgz`);
+  const m = await prebuildMirror(join(tmp, 'mirror'));
+  mirror = m.server;
   // The README's command, into a prefix of our own; run from outside the checkout so no project config applies.
-  const install = spawnSync(
-    'npm',
-    ['install', '-g', '--prefix', prefix, `--allow-scripts=${ALLOWED.join(',')}`, '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tarball)],
-    { cwd: outside, encoding: 'utf8' },
-  );
-  expect(install.status, install.stderr).toBe(0);
+  const args = ['install', '-g', '--prefix', prefix, `--allow-scripts=${ALLOWED.join(',')}`, '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tarball)];
+  await promisify(execFile)('npm', args, { cwd: outside, env: { ...process.env, npm_config_better_sqlite3_binary_host: m.url }, maxBuffer: 1 << 26 }).catch((err: { stderr?: string }) => {
+    throw new Error(`npm install -g failed: ${err.stderr ?? String(err)}`);
+  });
   bin = join(prefix, 'bin', 'mcp-index');
   env = { ...process.env, XDG_CACHE_HOME: join(tmp, 'cache'), PATH: `${join(prefix, 'bin')}:${process.env.PATH}` };
   delete env.MCP_INDEX_INDEX;
   delete env.MCP_INDEX_REPO;
 });
 
-afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+afterAll(() => {
+  mirror?.close();
+  rmSync(tmp, { recursive: true, force: true });
+});
 
 describe('the packed tarball, installed globally', () => {
   it('allows install scripts for exactly the native dependencies', () => {
