@@ -41,7 +41,10 @@ export interface SearchResult extends Page<SearchHit> {
   words: string[];
   /** Words of the text that were not searched for: stop words, and words past MAX_SEARCH_WORDS. */
   ignored: string[];
-  /** False when whole-word matches filled the limit, so prefix-only matches were neither searched nor counted. */
+  /**
+   * False when whole-word matches filled the limit, or the text had more than PREFIX_MAX_WORDS words: prefix-only
+   * matches were then neither searched nor counted.
+   */
   prefixSearched: boolean;
 }
 
@@ -62,6 +65,8 @@ const CANDIDATES = 100;
  * for every symbol matching any of them, so it is kept for the searches that need it.
  */
 const ANY_BELOW = 3;
+/** Longer texts skip the all-words-as-prefixes stage (see searchSymbols). */
+const PREFIX_MAX_WORDS = 3;
 
 /** Words that carry no meaning in a question about code ("how is the session cookie signed"). */
 const STOP_WORDS = new Set(
@@ -162,8 +167,9 @@ type Row = SymbolRow & { id: number; score: number };
 
 /**
  * Full-text search over symbol names, their words, qualified names (scopes), signatures and docs.
- * 1. every word, whole; 2. every word as a prefix ("compr" -> compress), filling the rest of the limit; 3. when both
- *    found fewer than ANY_BELOW: any of the words (stems as prefixes), so a question in plain words still finds code.
+ * 1. every word, whole; 2. every word as a prefix ("compr" -> compress), filling the rest of the limit (up to
+ *    PREFIX_MAX_WORDS words); 3. when those found fewer than ANY_BELOW: any of the words (stems as prefixes), so a
+ *    question in plain words still finds code.
  * Each stage ranks its best CANDIDATES by bm25, then reorders them: a name that is exactly the query's words first;
  * then source before examples, tests and vendored code; then by the share of the words in the qualified name (bm25
  * divides by the whole row's length, so a long docstring would sink its symbol); then by bm25.
@@ -246,10 +252,12 @@ export function searchSymbols(db: Database.Database, text: string, opts: SearchO
   if (rows.length === limit) {
     total = count(words);
   } else {
-    prefixSearched = true;
-    fill(pool(prefixes)); // every whole-word match is also a prefix match: ranked past them
+    // Every whole-word match is also a prefix match: ranked past them. Not for a question in plain words (many
+    // words): all of them as prefixes costs as much as the rest of the search and adds near misses.
+    prefixSearched = terms.length <= PREFIX_MAX_WORDS;
+    if (prefixSearched) fill(pool(prefixes));
     allMatches = rows.length;
-    total = rows.length < limit ? rows.length : count(prefixes);
+    total = rows.length < limit ? rows.length : count(prefixSearched ? prefixes : words);
     // Hardly anything matches every word (a question in plain words): fill up with matches of any of them.
     if (rows.length < ANY_BELOW && rows.length < limit && any !== prefixes) {
       fill(pool(any));
