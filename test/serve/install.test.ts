@@ -5,14 +5,14 @@
  * client.
  *
  * Made as cheap as it can be while every install script still runs: npm's cache is reused and `--prefer-offline`
- * skips revalidating it. better-sqlite3's install script downloads a prebuilt binary from GitHub (what a user gets)
- * and compiles SQLite when it cannot: here it downloads, from a local mirror, the binary `npm ci` built for this
- * checkout (only when the versions match; otherwise it compiles). tree-sitter compiles when its prebuilt binary does
- * not load. Nothing is fetched from GitHub.
+ * skips revalidating it. better-sqlite3's install script takes a prebuilt binary (a user's downloads one from GitHub)
+ * and compiles SQLite when there is none: here it finds the binary `npm ci` built for this checkout (when the versions
+ * match; otherwise it compiles). tree-sitter compiles when its prebuilt binary does not load. Nothing is fetched from
+ * GitHub.
  */
 import { execFile, execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { arch, platform, tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { join, resolve } from 'node:path';
@@ -29,28 +29,28 @@ const ALLOWED = Object.entries(pkg.allowScripts)
   .map(([name]) => name);
 
 let tmp: string;
-let mirror: Server;
 let prefix: string;
 let bin: string;
 let outside: string;
 let env: NodeJS.ProcessEnv;
 
-/** Serves better-sqlite3's prebuilt binary the way its GitHub releases do (prebuild-install's URL layout). */
-async function prebuildMirror(dir: string): Promise<{ server: Server; url: string }> {
+/**
+ * Where better-sqlite3's install script (prebuild-install) finds its prebuilt binary: a folder of tarballs named as on
+ * its GitHub releases (`npm_config_better_sqlite3_local_prebuilds`), holding the binary `npm ci` built for this
+ * checkout. Its download host points at a closed local port, so a version that is not there compiles at once rather
+ * than waiting on GitHub.
+ */
+async function prebuiltBinary(dir: string): Promise<NodeJS.ProcessEnv> {
   const bs = join(CHECKOUT, 'node_modules', 'better-sqlite3');
   const version = (JSON.parse(readFileSync(join(bs, 'package.json'), 'utf8')) as { version: string }).version;
+  mkdirSync(dir, { recursive: true });
   const name = `better-sqlite3-v${version}-node-v${process.versions.modules}-${platform()}-${arch()}.tar.gz`;
-  mkdirSync(join(dir, `v${version}`), { recursive: true });
-  const file = join(dir, `v${version}`, name);
-  execFileSync('tar', ['czf', file, '-C', bs, 'build/Release/better_sqlite3.node']);
-  const server = createServer((req, res) => {
-    if (req.url !== `/v${version}/${name}`) return void res.writeHead(404).end();
-    res.writeHead(200, { 'content-type': 'application/gzip' });
-    createReadStream(file).pipe(res);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  return { server, url: `http://127.0.0.1:${port}` };
+  execFileSync('tar', ['czf', join(dir, name), '-C', bs, 'build/Release/better_sqlite3.node']);
+  const closed = createServer();
+  await new Promise<void>((r) => closed.listen(0, '127.0.0.1', r));
+  const { port } = closed.address() as { port: number };
+  await new Promise((r) => closed.close(r));
+  return { npm_config_better_sqlite3_local_prebuilds: dir, npm_config_better_sqlite3_binary_host: `http://127.0.0.1:${port}` };
 }
 
 beforeAll(async () => {
@@ -62,11 +62,10 @@ beforeAll(async () => {
   execFileSync('npm', ['pack', '--ignore-scripts', '--pack-destination', tmp], { cwd: CHECKOUT, stdio: 'pipe' });
   const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'))!;
   expect(tarball).toBe(`mcp-index-${pkg.version}.tgz`);
-  const m = await prebuildMirror(join(tmp, 'mirror'));
-  mirror = m.server;
+  const prebuilt = await prebuiltBinary(join(tmp, 'prebuilds'));
   // The README's command, into a prefix of our own; run from outside the checkout so no project config applies.
   const args = ['install', '-g', '--prefix', prefix, `--allow-scripts=${ALLOWED.join(',')}`, '--prefer-offline', '--no-audit', '--no-fund', join(tmp, tarball)];
-  await promisify(execFile)('npm', args, { cwd: outside, env: { ...process.env, npm_config_better_sqlite3_binary_host: m.url }, maxBuffer: 1 << 26 }).catch((err: { stderr?: string }) => {
+  await promisify(execFile)('npm', args, { cwd: outside, env: { ...process.env, ...prebuilt }, maxBuffer: 1 << 26 }).catch((err: { stderr?: string }) => {
     throw new Error(`npm install -g failed: ${err.stderr ?? String(err)}`);
   });
   bin = join(prefix, 'bin', 'mcp-index');
@@ -75,10 +74,7 @@ beforeAll(async () => {
   delete env.MCP_INDEX_REPO;
 });
 
-afterAll(() => {
-  mirror?.close();
-  rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 
 describe('the packed tarball, installed globally', () => {
   it('allows install scripts for exactly the native dependencies', () => {
