@@ -59,7 +59,8 @@ const text = (t: string, isError = false): CallToolResult => (isError ? { conten
  * progress counts steps: 1 discovered, 2 planned, then one per file parsed, then the commit; total is known once
  * the run is planned. Values only ever increase; batch updates are sent at most every 200 ms.
  */
-const NOTIFY_GAP_MS = 25;
+/** Quiet time between the last progress notification and the result (see flush): 25 ms lost notifications on a loaded machine. */
+const NOTIFY_GAP_MS = 100;
 
 function progressReporter(extra: Extra, log: (line: string) => void): { onEvent: (e: PipelineEvent) => void; flush: () => Promise<void> } {
   const token = extra._meta?.progressToken;
