@@ -21,9 +21,9 @@ export interface WatchOptions {
 }
 
 /**
- * Re-indexes on change: an initial incremental run, then, after each burst of file events (debounced), a run over
- * just the changed paths. The index file and its build are ignored, so a run never triggers itself; with no
- * events nothing runs at all.
+ * Re-indexes on change: an initial incremental run (while the watcher starts), then, after each burst of file events
+ * (debounced), a run over just the changed paths. The index file and its build are ignored, so a run never triggers
+ * itself; with no events nothing runs at all.
  */
 export async function watchRepository(o: IndexOptions, w: WatchOptions): Promise<void> {
   const transport = w.run ? null : new LocalTransport({ threads: o.threads });
@@ -57,8 +57,6 @@ export async function watchRepository(o: IndexOptions, w: WatchOptions): Promise
     timer = setTimeout(flush, w.debounceMs);
   };
 
-  await runOnce(null).catch(w.onError);
-
   const watcher = chokidarWatch(o.root, {
     ignoreInitial: true,
     ignored: (abs: string) => {
@@ -75,7 +73,15 @@ export async function watchRepository(o: IndexOptions, w: WatchOptions): Promise
   };
   watcher.on('add', onPath).on('change', onPath).on('unlink', onPath);
   watcher.on('error', w.onError);
-  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  // Watch first, then index: a change made while the first run reads the tree is queued (flush waits for the run),
+  // not missed. onReady follows both.
+  const first = (running = runOnce(null)
+    .catch(w.onError)
+    .finally(() => {
+      running = null;
+    }));
+  await Promise.all([new Promise<void>((resolve) => watcher.once('ready', () => resolve())), first]);
+  if (pending.size) schedule();
   w.onReady?.();
 
   await new Promise<void>((resolve) => {
