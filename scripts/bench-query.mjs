@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // Query benchmark: one index over the Python stdlib + Rust's `library` and `compiler` folders (Debian's rust-src),
-// then symbol lookup, symbol search and content search latencies over queries drawn from the index, plus what the
-// content index costs. The stdlib and `library` alone hold ~137k symbols with the current extractors; `compiler`
-// (same package) takes the index past 150k. --no-compiler leaves it out.
+// then the latencies of what the MCP tools do, over queries drawn from the index: symbol lookup (plain and qualified
+// names), symbol source, callers and callees, symbol search (words, and questions in plain words), content search;
+// the size of a typical answer (the text a tool returns); what the content index costs; and, with --mcp, lookups
+// through a real `serve` and the SDK client. The stdlib and `library` alone hold ~137k symbols with the current
+// extractors; `compiler` (same package) takes the index past 150k. --no-compiler leaves it out.
 //
-//   npx tsc -p . && node scripts/bench-query.mjs [--work DIR] [--rebuild] [--no-compiler] [--queries N] [--json]
+//   npx tsc -p . && node scripts/bench-query.mjs [--work DIR] [--rebuild] [--no-compiler] [--queries N] [--mcp] [--json]
 //
 // The tree and index are kept in --work (default $TMPDIR/mcp-index-bench) and reused by later runs.
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -17,8 +19,12 @@ import { buildContentIndex } from '../dist/index-store/content.js';
 import { identifierWords } from '../dist/index-store/writer.js';
 import { openIndex } from '../dist/index-store/reader.js';
 import { findSymbols } from '../dist/query/find.js';
+import { formatCallees, formatCallers, formatContent, formatFind, formatSearch, formatSource } from '../dist/query/format.js';
+import { findCallees, findCallers } from '../dist/query/graph.js';
 import { searchContent } from '../dist/query/grep.js';
 import { searchSymbols } from '../dist/query/search.js';
+import { symbolSource } from '../dist/query/source.js';
+import { warmIndex } from '../dist/serve/tools.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const BIN = resolve(here, '../bin/mcp-index.js');
@@ -145,31 +151,60 @@ const regexes = ['def \\w+_(?:file|path)\\(', 'fn \\w+<T>', 'raise \\w+Error\\('
 
 /**
  * Wall time per query, and CPU time of this process per query (user+system): on a machine shared with other jobs
- * the wall time includes waiting for a core, the CPU time does not.
+ * the wall time includes waiting for a core, the CPU time does not. Also the size of the text a tool would answer
+ * with (`render`), in bytes.
  */
-function timeAll(queries, fn) {
-  for (const q of queries.slice(0, 10)) fn(q); // warm caches (what a running server has)
+async function timeAll(queries, fn, render) {
+  for (const q of queries.slice(0, 10)) await fn(q); // warm caches (what a running server has)
   const wall = [];
   const cpu = [];
+  const bytes = [];
   for (const q of queries) {
     const c = process.cpuUsage();
     const t = performance.now();
-    fn(q);
+    const r = await fn(q);
     wall.push(performance.now() - t);
     const d = process.cpuUsage(c);
     cpu.push((d.user + d.system) / 1000);
+    if (render) bytes.push(Buffer.byteLength(render(r)));
   }
-  const pct = (ms, p) => {
-    const sorted = [...ms].sort((a, b) => a - b);
-    return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 100) / 100;
-  };
-  return { n: wall.length, p50: pct(wall, 50), p90: pct(wall, 90), p99: pct(wall, 99), max: pct(wall, 100), cpuP50: pct(cpu, 50), cpuP99: pct(cpu, 99) };
+  const row = { n: wall.length, p50: pct(wall, 50), p90: pct(wall, 90), p99: pct(wall, 99), max: pct(wall, 100), cpuP50: pct(cpu, 50), cpuP99: pct(cpu, 99) };
+  return bytes.length ? { ...row, answerBytesP50: pct(bytes, 50), answerBytesP90: pct(bytes, 90) } : row;
 }
 
-// the first fuzzy query loads the distinct names once per connection
+function pct(xs, p) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return Math.round(sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] * 100) / 100;
+}
+
+// What the server loads after opening an index, before the first query: the fuzzy name list, the import table and
+// module maps (callers, importers), the path ranks.
 const cold = performance.now();
-findSymbols(db, 'zzqqxx');
+warmIndex(db);
 const nameCacheMs = Math.round(performance.now() - cold);
+
+// Definitions an agent asks about: functions, methods, classes, structs, traits; by qualified name where scoped.
+const defAt = db.prepare(
+  "SELECT s.name, s.qualified, s.kind, f.path FROM symbols s JOIN files f ON f.id = s.file_id WHERE s.id >= ? AND s.kind IN ('function', 'method', 'class', 'struct', 'trait', 'enum') ORDER BY s.id LIMIT 1",
+);
+const randomDef = () => defAt.get(1 + Math.floor(rand() * maxId)) ?? defAt.get(1);
+const qualifiedNames = Array.from({ length: N }, () => {
+  let d = randomDef();
+  for (let i = 0; i < 20 && d.qualified === d.name; i++) d = randomDef();
+  return d.qualified;
+});
+const targets = Array.from({ length: Math.min(N, 200) }, () => {
+  const d = randomDef();
+  return { name: d.qualified, path: d.path };
+});
+// Questions in plain words: the first words of a random docstring, wrapped the way people ask.
+const docAt = db.prepare("SELECT doc FROM symbols WHERE id >= ? AND doc IS NOT NULL AND length(doc) > 30 ORDER BY id LIMIT 1");
+const questions = Array.from({ length: Math.min(N, 200) }, () => {
+  const doc = (docAt.get(1 + Math.floor(rand() * maxId)) ?? docAt.get(1)).doc;
+  const words = doc.split(/[^A-Za-z]+/).filter((w) => w.length > 2).slice(0, 6);
+  return `how does the code ${words.join(' ')}?`;
+});
+const SEARCH_HINT = { limitHint: 'raise limit or narrow with path/kind/lang' };
 
 const results = {
   tree,
@@ -193,17 +228,51 @@ const results = {
     contentLines: content?.lines,
     contentRows: content?.chunks,
   },
-  nameCacheLoadMs: nameCacheMs,
+  warmUpMs: nameCacheMs,
   latencyMs: {
-    'find <exact name>': timeAll(names, (q) => findSymbols(db, q)),
-    'find <prefix>': timeAll(prefixes, (q) => findSymbols(db, q)),
-    'find <abbreviation> (fuzzy)': timeAll(fuzzy, (q) => findSymbols(db, q)),
-    'search <words>': timeAll(words, (q) => searchSymbols(db, q)),
-    'search --content <identifier>': timeAll(substrings, (q) => searchContent(db, q)),
-    'search --regex': timeAll(regexes, (q) => searchContent(db, q, { regex: true })),
+    'find <exact name>': await timeAll(names, (q) => findSymbols(db, q), (r) => formatFind(r, SEARCH_HINT)),
+    'find <Class.method / Type::fn>': await timeAll(qualifiedNames, (q) => findSymbols(db, q), (r) => formatFind(r, SEARCH_HINT)),
+    'find <prefix>': await timeAll(prefixes, (q) => findSymbols(db, q)),
+    'find <abbreviation> (fuzzy)': await timeAll(fuzzy, (q) => findSymbols(db, q)),
+    'source <qualified name>': await timeAll(targets, (t) => symbolSource(db, t, tree), formatSource),
+    'callers <qualified name>': await timeAll(targets, (t) => findCallers(db, t, tree), (r) => formatCallers(r, SEARCH_HINT)),
+    'callees <qualified name>': await timeAll(targets, (t) => findCallees(db, t, tree), (r) => formatCallees(r, SEARCH_HINT)),
+    'search <words>': await timeAll(words, (q) => searchSymbols(db, q), (r) => formatSearch(r, SEARCH_HINT)),
+    'search <question in plain words>': await timeAll(questions, (q) => searchSymbols(db, q), (r) => formatSearch(r, SEARCH_HINT)),
+    'search --content <identifier>': await timeAll(substrings, (q) => searchContent(db, q), (r) => formatContent(r, SEARCH_HINT)),
+    'search --regex': await timeAll(regexes, (q) => searchContent(db, q, { regex: true })),
   },
 };
+if (flag('--mcp')) results.mcp = await throughMcp();
 db.close();
+
+/** Lookups and callers through a real server (query threads, JSON-RPC over stdio), one call at a time. */
+async function throughMcp() {
+  const { Client } = await import('@modelcontextprotocol/sdk/client/index.js');
+  const { StdioClientTransport } = await import('@modelcontextprotocol/sdk/client/stdio.js');
+  const transport = new StdioClientTransport({ command: process.execPath, args: [BIN, 'serve', '--no-watch', '--repo', tree, '--index', contentDb], stderr: 'ignore' });
+  const client = new Client({ name: 'bench', version: '1' });
+  await client.connect(transport);
+  const time = async (calls) => {
+    for (const c of calls.slice(0, 10)) await client.callTool(c);
+    const ms = [];
+    for (const c of calls) {
+      const t = performance.now();
+      await client.callTool(c);
+      ms.push(performance.now() - t);
+    }
+    return { p50: pct(ms, 50), p99: pct(ms, 99) };
+  };
+  const n = Math.min(N, 200);
+  const latencyMs = {
+    'symbol_lookup <qualified>': await time(qualifiedNames.slice(0, n).map((name) => ({ name: 'symbol_lookup', arguments: { name } }))),
+    'symbol_source': await time(targets.slice(0, n).map((t) => ({ name: 'symbol_source', arguments: t }))),
+    'find_callers': await time(targets.slice(0, n).map((t) => ({ name: 'find_callers', arguments: t }))),
+    'search_code <question>': await time(questions.slice(0, n).map((query) => ({ name: 'search_code', arguments: { query } }))),
+  };
+  await client.close();
+  return { n, latencyMs };
+}
 
 if (asJson) {
   process.stdout.write(JSON.stringify(results, null, 2) + '\n');
@@ -214,12 +283,18 @@ if (asJson) {
     r.build ? `build:   ${r.build.wallSeconds}s on ${r.build.threads} threads (${r.build.fileErrors} files with errors)` : 'build:   (reused)',
     `index:   ${r.index.symbolIndexMB} MB (${r.index.symbolIndexMBPerSourceMB} MB per MB of source)`,
     `content: +${r.index.contentIndexMB} MB, ${r.index.contentBuildSeconds}s to build, ${r.index.contentLines} lines -> ${r.index.withContentMB} MB total (${r.index.withContentMBPerSourceMB} MB per MB of source)`,
-    `names:   ${r.nameCacheLoadMs} ms to load the fuzzy name list (once per connection)`,
+    `warm-up: ${r.warmUpMs} ms to load the fuzzy name list, import table and path ranks (once per connection)`,
     '',
     `machine: ${r.cores} cores, load average ${r.loadAverage.join(' ')} (wall times include waiting for a core; cpu times do not)`,
     '',
-    'query                              n     p50     p90     p99     max  cpu p50 cpu p99  (ms)',
-    ...Object.entries(r.latencyMs).map(([k, v]) => `${k.padEnd(32)} ${String(v.n).padStart(4)} ${[v.p50, v.p90, v.p99, v.max, v.cpuP50, v.cpuP99].map((x) => x.toFixed(2).padStart(7)).join(' ')}`),
+    'query                               n     p50     p90     p99     max  cpu p50 cpu p99  (ms)   answer bytes p50/p90',
+    ...Object.entries(r.latencyMs).map(
+      ([k, v]) =>
+        `${k.padEnd(33)} ${String(v.n).padStart(4)} ${[v.p50, v.p90, v.p99, v.max, v.cpuP50, v.cpuP99].map((x) => x.toFixed(2).padStart(7)).join(' ')}${v.answerBytesP50 !== undefined ? `   ${v.answerBytesP50}/${v.answerBytesP90}` : ''}`,
+    ),
+    ...(r.mcp
+      ? ['', `through serve + the SDK client over stdio (${r.mcp.n} calls each, one at a time):`, ...Object.entries(r.mcp.latencyMs).map(([k, v]) => `  ${k.padEnd(31)} p50 ${v.p50.toFixed(2)} ms, p99 ${v.p99.toFixed(2)} ms`)]
+      : []),
   ];
   process.stdout.write(out.join('\n') + '\n');
 }

@@ -6,7 +6,8 @@ import { LocalTransport } from '../transport/local.js';
 import type { Transport } from '../transport/types.js';
 import { createRenderer, type Renderer } from '../ui/progress.js';
 import { formatSummary } from '../ui/summary.js';
-import { EXIT } from './errors.js';
+import { EXIT, UsageError } from './errors.js';
+import { nativeModuleProblem } from './native.js';
 
 /**
  * SIGINT/SIGTERM: the first stops handing out batches and lets in-flight ones finish (a parse is never
@@ -62,6 +63,9 @@ export async function indexCommand(
 ): Promise<number> {
   // A hard stop (second signal) skips the writer's abort: remove the build here, unless it is kept for a resume.
   const { signal, dispose } = interruptController(extras.resumable ? undefined : () => IndexStore.discardBuild(o.out));
+  // A parser that cannot load fails every batch the same way: stop at the first, leaving the previous index.
+  const broken = new AbortController();
+  let native: string | null = null;
   const transport = await makeTransport();
   const renderer = createRenderer(o.progress, o.quiet, transport.name === 'local' ? transport.capacity : 0, o.progressInterval);
   extras.onRenderer?.(renderer);
@@ -69,12 +73,13 @@ export async function indexCommand(
   try {
     summary = await runIndex(o, {
       transport,
-      signal,
+      signal: AbortSignal.any([signal, broken.signal]),
       resumable: extras.resumable,
       only: extras.only,
       onEvent: (e) => {
         renderer.onEvent(e);
         extras.onEvent?.(e);
+        if (e.type === 'batch-failed' && !native && (native = nativeModuleProblem(e.error))) broken.abort();
       },
     });
   } finally {
@@ -82,6 +87,7 @@ export async function indexCommand(
     await transport.close();
     dispose();
   }
+  if (native) throw new UsageError(native);
   if (o.json) process.stdout.write(JSON.stringify(summary) + '\n');
   else if (!o.quiet) process.stderr.write(formatSummary(summary) + '\n');
   if (summary.interrupted) return EXIT.interrupted;

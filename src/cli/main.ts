@@ -7,6 +7,7 @@ import { IndexNotFoundError, openIndex } from '../index-store/reader.js';
 import { changedSince, fileList } from '../discover/changed.js';
 import { RunFailedError } from '../transport/types.js';
 import { EXIT } from './errors.js';
+import { nativeModuleProblem } from './native.js';
 import { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
 import { indexCommand, interruptController } from './index-command.js';
 import { registerQueryCommands } from './query-commands.js';
@@ -183,6 +184,11 @@ function reportError(err: unknown): number {
   if (err instanceof RunFailedError) {
     process.stderr.write(`mcp-index: run failed: ${err.message}; nothing was committed, the previous index is unchanged\n`);
     return EXIT.runFailed;
+  }
+  const native = nativeModuleProblem(err);
+  if (native) {
+    process.stderr.write(`mcp-index: ${native}\n`);
+    return EXIT.usage;
   }
   process.stderr.write(`mcp-index: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   return EXIT.internal;

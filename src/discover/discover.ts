@@ -143,7 +143,11 @@ async function walkListing(root: string, excludedDir: (p: string) => boolean): P
   return out;
 }
 
-export async function discover(opts: DiscoverOptions): Promise<Discovery> {
+/**
+ * Every file of the tree as git sees it (or, outside git, as the gitignore rules say), minus the exclude globs, as
+ * repo-relative POSIX paths: what discovery starts from, and what content search reads besides the indexed files.
+ */
+export async function listRepository(opts: Pick<DiscoverOptions, 'root' | 'include' | 'exclude' | 'defaultExcludes'>): Promise<{ paths: string[]; source: 'git' | 'walk' }> {
   const excludeGlobs = [...opts.exclude, ...(opts.defaultExcludes ? DEFAULT_EXCLUDES : [])];
   const isExcluded = excludeGlobs.length ? picomatch(excludeGlobs, { dot: true }) : () => false;
   const isIncluded = opts.include.length ? picomatch(opts.include, { dot: true }) : () => true;
@@ -155,7 +159,12 @@ export async function discover(opts: DiscoverOptions): Promise<Discovery> {
 
   const listed = await gitListing(opts.root);
   const source = listed ? 'git' : 'walk';
-  const paths = (listed ?? (await walkListing(opts.root, isExcludedDir))).map(toPosix);
+  const paths = (listed ?? (await walkListing(opts.root, isExcludedDir))).map(toPosix).filter((p) => !isExcluded(p) && isIncluded(p));
+  return { paths, source };
+}
+
+export async function discover(opts: DiscoverOptions): Promise<Discovery> {
+  const { paths, source } = await listRepository(opts);
 
   const files: DiscoveredFile[] = [];
   const skipped: SkippedFile[] = [];
@@ -165,7 +174,6 @@ export async function discover(opts: DiscoverOptions): Promise<Discovery> {
   const candidates: { path: string; language: Language }[] = [];
   for (const path of paths) {
     if (opts.only && !opts.only.has(path)) continue;
-    if (isExcluded(path) || !isIncluded(path)) continue;
     const language = languageOf(path);
     if (!language) {
       otherFiles++;

@@ -1,6 +1,9 @@
+import { readFileSync, statSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
+import { listRepository } from '../discover/discover.js';
+import { languageOf } from '../extract/extensions.js';
 import { sha1 } from '../plan/hash.js';
 
 /**
@@ -137,6 +140,7 @@ export async function buildContentIndex(db: Database.Database, root: string, pat
         if (text === null) return void stats.unreadable++;
         if (text === 'changed') return void stats.changed++;
         const lines = text.split('\n');
+        if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop(); // the newline ending the last line
         const n = Math.min(lines.length, LINE_BITS - 1);
         for (let start = 0; start < n; start += CHUNK_LINES) {
           const chunk = lines.slice(start, Math.min(start + CHUNK_LINES, n)).map((l) => {
@@ -162,4 +166,42 @@ export async function buildContentIndex(db: Database.Database, root: string, pat
 /** Whether an index has a content index (older indexes, or runs that did not build one, do not). */
 export function hasContentIndex(db: Database.Database): boolean {
   return !!db.prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'content_files'").get();
+}
+
+/** Text files larger than this are left out of content search (like the indexer's default --max-file-size). */
+const OTHER_MAX_BYTES = 1024 * 1024;
+/** git's heuristic: a NUL byte in the first 8000 bytes means binary. */
+const BINARY_SNIFF = 8000;
+/** How long a listing of the tree is reused: content searches in a row do not run `git ls-files` each time. */
+const LISTING_TTL_MS = 3000;
+
+const listings = new Map<string, { at: number; generation: number | undefined; paths: Promise<string[]> }>();
+
+/**
+ * The files content search reads besides the indexed ones: every file git lists (default excludes applied) that no
+ * grammar handles (docs, templates, configs, scripts), smaller than 1 MiB and not binary. Read from disk by the
+ * search, so they are always current. The listing is reused while `generation` (a count of the changes a watcher
+ * saw) stays the same, or, without one, for a few seconds.
+ */
+export async function otherTextFiles(root: string, generation?: number): Promise<string[]> {
+  let l = listings.get(root);
+  const stale = !l || (generation === undefined ? performance.now() - l.at > LISTING_TTL_MS : l.generation !== generation);
+  if (!l || stale) {
+    const paths = listRepository({ root, include: [], exclude: [], defaultExcludes: true }).then((r) => r.paths.filter((p) => languageOf(p) === null).sort());
+    listings.set(root, (l = { at: performance.now(), generation, paths }));
+    paths.catch(() => listings.delete(root));
+  }
+  return l.paths;
+}
+
+/** A file's text for content search, or null when it is too big, binary (a NUL byte near the start) or unreadable. */
+export function readTextFile(abs: string): string | null {
+  try {
+    if (statSync(abs).size > OTHER_MAX_BYTES) return null;
+    const buf = readFileSync(abs);
+    if (buf.subarray(0, BINARY_SNIFF).includes(0)) return null;
+    return buf.toString('utf8');
+  } catch {
+    return null;
+  }
 }

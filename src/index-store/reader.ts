@@ -1,9 +1,58 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { PriorFile } from '../plan/hash.js';
 import { SCHEMA_VERSION } from './schema.js';
 
 export class IndexNotFoundError extends Error {}
+
+/** The index file is damaged (a torn write, a disk error): the next index run or `reindex` rebuilds it. */
+export class IndexCorruptError extends IndexNotFoundError {}
+
+/** SQLite's word for a damaged file (SQLITE_CORRUPT and its extended codes). */
+export function isCorruption(err: unknown): boolean {
+  const code = (err as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('SQLITE_CORRUPT');
+}
+
+/** PRAGMA quick_check: null when the file is sound, else its first complaint. Run only after an error: it reads every page. */
+export function integrityProblem(path: string): string | null {
+  let db: Database.Database | null = null;
+  try {
+    db = new Database(path, { readonly: true, fileMustExist: true });
+    const rows = db.pragma('quick_check(3)') as { quick_check: string }[];
+    const problems = rows.map((r) => r.quick_check).filter((m) => m !== 'ok');
+    return problems.length ? problems.join('; ').replace(/\*\*\* in database main \*\*\*/g, '').replace(/\s+/g, ' ').trim() : null;
+  } catch (err) {
+    return (err as Error).message;
+  } finally {
+    db?.close();
+  }
+}
+
+/**
+ * Records that an index was found damaged (`<index>.damaged`, holding the problem) so that the next index run
+ * rebuilds it even when no file changed, and returns the one line that says so. Best effort: a read-only folder
+ * only loses the marker.
+ */
+export function corruptIndexError(path: string, problem: string): IndexCorruptError {
+  try {
+    writeFileSync(damagedMarker(path), problem + '\n');
+  } catch {
+    // the message still says what to do
+  }
+  return new IndexCorruptError(`the index ${path} is damaged (${problem}): the next \`mcp-index <repo>\` run (or the reindex tool) rebuilds it`);
+}
+
+export const damagedMarker = (path: string) => `${path}.damaged`;
+
+/** The problem recorded by corruptIndexError, or null. */
+export function damagedProblem(path: string): string | null {
+  try {
+    return readFileSync(damagedMarker(path), 'utf8').trim() || 'damaged';
+  } catch {
+    return null;
+  }
+}
 
 /**
  * A read-only connection. A patch killed before its commit leaves a hot journal, which only a writable connection
@@ -43,6 +92,8 @@ export function openIndex(path: string): Database.Database {
   } catch (err) {
     db?.close();
     if (err instanceof IndexNotFoundError) throw err;
+    if (isCorruption(err)) throw corruptIndexError(path, integrityProblem(path) ?? (err as Error).message);
+    if (!String((err as { code?: unknown }).code ?? '').startsWith('SQLITE_')) throw err; // not SQLite's answer (the driver failed to load)
     throw new IndexNotFoundError(`${path} is not an mcp-index index`);
   }
   if (version !== String(SCHEMA_VERSION)) {

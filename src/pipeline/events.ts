@@ -37,6 +37,8 @@ export interface RunSummary {
   cache?: { enabled: boolean; hits: number; misses: number };
   /** Cluster runs: blob requests from workers that could not read files themselves, and what they uploaded. */
   blobs?: { requests: number; uploaded: number; bytes: number };
+  /** Set when the previous index was found damaged and this run rebuilt it from scratch: why. */
+  rebuilt?: string;
 }
 
 export interface InFlight {

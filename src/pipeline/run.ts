@@ -1,7 +1,9 @@
+import { existsSync, rmSync } from 'node:fs';
 import { discover, type SkippedFile } from '../discover/discover.js';
 import type { IndexOptions } from '../config/options.js';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { IndexStore, type IndexStats, type PriorRow } from '../index-store/store.js';
+import { damagedMarker, damagedProblem, integrityProblem, isCorruption } from '../index-store/reader.js';
 import { hashFiles, sha1 } from '../plan/hash.js';
 import { plan, type Batch } from '../plan/plan.js';
 import type { FileRef, JobRequest } from '../protocol/types.js';
@@ -27,8 +29,30 @@ export interface RunHooks {
 
 const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
 
-/** discover -> hash -> plan -> transport -> merge -> commit. The one pipeline every mode runs. */
+/**
+ * discover -> hash -> plan -> transport -> merge -> commit. The one pipeline every mode runs. An incremental run
+ * that finds the previous index damaged (SQLite reports corruption, and PRAGMA quick_check confirms it) rebuilds
+ * from scratch instead, and says so in the summary.
+ */
 export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
+  const marked = damagedProblem(o.out);
+  let problem: string | null = null;
+  let summary: RunSummary;
+  try {
+    summary = await runOnce(marked ? { ...o, full: true } : o, hooks);
+  } catch (err) {
+    if (o.full || marked || !isCorruption(err) || !existsSync(o.out)) throw err;
+    problem = integrityProblem(o.out);
+    if (problem === null) throw err;
+    summary = await runOnce({ ...o, full: true }, hooks);
+  }
+  problem ??= marked;
+  if (problem === null || summary.interrupted) return summary;
+  rmSync(damagedMarker(o.out), { force: true });
+  return { ...summary, rebuilt: `the previous index was damaged (${problem}) and was rebuilt from scratch` };
+}
+
+async function runOnce(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
   const emit = hooks.onEvent ?? (() => {});
   const signal = hooks.signal ?? new AbortController().signal;
   const t0 = performance.now();

@@ -14,15 +14,20 @@ export interface WatchOptions {
   onError: (err: unknown) => void;
   /** Resolves once the watcher is ready (tests wait for it before touching files). */
   onReady?: () => void;
+  /** A change was seen; its run follows after the debounce. */
+  onChange?: (path: string) => void;
+  /** Runs one update over the changed paths (null: all). Default: runIndex on a pool this watcher owns. */
+  run?: (only: ReadonlySet<string> | null) => Promise<RunSummary>;
 }
 
 /**
- * Re-indexes on change: an initial incremental run, then, after each burst of file events (debounced), a run over
- * just the changed paths. The index file and its build are ignored, so a run never triggers itself; with no
- * events nothing runs at all.
+ * Re-indexes on change: an initial incremental run (while the watcher starts), then, after each burst of file events
+ * (debounced), a run over just the changed paths. The index file and its build are ignored, so a run never triggers
+ * itself; with no events nothing runs at all.
  */
 export async function watchRepository(o: IndexOptions, w: WatchOptions): Promise<void> {
-  const transport = new LocalTransport({ threads: o.threads });
+  const transport = w.run ? null : new LocalTransport({ threads: o.threads });
+  const run = w.run ?? ((only: ReadonlySet<string> | null) => runIndex(o, { transport: transport!, signal: w.signal, only }));
   const excluded = picomatch([...(o.defaultExcludes ? DEFAULT_EXCLUDES : []), '**/.git/**', '.git/**'], { dot: true });
   const ownFiles = (abs: string) => abs === o.out || abs.startsWith(o.out + '.') || abs.startsWith(o.out + '-');
   const rel = (abs: string) => relative(o.root, abs).split(sep).join('/');
@@ -32,7 +37,7 @@ export async function watchRepository(o: IndexOptions, w: WatchOptions): Promise
   let running: Promise<void> | null = null;
 
   const runOnce = async (only: ReadonlySet<string> | null) => {
-    const summary = await runIndex(o, { transport, signal: w.signal, only });
+    const summary = await run(only);
     w.onRun(summary, only ? only.size : summary.run.filesSeen);
   };
   const flush = () => {
@@ -52,8 +57,6 @@ export async function watchRepository(o: IndexOptions, w: WatchOptions): Promise
     timer = setTimeout(flush, w.debounceMs);
   };
 
-  await runOnce(null).catch(w.onError);
-
   const watcher = chokidarWatch(o.root, {
     ignoreInitial: true,
     ignored: (abs: string) => {
@@ -65,11 +68,20 @@ export async function watchRepository(o: IndexOptions, w: WatchOptions): Promise
   const onPath = (abs: string) => {
     if (ownFiles(abs)) return;
     pending.add(rel(abs));
+    w.onChange?.(rel(abs));
     schedule();
   };
   watcher.on('add', onPath).on('change', onPath).on('unlink', onPath);
   watcher.on('error', w.onError);
-  await new Promise<void>((resolve) => watcher.once('ready', () => resolve()));
+  // Watch first, then index: a change made while the first run reads the tree is queued (flush waits for the run),
+  // not missed. onReady follows both.
+  const first = (running = runOnce(null)
+    .catch(w.onError)
+    .finally(() => {
+      running = null;
+    }));
+  await Promise.all([new Promise<void>((resolve) => watcher.once('ready', () => resolve())), first]);
+  if (pending.size) schedule();
   w.onReady?.();
 
   await new Promise<void>((resolve) => {
@@ -79,5 +91,5 @@ export async function watchRepository(o: IndexOptions, w: WatchOptions): Promise
   if (timer) clearTimeout(timer);
   await watcher.close();
   await running;
-  await transport.close();
+  await transport?.close();
 }

@@ -2,6 +2,7 @@ import type Database from 'better-sqlite3';
 import picomatch from 'picomatch';
 import { parseFlags } from '../index-store/schema.js';
 import { LANGUAGES, REF_KINDS, SYMBOL_KINDS } from '../protocol/types.js';
+import { symbolPositionSql } from './columns.js';
 
 /** A bad query argument: the CLI maps it to a one-line exit-2 error, the server to a tool error. */
 export class QueryError extends Error {}
@@ -24,6 +25,8 @@ export const DEFINITION_KINDS = [
 
 /** SQL expression: 0 for definitions, 1 for impl blocks, 2 for everything else (variables, fields, constants...). */
 export const DEF_RANK_SQL = `CASE WHEN s.kind IN (${DEFINITION_KINDS.map((k) => `'${k}'`).join(', ')}) THEN 0 WHEN s.kind = 'impl' THEN 1 ELSE 2 END`;
+/** DEF_RANK_SQL for rows already read. */
+export const defRank = (kind: string): number => ((DEFINITION_KINDS as readonly string[]).includes(kind) ? 0 : kind === 'impl' ? 1 : 2);
 
 export interface SymbolHit {
   path: string;
@@ -45,9 +48,11 @@ export interface SymbolHit {
   flags: string[];
 }
 
+const POS = symbolPositionSql('s');
+
 /** Column list for SymbolHit rows; the query must alias symbols as s and files as f. */
 export const SYMBOL_COLUMNS = `f.path AS path, f.language AS language, s.name AS name, s.kind AS kind, s.scope AS scope,
-  s.qualified AS qualified, s.name_line AS line, s.name_col AS col, s.start_line AS startLine, s.start_col AS startCol,
+  s.qualified AS qualified, ${POS.line} AS line, ${POS.col} AS col, s.start_line AS startLine, s.start_col AS startCol,
   s.end_line AS endLine, s.end_col AS endCol,
   s.signature AS signature, s.doc AS doc, s.flags AS flags`;
 
@@ -166,6 +171,19 @@ export function filterSql(db: Database.Database, f: CommonFilters, kindColumn = 
     params.push(JSON.stringify(ids));
   }
   return { sql: conds.length ? ' AND ' + conds.join(' AND ') : '', params, none };
+}
+
+/** Longest name a lookup takes, and longest text a search takes: past these a query is an error, not a slow scan. */
+export const MAX_NAME_CHARS = 500;
+export const MAX_QUERY_CHARS = 1000;
+
+/** Rejects empty or over-long query text with a QueryError that says what the limit is; returns the text trimmed. */
+export function checkText(text: string, what: string, max: number): string {
+  if (typeof text !== 'string') throw new QueryError(`${what} must be a string`);
+  if (text.length > max) throw new QueryError(`${what} is too long (${text.length} characters; at most ${max})`);
+  const t = text.trim();
+  if (!t) throw new QueryError(`empty ${what}`);
+  return t;
 }
 
 export function clampLimit(limit: number | undefined, def: number, max: number): number {

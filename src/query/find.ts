@@ -2,9 +2,12 @@ import type Database from 'better-sqlite3';
 import {
   checkKinds,
   checkLangs,
+  checkText,
   clampLimit,
   DEF_RANK_SQL,
+  defRank,
   filterSql,
+  MAX_NAME_CHARS,
   QueryError,
   stmt,
   SYMBOL_COLUMNS,
@@ -14,6 +17,8 @@ import {
   type SymbolHit,
   type SymbolRow,
 } from './common.js';
+import { parseName, qualifierRank, type NameQuery } from './names.js';
+import { pathRank, pathRankSql } from './rank.js';
 
 export type MatchMode = 'exact' | 'prefix' | 'fuzzy';
 export const MATCH_MODES: readonly MatchMode[] = ['exact', 'prefix', 'fuzzy'];
@@ -30,6 +35,8 @@ export interface FindHit extends SymbolHit {
 
 export interface FindResult extends Page<FindHit> {
   query: string;
+  /** The qualifier the name was given with (`JSONDecoder` for JSONDecoder.decode), outermost first; empty for a plain name. */
+  qualifier: string[];
   /** The loosest tier asked for. */
   match: MatchMode;
   /** Matches per tier; null for tiers not searched. */
@@ -155,27 +162,34 @@ function fuzzyNames(db: Database.Database, query: string): { names: string[]; tr
 /**
  * Symbols by name. Tiers: exact (case-insensitive), then prefix, then fuzzy (the query's characters in order,
  * case-insensitive; names containing the query as a substring first). Within a tier: definitions before impl
- * blocks before variables/fields, then the query's exact case first, then shorter qualified names, then path.
- * Later tiers are only searched while earlier ones have not filled the limit. When many names match fuzzily, only
- * the best of them (substring matches, then shorter names; see FUZZY_RANK_CAP) are ranked; counts cover all.
+ * blocks before variables/fields, source before examples, tests and vendored code, then the query's exact case
+ * first, then shorter qualified names, then path. Later tiers are only searched while earlier ones have not filled
+ * the limit. When many names match fuzzily, only the best of them (substring matches, then shorter names; see
+ * FUZZY_RANK_CAP) are ranked; counts cover all.
+ *
+ * A qualified name (`JSONDecoder.decode`, `Config::new`, `mod::Type::fn`, `Class/method`) applies the tiers to its
+ * last segment and keeps the symbols whose scope (and the module their file is) matches the rest; see names.ts.
  */
 export function findSymbols(db: Database.Database, query: string, opts: FindOptions = {}): FindResult {
-  const name = query.trim();
-  if (!name) throw new QueryError('empty name');
+  const text = checkText(query, 'name', MAX_NAME_CHARS);
   const limit = clampLimit(opts.limit, FIND_DEFAULT_LIMIT, FIND_MAX_LIMIT);
   const match = opts.match ?? 'fuzzy';
   if (!MATCH_MODES.includes(match)) throw new QueryError(`unknown match mode "${match}" (exact, prefix or fuzzy)`);
   const filters = { kind: checkKinds(opts.kind), lang: checkLangs(opts.lang), path: opts.path };
   const f = filterSql(db, filters);
+  const q = parseName(text);
+  if (q.qualifier.length > 0 || q.anchored) return findQualified(db, q, f, limit, match);
+  const name = q.name;
 
   const results: FindHit[] = [];
   const counts: FindResult['counts'] = { exact: 0, prefix: match === 'exact' ? null : 0, fuzzy: null };
-  if (f.none) return { query: name, match, results, total: 0, more: 0, moreIsLowerBound: false, counts, fuzzySkipped: false };
+  if (f.none) return { query: name, qualifier: [], match, results, total: 0, more: 0, moreIsLowerBound: false, counts, fuzzySkipped: false };
 
   const from = 'FROM symbols s JOIN files f ON f.id = s.file_id';
   // Without filters a count needs only the name index (no table rows): much cheaper for common names and prefixes.
   const countFrom = f.sql ? from : 'FROM symbols s';
-  const order = (exactCase?: string) => `${DEF_RANK_SQL}, ${exactCase ? exactCase + ', ' : ''}length(s.qualified), f.path, s.start_line, s.start_col`;
+  const byPath = pathRankSql(db);
+  const order = (exactCase?: string) => `${DEF_RANK_SQL}, ${byPath}, ${exactCase ? exactCase + ', ' : ''}length(s.qualified), f.path, s.start_line, s.start_col`;
 
   // exact
   const exactWhere = `WHERE s.name = ? COLLATE NOCASE${f.sql}`;
@@ -229,5 +243,58 @@ export function findSymbols(db: Database.Database, query: string, opts: FindOpti
 
   const total = counts.exact + (counts.prefix ?? 0) + (counts.fuzzy ?? 0);
   const fuzzySkipped = match === 'fuzzy' && counts.fuzzy === null;
-  return { query: name, match, results, total, more: total - results.length, moreIsLowerBound: lowerBound, counts, fuzzySkipped };
+  return { query: name, qualifier: [], match, results, total, more: total - results.length, moreIsLowerBound: lowerBound, counts, fuzzySkipped };
+}
+
+/** Rows read per tier for a qualified name before its qualifier is checked; past it the counts are lower bounds. */
+const QUALIFIED_CAP = 5000;
+
+const likeEscape = (s: string) => s.replace(/[\\%]/g, (c) => '\\' + c);
+
+/** findSymbols for a qualified name: each tier's candidates by their last segment, kept when the qualifier matches. */
+function findQualified(db: Database.Database, q: NameQuery, f: ReturnType<typeof filterSql>, limit: number, match: MatchMode): FindResult {
+  const counts: FindResult['counts'] = { exact: 0, prefix: match === 'exact' ? null : 0, fuzzy: null };
+  const base = { query: q.text, qualifier: q.qualifier, match, fuzzySkipped: false };
+  if (f.none) return { ...base, results: [], total: 0, more: 0, moreIsLowerBound: false, counts };
+  // The qualifier's last segment is in the scope, or (a module-level symbol) in the file's path: a cheap filter first.
+  const last = q.qualifier[q.qualifier.length - 1];
+  const pre = last && !/^(crate|self|super)$/i.test(last) ? ` AND (s.scope LIKE ? ESCAPE '\\' OR f.path LIKE ? ESCAPE '\\')` : '';
+  const preArgs = pre ? [`%${likeEscape(last)}%`, `%${likeEscape(last)}%`] : [];
+  const from = 'FROM symbols s JOIN files f ON f.id = s.file_id';
+  const ranked = (where: string, args: unknown[], tier: MatchMode): { hits: FindHit[]; capped: boolean } => {
+    const rows = stmt<unknown[], SymbolRow>(db, `SELECT ${SYMBOL_COLUMNS} ${from} WHERE ${where}${pre}${f.sql} LIMIT ${QUALIFIED_CAP}`).all(...args, ...preArgs, ...f.params);
+    const keyed: { hit: FindHit; key: number[] }[] = [];
+    for (const r of rows) {
+      const qr = qualifierRank(q, r.scope, r.path);
+      if (qr === null) continue;
+      const exactCase = r.name === q.name || (tier === 'prefix' && r.name.startsWith(q.name)) ? 0 : 1;
+      keyed.push({ hit: { ...toHit(r), match: tier }, key: [defRank(r.kind), qr, pathRank(r.path), exactCase, r.qualified.length] });
+    }
+    keyed.sort((a, b) => {
+      for (let i = 0; i < a.key.length; i++) if (a.key[i] !== b.key[i]) return a.key[i] - b.key[i];
+      return a.hit.path < b.hit.path ? -1 : a.hit.path > b.hit.path ? 1 : a.hit.line - b.hit.line;
+    });
+    return { hits: keyed.map((k) => k.hit), capped: rows.length >= QUALIFIED_CAP };
+  };
+
+  let lowerBound = false;
+  const results: FindHit[] = [];
+  const take = (r: { hits: FindHit[]; capped: boolean }) => {
+    lowerBound ||= r.capped;
+    results.push(...r.hits.slice(0, Math.max(0, limit - results.length)));
+    return r.hits.length;
+  };
+  counts.exact = take(ranked('s.name = ? COLLATE NOCASE', [q.name], 'exact'));
+  if (match !== 'exact') {
+    counts.prefix = take(ranked('s.name >= ? COLLATE NOCASE AND s.name < ? COLLATE NOCASE AND length(s.name) > ?', [q.name, q.name + PREFIX_END, q.name.length], 'prefix'));
+  }
+  // A qualified name is asked for by someone who knows what they want: near misses only when nothing is closer.
+  if (match === 'fuzzy' && results.length === 0) {
+    const cand = fuzzyNames(db, q.name);
+    lowerBound ||= cand.truncated;
+    counts.fuzzy = cand.names.length ? take(ranked('s.name COLLATE NOCASE IN (SELECT value FROM json_each(?))', [JSON.stringify(cand.names)], 'fuzzy')) : 0;
+  }
+  const total = counts.exact + (counts.prefix ?? 0) + (counts.fuzzy ?? 0);
+  const fuzzySkipped = match === 'fuzzy' && counts.fuzzy === null;
+  return { ...base, results, total, more: total - results.length, moreIsLowerBound: lowerBound, counts, fuzzySkipped };
 }

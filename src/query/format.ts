@@ -1,9 +1,11 @@
 import type { Page } from './common.js';
 import type { FindResult } from './find.js';
+import type { CalleesResult, CallersResult, ImpactResult, ImportersResult, Via } from './graph.js';
 import type { ContentResult } from './grep.js';
 import type { OutlineNode, OutlineResult } from './outline.js';
 import type { RefsResult } from './refs.js';
 import type { SearchResult } from './search.js';
+import type { SourceResult } from './source.js';
 import type { IndexStatus } from './status.js';
 
 /** How the "more results" line tells the reader to see more: `--limit N` on the CLI, `limit` for MCP tools. */
@@ -38,13 +40,17 @@ export function moreLine(p: Page<unknown>, what: string, o: FormatOptions): stri
 }
 
 const loc = (path: string, line: number) => `${path}:${line}`;
+/** path:line-endLine: where the name is, and where the definition ends. */
+const span = (h: { path: string; line: number; endLine: number }) => `${h.path}:${h.line}${h.endLine > h.line ? `-${h.endLine}` : ''}`;
+/** Signatures are stored up to 240 characters: shown whole. */
+const SIGNATURE_CAP = 240;
 
 export function formatFind(r: FindResult, o: FormatOptions = {}): string {
   if (r.results.length === 0) return `No symbols match "${r.query}"${r.match === 'fuzzy' ? '' : ` (${r.match} match)`}.`;
   const lines = table(
-    ['KIND', 'NAME', 'LOCATION', 'SIGNATURE'],
-    r.results.map((h) => [h.kind, h.qualified, loc(h.path, h.line), h.signature]),
-    [12, 60, 70, 120],
+    ['KIND', 'MATCH', 'NAME', 'LOCATION', 'SIGNATURE'],
+    r.results.map((h) => [h.kind, h.match, h.qualified, span(h), h.signature]),
+    [12, 6, 60, 80, SIGNATURE_CAP],
   );
   const tiers = [`${r.counts.exact} exact`];
   if (r.counts.prefix !== null) tiers.push(`${r.counts.prefix} prefix`);
@@ -57,14 +63,22 @@ export function formatFind(r: FindResult, o: FormatOptions = {}): string {
 }
 
 export function formatSearch(r: SearchResult, o: FormatOptions = {}): string {
-  if (r.results.length === 0) return `No symbols match "${r.query}".`;
-  const lines = table(
+  const ignored = r.ignored.length ? `Not searched for: ${r.ignored.join(' ')}.` : null;
+  if (r.results.length === 0) return [`No symbols match "${r.query}".`, ...(ignored ? [ignored] : [])].join('\n');
+  const rows = table(
     ['KIND', 'NAME', 'LOCATION', 'SIGNATURE'],
-    r.results.map((h) => [h.kind, h.qualified, loc(h.path, h.line), h.signature]),
-    [12, 60, 70, 120],
+    r.results.map((h) => [h.kind, h.qualified, span(h), h.signature]),
+    [12, 60, 80, SIGNATURE_CAP],
   );
+  const lines = [rows[0]];
+  if (r.allMatches === 0) lines.push(`(no symbol matches all of: ${r.words.join(' ')}; these match some of them, best first)`);
+  rows.slice(1).forEach((row, i) => {
+    if (i === r.allMatches && i > 0) lines.push(`(matching some of the words:)`);
+    lines.push(row);
+  });
   const more = moreLine(r, 'results', o);
   if (more) lines.push('', more);
+  if (ignored) lines.push(ignored);
   return lines.join('\n');
 }
 
@@ -72,7 +86,35 @@ export function formatContent(r: ContentResult, o: FormatOptions = {}): string {
   const note = r.source === 'disk' ? ' (no content index: searched the files on disk)' : '';
   const stopped = r.timedOut ? 'The search stopped at its time limit: results and counts are incomplete.' : null;
   if (r.results.length === 0) return `No lines match ${r.regex ? '/' + r.query + '/' : `"${r.query}"`}${note}.${stopped ? ' ' + stopped : ''}`;
-  const lines = r.results.map((h) => `${loc(h.path, h.line)}: ${h.text}`);
+  const lines: string[] = [];
+  if (r.context === 0) {
+    for (const h of r.results) lines.push(`${loc(h.path, h.line)}: ${h.text}`);
+  } else {
+    // grep -C: `path:N: match`, `path-N- context`, `--` between groups of lines that do not touch
+    const groups: { path: string; rows: Map<number, [string, boolean]> }[] = [];
+    for (const h of r.results) {
+      let g = groups[groups.length - 1];
+      if (!g || g.path !== h.path) groups.push((g = { path: h.path, rows: new Map() }));
+      const before = h.before ?? [];
+      before.forEach((t, i) => {
+        const n = h.line - before.length + i;
+        if (!g.rows.has(n)) g.rows.set(n, [t, false]);
+      });
+      g.rows.set(h.line, [h.full ?? h.text, true]);
+      (h.after ?? []).forEach((t, i) => {
+        if (!g.rows.get(h.line + 1 + i)?.[1]) g.rows.set(h.line + 1 + i, [t, false]);
+      });
+    }
+    for (const g of groups) {
+      let prev = -1;
+      for (const n of [...g.rows.keys()].sort((a, b) => a - b)) {
+        if (lines.length && n !== prev + 1) lines.push('--');
+        const [t, isMatch] = g.rows.get(n)!;
+        lines.push(isMatch ? `${g.path}:${n}: ${t}` : `${g.path}-${n}- ${t}`);
+        prev = n;
+      }
+    }
+  }
   const more = moreLine(r, 'matching lines', o);
   if (more) lines.push('', more);
   if (stopped) lines.push(stopped);
@@ -109,7 +151,7 @@ export function formatOutline(r: OutlineResult, o: { maxDepth?: number; limit?: 
         continue;
       }
       shown++;
-      rows.push([`${n.line}-${n.endLine}`, `${'  '.repeat(depth)}${n.kind} ${n.name}`, n.signature]);
+      rows.push([`${n.startLine}-${n.endLine}`, `${'  '.repeat(depth)}${n.kind} ${n.name}`, n.signature]);
       walk(n.children, depth + 1);
     }
   };
@@ -152,5 +194,112 @@ export function formatStatus(s: IndexStatus): string {
   } else {
     lines.push('stale:     unknown (repository root not known)');
   }
+  return lines.join('\n');
+}
+
+const others = (r: { others: { qualified: string; kind: string; path: string; line: number }[] }, what: string): string[] =>
+  r.others.length
+    ? [
+        `(${r.others.length} other definition${r.others.length > 1 ? 's match' : ' matches'} the name; pass path or line to ${what} another: ${r.others.map((h) => `${h.qualified} ${h.path}:${h.line}`).join(', ')})`,
+      ]
+    : [];
+
+const head = (t: { kind: string; qualified: string; path: string; line: number; endLine: number }) => `${t.kind} ${t.qualified}  ${span(t)}`;
+
+export function formatSource(r: SourceResult): string {
+  const s = r.symbol;
+  const lines = [head(s), `signature: ${r.signature}`];
+  // A docstring inside the range is in the source already; a doc comment above it may not be.
+  const docFirst = r.doc?.split('\n').find((l) => l.trim())?.trim();
+  if (r.doc && docFirst && !r.text.includes(docFirst)) lines.push('doc:', ...r.doc.split('\n').map((l) => `  ${l}`));
+  if (r.changedOnDisk) lines.push(`(${s.path} changed since it was indexed: lines may have moved)`);
+  const width = String(r.to).length;
+  lines.push(...r.text.split('\n').map((l, i) => `${String(r.from + i).padStart(width)}  ${l}`));
+  if (r.cut) {
+    lines.push(`(cut at max_lines: lines ${r.from}-${r.to} of ${s.startLine}-${s.endLine})`);
+    if (r.hiddenMembers.length) lines.push(`(below the cut: ${r.hiddenMembers.map((m) => `${m.kind} ${m.qualified}:${m.line}`).join(', ')})`);
+  }
+  lines.push(...others(r, 'read'));
+  return lines.join('\n');
+}
+
+const VIA_TEXT: Record<Via | 'external' | 'unresolved', string> = {
+  'same-file': 'same file',
+  import: 'import',
+  scope: 'scope',
+  name: 'name only',
+  external: 'external',
+  unresolved: 'not in the index',
+};
+
+export function formatCallers(r: CallersResult, o: FormatOptions = {}): string {
+  const lines = [`Callers of ${head(r.target)}`];
+  const counts = (Object.entries(r.byVia) as [Via, number][]).filter(([, n]) => n > 0).map(([v, n]) => `${n} ${VIA_TEXT[v]}`);
+  if (r.results.length === 0) lines.push('No calls resolve to it.');
+  let path = '';
+  for (const e of r.results) {
+    if (e.path !== path) lines.push((path = e.path));
+    const amb = e.candidates > 1 ? ` (1 of ${e.candidates})` : '';
+    lines.push(`  ${e.line}:${e.col}  ${VIA_TEXT[e.via]}${amb}  ${e.callee}${e.caller ? `  in ${e.caller}` : ''}`);
+  }
+  lines.push('', `${r.byVia['same-file'] + r.byVia.import + r.byVia.scope + r.byVia.name} calls found (${counts.join(', ') || 'none'}); resolved by name and scope, without types`);
+  if (r.ambiguous) lines.push(`${r.ambiguous} calls through objects of unknown type not listed: each could be one of more than ${r.maxCandidates} definitions of that name (raise max_candidates to list them)`);
+  const more = moreLine(r, 'callers', o);
+  if (more) lines.push(more);
+  lines.push(...others(r, 'ask for'));
+  return lines.join('\n');
+}
+
+export function formatCallees(r: CalleesResult, o: FormatOptions = {}): string {
+  const lines = [`Calls made by ${head(r.target)}`];
+  if (r.results.length === 0) lines.push('No calls.');
+  for (const e of r.results) {
+    const where = e.caller ? `  (in ${e.caller})` : '';
+    let to: string;
+    if (e.via === 'external') to = `outside the index (${e.module})`;
+    else if (e.via === 'unresolved') to = 'not in the index';
+    else {
+      const shown = e.targets.slice(0, 3).map((t) => `${t.kind} ${t.qualified} ${t.path}:${t.line}`);
+      to = `${shown.join(' | ')}${e.candidates > shown.length ? ` | ... (${e.candidates} candidates)` : ''}  [${VIA_TEXT[e.via]}]`;
+    }
+    lines.push(`  ${e.line}:${e.col}  ${e.callee} -> ${to}${where}`);
+  }
+  const more = moreLine(r, 'calls', o);
+  if (more) lines.push('', more);
+  lines.push(...others(r, 'ask for'));
+  return lines.join('\n');
+}
+
+export function formatImpact(r: ImpactResult): string {
+  const lines = [`Impact of changing ${head(r.target)} (callers up to depth ${r.depth}, resolved by name and scope)`];
+  if (r.nodes.length === 0) lines.push('No callers found.');
+  for (let d = 1; d <= r.depth; d++) {
+    const at = r.nodes.filter((n) => n.depth === d);
+    if (!at.length) continue;
+    lines.push(`depth ${d}:`);
+    const rows = at.map((n) => [
+      n.qualified ? `${n.kind} ${n.qualified}` : '(module level)',
+      `${n.path}:${n.qualified ? n.line : n.callLine}`,
+      `calls ${n.calls} at line ${n.callLine} [${VIA_TEXT[n.via]}${n.candidates > 1 ? `, 1 of ${n.candidates}` : ''}]${n.expanded || d === r.depth || !n.qualified ? '' : ' (not followed)'}`,
+    ]);
+    lines.push(...table(null, rows, [70, 80, 120]).map((l) => '  ' + l));
+  }
+  if (r.truncated) lines.push(`(stopped at ${r.nodes.length} definitions: ask for a smaller depth or a caller's own impact)`);
+  lines.push(...others(r, 'ask for'));
+  return lines.join('\n');
+}
+
+export function formatImporters(r: ImportersResult, o: FormatOptions = {}): string {
+  const what = r.files.length ? `${r.query} (${r.files.join(', ')})` : `${r.query} (not a file of the index: matched by its name)`;
+  if (r.results.length === 0) return `No imports of ${what}.`;
+  const lines = [`Imports of ${what}`];
+  let path = '';
+  for (const h of r.results) {
+    if (h.path !== path) lines.push((path = h.path));
+    lines.push(`  ${h.line}  ${h.name === h.module ? h.module : `${h.name} from ${h.module}`}${h.match === 'by-name' ? '  (by name)' : ''}`);
+  }
+  lines.push('', `${r.total} imports in ${r.importingFiles} files`);
+  const more = moreLine(r, 'imports', o);
+  if (more) lines.push(more);
   return lines.join('\n');
 }

@@ -1,8 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
-import { fileIdOf, hasContentIndex, LINE_BITS, lineOf } from '../index-store/content.js';
-import { allFiles, allowedFileIds, checkLangs, clampLimit, fileById, QueryError, stmt, type Page } from './common.js';
+import { CHUNK_LINES, fileIdOf, hasContentIndex, LINE_BITS, lineOf, otherTextFiles, readTextFile, rowidOf } from '../index-store/content.js';
+import { allFiles, allowedFileIds, checkLangs, checkText, clampLimit, fileById, MAX_QUERY_CHARS, pathMatcher, QueryError, stmt, type Page } from './common.js';
 
 export interface ContentOptions {
   /** Treat the text as a JavaScript regular expression. */
@@ -16,6 +16,10 @@ export interface ContentOptions {
   root?: string | null;
   /** Stop scanning after this long (a regex without literals reads every line); default 10 s. */
   timeBudgetMs?: number;
+  /** Lines of context to show before and after each match (like grep -C); default 0. */
+  context?: number;
+  /** A count of the changes seen by whoever watches the tree: the listing of the other text files is redone when it moves. */
+  listingGeneration?: number;
 }
 
 export interface ContentHit {
@@ -25,20 +29,28 @@ export interface ContentHit {
   col: number;
   /** The line (trimmed; long lines cut around the match). */
   text: string;
+  /** With context: the line as it is (indentation kept), and the lines before and after it. */
+  full?: string;
+  before?: string[];
+  after?: string[];
 }
 
 export interface ContentResult extends Page<ContentHit> {
   query: string;
   regex: boolean;
   ignoreCase: boolean;
-  /** Where the lines came from: the index's content table, or the files on disk (no content index). */
+  /** Where the indexed files' lines came from: the index's content table, or the files on disk (no content index). */
   source: 'index' | 'disk';
+  /** Files read besides the indexed ones (docs, templates, configs: every other text file git lists). */
+  otherFiles: number;
+  context: number;
   /** The scan hit the time budget: results and counts are incomplete. */
   timedOut: boolean;
 }
 
 export const CONTENT_DEFAULT_LIMIT = 50;
 export const CONTENT_MAX_LIMIT = 2000;
+export const CONTENT_MAX_CONTEXT = 20;
 /** Matches beyond the limit are counted up to this many, then the count is reported as a lower bound. */
 const COUNT_CAP = 1000;
 const SNIPPET = 240;
@@ -198,41 +210,45 @@ export function trigramQuery(literals: readonly string[]): string | null {
 }
 
 /**
- * Lines of indexed files that contain a substring or match a regex. With a content index, candidate lines come
- * from its trigram index (any literal of 3+ characters in the query narrows them; shorter queries and regexes
- * without such a literal scan every stored line); without one, the indexed files are read from disk.
- * Results are in index order (grouped by file, lines ascending).
+ * Lines that contain a substring or match a regex: in the indexed files (through the content index when there is
+ * one: any literal of 3+ characters in the query narrows the candidates to the chunks holding its trigrams; shorter
+ * queries and regexes without such a literal scan every stored line; without one, the files on disk), then in every
+ * other text file git lists (docs, templates, configs), read from disk. Results are grouped by file, lines ascending:
+ * the indexed files first, then the others.
  */
-export function searchContent(db: Database.Database, text: string, opts: ContentOptions = {}): ContentResult {
-  if (!text) throw new QueryError('empty search text');
+export async function searchContent(db: Database.Database, text: string, opts: ContentOptions = {}): Promise<ContentResult> {
+  checkText(text, 'search text', MAX_QUERY_CHARS);
   const regex = !!opts.regex;
   const ignoreCase = opts.ignoreCase ?? !/[A-Z]/.test(regex ? text.replace(/\\./g, '') : text);
   const limit = clampLimit(opts.limit, CONTENT_DEFAULT_LIMIT, CONTENT_MAX_LIMIT);
+  const context = opts.context ?? 0;
+  if (!Number.isInteger(context) || context < 0 || context > CONTENT_MAX_CONTEXT) throw new QueryError(`context must be 0 to ${CONTENT_MAX_CONTEXT} lines (got ${context})`);
   const match = makeMatcher(text, regex, ignoreCase);
-  const allowed = allowedFileIds(db, { lang: checkLangs(opts.lang), path: opts.path });
+  const lang = checkLangs(opts.lang);
+  const allowed = allowedFileIds(db, { lang, path: opts.path });
   const byId = fileById(db);
+  // The other text files have no language: a language filter leaves them out.
+  const others = opts.root && !lang ? (await otherTextFiles(opts.root, opts.listingGeneration)).filter(opts.path ? pathMatcher(opts.path) : () => true) : [];
 
   const results: ContentHit[] = [];
+  /** Where each hit's lines can be read again for its context: a file id (content index) or the lines read from disk. */
+  const sources: (number | string[])[] = [];
   let total = 0;
   let capped = false;
   let timedOut = false;
   const deadline = performance.now() + (opts.timeBudgetMs ?? 10_000);
   let checked = 0;
-  const take = (fileId: number, line: number, s: string): boolean => {
+  const take = (path: string | undefined, line: number, s: string, src: number | string[]): boolean => {
     if ((checked++ & 1023) === 0 && performance.now() >= deadline) {
       timedOut = true;
       return false;
     }
     const col = match(s);
-    if (col < 0) return true;
+    if (col < 0 || path === undefined) return true;
     total++;
     if (results.length < limit) {
-      const path = byId.get(fileId)?.path;
-      if (!path) {
-        total--;
-        return true;
-      }
       results.push({ path, line, col, text: snippet(s, col) });
+      if (context > 0) sources.push(src);
     } else if (total - limit >= COUNT_CAP) {
       capped = true;
       return false;
@@ -242,19 +258,28 @@ export function searchContent(db: Database.Database, text: string, opts: Content
 
   /** A row holds consecutive lines starting at `first`. */
   const takeChunk = (fileId: number, first: number, text: string): boolean => {
+    const path = byId.get(fileId)?.path;
     let line = first;
     let pos = 0;
     while (pos <= text.length) {
       let end = text.indexOf('\n', pos);
       if (end < 0) end = text.length;
-      if (!take(fileId, line, text.slice(pos, end))) return false;
+      if (!take(path, line, text.slice(pos, end), fileId)) return false;
       line++;
       pos = end + 1;
     }
     return true;
   };
+  const takeText = (path: string, content: string): boolean => {
+    const lines = content.split('\n').map((l) => (l.endsWith('\r') ? l.slice(0, -1) : l));
+    if (lines.length > 1 && lines[lines.length - 1] === '') lines.pop(); // the newline ending the last line
+    for (let i = 0; i < lines.length; i++) if (!take(path, i + 1, lines[i], lines)) return false;
+    return true;
+  };
 
-  if (hasContentIndex(db)) {
+  const indexed = hasContentIndex(db);
+  let going = true;
+  if (indexed) {
     let literals = regex ? regexLiterals(text) : [text];
     // With ignore-case, JavaScript's case folding decides; the index folds case its own way, which for non-ASCII
     // letters could differ, so only ASCII literals narrow the candidates.
@@ -268,7 +293,7 @@ export function searchContent(db: Database.Database, text: string, opts: Content
       const ids = [...allowed].sort((a, b) => a - b);
       outer: for (const id of ids) {
         for (const r of q.iterate(...args, id * LINE_BITS, (id + 1) * LINE_BITS)) {
-          if (!takeChunk(id, lineOf(r.rowid), r.text)) break outer;
+          if (!(going = takeChunk(id, lineOf(r.rowid), r.text))) break outer;
         }
       }
     } else {
@@ -276,29 +301,78 @@ export function searchContent(db: Database.Database, text: string, opts: Content
       for (const r of q.iterate(...args)) {
         const id = fileIdOf(r.rowid);
         if (allowed && !allowed.has(id)) continue;
-        if (!takeChunk(id, lineOf(r.rowid), r.text)) break;
+        if (!(going = takeChunk(id, lineOf(r.rowid), r.text))) break;
       }
     }
-    return { query: text, regex, ignoreCase, source: 'index', results, total, more: total - results.length, moreIsLowerBound: capped || timedOut, timedOut };
+  } else {
+    if (!opts.root) throw new QueryError('this index has no content index and its repository root is unknown: pass --repo');
+    const files = db
+      .prepare<[], { id: number; path: string }>("SELECT id, path FROM files WHERE hash != '' AND status != 'error' ORDER BY path")
+      .all();
+    for (const f of files) {
+      if (allowed && !allowed.has(f.id)) continue;
+      let content: string;
+      try {
+        content = readFileSync(join(opts.root, f.path), 'utf8');
+      } catch {
+        continue;
+      }
+      if (!(going = takeText(f.path, content))) break;
+    }
   }
+  let otherFiles = 0;
+  if (going && opts.root) {
+    for (const path of others) {
+      const content = readTextFile(join(opts.root, path));
+      if (content === null) continue;
+      otherFiles++;
+      if (!takeText(path, content)) break;
+    }
+  }
+  if (context > 0) {
+    results.forEach((h, i) => {
+      const src = sources[i];
+      const known = typeof src === 'number' ? indexedLines(db, src, h.line - context, h.line + context) : null;
+      const lineAt = (n: number) => (known ? known.get(n) : (src as string[])[n - 1]);
+      const range = (from: number, to: number) => {
+        const out: string[] = [];
+        for (let n = Math.max(1, from); n <= to; n++) {
+          const l = lineAt(n);
+          if (l === undefined) break;
+          out.push(l.length > SNIPPET ? l.slice(0, SNIPPET) + '…' : l);
+        }
+        return out;
+      };
+      h.full = range(h.line, h.line)[0];
+      h.before = range(h.line - context, h.line - 1);
+      h.after = range(h.line + 1, h.line + context);
+    });
+  }
+  return {
+    query: text,
+    regex,
+    ignoreCase,
+    source: indexed ? 'index' : 'disk',
+    otherFiles,
+    context,
+    results,
+    total,
+    more: total - results.length,
+    moreIsLowerBound: capped || timedOut,
+    timedOut,
+  };
+}
 
-  if (!opts.root) throw new QueryError('this index has no content index and its repository root is unknown: pass --repo');
-  const files = db
-    .prepare<[], { id: number; path: string }>("SELECT id, path FROM files WHERE hash != '' AND status != 'error' ORDER BY path")
-    .all();
-  outer: for (const f of files) {
-    if (allowed && !allowed.has(f.id)) continue;
-    let content: string;
-    try {
-      content = readFileSync(join(opts.root, f.path), 'utf8');
-    } catch {
-      continue;
-    }
-    const lines = content.split('\n');
-    for (let i = 0; i < lines.length; i++) {
-      const s = lines[i].endsWith('\r') ? lines[i].slice(0, -1) : lines[i];
-      if (!take(f.id, i + 1, s)) break outer;
-    }
+/** Lines `from..to` of an indexed file, read back from its content chunks (a blank chunk was not stored). */
+function indexedLines(db: Database.Database, fileId: number, from: number, to: number): Map<number, string> {
+  const out = new Map<number, string>();
+  const first = Math.max(1, from);
+  const total = stmt<[number], { lines: number }>(db, 'SELECT lines FROM content_files WHERE file_id = ?').get(fileId)?.lines ?? 0;
+  const q = stmt<[number], { text: string }>(db, 'SELECT text FROM content_fts WHERE rowid = ?');
+  for (let start = first - ((first - 1) % CHUNK_LINES); start <= Math.min(to, total); start += CHUNK_LINES) {
+    const row = q.get(rowidOf(fileId, start));
+    const lines = row ? row.text.split('\n') : Array.from({ length: Math.min(CHUNK_LINES, total - start + 1) }, () => '');
+    lines.forEach((l, i) => out.set(start + i, l));
   }
-  return { query: text, regex, ignoreCase, source: 'disk', results, total, more: total - results.length, moreIsLowerBound: capped || timedOut, timedOut };
+  return out;
 }

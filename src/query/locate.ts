@@ -3,7 +3,7 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { resolveRoot } from '../config/options.js';
 import { defaultIndexPath } from '../index-store/location.js';
-import { IndexNotFoundError, openIndex, readMetaAll } from '../index-store/reader.js';
+import { IndexCorruptError, IndexNotFoundError, openIndex, readMetaAll } from '../index-store/reader.js';
 
 export interface LocateInput {
   /** Repository whose default index to read. */
@@ -91,8 +91,10 @@ export class IndexHandle {
   private db: Database.Database | null = null;
   private opened: FileIdentity | null = null;
   private meta: Record<string, string> = {};
-  /** Why the last open failed (not an index, wrong schema version), for the tools' messages. */
+  /** Why the last open failed (not an index, wrong schema version, damaged), for the tools' messages. */
   lastError: string | null = null;
+  /** The last open failed because the file is damaged (see IndexCorruptError). */
+  damaged = false;
 
   constructor(readonly indexPath: string) {}
 
@@ -102,6 +104,7 @@ export class IndexHandle {
     this.close();
     if (!now) {
       this.lastError = null;
+      this.damaged = false;
       return null;
     }
     try {
@@ -110,9 +113,11 @@ export class IndexHandle {
       this.opened = now;
       this.meta = readMetaAll(db);
       this.lastError = null;
+      this.damaged = false;
       return { db, meta: this.meta };
     } catch (err) {
       this.lastError = err instanceof Error ? err.message : String(err);
+      this.damaged = err instanceof IndexCorruptError;
       return null;
     }
   }

@@ -1,6 +1,7 @@
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type Database from 'better-sqlite3';
 import { parseFlags } from '../index-store/schema.js';
+import { symbolPositionSql } from './columns.js';
 import { allFiles, QueryError } from './common.js';
 
 export interface OutlineNode {
@@ -79,6 +80,8 @@ const contains = (a: Row, b: Row) =>
   (a.startLine < b.startLine || (a.startLine === b.startLine && a.startCol <= b.startCol)) &&
   (a.endLine > b.endLine || (a.endLine === b.endLine && a.endCol >= b.endCol));
 
+const POS = symbolPositionSql('symbols');
+
 /**
  * A file's symbols in source order, nested: a symbol goes under the innermost enclosing symbol whose qualified
  * name is its scope (falling back to the innermost enclosing one, e.g. a method under its impl block).
@@ -90,7 +93,7 @@ export function fileOutline(db: Database.Database, file: string, root: string | 
     .get(f.id)!;
   const rows = db
     .prepare<[number], Row>(
-      `SELECT name, kind, scope, qualified, name_line AS line, name_col AS col, start_line AS startLine, start_col AS startCol,
+      `SELECT name, kind, scope, qualified, ${POS.line} AS line, ${POS.col} AS col, start_line AS startLine, start_col AS startCol,
          end_line AS endLine, end_col AS endCol, signature, doc, flags
        FROM symbols WHERE file_id = ? ORDER BY start_line, start_col, end_line DESC, end_col DESC, id`,
     )

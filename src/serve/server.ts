@@ -1,34 +1,31 @@
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
-import type Database from 'better-sqlite3';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { z } from 'zod';
-import { buildOptions, resolveRoot, UsageError } from '../config/options.js';
+import { resolveRoot, UsageError } from '../config/options.js';
 import { defaultIndexPath } from '../index-store/location.js';
 import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
-import { runIndex } from '../pipeline/run.js';
 import { LANGUAGES, SYMBOL_KINDS } from '../protocol/types.js';
-import { QueryError } from '../query/common.js';
-import { findSymbols, warmNames } from '../query/find.js';
-import { formatContent, formatFind, formatOutline, formatRefs, formatSearch, formatStatus } from '../query/format.js';
-import { searchContent } from '../query/grep.js';
-import { IndexHandle } from '../query/locate.js';
-import { fileOutline } from '../query/outline.js';
-import { findRefs } from '../query/refs.js';
-import { searchSymbols } from '../query/search.js';
-import { indexStatus } from '../query/status.js';
-import { LocalTransport } from '../transport/local.js';
+import { MAX_NAME_CHARS, MAX_QUERY_CHARS, QueryError } from '../query/common.js';
+import { CONTENT_MAX_CONTEXT } from '../query/grep.js';
+import { IMPACT_DEFAULT_DEPTH, IMPACT_MAX_DEPTH } from '../query/graph.js';
+import { SOURCE_DEFAULT_LINES, SOURCE_MAX_LINES } from '../query/source.js';
+import { QueryPool } from './query-pool.js';
+import { RepoSet, type ServedRepo } from './repos.js';
+import { LIMITS } from './tools.js';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
 export interface ServeOptions {
-  /** Repository to serve (its default index unless `index` is given). Default: the current directory. */
-  repo?: string;
-  /** Index file to read (and write on reindex). */
+  /** Repositories to serve (their default indexes unless `index` is given). Default: the current directory. */
+  repos?: string[];
+  /** Index file to read (and write on reindex); only with one repository. */
   index?: string;
+  /** Keep the indexes current by watching the trees (default true). */
+  watch?: boolean;
   env?: NodeJS.ProcessEnv;
   /** Where log lines go (never stdout: that carries MCP frames). */
   log?: (line: string) => void;
@@ -37,105 +34,33 @@ export interface ServeOptions {
 /** Server version reported to clients. */
 const VERSION = '0.1.0';
 
-export const LIMITS = {
-  symbol_lookup: { def: 20, max: 200 },
-  search_code: { def: 20, max: 200 },
-  find_references: { def: 50, max: 500 },
-  file_outline: { def: 200, max: 2000 },
-} as const;
+/** How long an answer waits for the changes seen so far to be indexed before it answers from the index as it is. */
+const FRESH_WAIT_MS = 10_000;
 
-const INSTRUCTIONS = `Code index of one repository (tree-sitter symbols and references in SQLite).
-- symbol_lookup: where is NAME defined (exact, then prefix, then fuzzy matches), with path:line and signature.
-- search_code: free-text search over symbol names/signatures/docs (mode "symbols"), or the text of files (mode "content", substring or regex).
-- find_references: call sites and imports of a name, grouped by file.
-- file_outline: the symbols of one file, nested.
-- get_status: what is indexed, when, errors, and whether files changed since.
-- reindex: update the index (incremental; full=true rebuilds). Run it when get_status reports stale files or no index.
-Paths are relative to the repository root.`;
+const RESOLUTION_NOTE =
+  'Calls are resolved by name and scope from the index (no type checker): same file, then imported module, then a definition whose scope matches the qualifier, then the same name elsewhere; each edge says which, and how many definitions it could mean.';
+
+function instructions(repos: RepoSet): string {
+  const served = repos.repos.map((r) => `${r.name} (${r.root ?? r.indexPath})`).join(', ');
+  return `Code index (tree-sitter symbols and references in SQLite) of: ${served}.
+- symbol_lookup: where is NAME defined; plain or qualified names (Class.method, Type::fn, mod::Type::fn, Class/method).
+- symbol_source: the source of a symbol (by name, or path and line), with its docstring and whole signature.
+- search_code: words over symbol names/signatures/docs (mode "symbols"), or the text of every file (mode "content", substring or regex, with context lines).
+- find_callers / find_callees / change_impact: the call graph; find_importers: who imports a module. ${RESOLUTION_NOTE}
+- find_references: raw call sites and imports of a name. file_outline: a file's symbols. get_status: what is indexed and when.
+- reindex: rebuild or update now (the server also watches the files and updates the index after each change).
+Paths are relative to the repository root. With several repositories, pass repo (a name above, or a folder path).`;
+}
 
 const text = (t: string, isError = false): CallToolResult => (isError ? { content: [{ type: 'text', text: t }], isError: true } : { content: [{ type: 'text', text: t }] });
-
-class NoIndex extends Error {}
-
-/** Everything the tools share: the repository, the index handle, and the one reindex that may be running. */
-export class ServerState {
-  readonly handle: IndexHandle;
-  private running: Promise<RunSummary> | null = null;
-
-  constructor(
-    readonly root: string | null,
-    readonly indexPath: string,
-    readonly log: (line: string) => void,
-  ) {
-    this.handle = new IndexHandle(indexPath);
-  }
-
-  /**
-   * Loads what the first fuzzy lookup would otherwise wait for (a scan of the name index), off the request path.
-   * Called after start-up and after a reindex; a no-op without an index.
-   */
-  warm(): void {
-    setTimeout(() => {
-      try {
-        const h = this.handle.get();
-        if (h) warmNames(h.db);
-      } catch (err) {
-        this.log(`warm-up failed: ${String(err)}`);
-      }
-    }, 50).unref();
-  }
-
-  /** The open index (reopened when a run replaced the file), or a NoIndex error the tools turn into advice. */
-  need(): { db: Database.Database; root: string | null } {
-    const h = this.handle.get();
-    if (!h) {
-      const what = this.root ? ` for ${this.root}` : '';
-      if (this.handle.lastError) throw new NoIndex(`The index${what} at ${this.indexPath} cannot be read: ${this.handle.lastError}. Call the reindex tool with full=true to rebuild it.`);
-      throw new NoIndex(`No index${what} yet (expected at ${this.indexPath}). Call the reindex tool to build it.`);
-    }
-    return { db: h.db, root: this.root ?? h.meta.root ?? null };
-  }
-
-  repoRoot(): string | null {
-    return this.root ?? this.handle.get()?.meta.root ?? null;
-  }
-
-  async reindex(full: boolean, extra: Extra): Promise<RunSummary> {
-    if (this.running) throw new QueryError('a reindex is already running; wait for it to finish');
-    const root = this.repoRoot();
-    if (!root) throw new QueryError('the repository is unknown: start the server with --repo PATH');
-    const o = buildOptions(root, { out: this.indexPath, full, progress: 'none', quiet: true });
-    const progress = progressReporter(extra, this.log);
-    const transport = new LocalTransport({ threads: o.threads });
-    this.log(`reindex ${root}${full ? ' (full)' : ''} -> ${o.out}`);
-    this.running = (async () => {
-      try {
-        return await runIndex(o, { transport, signal: extra.signal, onEvent: progress.onEvent });
-      } finally {
-        await transport.close();
-        // The last notification must reach the client before the result does, which ends the request's token.
-        await progress.flush();
-      }
-    })();
-    try {
-      return await this.running;
-    } finally {
-      this.running = null;
-      this.warm();
-    }
-  }
-
-  close(): void {
-    this.handle.close();
-  }
-}
 
 /**
  * Pipeline events -> notifications/progress on the request's progressToken (when the client sent one).
  * progress counts steps: 1 discovered, 2 planned, then one per file parsed, then the commit; total is known once
  * the run is planned. Values only ever increase; batch updates are sent at most every 200 ms.
  */
-const NOTIFY_GAP_MS = 25;
+/** Quiet time between the last progress notification and the result (see flush): 25 ms lost notifications on a loaded machine. */
+const NOTIFY_GAP_MS = 100;
 
 function progressReporter(extra: Extra, log: (line: string) => void): { onEvent: (e: PipelineEvent) => void; flush: () => Promise<void> } {
   const token = extra._meta?.progressToken;
@@ -196,19 +121,30 @@ function summaryText(s: RunSummary): string {
     `Files: ${s.index.files} (parsed ${s.run.filesParsed}, unchanged ${s.run.filesReused}, removed ${s.run.filesRemoved}).`,
     `Symbols: ${s.index.symbols}; references: ${s.index.refs}.`,
     `Files with errors: ${s.index.fileErrors}${errs ? ` (${errs})` : ''}.`,
+    ...(s.rebuilt ? [`Note: ${s.rebuilt}.`] : []),
   ].join('\n');
 }
 
 const limitArg = (tool: keyof typeof LIMITS) =>
   z.number().int().min(1).max(LIMITS[tool].max).optional().describe(`Maximum results (default ${LIMITS[tool].def}, at most ${LIMITS[tool].max})`);
 const langArg = z.enum(LANGUAGES).optional().describe('Only files of this language');
-const pathArg = z.string().min(1).optional().describe('Only paths matching this glob, relative to the repository root (e.g. "src/**/*.py"; "*.rs" matches file names; a plain folder matches everything below it)');
+const pathArg = z.string().min(1).optional().describe('Only paths matching this glob, relative to the repository root (e.g. "src/**/*.py", "{src,lib}/**"; "*.rs" matches file names; a plain folder matches everything below it)');
 const kindArg = z.enum(SYMBOL_KINDS).optional().describe('Only symbols of this kind');
-const HINT = { limitHint: 'raise limit or narrow with path/kind/lang' };
+const repoArg = z.string().min(1).optional().describe('Which repository: a name this server lists, or a folder path (default: the first one served)');
+/** A symbol as the source and call-graph tools take it. */
+const targetArgs = {
+  name: z.string().min(1).optional().describe('The symbol: a plain or qualified name ("JSONDecoder.decode", "Config::new", "mod::Type::fn", "Class/method")'),
+  path: z.string().min(1).optional().describe('With line: the file (relative to the repository root, or a unique suffix). Without: a glob narrowing the name\'s matches'),
+  line: z.number().int().min(1).optional().describe('A line inside the symbol, in the file given by path (instead of a name)'),
+  kind: kindArg,
+  repo: repoArg,
+};
+
+const describeRepo = (repo: ServedRepo) => `${repo.name}${repo.root ? ` (${repo.root})` : ''}`;
 
 /** Registers the tools on a server. Handlers never throw: bad arguments and missing indexes become tool errors. */
-export function createServer(state: ServerState): McpServer {
-  const server = new McpServer({ name: 'mcp-index', version: VERSION }, { instructions: INSTRUCTIONS, capabilities: { tools: {} } });
+export function createServer(repos: RepoSet, pool: QueryPool, log: (line: string) => void): McpServer {
+  const server = new McpServer({ name: 'mcp-index', version: VERSION }, { instructions: instructions(repos), capabilities: { tools: {} } });
 
   const guard =
     <A>(fn: (args: A, extra: Extra) => CallToolResult | Promise<CallToolResult>) =>
@@ -216,39 +152,66 @@ export function createServer(state: ServerState): McpServer {
       try {
         return await fn(args, extra);
       } catch (err) {
-        if (err instanceof NoIndex || err instanceof QueryError || err instanceof UsageError) return text(err.message, true);
-        state.log(`tool error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+        if (err instanceof QueryError || err instanceof UsageError) return text(err.message, true);
+        log(`tool error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         return text(`internal error: ${err instanceof Error ? err.message : String(err)}`, true);
       }
     };
+
+  /** Runs a query tool on a query thread, once the repository's index holds the changes seen so far. */
+  const query = (tool: string) =>
+    guard(async (a: Record<string, unknown>) => {
+      const repo = repos.pick(a.repo as string | undefined);
+      const fresh = await repo.fresh(FRESH_WAIT_MS);
+      const reply = await pool.run({ tool, args: a, indexPath: repo.indexPath, root: repo.root, generation: repo.generation });
+      if (reply.error === 'damaged') {
+        repo.rebuild();
+        return text(`${reply.text}. Rebuilding it now: ask again in a moment.`, true);
+      }
+      if (reply.missing) {
+        const where = `${describeRepo(repo)} (expected at ${repo.indexPath})`;
+        if (reply.missing.reason) return text(`The index of ${where} cannot be read: ${reply.missing.reason}. Call the reindex tool with full=true to rebuild it.`, true);
+        if (!repo.isFresh()) return text(`The index of ${where} is being built: ask again in a moment.`, true);
+        const failed = repo.lastFailure ? ` The last attempt failed: ${repo.lastFailure}.` : '';
+        return text(`No index of ${where} yet.${failed} Call the reindex tool to build it.`, true);
+      }
+      const state = [
+        `indexed ${reply.indexedAt ?? 'at an unknown time'}`,
+        fresh ? (repo.watched ? 'watching for changes' : 'not watching for changes') : 'an update is still running: recent changes may be missing',
+      ];
+      const footer = `\n\n[${repos.repos.length > 1 ? `${repo.name}: ` : ''}${state.join('; ')}]`;
+      return text(reply.text + (reply.error ? '' : footer), reply.error !== undefined);
+    });
 
   server.registerTool(
     'symbol_lookup',
     {
       title: 'Find a symbol definition',
       description:
-        'Where a function, class, method, struct, variable... is defined. Matches the name exactly (case-insensitive), then as a prefix, then fuzzily (characters in order). Definitions rank before variables/fields, then shorter qualified names. Returns kind, qualified name, path:line and signature.',
+        'Where a function, class, method, struct, variable... is defined. A plain name matches exactly (case-insensitive), then as a prefix, then fuzzily (characters in order; marked "fuzzy"). A qualified name (Class.method, Class::method, mod::Type::fn, Class/method, json.decoder.JSONDecoder.decode) matches the last part and keeps the symbols whose scope, or module path, matches the rest. Definitions rank before variables, source before tests. Returns kind, match, qualified name, path:line-endLine and the whole signature.',
       inputSchema: {
-        name: z.string().min(1).describe('Symbol name, e.g. "parse_args", "HashMap", "getUser"'),
+        name: z.string().min(1).describe(`Symbol name, plain or qualified, e.g. "parse_args", "HashMap::insert", "Store.get" (at most ${MAX_NAME_CHARS} characters)`),
         kind: kindArg,
         lang: langArg,
         path: pathArg,
         match: z.enum(['exact', 'prefix', 'fuzzy']).optional().describe('Loosest match to include (default fuzzy: all three tiers)'),
         limit: limitArg('symbol_lookup'),
+        repo: repoArg,
       },
       annotations: { readOnlyHint: true },
     },
-    guard((a) => {
-      const { db } = state.need();
-      const r = findSymbols(db, a.name, {
-        kind: a.kind ? [a.kind] : undefined,
-        lang: a.lang ? [a.lang] : undefined,
-        path: a.path,
-        match: a.match,
-        limit: a.limit ?? LIMITS.symbol_lookup.def,
-      });
-      return text(formatFind(r, HINT));
-    }),
+    query('symbol_lookup'),
+  );
+
+  server.registerTool(
+    'symbol_source',
+    {
+      title: 'Read a symbol\'s code',
+      description: `The source of one definition (its whole range, decorators and doc comment included where indexed), its docstring and whole signature, with line numbers. Give a name (plain or qualified; the best match is shown and the others listed) or a path and a line inside it. Long definitions are cut at max_lines (default ${SOURCE_DEFAULT_LINES}); the answer says so and lists the members below the cut.`,
+      inputSchema: { ...targetArgs, max_lines: z.number().int().min(1).max(SOURCE_MAX_LINES).optional().describe(`Most lines of source (default ${SOURCE_DEFAULT_LINES}, at most ${SOURCE_MAX_LINES})`) },
+      annotations: { readOnlyHint: true },
+    },
+    query('symbol_source'),
   );
 
   server.registerTool(
@@ -256,31 +219,71 @@ export function createServer(state: ServerState): McpServer {
     {
       title: 'Search symbols or file contents',
       description:
-        'mode "symbols" (default): full-text search over symbol names (also their parts: "user name" finds getUserName), qualified names, signatures and docs, best matches first. mode "content": lines of the indexed files containing the text (or matching a JavaScript regex with regex=true), as path:line: text.',
+        'mode "symbols" (default): words over symbol names (also their parts: "user name" finds getUserName), qualified names, signatures and docs. Symbols matching every word come first; when fewer than the limit do, symbols matching some of the words follow (a plain question works: "how is the session cookie signed"). Exact names first, source before tests. mode "content": lines of every text file in the repository (indexed sources, and docs, templates, configs) containing the text, or matching a JavaScript regex with regex=true, as path:line: text; context adds lines around each match.',
       inputSchema: {
-        query: z.string().min(1).describe('Words to look for (symbols), or the substring / regex to find (content)'),
+        query: z.string().min(1).describe(`Words to look for (symbols), or the substring / regex to find (content); at most ${MAX_QUERY_CHARS} characters`),
         mode: z.enum(['symbols', 'content']).optional().describe('What to search (default symbols)'),
         regex: z.boolean().optional().describe('content mode: the query is a regular expression'),
         case_sensitive: z.boolean().optional().describe('content mode: match case (default: only when the query has a capital letter)'),
+        context: z.number().int().min(0).max(CONTENT_MAX_CONTEXT).optional().describe('content mode: lines of context before and after each match'),
         kind: kindArg.describe('symbols mode: only symbols of this kind'),
         lang: langArg,
         path: pathArg,
         limit: limitArg('search_code'),
+        repo: repoArg,
       },
       annotations: { readOnlyHint: true },
     },
-    guard((a) => {
-      const { db, root } = state.need();
-      const limit = a.limit ?? LIMITS.search_code.def;
-      const lang = a.lang ? [a.lang] : undefined;
-      if ((a.mode ?? 'symbols') === 'content') {
-        if (a.kind) throw new QueryError('kind applies to mode "symbols" only');
-        const r = searchContent(db, a.query, { regex: a.regex, ignoreCase: a.case_sensitive === undefined ? undefined : !a.case_sensitive, lang, path: a.path, limit, root });
-        return text(formatContent(r, HINT));
-      }
-      if (a.regex || a.case_sensitive !== undefined) throw new QueryError('regex and case_sensitive apply to mode "content" only');
-      return text(formatSearch(searchSymbols(db, a.query, { kind: a.kind ? [a.kind] : undefined, lang, path: a.path, limit }), HINT));
-    }),
+    query('search_code'),
+  );
+
+  server.registerTool(
+    'find_callers',
+    {
+      title: 'Who calls this',
+      description: `Call sites that resolve to a definition (by name, or path and line), strongest resolution first, grouped by file, each with the calling definition. ${RESOLUTION_NOTE} Calls through objects of unknown type that could mean more than max_candidates definitions are counted, not listed.`,
+      inputSchema: {
+        ...targetArgs,
+        limit: limitArg('find_callers'),
+        max_candidates: z.number().int().min(0).max(1000).optional().describe('List by-name calls that could mean at most this many definitions (default 5; 0 lists all)'),
+      },
+      annotations: { readOnlyHint: true },
+    },
+    query('find_callers'),
+  );
+
+  server.registerTool(
+    'find_callees',
+    {
+      title: 'What this calls',
+      description: `Every call made inside a definition, in source order, each with the definitions it resolves to, or "outside the index" (a module that is not indexed) or "not in the index" (builtins). ${RESOLUTION_NOTE}`,
+      inputSchema: { ...targetArgs, limit: limitArg('find_callees') },
+      annotations: { readOnlyHint: true },
+    },
+    query('find_callees'),
+  );
+
+  server.registerTool(
+    'change_impact',
+    {
+      title: 'What may break if this changes',
+      description: `The callers of a definition, their callers, and so on up to depth (default ${IMPACT_DEFAULT_DEPTH}), by depth, each with the call that reaches it. Callers reached only through an ambiguous by-name call are listed but not followed. ${RESOLUTION_NOTE}`,
+      inputSchema: { ...targetArgs, depth: z.number().int().min(1).max(IMPACT_MAX_DEPTH).optional().describe(`How many levels of callers (default ${IMPACT_DEFAULT_DEPTH})`) },
+      annotations: { readOnlyHint: true },
+    },
+    query('change_impact'),
+  );
+
+  server.registerTool(
+    'find_importers',
+    {
+      title: 'Who imports a module',
+      description:
+        'Files that import a module or names from it, grouped by file. The module as a dotted or :: name ("app.store", "std::collections") or a file path ("app/store.py", "src/client.ts"). Imports are matched to files by path (Python packages, Rust crates and modules, relative JS/TS specifiers); a module outside the index is matched by its name.',
+      inputSchema: { module: z.string().min(1).describe('Module name or file path'), limit: limitArg('find_importers'), repo: repoArg },
+      annotations: { readOnlyHint: true },
+    },
+    query('find_importers'),
   );
 
   server.registerTool(
@@ -288,21 +291,18 @@ export function createServer(state: ServerState): McpServer {
     {
       title: 'Find call sites and imports',
       description:
-        'Where a name is called or imported, grouped by file, with the callee expression or module and the enclosing definition. A qualified name ("os.path.join", "std::mem::swap") keeps only references whose expression contains the qualifier.',
+        'Where a name is called or imported (every reference with that name, unresolved), grouped by file, with the callee expression or module and the enclosing definition. A qualified name ("os.path.join", "std::mem::swap") keeps only references whose expression contains the qualifier. For calls resolved to one definition, use find_callers.',
       inputSchema: {
         name: z.string().min(1).describe('Function/method/module name, optionally qualified'),
         kind: z.enum(['call', 'import']).optional().describe('Only calls or only imports'),
         lang: langArg,
         path: pathArg,
         limit: limitArg('find_references'),
+        repo: repoArg,
       },
       annotations: { readOnlyHint: true },
     },
-    guard((a) => {
-      const { db } = state.need();
-      const r = findRefs(db, a.name, { kind: a.kind ? [a.kind] : undefined, lang: a.lang ? [a.lang] : undefined, path: a.path, limit: a.limit ?? LIMITS.find_references.def });
-      return text(formatRefs(r, HINT));
-    }),
+    query('find_references'),
   );
 
   server.registerTool(
@@ -314,14 +314,11 @@ export function createServer(state: ServerState): McpServer {
         path: z.string().min(1).describe('File path relative to the repository root (a unique suffix such as "parse.rs" also works)'),
         max_depth: z.number().int().min(1).max(20).optional().describe('Only this many nesting levels (1 = top level only)'),
         limit: limitArg('file_outline'),
+        repo: repoArg,
       },
       annotations: { readOnlyHint: true },
     },
-    guard((a) => {
-      const { db, root } = state.need();
-      const r = fileOutline(db, a.path, root, root ?? undefined);
-      return text(formatOutline(r, { maxDepth: a.max_depth, limit: a.limit ?? LIMITS.file_outline.def }));
-    }),
+    query('file_outline'),
   );
 
   server.registerTool(
@@ -331,21 +328,11 @@ export function createServer(state: ServerState): McpServer {
       description: 'Where the index is, what it holds (files, symbols, languages), when it was built, files with errors, and how many files changed or disappeared since.',
       inputSchema: {
         errors_limit: z.number().int().min(0).max(100).optional().describe('How many files with errors to list (default 10)'),
+        repo: repoArg,
       },
       annotations: { readOnlyHint: true },
     },
-    guard((a) => {
-      let opened;
-      try {
-        opened = state.need();
-      } catch (err) {
-        if (err instanceof NoIndex) return text(`${err.message}\nrepository: ${state.repoRoot() ?? 'unknown'}`);
-        throw err;
-      }
-      const meta = state.handle.get()?.meta ?? {};
-      const s = indexStatus(opened.db, state.indexPath, meta, opened.root, { errorsLimit: a.errors_limit ?? 10 });
-      return text(formatStatus(s));
-    }),
+    query('get_status'),
   );
 
   server.registerTool(
@@ -353,13 +340,24 @@ export function createServer(state: ServerState): McpServer {
     {
       title: 'Update the index',
       description:
-        'Re-index the repository: only changed files are parsed again (full=true rebuilds from scratch). Reports progress notifications while it runs. Queries keep answering from the previous index until it finishes.',
+        'Re-index the repository now: only changed files are parsed again (full=true rebuilds from scratch). Reports progress notifications while it runs. Queries keep answering from the previous index until it finishes. The server also watches the files and updates the index after each change, so this is rarely needed.',
       inputSchema: {
         full: z.boolean().optional().describe('Rebuild from scratch instead of updating'),
+        repo: repoArg,
       },
       annotations: { readOnlyHint: false, idempotentHint: true },
     },
-    guard(async (a, extra) => text(summaryText(await state.reindex(a.full ?? false, extra)))),
+    guard(async (a, extra) => {
+      const repo = repos.pick(a.repo);
+      const progress = progressReporter(extra, log);
+      log(`${repo.name}: reindex${a.full ? ' (full)' : ''} -> ${repo.indexPath}`);
+      try {
+        return text(summaryText(await repo.update(null, a.full ?? false, progress.onEvent, extra.signal)));
+      } finally {
+        // The last notification must reach the client before the result does, which ends the request's token.
+        await progress.flush();
+      }
+    }),
   );
 
   return server;
@@ -385,22 +383,31 @@ function guardStdout(): Writable {
 /** `mcp-index serve`: an MCP server over stdio. Resolves when the client disconnects. */
 export async function serve(opts: ServeOptions): Promise<void> {
   const log = opts.log ?? ((line: string) => process.stderr.write(`mcp-index serve: ${line}\n`));
-  const root = opts.repo !== undefined || !opts.index ? resolveRoot(opts.repo ?? '.') : null;
-  const indexPath = opts.index ? resolve(opts.index) : defaultIndexPath(root!, opts.env ?? process.env);
-  const state = new ServerState(root, indexPath, log);
-  const server = createServer(state);
+  const env = opts.env ?? process.env;
+  const given = opts.repos?.length ? opts.repos : opts.index ? [] : ['.'];
+  if (opts.index && given.length > 1) throw new UsageError('--index names the index of one repository: give at most one --repo with it');
+  const pool = new QueryPool();
+  const repos = new RepoSet({ watch: opts.watch ?? true, debounceMs: 200, log, onUpdated: (r) => pool.warm(r.indexPath, r.root) }, env);
+  if (given.length === 0) repos.add(null, resolve(opts.index!));
+  for (const r of given) {
+    const root = resolveRoot(r);
+    repos.add(root, opts.index ? resolve(opts.index) : defaultIndexPath(root, env));
+  }
+  const server = createServer(repos, pool, log);
   const out = guardStdout();
   const transport = new StdioServerTransport(process.stdin, out);
   await server.connect(transport);
-  state.warm();
-  log(`serving ${root ?? state.repoRoot() ?? '(unknown repository)'} from ${indexPath}${state.handle.get() ? '' : ' (no index yet: the reindex tool builds it)'}`);
+  for (const r of repos.repos) {
+    log(`serving ${r.name}${r.root ? ` (${r.root})` : ''} from ${r.indexPath}`);
+    pool.warm(r.indexPath, r.root);
+    r.start();
+  }
 
   await new Promise<void>((resolve) => {
     let done = false;
     const finish = () => {
       if (done) return;
       done = true;
-      state.close();
       resolve();
     };
     server.server.onclose = finish;
@@ -410,4 +417,6 @@ export async function serve(opts: ServeOptions): Promise<void> {
     process.once('SIGINT', onSignal);
     process.once('SIGTERM', onSignal);
   });
+  await repos.close();
+  await pool.close();
 }

@@ -39,10 +39,10 @@ describe('mcp-index find', () => {
   it('prints a table of ranked matches', () => {
     const out = ok(['find', 'Config']);
     const lines = out.trim().split('\n');
-    expect(lines[0]).toMatch(/^KIND\s+NAME\s+LOCATION\s+SIGNATURE$/);
-    expect(lines[1]).toMatch(/^struct\s+Config\s+crates\/kv\/src\/lib\.rs:6\s+pub struct Config$/);
-    expect(lines[2]).toMatch(/^impl\s+Config\s+crates\/kv\/src\/lib\.rs:10\s+impl Config$/);
-    expect(lines[3]).toMatch(/^function\s+load_config\s+crates\/kv\/src\/lib\.rs:22\s+pub fn load_config\(path: &str\) -> Config$/);
+    expect(lines[0]).toMatch(/^KIND\s+MATCH\s+NAME\s+LOCATION\s+SIGNATURE$/);
+    expect(lines[1]).toMatch(/^struct\s+exact\s+Config\s+crates\/kv\/src\/lib\.rs:6-8\s+pub struct Config$/);
+    expect(lines[2]).toMatch(/^impl\s+exact\s+Config\s+crates\/kv\/src\/lib\.rs:10-19\s+impl Config$/);
+    expect(lines[3]).toMatch(/^function\s+fuzzy\s+load_config\s+crates\/kv\/src\/lib\.rs:22-31\s+pub fn load_config\(path: &str\) -> Config$/);
     expect(out).toContain('3 of 3 matches (2 exact, 0 prefix, 1 fuzzy)');
   });
 
@@ -56,7 +56,7 @@ describe('mcp-index find', () => {
     expect(json(['find', 'get', '--kind', 'method', '--lang', 'rust']).results.map((h: { qualified: string }) => h.qualified)).toEqual(['Config::get']);
     expect(json(['find', 'get', '--path', 'app/**', '--match', 'exact']).results.map((h: { qualified: string }) => h.qualified)).toEqual(['Store.get']);
     const out = ok(['find', 'e', '--limit', '2']);
-    expect(out.split('\n').filter((l) => /:\d+\s/.test(l))).toHaveLength(2);
+    expect(out.split('\n').filter((l) => /:\d+(-\d+)?\s/.test(l))).toHaveLength(2);
     expect(out).toMatch(/\d+\+? more results not shown \(use --limit N to see more\)/);
   });
 
@@ -84,7 +84,7 @@ describe('mcp-index find', () => {
 
 describe('mcp-index search', () => {
   it('searches symbols (table and JSON)', () => {
-    expect(ok(['search', 'parse arguments']).split('\n')[1]).toMatch(/^function\s+parse_args\s+app\/cli\.py:7\s/);
+    expect(ok(['search', 'parse arguments']).split('\n')[1]).toMatch(/^function\s+parse_args\s+app\/cli\.py:7-11\s/);
     const r = json(['search', 'fetch user']);
     expect(r.results[0]).toMatchObject({ qualified: 'ApiClient.fetchUser', path: 'web/client.ts', line: 20 });
     expect(typeof r.results[0].score).toBe('number');
@@ -114,10 +114,50 @@ describe('mcp-index refs', () => {
   it('groups references by file', () => {
     const out = ok(['refs', 'open_store']);
     expect(out).toMatch(/^app\/cli\.py\n\s+4:\d+\s+import\s+app\.store\n\s+16:\d+\s+call\s+open_store\s+in main\n/);
-    expect(out).toContain('2 references (1 calls, 1 imports)');
+    expect(out).toContain('4 references (2 calls, 2 imports)');
     const r = json(['refs', 'open_store', '--kind', 'call']);
-    expect(r.files).toEqual([{ path: 'app/cli.py', refs: [expect.objectContaining({ kind: 'call', line: 16, scope: 'main' })] }]);
-    expect(r.total).toBe(1);
+    expect(r.files).toEqual([
+      { path: 'app/cli.py', refs: [expect.objectContaining({ kind: 'call', line: 16, scope: 'main' })] },
+      { path: 'app/settings.py', refs: [expect.objectContaining({ kind: 'call', line: 40, scope: 'persist' })] },
+    ]);
+    expect(r.total).toBe(2);
+  });
+});
+
+describe('mcp-index source, callers, callees, impact, importers', () => {
+  it('prints the source of a symbol by qualified name, or by file and line', () => {
+    const out = ok(['source', 'Store.save']);
+    expect(out.split('\n').slice(0, 3)).toEqual(['method Store.save  app/store.py:31-34', 'signature: def save(self) -> None', '31      def save(self) -> None:']);
+    const r = json(['source', '--path', 'app/store.py', '--line', '39', '--max-lines', '2']);
+    expect(r).toMatchObject({ from: 37, to: 38, cut: true, symbol: { qualified: 'open_store' } });
+    expect(r.indexedAt).toMatch(/^\d{4}-/);
+    const none = cli(['source', 'Nope.nothing']);
+    expect(none.code).toBe(2);
+    expect(none.stderr.trim()).toBe('mcp-index: no definition named "Nope.nothing"');
+  });
+
+  it('prints callers and callees with how each call was resolved', () => {
+    const callers = ok(['callers', 'load', '--path', 'app/plugins.py']);
+    expect(callers).toContain('Callers of function load  app/plugins.py:4-6');
+    expect(callers).toMatch(/^ {2}9:16 {2}import {2}plugins\.load {2}in run$/m);
+    expect(callers).toMatch(/^ {2}5:11 {2}name only \(1 of 2\) {2}load {2}in guess$/m);
+    const r = json(['callers', 'load', '--path', 'app/settings.py', '--kind', 'function']);
+    expect(r.byVia).toEqual({ 'same-file': 3, import: 2, scope: 0, name: 1 });
+    const callees = json(['callees', 'main']);
+    expect(callees.results.map((e: { callee: string; via: string }) => `${e.callee} ${e.via}`)).toEqual(['parse_args same-file', 'open_store import', 'store.put name', 'store.save name']);
+  });
+
+  it('prints the impact of a change and the importers of a module', () => {
+    const impact = ok(['impact', 'read_lines']);
+    expect(impact).toMatch(/^depth 2:$/m);
+    expect(impact).toMatch(/function guess\s+app\/loose\.py:4\s+calls load at line 5 \[name only, 1 of 2\] \(not followed\)/);
+    const importers = json(['importers', 'app/store.py']);
+    expect(importers.results.map((h: { path: string; name: string }) => `${h.path} ${h.name}`)).toEqual(['app/cli.py Store', 'app/cli.py open_store', 'app/settings.py open_store']);
+  });
+
+  it('shows context lines around content matches, in non-indexed files too', () => {
+    const out = ok(['search', 'edition', '--context', '1']);
+    expect(out.trim().split('\n')).toEqual(['crates/kv/Cargo.toml-3- version = "0.1.0"', 'crates/kv/Cargo.toml:4: edition = "2021"', '(no content index: searched the files on disk)']);
   });
 });
 
@@ -151,16 +191,16 @@ describe('mcp-index outline', () => {
 describe('mcp-index status', () => {
   it('reports the index and whether files changed since', () => {
     const s = json(['status']);
-    expect(s).toMatchObject({ files: 5, root: repo, languages: { python: 3, rust: 1, typescript: 1 }, stale: { changed: 0, missing: 0 } });
+    expect(s).toMatchObject({ files: 11, root: repo, languages: { python: 8, rust: 1, typescript: 2 }, stale: { changed: 0, missing: 0 } });
     expect(s.index).toContain(join(tmp, 'cache', 'mcp-index'));
     const out = ok(['status']);
     expect(out).toMatch(/^index:\s+.*index\.db/m);
-    expect(out).toMatch(/^files:\s+5 \(python 3, rust 1, typescript 1\)/m);
-    expect(out).toMatch(/^stale:\s+up to date \(5 files checked\)/m);
+    expect(out).toMatch(/^files:\s+11 \(python 8, typescript 2, rust 1\)/m);
+    expect(out).toMatch(/^stale:\s+up to date \(11 files checked\)/m);
 
     appendFileSync(join(repo, 'web/client.ts'), '\n// changed\n');
     const after = ok(['status']);
-    expect(after).toMatch(/^stale:\s+1 changed, 0 missing of 5 indexed files/m);
+    expect(after).toMatch(/^stale:\s+1 changed, 0 missing of 11 indexed files/m);
     expect(after).toMatch(/^\s+changed: web\/client\.ts$/m);
     expect(json(['status']).stale.changedPaths).toEqual(['web/client.ts']);
   });

@@ -1,7 +1,8 @@
 import { spawnSync } from 'node:child_process';
-import { cpSync, mkdtempSync, realpathSync } from 'node:fs';
+import { closeSync, cpSync, mkdtempSync, openSync, realpathSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import Database from 'better-sqlite3';
 
 export const BIN = resolve('bin/mcp-index.js');
 export const FIXTURE = resolve('fixtures/query-repo');
@@ -18,4 +19,15 @@ export function copyFixture(prefix: string): { tmp: string; repo: string } {
 export function indexRepo(repo: string, out: string, env: NodeJS.ProcessEnv = process.env): void {
   const r = spawnSync(process.execPath, [BIN, repo, '--out', out, '-q'], { encoding: 'utf8', env });
   if (r.status !== 0) throw new Error(`indexing ${repo} failed (${r.status}): ${r.stderr}`);
+}
+
+/** Overwrites the root page of an index's symbols table: the file opens, meta and files read, symbol queries fail. */
+export function damageSymbols(path: string): void {
+  const d = new Database(path, { readonly: true });
+  const page = d.pragma('page_size', { simple: true }) as number;
+  const root = d.prepare<[], { rootpage: number }>("SELECT rootpage FROM sqlite_master WHERE name = 'symbols'").get()!.rootpage;
+  d.close();
+  const fd = openSync(path, 'r+');
+  writeSync(fd, Buffer.alloc(page, 0xde), 0, page, (root - 1) * page);
+  closeSync(fd);
 }

@@ -1,17 +1,21 @@
+import { spawnSync } from 'node:child_process';
 import { appendFileSync, copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultIndexPath } from '../../src/index-store/location.js';
-import { openIndex, readMetaAll } from '../../src/index-store/reader.js';
+import { corruptIndexError, damagedProblem, integrityProblem, IndexCorruptError, isCorruption, openIndex, readMetaAll } from '../../src/index-store/reader.js';
 import { QueryError } from '../../src/query/common.js';
 import { findSymbols } from '../../src/query/find.js';
 import { IndexHandle, locateIndex } from '../../src/query/locate.js';
 import { fileOutline, type OutlineNode } from '../../src/query/outline.js';
 import { findRefs } from '../../src/query/refs.js';
+import { formatSource } from '../../src/query/format.js';
+import { pathRank } from '../../src/query/rank.js';
 import { searchSymbols, toFtsQuery } from '../../src/query/search.js';
+import { fullSignature, symbolSource } from '../../src/query/source.js';
 import { indexStatus } from '../../src/query/status.js';
-import { copyFixture, indexRepo } from './helpers.js';
+import { BIN, copyFixture, damageSymbols, indexRepo } from './helpers.js';
 
 let tmp: string;
 let repo: string;
@@ -66,7 +70,7 @@ describe('findSymbols', () => {
     expect(r.results[0].match).toBe('fuzzy');
     expect(findSymbols(db, 'ldcfg', { match: 'prefix' }).results).toEqual([]);
     expect(findSymbols(db, 'loa', { match: 'exact' }).results).toEqual([]);
-    expect(findSymbols(db, 'loa', { match: 'prefix' }).results.map((h) => h.name)).toEqual(['load_config']);
+    expect(findSymbols(db, 'loa', { match: 'prefix' }).results.map((h) => h.qualified)).toEqual(['load', 'load', 'load_config', 'Settings.load']);
   });
 
   it('filters by kind, language and path glob', () => {
@@ -144,14 +148,14 @@ describe('searchSymbols', () => {
 describe('findRefs', () => {
   it('lists calls and imports grouped by file', () => {
     const r = findRefs(db, 'open_store');
-    expect(r.byKind).toEqual({ call: 1, import: 1 });
-    expect(r.files.map((f) => f.path)).toEqual(['app/cli.py']);
+    expect(r.byKind).toEqual({ call: 2, import: 2 });
+    expect(r.files.map((f) => f.path)).toEqual(['app/cli.py', 'app/settings.py']);
     expect(r.files[0].refs.map((x) => [x.line, x.kind])).toEqual([
       [4, 'import'],
       [16, 'call'],
     ]);
     expect(r.files[0].refs[1].scope).toBe('main');
-    expect(findRefs(db, 'open_store', { kind: ['import'] }).results.map((x) => x.line)).toEqual([4]);
+    expect(findRefs(db, 'open_store', { kind: ['import'] }).results.map((x) => `${x.path}:${x.line}`)).toEqual(['app/cli.py:4', 'app/settings.py:2']);
   });
 
   it('narrows a qualified name by its qualifier', () => {
@@ -209,8 +213,8 @@ describe('indexStatus', () => {
   it('reports contents, errors and stale files', () => {
     const meta = readMetaAll(db);
     const s = indexStatus(db, out, meta, repo);
-    expect(s).toMatchObject({ files: 5, root: repo, languages: { python: 3, rust: 1, typescript: 1 }, errors: { files: 0, list: [] } });
-    expect(s.stale).toMatchObject({ checked: 5, changed: 0, missing: 0 });
+    expect(s).toMatchObject({ files: 11, root: repo, languages: { python: 8, rust: 1, typescript: 2 }, errors: { files: 0, list: [] } });
+    expect(s.stale).toMatchObject({ checked: 11, changed: 0, missing: 0 });
     expect(s.lastRun).toBe(meta.last_run);
     expect(s.symbols).toBe(db.prepare<[], { n: number }>('SELECT count(*) AS n FROM symbols').get()!.n);
     expect(indexStatus(db, out, meta, null).stale).toBeNull();
@@ -227,7 +231,7 @@ describe('indexStatus', () => {
       const d2 = openIndex(o2);
       try {
         const s = indexStatus(d2, o2, readMetaAll(d2), r2);
-        expect(s.stale).toMatchObject({ checked: 6, changed: 1, missing: 1, changedPaths: ['app/cli.py'], missingPaths: ['web/client.ts'] });
+        expect(s.stale).toMatchObject({ checked: 12, changed: 1, missing: 1, changedPaths: ['app/cli.py'], missingPaths: ['web/client.ts'] });
         expect(s.errors.files).toBe(1);
         expect(s.errors.byCode).toEqual({ syntax: 1 });
         expect(s.errors.list).toEqual([expect.objectContaining({ path: 'app/broken.py', status: 'partial', code: 'syntax' })]);
@@ -274,6 +278,196 @@ describe('locating and reopening indexes', () => {
       h.close();
     } finally {
       rmSync(t3, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('names as agents type them', () => {
+  const names = (q: string, o: Parameters<typeof findSymbols>[2] = {}) => findSymbols(db, q, { match: 'exact', ...o }).results.map((h) => `${h.qualified} ${h.path}:${h.line}`);
+
+  it('resolves Class.method, Class::method, Class/method, mod::Type::fn and module paths', () => {
+    expect(names('Store.get')).toEqual(['Store.get app/store.py:21']);
+    for (const q of ['Config::get', 'Config.get', 'Config/get', 'Config#get', 'kv::Config::get', 'crate::Config::get', 'Config<T>::get', 'Config::get()']) {
+      expect(names(q), q).toEqual(['Config::get crates/kv/src/lib.rs:16']);
+    }
+    expect(names('Store.Entry.__init__')).toEqual(['Store.Entry.__init__ app/store.py:14']);
+    expect(names('Entry.__init__')).toEqual(['Store.Entry.__init__ app/store.py:14']); // the end of the scope
+    expect(names('app.store.open_store')).toEqual(['open_store app/store.py:37']); // module, then name
+    expect(names('store.Store.put')).toEqual(['Store.put app/store.py:26']); // module, then scope
+    expect(names('plugins.load')).toEqual(['load app/plugins.py:4']);
+  });
+
+  it('anchors a leading separator to the whole scope, and keeps a wrong qualifier from matching', () => {
+    expect(names('/Store/get')).toEqual(['Store.get app/store.py:21']);
+    expect(names('/Entry/__init__')).toEqual([]);
+    expect(names('Store::new')).toEqual([]);
+    expect(names('Config.put')).toEqual([]);
+  });
+
+  it('applies prefix and fuzzy tiers to the last part, marked as such', () => {
+    const r = findSymbols(db, 'Store.sav');
+    expect(r.results.map((h) => [h.qualified, h.match])).toEqual([['Store.save', 'prefix']]);
+    const f = findSymbols(db, 'Settings.chk');
+    expect(f.results.map((h) => [h.qualified, h.match])).toEqual([['Settings.check', 'fuzzy']]);
+    expect(f.qualifier).toEqual(['Settings']);
+  });
+
+  it("shows the name's line and the end line, with kind and path filters", () => {
+    const [hit] = findSymbols(db, 'Settings.load').results;
+    expect(hit).toMatchObject({ line: 30, startLine: 30, endLine: 32, kind: 'method' });
+    expect(names('load', { path: 'app/plugins.py' })).toEqual(['load app/plugins.py:4']);
+    expect(names('load', { kind: ['method'] })).toEqual(['Settings.load app/settings.py:30']);
+  });
+
+  it('rejects a name longer than the limit at once', () => {
+    expect(() => findSymbols(db, 'x'.repeat(100_000))).toThrow(/name is too long \(100000 characters; at most 500\)/);
+  });
+});
+
+describe('ranking by where the code lives', () => {
+  it('classifies paths as source, examples, tests and vendored code', () => {
+    expect(['app/store.py', 'src/unittest/case.py', 'lib/doctest.py', 'Lib/test/test_json.py', 'tests/x.py', 'a/test_b.py', 'a/b_test.py', 'src/x.test.ts', 'idlelib/idle_test/t.py', 'examples/a.rs', 'benches/b.rs', 'vendor/x/y.js', 'a/third_party/b.py'].map(pathRank)).toEqual([
+      0, 0, 0, 2, 2, 2, 2, 2, 2, 1, 1, 3, 3,
+    ]);
+  });
+
+  it('ranks source above tests in search, even when the test names every word', () => {
+    const r = searchSymbols(db, 'load settings file');
+    expect(r.allMatches).toBe(2);
+    expect(r.results.slice(0, 2).map((h) => [h.qualified, h.matched])).toEqual([
+      ['load', 'all'],
+      ['test_load_settings_file', 'all'],
+    ]);
+  });
+
+  it('puts a symbol named exactly the query words first', () => {
+    expect(searchSymbols(db, 'api client').results[0].qualified).toBe('ApiClient');
+    expect(searchSymbols(db, 'settings').results[0]).toMatchObject({ qualified: 'Settings', kind: 'class' });
+  });
+});
+
+describe('search that forgives', () => {
+  it('falls back to any of the words when hardly anything matches them all', () => {
+    const r = searchSymbols(db, 'how are the settings loaded from a file?');
+    expect(r.allMatches).toBe(0);
+    expect(r.words).toEqual(['settings', 'loaded', 'file']);
+    expect(r.ignored).toEqual(['how', 'are', 'the', 'from', 'a']);
+    const q = r.results.map((h) => h.qualified);
+    expect(q.slice(0, 3)).toEqual(['Settings', 'Settings.load', 'load']);
+    expect(q.indexOf('load')).toBeLessThan(q.indexOf('test_load_settings_file'));
+    expect(r.results.every((h) => h.matched === 'any')).toBe(true);
+    expect(r.fts.any).toBe('("settings" OR "setting"*) OR ("loaded" OR "load"*) OR "file"');
+  });
+
+  it('dedupes words and caps their number and the length of the text', () => {
+    expect(toFtsQuery('name Name NAME get name')).toBe('"name"* AND "get"*');
+    const many = Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ');
+    const r = searchSymbols(db, many);
+    expect(r.words).toHaveLength(16);
+    expect(r.ignored).toHaveLength(24);
+    expect(() => searchSymbols(db, 'parse '.repeat(20_000))).toThrow(/search text is too long \(120000 characters; at most 1000\)/);
+  });
+});
+
+describe('symbolSource', () => {
+  it('returns the source of a method by qualified name, with its signature and line numbers', () => {
+    const r = symbolSource(db, { name: 'Store.put' }, repo);
+    expect(r).toMatchObject({ from: 26, to: 29, cut: false, signature: 'def put(self, key: str, value) -> None', changedOnDisk: false });
+    expect(r.text.split('\n')).toEqual([
+      '    def put(self, key: str, value) -> None:',
+      '        if len(self.items) >= MAX_KEYS:',
+      '            raise ValueError("store is full")',
+      '        self.items[key] = Store.Entry(value)',
+    ]);
+    const text = formatSource(r);
+    expect(text.split('\n').slice(0, 3)).toEqual(['method Store.put  app/store.py:26-29', 'signature: def put(self, key: str, value) -> None', '26      def put(self, key: str, value) -> None:']);
+  });
+
+  it('takes a file and a line, and cuts long definitions saying what is below the cut', () => {
+    expect(symbolSource(db, { path: 'store.py', line: 23 }, repo).symbol.qualified).toBe('Store.get');
+    expect(symbolSource(db, { path: 'app/store.py', line: 15 }, repo).symbol.qualified).toBe('Store.Entry.__init__');
+    const cut = symbolSource(db, { name: 'Store' }, repo, { maxLines: 5 });
+    expect(cut).toMatchObject({ from: 8, to: 12, cut: true });
+    expect(cut.hiddenMembers.map((m) => `${m.kind} ${m.qualified}:${m.line}`)).toEqual(['method Store.__init__:17', 'field Store.path:18', 'field Store.items:19', 'method Store.get:21', 'method Store.put:26', 'method Store.save:31']);
+    expect(formatSource(cut)).toContain('(cut at max_lines: lines 8-12 of 8-34)');
+  });
+
+  it('answers the best match of an ambiguous name and lists the others', () => {
+    const r = symbolSource(db, { name: 'load' }, repo);
+    expect(r.symbol.path).toBe('app/plugins.py');
+    expect(r.others.map((h) => `${h.qualified} ${h.path}`)).toEqual(['load app/settings.py', 'Settings.load app/settings.py']);
+    expect(symbolSource(db, { name: 'load', path: 'app/settings.py', kind: ['function'] }, repo).symbol.line).toBe(5);
+  });
+
+  it('says what is wrong with a bad target', () => {
+    expect(() => symbolSource(db, { name: 'no_such_thing' }, repo)).toThrow(/no definition named "no_such_thing"/);
+    expect(() => symbolSource(db, { name: 'Stor.get' }, repo)).toThrow(/no definition named "Stor.get"; closest: Store.get \(app\/store.py:21\)/);
+    expect(() => symbolSource(db, { line: 3 }, repo)).toThrow(/needs the path/);
+    expect(() => symbolSource(db, { path: 'app/store.py', line: 6 }, repo)).toThrow(/no definition encloses app\/store.py:6/);
+    expect(() => symbolSource(db, { name: 'Store' }, null)).toThrow(/root is unknown/);
+  });
+
+  it('reads a whole signature back from the source when the stored one was cut', () => {
+    const py = ['    def f(self, a,', '          b: int = 3,', '          c=(1, 2)) -> dict[str, int]:  # note', '        return {}'];
+    expect(fullSignature(py, 1, 'python')).toBe('def f(self, a, b: int = 3, c=(1, 2)) -> dict[str, int]');
+    const rs = ['pub fn g<T: Into<String>>(', '    x: T,', ') -> Result<(), Error>', 'where T: Clone {'];
+    expect(fullSignature(rs, 1, 'rust')).toBe('pub fn g<T: Into<String>>( x: T, ) -> Result<(), Error> where T: Clone');
+    expect(fullSignature(['export function h(a: string): void;'], 1, 'typescript')).toBe('export function h(a: string): void');
+    expect(fullSignature(['def never_ends(a,'], 1, 'python')).toBeNull();
+  });
+});
+
+describe('a damaged index', () => {
+  it('is detected with quick_check, said in one line, and rebuilt by the next run even with nothing changed', () => {
+    const { tmp: t, repo: r } = copyFixture('mcp-index-damaged-');
+    try {
+      const o = join(t, 'index.db');
+      indexRepo(r, o);
+      damageSymbols(o);
+      const d = openIndex(o); // meta reads fine
+      let err: unknown;
+      try {
+        findSymbols(d, 'Store');
+      } catch (e) {
+        err = e;
+      } finally {
+        d.close();
+      }
+      expect(isCorruption(err)).toBe(true);
+      expect(integrityProblem(o)).toMatch(/./);
+      const e = corruptIndexError(o, integrityProblem(o)!);
+      expect(e).toBeInstanceOf(IndexCorruptError);
+      expect(e.message).toMatch(/is damaged \(.+\): the next `mcp-index <repo>` run \(or the reindex tool\) rebuilds it$/);
+      expect(damagedProblem(o)).toMatch(/./);
+      // nothing changed in the repository: the marker alone makes the run rebuild
+      const run = spawnSync(process.execPath, [BIN, r, '--out', o, '--json', '-q'], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).rebuilt).toMatch(/^the previous index was damaged \(.+\) and was rebuilt from scratch$/);
+      expect(damagedProblem(o)).toBeNull();
+      expect(integrityProblem(o)).toBeNull();
+      const again = openIndex(o);
+      expect(findSymbols(again, 'Store', { match: 'exact' }).results[0].path).toBe('app/store.py');
+      again.close();
+    } finally {
+      rmSync(t, { recursive: true, force: true });
+    }
+  });
+
+  it('is rebuilt by an incremental run that runs into the damage', () => {
+    const { tmp: t, repo: r } = copyFixture('mcp-index-damaged2-');
+    try {
+      const o = join(t, 'index.db');
+      indexRepo(r, o);
+      damageSymbols(o);
+      appendFileSync(join(r, 'app/cli.py'), '\n\ndef after_damage():\n    pass\n');
+      const run = spawnSync(process.execPath, [BIN, r, '--out', o, '--json', '-q'], { encoding: 'utf8' });
+      expect(run.status, run.stderr).toBe(0);
+      expect(JSON.parse(run.stdout).rebuilt).toMatch(/damaged/);
+      const again = openIndex(o);
+      expect(findSymbols(again, 'after_damage', { match: 'exact' }).results.map((h) => h.path)).toEqual(['app/cli.py']);
+      again.close();
+    } finally {
+      rmSync(t, { recursive: true, force: true });
     }
   });
 });
