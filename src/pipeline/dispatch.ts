@@ -2,7 +2,7 @@ import { batchId, split } from '../plan/plan.js';
 import type { FileRef, JobRequest, JobResult, Priority } from '../protocol/types.js';
 import { RunFailedError, type Transport } from '../transport/types.js';
 import { within } from '../util/time.js';
-import type { EventSink, InFlight } from './events.js';
+import type { EventSink, FileErrorSample, InFlight } from './events.js';
 
 export interface DispatchOptions {
   transport: Transport;
@@ -33,6 +33,12 @@ export interface DispatchCounters {
 
 /** A look at the transport's health that takes longer says "no answer" (Redis away). */
 const HEALTH_TIMEOUT_MS = 5000;
+
+/** A result's files that did not parse cleanly, for progress (the index records them all the same). */
+function fileErrors(res: JobResult): { errors: number; fileErrors: FileErrorSample[] } {
+  const bad = res.files.filter((f) => f.status !== 'ok');
+  return { errors: bad.length, fileErrors: bad.map((f) => ({ path: f.path, code: f.error?.code ?? 'syntax', message: f.error?.message ?? '' })) };
+}
 
 export const noCounters = (): DispatchCounters => ({ splits: 0, retries: 0, stalls: 0, filesCached: 0 });
 
@@ -118,7 +124,7 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
                 type: 'batch-done',
                 batch,
                 symbols: res.files.reduce((n, f) => n + f.symbols.length, 0),
-                errors: res.files.filter((f) => f.status !== 'ok').length,
+                ...fileErrors(res),
                 worker: `${res.worker.host}:${res.worker.pid}/${res.worker.threadId}`,
                 durationMs: res.durationMs,
               });

@@ -55,6 +55,13 @@ export interface InFlight {
   firstPath: string;
 }
 
+/** One file that ended with an error (or partially indexed), as progress reports it. */
+export interface FileErrorSample {
+  path: string;
+  code: FileErrorCode;
+  message: string;
+}
+
 export type PipelineEvent =
   | { type: 'phase'; phase: Phase }
   | { type: 'discovered'; files: number; bytes: number; skipped: number; source: 'git' | 'walk' }
@@ -65,6 +72,8 @@ export type PipelineEvent =
       batch: InFlight;
       symbols: number;
       errors: number;
+      /** The batch's files with an error or a partial parse (`errors` of them). */
+      fileErrors: FileErrorSample[];
       worker: string;
       durationMs: number;
     }

@@ -291,16 +291,16 @@ export class RedisTransport implements Transport {
 
   /** Live workers, batches running now, and whether Redis still takes writes and the run is not cancelled. */
   async health(runId: string): Promise<TransportHealth> {
-    const [workers, running, refusal, state] = await Promise.all([
+    const [workers, running, refusal, [state, by]] = await Promise.all([
       workerRows(this.redis, this.keys),
       this.queue.getActiveCount(),
       writeRefusal(this.redis, this.keys.ns),
-      this.redis.hget(this.keys.run(runId), 'state'),
+      this.redis.hmget(this.keys.run(runId), 'state', 'cancelledBy'),
     ]);
     const fatal = refusal
       ? new RunFailedError(refusal)
       : state === 'cancelled'
-        ? new RunFailedError(`run ${runId} was cancelled (mcp-index runs cancel)`, true)
+        ? new RunFailedError(`run ${runId} was cancelled (${by || 'mcp-index runs cancel'})`, true)
         : undefined;
     return { workersAlive: workers.length, running, fatal };
   }

@@ -35,6 +35,13 @@ export class Keys {
   worker(id: string): string {
     return `${this.ns}:worker:${id}`;
   }
+  /**
+   * A request that this worker drain (finish what it holds, take nothing new, exit), set by the dashboard with a TTL
+   * and read by the worker with each heartbeat. Under the worker's own prefix, so it needs no rights of its own.
+   */
+  drain(id: string): string {
+    return `${this.ns}:worker:${id}:drain`;
+  }
   /** Sorted set of worker ids by last heartbeat time. */
   get workers(): string {
     return `${this.ns}:workers`;
