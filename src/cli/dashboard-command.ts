@@ -1,24 +1,13 @@
 import type { Argv } from 'yargs';
-import type { Logger } from 'pino';
 import { UsageError } from '../config/options.js';
-import type { Dashboard } from '../ops/dashboard/server.js';
-import type { RedisConnectOptions } from '../transport/redis/connection.js';
+import type { Dashboard, DashboardOptions } from '../ops/dashboard/server.js';
 import { createLogger, type LogFormat } from '../util/log.js';
 import { redisFlags } from './cluster-flags.js';
 import { checkPort } from './ops-commands.js';
 import { interruptController } from './index-command.js';
 
-export interface DashboardArgs {
-  redis: RedisConnectOptions;
-  namespace: string;
-  port: number;
-  host?: string;
-  token?: string;
-  log: Logger;
-}
-
 /** Starts the dashboard (after the Redis start-up check, unless the caller made it) for `dashboard` and `up`. */
-export async function openDashboard(a: DashboardArgs, opts: { preflight?: boolean } = {}): Promise<Dashboard> {
+export async function openDashboard(a: DashboardOptions, opts: { preflight?: boolean } = {}): Promise<Dashboard> {
   const { checkDashboardAccess, startDashboard } = await import('../ops/dashboard/server.js');
   const problem = checkDashboardAccess(a.host ?? '127.0.0.1', a.token);
   if (problem) throw new UsageError(problem);

@@ -325,6 +325,26 @@ describe.skipIf(!!missing)(`mcp-index dashboard in headless Chromium${missing ? 
     expect(tab.problems).toEqual([]);
     await page.close();
   }, 300_000);
+
+  it('says so when Redis goes away, keeps the last view, and is live again when Redis is back', async () => {
+    const ns = freshNamespace('dash-outage');
+    const { origin } = await dashboard(ns);
+    await worker(ns, 'ow');
+    const tab = await browser.tab();
+    const { page } = tab;
+    await page.goto(origin + '/');
+    await until(() => workerRows(page), (r) => r.length === 1, 'the worker listed');
+    await server.kill();
+    await until(() => page.getAttribute('#conn', 'data-state'), (s) => s === 'redis-error', 'the page to say Redis is away', 60_000);
+    expect(await page.textContent('#conn')).toMatch(/^Redis: .* \(showing the cluster as of \d\d:\d\d:\d\d\)$/);
+    expect(await page.$eval('main', (m) => Number(getComputedStyle(m).opacity))).toBeLessThan(1);
+    expect((await workerRows(page)).map((r) => r.id)).toEqual(['ow']); // the last view stays
+    await browser.screenshot(page, 'redis-away');
+    await server.restart();
+    await until(() => page.getAttribute('#conn', 'data-state'), (s) => s === 'ok', 'the page to be live again', 60_000);
+    await until(() => workerRows(page), (r) => r.length === 1 && r[0].status === 'alive', 'the worker alive again (it reconnected)', 60_000);
+    await page.close();
+  }, 300_000);
 });
 
 describe.skipIf(!redisOk.ok)(`retry of failed jobs${redisOk.ok ? '' : ` (skipped: ${redisOk.reason})`}`, () => {

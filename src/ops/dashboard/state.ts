@@ -78,6 +78,8 @@ export interface Snapshot {
   namespace: string;
   /** Null when Redis answered this poll; the error otherwise (the rest is the last good view). */
   redisError: string | null;
+  /** When Redis last answered (0: never): the time of the view. */
+  readAt: number;
   queue: QueueDepth;
   workers: WorkerView[];
   runs: RunView[];
@@ -142,7 +144,7 @@ export class ClusterWatch {
     private readonly intervalMs = 1000,
   ) {
     const at = Date.now();
-    this.latest = { at, namespace: keys.ns, redisError: 'not polled yet', queue: EMPTY_DEPTH, workers: [], runs: [], errors: [], rate: { t: at / 1000, filesPerSec: 0, mbPerSec: 0 } };
+    this.latest = { at, namespace: keys.ns, redisError: 'not polled yet', readAt: 0, queue: EMPTY_DEPTH, workers: [], runs: [], errors: [], rate: { t: at / 1000, filesPerSec: 0, mbPerSec: 0 } };
   }
 
   /** The throughput points of the last HISTORY_MS. */
@@ -210,6 +212,7 @@ export class ClusterWatch {
       at: now,
       namespace: this.keys.ns,
       redisError: null,
+      readAt: now,
       queue,
       workers,
       runs: runs.map((r) => this.runView(r, workers)),

@@ -130,7 +130,8 @@ function makeChart() {
     {
       ...chartSize(),
       cursor: { drag: { x: false, y: false } },
-      scales: { x: { time: true }, files: { auto: true, range: (u, min, max) => [0, Math.max(1, max * 1.1)] }, mb: { auto: true, range: (u, min, max) => [0, Math.max(0.1, max * 1.1)] } },
+      // At least the last minute, so that a young history does not stretch a few seconds across the chart.
+      scales: { x: { time: true, range: (u, min, max) => [Math.min(min, max - 60), max] }, files: { auto: true, range: (u, min, max) => [0, Math.max(1, max * 1.1)] }, mb: { auto: true, range: (u, min, max) => [0, Math.max(0.1, max * 1.1)] } },
       // The legend shows the point under the cursor, or the latest one.
       series: [
         { value: (u, v, si, idx) => (idx == null ? 'now' : fmt.clock(v * 1000)) },
@@ -151,6 +152,7 @@ function makeChart() {
 }
 
 function addPoint(p) {
+  if (series.t.length && p.t <= series.t.at(-1)) return; // a poll Redis did not answer repeats the last point
   series.t.push(p.t);
   series.files.push(p.filesPerSec);
   series.mb.push(p.mbPerSec);
@@ -169,9 +171,12 @@ let live = false;
 function renderHeader(s) {
   setText($('ns'), s.namespace);
   const conn = $('conn');
-  if (!live) (conn.className = 'pill bad'), (conn.dataset.state = 'disconnected'), setText(conn, 'dashboard offline');
-  else if (s.redisError) (conn.className = 'pill bad'), (conn.dataset.state = 'redis-error'), setText(conn, 'Redis: ' + s.redisError);
+  const asOf = s.readAt ? ` (showing the cluster as of ${fmt.clock(s.readAt)})` : '';
+  if (!live) (conn.className = 'pill bad'), (conn.dataset.state = 'disconnected'), setText(conn, 'dashboard offline' + asOf);
+  else if (s.redisError) (conn.className = 'pill bad'), (conn.dataset.state = 'redis-error'), setText(conn, `Redis: ${s.redisError}${asOf}`);
   else (conn.className = 'pill ok'), (conn.dataset.state = 'ok'), setText(conn, 'Redis connected');
+  // What is shown is no longer live: say so by fading it.
+  document.body.classList.toggle('stale-view', !live || !!s.redisError);
   const q = $('queue-state');
   q.dataset.paused = String(s.queue.paused);
   q.className = 'pill ' + (s.queue.paused ? 'warn' : 'ok');
@@ -330,7 +335,8 @@ function renderWorkers(s) {
         const jobs = w.jobs.filter((j) => j.run === run);
         return `run ${run.slice(0, 8)}: ${jobs.length} batch${jobs.length === 1 ? '' : 'es'}, ${jobs.reduce((n, j) => n + j.files, 0)} files`;
       });
-      setText(held, (w.status === 'draining' ? 'draining' + (holding.length ? ': ' : '') : '') + (holding.join('; ') || (w.status === 'alive' ? 'idle' : '')));
+      const idle = w.status === 'alive' ? (w.run ? `idle (last: run ${w.run.slice(0, 8)})` : 'idle') : '';
+      setText(held, (w.status === 'draining' ? 'draining' + (holding.length ? ': ' : '') : '') + (holding.join('; ') || idle));
       held.title = w.jobs.map((j) => `run ${j.run} batch ${j.batch}: ${j.files} files, ${fmt.mb(j.bytes)}, for ${fmt.dur((s.at - j.since) / 1000)}`).join('\n');
       setText(beat, w.status === 'gone' ? 'gone' : fmt.ago(w.sinceBeatMs));
       beat.dataset.ms = String(w.sinceBeatMs);
