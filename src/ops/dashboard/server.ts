@@ -54,6 +54,9 @@ export interface Dashboard {
 /** The page runs its own scripts only, and talks to this server only. */
 const CSP = "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
+/** Bytes of events a page may leave unread (a minute of snapshots or so). */
+const MAX_BACKLOG = 4 * 1024 * 1024;
+
 const isLoopback = (host: string) => host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
 
 /** One line for a bad --host / --token pair; null when they are fine. */
@@ -112,6 +115,16 @@ function hostOf(header: string | undefined): string {
   return h.split(':')[0];
 }
 
+/** Whether a browser's Origin header (if any) names this server. */
+function sameOrigin(origin: string | undefined, host: string | undefined): boolean {
+  if (!origin) return true; // not a browser, or a same-origin GET
+  try {
+    return new URL(origin).host === host;
+  } catch {
+    return false; // "null": a sandboxed frame or a file
+  }
+}
+
 async function readBody(req: IncomingMessage, max = 16 * 1024): Promise<string> {
   let body = '';
   for await (const chunk of req) {
@@ -139,7 +152,11 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   let cookieName = 'mcp_index_token';
   const log = o.log;
 
-  const sse = (res: ServerResponse, event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  const sse = (res: ServerResponse, event: string, data: unknown) => {
+    // A page that stopped reading (a frozen tab, a dead link) is dropped rather than buffered without end.
+    if (res.writableLength > MAX_BACKLOG) return void res.destroy();
+    res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+  };
   watch.subscribe((snapshot: Snapshot, point: ThroughputPoint) => {
     for (const res of streams) sse(res, 'state', { snapshot, point });
   });
@@ -217,8 +234,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
     if (!admitted(req, res, url)) return;
     if (req.method === 'POST') {
       // A JSON body (a CORS preflight for any other origin) and, if the browser says, this origin.
-      const origin = req.headers.origin;
-      if (!/^application\/json\b/.test(req.headers['content-type'] ?? '') || (origin && new URL(origin).host !== req.headers.host)) {
+      if (!/^application\/json\b/.test(req.headers['content-type'] ?? '') || !sameOrigin(req.headers.origin, req.headers.host)) {
         return json(res, 403, { error: 'actions are POSTs with a JSON body, from this page' });
       }
       await readBody(req);
