@@ -23,7 +23,7 @@ export class Keys {
   result(runId: string, batchId: string): string {
     return `${this.ns}:result:${runId}:${batchId}`;
   }
-  /** Run record: total/merged counts, priority, started, root; read by `status`. */
+  /** Run record: state, progress, errors by cause, priority, started, root (runs.ts); read by `status`, `runs` and the dashboard. */
   run(runId: string): string {
     return `${this.ns}:run:${runId}`;
   }

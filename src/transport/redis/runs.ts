@@ -50,7 +50,7 @@ const RECORD_TTL_MS = 24 * 3600_000;
 const DONE_TTL_MS = 3600_000;
 const RECORD_BEAT_MS = 10_000;
 /** A run whose coordinator wrote its record this recently is alive (it writes every RECORD_BEAT_MS). */
-export const LIVE_RUN_MS = 3 * RECORD_BEAT_MS;
+const LIVE_RUN_MS = 3 * RECORD_BEAT_MS;
 /** Per-file errors a record keeps (the index has them all; this is for a live look). */
 const RECENT_ERRORS = 50;
 const ERROR_FIELD = 'err:';
@@ -69,9 +69,10 @@ export function recordRun(redis: Redis, keys: Keys, o: { root: string; priority:
   };
   // Newest first; the record holds them as one JSON field, rewritten only when a batch brings errors.
   let recent: RunFileError[] = [];
-  /** Progress of one merged batch (or one isolated file) in one round trip. */
-  const merged = (files: number, bytes: number, errors: FileErrorSample[], batches: number) => {
-    const m = redis.multi().hincrby(keys.run(runId), 'merged', batches).hincrby(keys.run(runId), 'filesDone', files).hincrby(keys.run(runId), 'bytesDone', bytes);
+  /** Progress of one merged batch (or of one file isolated as a crash, `batch` false) in one round trip. */
+  const merged = (files: number, bytes: number, errors: FileErrorSample[], batch: boolean) => {
+    const m = redis.multi().hincrby(keys.run(runId), 'filesDone', files).hincrby(keys.run(runId), 'bytesDone', bytes);
+    if (batch) m.hincrby(keys.run(runId), 'merged', 1);
     if (errors.length) {
       const byCode = new Map<string, number>();
       for (const f of errors) byCode.set(f.code, (byCode.get(f.code) ?? 0) + 1);
@@ -98,10 +99,10 @@ export function recordRun(redis: Redis, keys: Keys, o: { root: string; priority:
     } else if (!runId) {
       return;
     } else if (e.type === 'batch-done') {
-      merged(e.batch.files, e.batch.bytes, e.fileErrors, 1);
+      merged(e.batch.files, e.batch.bytes, e.fileErrors, true);
     } else if (e.type === 'batch-failed' && e.action === 'file-error') {
       // The file its batch kept crashing on is recorded as a worker-crash error (dispatch.ts).
-      merged(e.batch.files, e.batch.bytes, [{ path: e.batch.firstPath, code: 'worker-crash', message: e.error }], 0);
+      merged(e.batch.files, e.batch.bytes, [{ path: e.batch.firstPath, code: 'worker-crash', message: e.error }], false);
     } else if (e.type === 'interrupt') {
       quiet(redis.hset(key, 'state', 'interrupted'));
     } else if (e.type === 'failed') {
