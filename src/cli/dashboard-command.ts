@@ -2,6 +2,7 @@ import type { Argv } from 'yargs';
 import { UsageError } from '../config/options.js';
 import type { Dashboard, DashboardOptions } from '../ops/dashboard/server.js';
 import { createLogger, type LogFormat } from '../util/log.js';
+import { within } from '../util/time.js';
 import { redisFlags } from './cluster-flags.js';
 import { checkPort } from './ops-commands.js';
 import { interruptController } from './index-command.js';
@@ -43,8 +44,9 @@ export function registerDashboardCommand<T>(y: Argv<T>): Argv<T> {
       const { signal, dispose } = interruptController();
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       dispose();
-      await d.close();
-      log.info('dashboard stopped');
+      // Pages and Redis get a few seconds to let go; then the process ends regardless.
+      if ((await within(5000, d.close().then(() => true))) !== true) log.warn('dashboard stopped without waiting any longer for its connections');
+      else log.info('dashboard stopped');
     },
   );
 }
