@@ -132,6 +132,8 @@ export interface ClusterStatus {
   namespace: string;
   queue: Record<string, number>;
   byPriority: Record<string, number>;
+  /** Paused from the dashboard: workers take no new batch until it is resumed. */
+  paused: boolean;
   workers: WorkerRow[];
   /** The shared result cache: entries and the bytes charged against its budget. */
   cache: { entries: number; bytes: number };
@@ -173,10 +175,8 @@ async function withCluster<T>(argv: RedisArgv, fn: (c: { redis: Redis; queue: Qu
 /** `mcp-index status --redis URL`: queue depth by state and priority, live workers, runs not finished. */
 export function clusterStatus(argv: RedisArgv): Promise<ClusterStatus> {
   return withCluster(argv, async ({ redis, queue, keys }) => {
-    const queueCounts = await queue.getJobCounts('waiting', 'prioritized', 'active', 'delayed', 'failed', 'completed');
-    const ranks = Object.entries({ urgent: 1, high: 2, normal: 3, low: 4 });
-    const perPriority = await queue.getCountsPerPriority(ranks.map(([, r]) => r));
-    const byPriority = Object.fromEntries(ranks.map(([name, r]) => [name, perPriority[String(r)] ?? 0]));
+    const { queueDepth } = await import('../ops/dashboard/state.js');
+    const { counts, byPriority, paused } = await queueDepth(queue);
     const workers = await workerRows(redis, keys);
     const { ResultCache } = await import('../transport/redis/cache.js');
     const cache = await new ResultCache(redis, keys).stats();
@@ -184,7 +184,7 @@ export function clusterStatus(argv: RedisArgv): Promise<ClusterStatus> {
     const runs = (await listRuns(redis, keys))
       .filter((r) => r.state !== 'done')
       .map((r) => ({ runId: r.runId, state: r.state, root: r.root, priority: r.priority, merged: r.merged, total: r.total, startedAgoS: Math.round((Date.now() - r.startedAt) / 1000), reason: r.reason }));
-    return { namespace: keys.ns, queue: queueCounts, byPriority, workers, cache, runs };
+    return { namespace: keys.ns, queue: counts, byPriority, paused, workers, cache, runs };
   });
 }
 
@@ -221,7 +221,7 @@ export async function runsCommand(argv: RedisArgv & { action: string; runId?: st
 
 export function formatClusterStatus(s: ClusterStatus): string {
   const lines = [`cluster ${s.namespace}`];
-  lines.push(`  queue:    ${Object.entries(s.queue).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push(`  queue:    ${s.paused ? 'PAUSED (resume it from the dashboard), ' : ''}${Object.entries(s.queue).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`  waiting by priority: ${Object.entries(s.byPriority).map(([k, v]) => `${k} ${v}`).join(', ')}`);
   lines.push(`  workers:  ${s.workers.length} alive`);
   for (const w of s.workers) lines.push(`    ${w.id.padEnd(24)} ${w.host}:${w.pid} ${w.threads} threads, ${w.done} done, ${w.failed} failed, rss ${w.rssMb} MB, heartbeat ${(w.ageMs / 1000).toFixed(1)}s ago${w.run ? `, run ${w.run}` : ''}`);

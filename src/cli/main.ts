@@ -12,6 +12,7 @@ import { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
 import { indexCommand, interruptController } from './index-command.js';
 import { registerQueryCommands } from './query-commands.js';
 import { registerBenchCommand } from './bench-command.js';
+import { registerDashboardCommand } from './dashboard-command.js';
 import { indexOpsFlags, OPS_INDEX_KEYS, registerOpsCommands, withCoordinatorOps, workerOpsFlags } from './ops-commands.js';
 
 /** Flags shared by every command that builds an index. Keys match the config file's keys. */
@@ -58,7 +59,7 @@ function indexPathFor(argv: { index?: string; path?: string }): string {
 // Modules a command alone needs are imported in its handler: start-up time is most of a no-change re-run.
 export async function cli(args: string[]): Promise<void> {
   let exitCode: number = EXIT.ok;
-  const parser = registerOpsCommands(registerBenchCommand(registerQueryCommands(yargs(args))))
+  const parser = registerDashboardCommand(registerOpsCommands(registerBenchCommand(registerQueryCommands(yargs(args)))))
     .scriptName('mcp-index')
     .env('MCP_INDEX')
     .usage('$0 [path]: index a repository into a SQLite symbol index\n$0 <command> [options]')

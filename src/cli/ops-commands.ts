@@ -82,7 +82,10 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
         .option('restart-delay-ms', { type: 'number', default: 1000, describe: 'First restart delay of a worker that died; doubles per quick death' })
         .option('restart-max-ms', { type: 'number', default: 30_000, describe: 'Cap of the restart delay' })
         .option('stable-ms', { type: 'number', default: 60_000, describe: 'A worker up this long resets its restart delay' })
-        .option('log-level', { choices: LOG_LEVELS, default: 'info' as const }),
+        .option('log-level', { choices: LOG_LEVELS, default: 'info' as const })
+        .option('dashboard-port', { type: 'number', describe: 'Also serve the live web dashboard of the cluster on this port (see `mcp-index dashboard`)' })
+        .option('dashboard-host', { type: 'string', default: '127.0.0.1', describe: 'Address for --dashboard-port; anything but loopback needs --token' })
+        .option('token', { type: 'string', describe: "The dashboard's access token (MCP_INDEX_TOKEN)" }),
     async (argv) => {
       if (!argv.redis) throw new UsageError('up needs --redis URL');
       const workers = argv.workers ?? availableParallelism();
@@ -120,15 +123,20 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
         log.info({ signal: sig }, 'signal received');
         void sup.stop();
       };
+      const dashboardPort = checkPort(argv.dashboardPort, '--dashboard-port');
+      const dashboard = dashboardPort
+        ? await (await import('./dashboard-command.js')).openDashboard({ redis: { url: argv.redis, tlsCa: argv.tlsCa, tlsCert: argv.tlsCert, tlsKey: argv.tlsKey }, namespace: argv.namespace ?? 'mcp-index', port: dashboardPort, host: argv.dashboardHost, token: argv.token, log }, { preflight: false })
+        : null;
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);
       try {
         await sup.start();
-        log.info({ workers, threadsPerWorker: argv.threadsPerWorker, port: sup.port }, 'supervisor up');
+        log.info({ workers, threadsPerWorker: argv.threadsPerWorker, port: sup.port, dashboardPort: dashboard?.port }, 'supervisor up');
         await sup.done;
       } finally {
         process.off('SIGTERM', onSignal);
         process.off('SIGINT', onSignal);
+        await dashboard?.close();
       }
     },
   );

@@ -5,7 +5,8 @@ export type ChildState = 'starting' | 'ready' | 'draining' | 'stopped';
 export type MetricsJson = MetricObjectWithValues<MetricValue<string>>[];
 
 export type ToParent =
-  | { mcpIndex: 1; type: 'state'; state: ChildState; id?: string }
+  /** `requested`: draining because it was asked through Redis (the dashboard), so it is not to be restarted. */
+  | { mcpIndex: 1; type: 'state'; state: ChildState; id?: string; requested?: boolean }
   | { mcpIndex: 1; type: 'metrics'; reqId: number; metrics: MetricsJson };
 
 export type ToChild = { mcpIndex: 1; type: 'metrics?'; reqId: number };

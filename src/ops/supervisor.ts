@@ -50,7 +50,8 @@ export interface SlotStatus {
   slot: number;
   name: string;
   pid: number | null;
-  state: ChildState | 'backoff' | 'exited';
+  /** `drained`: it exited after a drain was requested through Redis (the dashboard), and stays down. */
+  state: ChildState | 'backoff' | 'exited' | 'drained';
   restarts: number;
   /** Deaths in a row without a stable period between them. */
   failures: number;
@@ -71,6 +72,7 @@ interface Slot {
   timer: NodeJS.Timeout | null;
   nextStartAt: number | null;
   exited: Promise<void> | null;
+  drainRequested: boolean;
 }
 
 /** Delay before the next start of a slot that died `failures` times in a row. */
@@ -107,6 +109,7 @@ export class Supervisor {
       timer: null,
       nextStartAt: null,
       exited: null,
+      drainRequested: false,
     }));
     this.base = o.restartBaseMs ?? 1000;
     this.cap = o.restartMaxMs ?? 30_000;
@@ -158,6 +161,7 @@ export class Supervisor {
     });
     s.child = child;
     s.state = 'starting';
+    s.drainRequested = false;
     s.startedAt = Date.now();
     this.o.log.info({ slot: s.slot, worker: s.name, workerPid: child.pid, restarts: s.restarts }, 'worker process started');
     child.on('message', (msg: unknown) => this.onMessage(s, child, msg));
@@ -173,6 +177,7 @@ export class Supervisor {
     if (!isMessage<ToParent>(msg) || s.child !== child) return;
     if (msg.type === 'state') {
       s.state = msg.state;
+      if (msg.requested) s.drainRequested = true;
       if (msg.state === 'ready') this.o.log.info({ slot: s.slot, worker: s.name, workerPid: child.pid }, 'worker ready');
       this.updateGauges();
     } else if (msg.type === 'metrics') {
@@ -191,6 +196,12 @@ export class Supervisor {
     if (this.stopping) {
       s.state = 'exited';
       this.o.log.info({ slot: s.slot, worker: s.name, workerPid: child.pid, code, signal }, 'worker process exited');
+      this.updateGauges();
+      return;
+    }
+    if (s.drainRequested) {
+      s.state = 'drained';
+      this.o.log.info({ slot: s.slot, worker: s.name, workerPid: child.pid, code, signal }, 'worker drained on request: not restarted');
       this.updateGauges();
       return;
     }

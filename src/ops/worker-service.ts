@@ -48,15 +48,15 @@ export async function startWorkerOps(o: WorkerOpsOptions): Promise<WorkerOps> {
   const registry = m ? m.createRegistry('worker') : null;
   const metrics = m && registry && redis ? new m.WorkerMetrics(registry, priorityLookup(redis, o.namespace)) : null;
 
-  const setState = (s: ChildState) => {
+  const setState = (s: ChildState, requested?: boolean) => {
     if (state === s || state === 'stopped') return;
     state = s;
-    void sendToParent({ mcpIndex: 1, type: 'state', state: s, id: worker?.id });
+    void sendToParent({ mcpIndex: 1, type: 'state', state: s, id: worker?.id, ...(requested ? { requested } : {}) });
   };
 
   const onEvent = (e: WorkerEvent) => {
     metrics?.onEvent(e);
-    if (e.type === 'draining') setState('draining');
+    if (e.type === 'draining') setState('draining', e.requested);
     else if (e.type === 'stopped') setState('stopped');
   };
 

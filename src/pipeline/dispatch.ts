@@ -2,7 +2,7 @@ import { batchId, split } from '../plan/plan.js';
 import type { FileRef, JobRequest, Priority } from '../protocol/types.js';
 import { RunFailedError, type BatchResult, type Transport } from '../transport/types.js';
 import { within } from '../util/time.js';
-import type { EventSink, InFlight } from './events.js';
+import type { EventSink, FileErrorSample, InFlight } from './events.js';
 
 export interface DispatchOptions {
   transport: Transport;
@@ -135,6 +135,7 @@ export function dispatch(requests: JobRequest[], o: DispatchOptions): Promise<Di
                   batch,
                   symbols: res.counts.symbols,
                   errors: res.counts.errors,
+                  fileErrors: res.failures,
                   worker: `${res.worker.host}:${res.worker.pid}/${res.worker.threadId}`,
                   durationMs: res.durationMs,
                 });

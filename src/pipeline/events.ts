@@ -1,4 +1,5 @@
 import type { IndexStats } from '../index-store/stats.js';
+import type { FileFailure } from '../protocol/types.js';
 
 export type Phase = 'discover' | 'hash' | 'plan' | 'index' | 'commit' | 'done';
 
@@ -49,6 +50,9 @@ export interface InFlight {
   firstPath: string;
 }
 
+/** One file that ended with an error (or partially indexed), as progress reports it. */
+export type FileErrorSample = FileFailure;
+
 export type PipelineEvent =
   | { type: 'phase'; phase: Phase }
   | { type: 'discovered'; files: number; bytes: number; skipped: number; source: 'git' | 'walk' }
@@ -59,6 +63,8 @@ export type PipelineEvent =
       batch: InFlight;
       symbols: number;
       errors: number;
+      /** The batch's files with an error or a partial parse (`errors` of them). */
+      fileErrors: FileErrorSample[];
       worker: string;
       durationMs: number;
     }

@@ -188,6 +188,17 @@ export function countsOf(files: readonly FileResult[]): BatchCounts {
   return c;
 }
 
+/** A file of a batch that did not index cleanly (error or partial parse), as progress and the dashboard show it. */
+export interface FileFailure {
+  path: string;
+  code: FileErrorCode;
+  message: string;
+}
+
+export function failuresOf(files: readonly FileResult[]): FileFailure[] {
+  return files.filter((f) => f.status !== 'ok').map((f) => ({ path: f.path, code: f.error?.code ?? 'syntax', message: f.error?.message ?? '' }));
+}
+
 /**
  * A finished batch without its rows. The rows travel beside it as a SQLite fragment (index-store/fragment.ts):
  * in a file of this process (local mode), or as bytes through Redis (cluster mode, transport/redis/codec.ts).
@@ -200,6 +211,8 @@ export interface BatchHeader {
   worker: { host: string; pid: number; threadId: number };
   durationMs: number;
   counts: BatchCounts;
+  /** The files among `counts.errors`, with their causes. */
+  failures: FileFailure[];
   /** The files the worker was given, as a batch id (plan/plan.ts batchId): what this result answers. */
   parsed: string;
   /** Cluster: the attempts before this one, and the times the batch was found stalled (a worker lost). */
@@ -208,5 +221,5 @@ export interface BatchHeader {
 
 export function headerOf(res: JobResult, parsed: string): BatchHeader {
   const { files, ...rest } = res;
-  return { ...rest, counts: countsOf(files), parsed };
+  return { ...rest, counts: countsOf(files), failures: failuresOf(files), parsed };
 }

@@ -4,13 +4,14 @@
  *   refused by the coordinator and the worker with one line and exit 2 (before: a worker without BZPOPMIN said
  *   "worker started" and then logged NOPERM in a loop; a coordinator without INFO died with a stack trace);
  * - every command a real cluster sends (coordinator runs, worker, status, runs list/cancel/purge, a failed run's
- *   clean-up), as MONITOR sees it, is in the list the check derives from the code.
+ *   clean-up, the dashboard and its actions), as MONITOR sees it, is in the list the check derives from the code.
  */
 import { cpSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithRedis, freshNamespace, RedisServer, redisAvailability } from '../helpers/redis-server.js';
+import { freePort } from '../helpers/redis-server.js';
 import { cleanupTemp, killLeftoversAfterEach, REPO_ROOT, runCli, snapshotBuild, spawnCli, startWorkerProc, tempDir, type Build, type Proc } from './helpers.js';
 
 type CommandsMod = typeof import('../../src/transport/redis/commands.js');
@@ -88,6 +89,11 @@ describeWithRedis(avail, 'permission preflight (real Redis ACLs, real processes)
       const cli = (args: string[]) => runCli(build.bin, [...args, '--redis', url, '--namespace', ns], 120_000);
       const w = await startWorkerProc(build.bin, ['--redis', url, '--namespace', ns, '--threads', '1', '--root', tree], { name: 'mon' });
       procs.push(w);
+      const port = await freePort();
+      const dashboard = spawnCli(build.bin, ['dashboard', '--redis', url, '--namespace', ns, '--port', String(port)], { name: 'dashboard' });
+      procs.push(dashboard);
+      await dashboard.waitFor(/dashboard at/, 60_000);
+      const act = (path: string) => fetch(`http://127.0.0.1:${port}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' }).then((r) => r.status);
       const index = (out: string, extra: string[] = []) =>
         runCli(build.bin, [tree, '--cluster', '--redis', url, '--namespace', ns, '--out', join(tmp, out), '--batch-files', '4', '--stall-warning', '1', '--quiet', ...extra], 120_000);
       // A run that parses (and fills the result cache), one answered from the cache, and the read-only commands.
@@ -95,8 +101,10 @@ describeWithRedis(avail, 'permission preflight (real Redis ACLs, real processes)
       expect((await index(`${ns}-b.db`)).code).toBe(0);
       expect((await cli(['status'])).code).toBe(0);
       expect((await cli(['runs', 'list'])).code).toBe(0);
-      // A graceful worker stop; then a run nobody serves: interrupted, resumed into a deadline failure (clean-up).
-      await w.kill('SIGTERM');
+      // The dashboard's actions; a graceful worker stop (a drain it asks for); then a run nobody serves: interrupted,
+      // resumed into a deadline failure (clean-up).
+      for (const path of ['/api/queue/pause', '/api/queue/resume', '/api/queue/retry-failed', '/api/workers/mon/drain']) expect(await act(path)).toBe(200);
+      expect((await w.done).code).toBe(0);
       const alone = spawnCli(build.bin, [tree, '--cluster', '--redis', url, '--namespace', ns, '--out', join(tmp, `${ns}-c.db`), '--batch-files', '4', '--no-cache', '--progress', 'plain'], { timeoutMs: 120_000 });
       procs.push(alone);
       await alone.waitFor(/planned/, 60_000);
@@ -107,6 +115,7 @@ describeWithRedis(avail, 'permission preflight (real Redis ACLs, real processes)
       // Cancelling and purging runs.
       expect((await cli(['runs', 'cancel', '0123456789abcdef'])).code).toBe(2);
       expect((await cli(['runs', 'purge', '--older-than', '0'])).code).toBe(0);
+      await dashboard.kill('SIGTERM');
       await new Promise((r) => setTimeout(r, 500)); // the last commands reach the monitor
     } finally {
       monitorConn.disconnect();

@@ -30,7 +30,7 @@ describe('typed run events', () => {
       { type: 'planned', runId: 'r', batches: 2, files: 5, bytes: 500, reused: 0 },
       { type: 'batch-start', batch: batch(0, 4) },
       { type: 'batch-start', batch: batch(1, 1) },
-      { type: 'batch-done', batch: batch(0, 4), symbols: 9, errors: 1, worker: 'h:1/2', durationMs: 12 },
+      { type: 'batch-done', batch: batch(0, 4), symbols: 9, errors: 1, fileErrors: [{ path: 'a.py', code: 'syntax', message: 'syntax error at 1:1' }], worker: 'h:1/2', durationMs: 12 },
       { type: 'batch-failed', batch: batch(1, 1), error: 'boom', action: 'file-error' },
     ];
     for (const e of events) t(e);

@@ -1,14 +1,14 @@
 /**
  * `mcp-index up` with real processes: a real redis-server, the supervisor with two worker children, a CLI
  * coordinator run through them, a child SIGKILLed (a new one takes its slot and heartbeats), and a clean SIGTERM
- * shutdown of the whole set.
+ * shutdown of the whole set. With --dashboard-port it serves the dashboard, and a child drained from it stays down.
  */
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { RunSummary } from '../../src/pipeline/events.js';
 import { cleanupTemp, pythonTree, readJson, snapshotBuild, spawnCli, tempDir, type Build, type Proc } from '../cluster/helpers.js';
 import { freshNamespace, RedisServer, redisAvailability, describeWithRedis } from '../helpers/redis-server.js';
-import { freePort, get, pidAlive, poll, scrape, value } from './helpers.js';
+import { freePort, get, pidAlive, poll, scrape, sleep, value } from './helpers.js';
 
 const avail = redisAvailability();
 
@@ -117,4 +117,49 @@ describeWithRedis(avail, 'mcp-index up', () => {
     for (const pid of pids) expect(pidAlive(pid)).toBe(false);
     expect(await redis.exists(`${ns}:worker:upt-0`, `${ns}:worker:upt-1`)).toBe(0);
   }, 900_000);
+
+  it('serves the dashboard (--dashboard-port); a worker drained from it exits and is not restarted', async () => {
+    const ns = freshNamespace('up-dash');
+    const [port, dashPort] = [await freePort(), await freePort()];
+    const up = spawnCli(
+      build.bin,
+      ['up', '--workers', '2', '--redis', server.url(), '--namespace', ns, '--name', 'upd', '--metrics-port', String(port), '--metrics-host', '127.0.0.1',
+        '--dashboard-port', String(dashPort), '--restart-delay-ms', '200', '--log-level', 'info', '--log-format', 'json'],
+      { name: 'up' },
+    );
+    procs.push(up);
+    const status = async () => {
+      const r = await get(port, '/status');
+      return r ? (JSON.parse(r.body) as { slots: SlotStatus[] }).slots : null;
+    };
+    type Snapshot = { workers: { id: string; status: string }[] };
+    const alive = await poll(async () => {
+      if (!up.alive()) throw new Error(`up exited; stderr:\n${up.stderr()}`);
+      const r = await get(dashPort, '/api/state');
+      const s = r?.status === 200 ? (JSON.parse(r.body) as { snapshot: Snapshot }).snapshot : null;
+      return s && s.workers.filter((w) => w.status === 'alive').length === 2 ? s : undefined;
+    }, "up's dashboard listing both workers", 300_000);
+    expect(alive.workers.map((w) => w.id)).toEqual(['upd-0', 'upd-1']);
+    const pid = (await status())![1].pid!;
+
+    const drain = await fetch(`http://127.0.0.1:${dashPort}/api/workers/upd-1/drain`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    expect(drain.status).toBe(200);
+    const drained = await poll(async () => {
+      const s = await status();
+      return s?.[1].state === 'drained' ? s : undefined;
+    }, 'slot 1 drained', 60_000);
+    expect(drained[1].pid).toBeNull();
+    expect(pidAlive(pid)).toBe(false);
+    await sleep(2000); // ten times the restart delay
+    const later = (await status())!;
+    expect(later[1]).toMatchObject({ state: 'drained', pid: null, restarts: 0 });
+    expect(later[0].state).toBe('ready');
+    expect(up.stderr()).toMatch(/"msg":"worker drained on request: not restarted"/);
+    expect((await get(port, '/readyz'))?.body).toMatch(/^ready: 1\/2 worker processes ready/);
+
+    up.child.kill('SIGTERM');
+    const ur = await up.done;
+    expect(ur.code, ur.stderr).toBe(0);
+    expect(await get(dashPort, '/healthz')).toBeNull(); // the dashboard went with it
+  }, 600_000);
 });

@@ -9,8 +9,8 @@ import type { Piscina } from 'piscina';
 import { buildFragment, spoolDir, spoolFragment } from '../../index-store/fragment.js';
 import { workerRows } from '../../ops/heartbeats.js';
 import { batchId } from '../../plan/plan.js';
-import type { BatchCounts, FileRef, FileResult, JobRequest, Priority } from '../../protocol/types.js';
-import { countsOf, PROTOCOL_VERSION } from '../../protocol/types.js';
+import type { BatchCounts, FileFailure, FileRef, FileResult, JobRequest, Priority } from '../../protocol/types.js';
+import { countsOf, failuresOf, PROTOCOL_VERSION } from '../../protocol/types.js';
 import { sleep, within } from '../../util/time.js';
 import { RunFailedError, type BatchResult, type Transport, type TransportHealth } from '../types.js';
 import { ResultCache } from './cache.js';
@@ -68,7 +68,7 @@ const DECODE_THREAD = fileURLToPath(new URL('../../../dist/transport/redis/decod
 /** Blobs expire on their own after a day, should a run be abandoned for good. */
 const BLOB_TTL_S = 24 * 3600;
 
-const cancelledMessage = (runId: string) => `run ${runId} was cancelled (mcp-index runs cancel)`;
+const cancelledMessage = (runId: string, by?: string | null) => `run ${runId} was cancelled (${by || 'mcp-index runs cancel'})`;
 
 /** How long the end of a run waits for Redis to take its clean-up. */
 const RELEASE_MS = 10_000;
@@ -178,12 +178,12 @@ export class RedisTransport implements Transport {
     // their result, so either the run was cancelled (`runs cancel` removes its jobs) or a result was lost (an
     // evicting Redis).
     if (state === 'unknown' && w.queued && !(await this.redis.exists(resultKey).catch(() => 1))) {
-      const runState = await this.redis.hget(this.keys.run(w.req.runId), 'state').catch(() => null);
+      const [runState, by] = await this.redis.hmget(this.keys.run(w.req.runId), 'state', 'cancelledBy').catch(() => [null, null]);
       if (this.waiting.get(jobId) !== w) return;
       this.waiting.delete(jobId);
       w.reject(
         runState === 'cancelled'
-          ? new RunFailedError(cancelledMessage(w.req.runId), true)
+          ? new RunFailedError(cancelledMessage(w.req.runId, by), true)
           : new RunFailedError('a result vanished from Redis before it was merged: set maxmemory-policy noeviction (an evicting Redis loses work)'),
       );
     } else if (state === 'failed') {
@@ -218,9 +218,10 @@ export class RedisTransport implements Transport {
       // Decompressed and written to the spool on a thread of its own: this one only hands fragments over.
       const fragments = [await (await this.decoder()).run({ batchId: w.req.batchId, body, fragmentBytes } satisfies DecodeTask)];
       const counts = { ...header.counts };
-      const cached = this.withCached(w, fragments, counts);
+      const failures = Array.isArray(header.failures) ? [...header.failures] : [];
+      const cached = this.withCached(w, fragments, counts, failures);
       const delivery = { retries: header.delivery?.retries ?? 0, stalls: header.delivery?.stalls ?? 0, ...(this.cache ? { cached } : {}) };
-      w.resolve({ ...header, counts, fragments, delivery });
+      w.resolve({ ...header, counts, failures, fragments, delivery });
     } catch (e) {
       w.reject(e as Error);
     }
@@ -299,15 +300,16 @@ export class RedisTransport implements Transport {
 
   /**
    * Completes a worker's result (which covers only the batch's cache misses) with the cached files: their rows as
-   * one more fragment, their totals added to `counts`. Returns how many came from the cache.
+   * one more fragment, their totals added to `counts` and their failures to `failures`. Returns how many came from the cache.
    */
-  private withCached(w: Waiter, fragments: string[], counts: BatchCounts): number {
+  private withCached(w: Waiter, fragments: string[], counts: BatchCounts, failures: FileFailure[]): number {
     if (this.cache) this.cacheCounters.misses += w.sent;
     if (w.cached.size === 0) return 0;
     const files = [...w.cached.values()];
     fragments.push(spoolFragment(w.req.batchId, buildFragment(files)));
     const c = countsOf(files);
     for (const k of Object.keys(c) as (keyof BatchCounts)[]) counts[k] += c[k];
+    failures.push(...failuresOf(files));
     this.cacheCounters.hits += files.length;
     return files.length;
   }
@@ -336,6 +338,7 @@ export class RedisTransport implements Transport {
         worker: { host: hostname(), pid: process.pid, threadId: 0 },
         durationMs: performance.now() - started,
         counts: countsOf(files),
+        failures: failuresOf(files),
         parsed: batchId([]),
         fragments: [spoolFragment(req.batchId, buildFragment(files))],
         delivery: { retries: 0, stalls: 0, cached: req.files.length },
@@ -436,18 +439,18 @@ export class RedisTransport implements Transport {
 
   /** Live workers, batches running now, and whether Redis still takes writes and the run is not cancelled. */
   async health(runId: string): Promise<TransportHealth> {
-    const [workers, running, refusal, state] = await Promise.all([
+    const [workers, running, refusal, [state, by]] = await Promise.all([
       workerRows(this.redis, this.keys),
       this.queue.getActiveCount(),
       writeRefusal(this.redis, this.keys.ns),
-      this.redis.hget(this.keys.run(runId), 'state'),
+      this.redis.hmget(this.keys.run(runId), 'state', 'cancelledBy'),
     ]);
     const fatal = this.blobFailure
       ? this.blobFailure
       : refusal
       ? new RunFailedError(refusal)
       : state === 'cancelled'
-        ? new RunFailedError(cancelledMessage(runId), true)
+        ? new RunFailedError(cancelledMessage(runId, by), true)
         : undefined;
     return { workersAlive: workers.length, running, fatal };
   }

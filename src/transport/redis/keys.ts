@@ -35,7 +35,7 @@ export class Keys {
   result(runId: string, batchId: string): string {
     return `${this.ns}:result:${runId}:${batchId}`;
   }
-  /** Run record: total/merged counts, priority, started, root; read by `status`. */
+  /** Run record: state, progress, errors by cause, priority, started, root (runs.ts); read by `status`, `runs` and the dashboard. */
   run(runId: string): string {
     return `${this.ns}:run:${runId}`;
   }
@@ -46,6 +46,13 @@ export class Keys {
   /** Worker heartbeat hash (expires if the worker stops beating). */
   worker(id: string): string {
     return `${this.ns}:worker:${id}`;
+  }
+  /**
+   * A request that this worker drain (finish what it holds, take nothing new, exit), set by the dashboard with a TTL
+   * and read by the worker with each heartbeat. Under the worker's own prefix, so it needs no rights of its own.
+   */
+  drain(id: string): string {
+    return `${this.ns}:worker:${id}:drain`;
   }
   /** Sorted set of worker ids by last heartbeat time. */
   get workers(): string {

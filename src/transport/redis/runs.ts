@@ -1,12 +1,13 @@
 /**
  * Cluster runs as Redis keeps them: the run record a coordinator writes (state, progress, its host, when it was last
  * seen, with a TTL), and what a run leaves in Redis (jobs, blobs, results). The functions behind
- * `mcp-index runs list|cancel|purge`; no printing here (the CLI and, later, the dashboard format them).
+ * `mcp-index runs list|cancel|purge` and the dashboard's controls; no printing here (those format them).
  */
 import { hostname } from 'node:os';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { PipelineEvent } from '../../pipeline/events.js';
+import type { FileErrorSample, PipelineEvent } from '../../pipeline/events.js';
+import { jsonArray } from '../../util/json.js';
 import type { Keys } from './keys.js';
 
 export type RunState = 'running' | 'interrupted' | 'failed' | 'cancelled' | 'done';
@@ -27,6 +28,20 @@ export interface RunInfo {
   reason: string | null;
   /** Until the record expires (ms; -1: no TTL). */
   ttlMs: number;
+  /** Files and bytes this run parses (planned), and those merged so far (a file isolated as a crash counts). */
+  files: number;
+  bytes: number;
+  filesDone: number;
+  bytesDone: number;
+  /** Files with errors so far, by cause (`syntax`, `binary`, `worker-crash`...). */
+  errorsByCode: Record<string, number>;
+  /** The last RECENT_ERRORS per-file errors, newest first. */
+  recentErrors: RunFileError[];
+}
+
+export interface RunFileError extends FileErrorSample {
+  /** When the coordinator merged it (epoch ms). */
+  at: number;
 }
 
 /** A record lives this long after its coordinator last wrote it, like the run's blobs and results. */
@@ -34,6 +49,11 @@ const RECORD_TTL_MS = 24 * 3600_000;
 /** A finished run's record is kept this long for `status` and `runs list`. */
 const DONE_TTL_MS = 3600_000;
 const RECORD_BEAT_MS = 10_000;
+/** A run whose coordinator wrote its record this recently is alive (it writes every RECORD_BEAT_MS). */
+const LIVE_RUN_MS = 3 * RECORD_BEAT_MS;
+/** Per-file errors a record keeps (the index has them all; this is for a live look). */
+const RECENT_ERRORS = 50;
+const ERROR_FIELD = 'err:';
 
 /**
  * Writes the run record from the pipeline's events, and keeps it fresh while the run lasts. Informative only: a
@@ -47,19 +67,42 @@ export function recordRun(redis: Redis, keys: Keys, o: { root: string; priority:
     if (beat) clearInterval(beat);
     beat = null;
   };
+  // Newest first; the record holds them as one JSON field, rewritten only when a batch brings errors.
+  let recent: RunFileError[] = [];
+  /** Progress of one merged batch (or of one file isolated as a crash, `batch` false) in one round trip. */
+  const merged = (files: number, bytes: number, errors: FileErrorSample[], batch: boolean) => {
+    const m = redis.multi().hincrby(keys.run(runId), 'filesDone', files).hincrby(keys.run(runId), 'bytesDone', bytes);
+    if (batch) m.hincrby(keys.run(runId), 'merged', 1);
+    if (errors.length) {
+      const byCode = new Map<string, number>();
+      for (const f of errors) byCode.set(f.code, (byCode.get(f.code) ?? 0) + 1);
+      for (const [code, n] of byCode) m.hincrby(keys.run(runId), ERROR_FIELD + code, n);
+      const at = Date.now();
+      recent = [...errors.map((f) => ({ ...f, message: f.message.slice(0, 300), at })).reverse(), ...recent].slice(0, RECENT_ERRORS);
+      m.hset(keys.run(runId), 'recentErrors', JSON.stringify(recent));
+    }
+    quiet(m.exec());
+  };
   const onEvent = (e: PipelineEvent) => {
     const key = runId ? keys.run(runId) : '';
     if (e.type === 'planned') {
       runId = e.runId;
+      recent = [];
       const now = String(Date.now());
-      const record = { state: 'running', root: o.root, priority: o.priority, total: String(e.batches), merged: '0', started: now, seen: now, host: hostname(), pid: String(process.pid), reason: '' };
+      const record = {
+        state: 'running', root: o.root, priority: o.priority, total: String(e.batches), merged: '0', files: String(e.files), bytes: String(e.bytes),
+        filesDone: '0', bytesDone: '0', started: now, seen: now, host: hostname(), pid: String(process.pid), reason: '',
+      };
       quiet(redis.multi().hset(keys.run(runId), record).pexpire(keys.run(runId), RECORD_TTL_MS).sadd(keys.runs, runId).exec());
       beat = setInterval(() => quiet(redis.multi().hset(keys.run(runId), 'seen', String(Date.now())).pexpire(keys.run(runId), RECORD_TTL_MS).exec()), RECORD_BEAT_MS);
       beat.unref();
     } else if (!runId) {
       return;
     } else if (e.type === 'batch-done') {
-      quiet(redis.hincrby(key, 'merged', 1));
+      merged(e.batch.files, e.batch.bytes, e.fileErrors, true);
+    } else if (e.type === 'batch-failed' && e.action === 'file-error') {
+      // The file its batch kept crashing on is recorded as a worker-crash error (dispatch.ts).
+      merged(e.batch.files, e.batch.bytes, [{ path: e.batch.firstPath, code: 'worker-crash', message: e.error }], false);
     } else if (e.type === 'interrupt') {
       quiet(redis.hset(key, 'state', 'interrupted'));
     } else if (e.type === 'failed') {
@@ -80,10 +123,18 @@ export function recordRun(redis: Redis, keys: Keys, o: { root: string; priority:
 export async function listRuns(redis: Redis, keys: Keys): Promise<RunInfo[]> {
   const ids = new Set(await redis.smembers(keys.runs));
   for (const key of await scanKeys(redis, `${keys.run('')}*`)) ids.add(key.slice(keys.run('').length));
+  return readRuns(redis, keys, [...ids]);
+}
+
+/** The records of these runs, newest first (read at once, not one round trip each); expired ones are left out. */
+export async function readRuns(redis: Redis, keys: Keys, ids: readonly string[]): Promise<RunInfo[]> {
+  const read = await Promise.all(ids.map((runId) => Promise.all([redis.hgetall(keys.run(runId)), redis.pttl(keys.run(runId))])));
   const runs: RunInfo[] = [];
-  for (const runId of ids) {
-    const [h, ttl] = await Promise.all([redis.hgetall(keys.run(runId)), redis.pttl(keys.run(runId))]);
-    if (!h.state && !h.started) continue; // expired (or not a run record)
+  ids.forEach((runId, i) => {
+    const [h, ttl] = read[i];
+    if (!h.state && !h.started) return; // expired (or not a run record)
+    const errorsByCode: Record<string, number> = {};
+    for (const [k, v] of Object.entries(h)) if (k.startsWith(ERROR_FIELD)) errorsByCode[k.slice(ERROR_FIELD.length)] = Number(v);
     runs.push({
       runId,
       state: (h.state as RunState) || 'running', // written before states existed
@@ -97,8 +148,15 @@ export async function listRuns(redis: Redis, keys: Keys): Promise<RunInfo[]> {
       seenAt: Number(h.seen ?? h.started ?? 0),
       reason: h.reason || null,
       ttlMs: ttl,
+      // Records written before these fields existed read as zero.
+      files: Number(h.files ?? 0),
+      bytes: Number(h.bytes ?? 0),
+      filesDone: Number(h.filesDone ?? 0),
+      bytesDone: Number(h.bytesDone ?? 0),
+      errorsByCode,
+      recentErrors: jsonArray<RunFileError>(h.recentErrors),
     });
-  }
+  });
   return runs.sort((a, b) => b.startedAt - a.startedAt);
 }
 
@@ -125,13 +183,45 @@ export async function removeRunData(redis: Redis, queue: Queue, keys: Keys, runI
 
 /**
  * Cancels a run: its record says so (a live coordinator of the run sees it within seconds and stops without
- * committing), and its data is removed. False when there is no such run.
+ * committing), and its data is removed. False when there is no such run. `by` says where (shown by the coordinator).
  */
-export async function cancelRun(redis: Redis, queue: Queue, keys: Keys, runId: string): Promise<(Removed & { found: true }) | { found: false }> {
+export async function cancelRun(redis: Redis, queue: Queue, keys: Keys, runId: string, by = 'mcp-index runs cancel'): Promise<(Removed & { found: true }) | { found: false }> {
   const exists = (await redis.exists(keys.run(runId))) === 1 || (await scanKeys(redis, keys.runData(runId).jobs, 1)).length > 0;
   if (!exists) return { found: false };
-  await redis.multi().hset(keys.run(runId), { state: 'cancelled', reason: 'cancelled with `mcp-index runs cancel`', seen: String(Date.now()) }).pexpire(keys.run(runId), RECORD_TTL_MS).exec();
+  await redis.multi().hset(keys.run(runId), { state: 'cancelled', reason: `cancelled (${by})`, cancelledBy: by, seen: String(Date.now()) }).pexpire(keys.run(runId), RECORD_TTL_MS).exec();
   return { found: true, ...(await removeRunData(redis, queue, keys, runId)) };
+}
+
+/** As coordinator.ts retries a failed job: without the resets BullMQ keeps attemptsMade at the limit. */
+const RETRY_AFRESH = { resetAttemptsMade: true, resetAttemptsStarted: true } as const;
+
+/** What a retry of failed jobs did. */
+export interface Retried {
+  retried: number;
+  /** Failed jobs of a run whose coordinator is alive: it has already split them to isolate the bad file. */
+  skipped: number;
+}
+
+/**
+ * Gives every failed batch job a fresh set of attempts, as a rerun of its run does (coordinator.ts `submit`), so
+ * that workers redo them now (after a full Redis was given memory, say) and a resumed run finds them done. The
+ * failed jobs of a run whose coordinator is alive are left alone: it has split each of them already, and a retry
+ * would only run the batch that crashed a worker again.
+ */
+export async function retryFailedJobs(redis: Redis, queue: Queue, keys: Keys): Promise<Retried> {
+  const out: Retried = { retried: 0, skipped: 0 };
+  const failed = await queue.getFailed();
+  const runIds = [...new Set(failed.map((j) => (j.data as { runId?: unknown })?.runId).filter((id): id is string => typeof id === 'string'))];
+  const now = Date.now();
+  const live = new Set((await readRuns(redis, keys, runIds)).filter((r) => r.state === 'running' && now - r.seenAt < LIVE_RUN_MS).map((r) => r.runId));
+  for (const job of failed) {
+    if (live.has((job.data as { runId?: string })?.runId ?? '')) out.skipped++;
+    else {
+      await job.retry('failed', RETRY_AFRESH);
+      out.retried++;
+    }
+  }
+  return out;
 }
 
 /**

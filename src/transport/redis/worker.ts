@@ -45,8 +45,19 @@ export type WorkerEvent =
       cache?: { stored: number; evicted: number };
     }
   | { type: 'job-failed'; jobId: string; reason: string; outcome: 'failed' | 'rejected' | 'released' }
-  | { type: 'draining' }
+  /** `requested`: asked through Redis (the dashboard), not by a signal. */
+  | { type: 'draining'; requested?: boolean }
   | { type: 'stopped' };
+
+/** A batch a worker holds, as its heartbeat publishes it (ops/heartbeats.ts reads it). */
+export interface HeldBatch {
+  run: string;
+  batch: string;
+  files: number;
+  bytes: number;
+  /** When it took it (epoch ms). */
+  since: number;
+}
 
 export interface WorkerStats {
   done: number;
@@ -66,12 +77,12 @@ export interface RunningWorker {
    * with or without Redis. Resolves with the batches it had to abandon: still running, or not handed back because
    * Redis was away (their leases expire, then other workers run them).
    */
-  close(): Promise<number>;
+  close(o?: { requested?: boolean }): Promise<number>;
   /** Resolves when closed, with the same count. */
   readonly closed: Promise<number>;
 }
 
-const HEARTBEAT_MS = 2000;
+export const HEARTBEAT_MS = 2000;
 /** How long a worker waits for the coordinator to upload the blobs it asked for, before the attempt fails. */
 const BLOB_WAIT_S = 60;
 const BLOB_WAIT_SLICE_S = 2;
@@ -122,6 +133,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const maxBlob = o.maxBlobBytes ?? 16 * 1024 * 1024;
   const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, blobsFetched: 0, currentRun: null };
   const cache = new ResultCache(redis, keys);
+  /** The batches held now, by job id: the heartbeat publishes them. */
+  const held = new Map<string, HeldBatch>();
+  let draining = false;
 
   /** Connections for BLPOP (each blocks while it waits), kept for the next wait. */
   const blocking: Redis[] = [];
@@ -202,6 +216,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const req: JobRequest = { ...data, root: undefined };
     stats.currentRun = req.runId;
     active++;
+    held.set(String(job.id), { run: req.runId, batch: req.batchId, files: req.files.length, bytes: req.files.reduce((n, f) => n + f.size, 0), since: Date.now() });
     try {
       return await runJob(job, req, cacheOpts, token);
     } catch (err) {
@@ -213,6 +228,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       throw new UnrecoverableError((err as Error).message);
     } finally {
       active--;
+      held.delete(String(job.id));
     }
   }
 
@@ -273,10 +289,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (!(err instanceof DelayedError)) warnOnce('warn', 'batch failed', { jobId: job?.id, error: err.message, attempts: job?.attemptsMade });
   });
 
-  const beat = async () => {
+  /** Publishes this worker's state; resolves true when a drain was requested (Keys.drain). */
+  const beat = async (): Promise<boolean> => {
     const mem = process.memoryUsage();
     const cpu = process.cpuUsage();
-    await redis
+    const replies = await redis
       .multi()
       .hset(keys.worker(id), {
         id,
@@ -291,23 +308,36 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         failed: String(stats.failed),
         rejected: String(stats.rejected),
         run: stats.currentRun ?? '',
+        state: draining ? 'draining' : 'running',
+        jobs: JSON.stringify([...held.values()]),
         beat: String(Date.now()),
       })
       .pexpire(keys.worker(id), HEARTBEAT_TTL_MS)
       .zadd(keys.workers, Date.now(), id)
+      .get(keys.drain(id))
       .exec()
-      .catch(() => {});
+      .catch(() => null);
+    return !!replies?.[3]?.[1];
   };
   await beat();
-  const timer = setInterval(() => void beat(), HEARTBEAT_MS);
+  const timer = setInterval(
+    () =>
+      void beat().then((drain) => {
+        if (drain) void close({ requested: true });
+      }),
+    HEARTBEAT_MS,
+  );
   log('info', 'worker started', { id, threads: o.threads, root: o.root ?? null });
 
   let resolveClosed!: (abandoned: number) => void;
   const closed = new Promise<number>((r) => (resolveClosed = r));
   let closing: Promise<number> | null = null;
-  const close = () =>
+  const close = (c: { requested?: boolean } = {}) =>
     (closing ??= (async () => {
-      emit({ type: 'draining' });
+      draining = true;
+      if (c.requested) log('info', 'drain requested: finishing the batches held, taking no new ones, then stopping', { held: held.size });
+      emit({ type: 'draining', requested: c.requested });
+      void beat(); // says "draining" now, not at the next beat
       const drainMs = o.drainMs ?? 30_000;
       const deadline = setTimeout(() => Atomics.store(stop, 0, 1), drainMs);
       // BullMQ's close stops fetching and waits for the active batches, which finish, or are handed back between two
@@ -335,7 +365,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       }
       await pool.close();
       // Unregister so `status` stops counting this worker; not worth waiting for a Redis that is away.
-      if (redis.status === 'ready') await within(1000, redis.multi().del(keys.worker(id)).zrem(keys.workers, id).exec());
+      if (redis.status === 'ready') await within(1000, redis.multi().del(keys.worker(id), keys.drain(id)).zrem(keys.workers, id).exec());
       redis.disconnect();
       workerConn.disconnect();
       for (const c of allBlocking) c.disconnect();
