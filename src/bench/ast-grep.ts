@@ -15,6 +15,13 @@ const RULES: Record<Language, { lang: string; kind: string }> = {
   typescript: { lang: 'typescript', kind: 'function_declaration' },
   tsx: { lang: 'tsx', kind: 'function_declaration' },
   rust: { lang: 'rust', kind: 'function_item' },
+  go: { lang: 'go', kind: 'function_declaration' },
+  java: { lang: 'java', kind: 'method_declaration' },
+  c: { lang: 'c', kind: 'function_definition' },
+  cpp: { lang: 'cpp', kind: 'function_definition' },
+  csharp: { lang: 'csharp', kind: 'method_declaration' },
+  ruby: { lang: 'ruby', kind: 'method' },
+  php: { lang: 'php', kind: 'function_definition' },
 };
 
 /** One rule per language present: `ast-grep scan --inline-rules` parses each file once and matches. */

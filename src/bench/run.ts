@@ -420,6 +420,13 @@ const ADDITIONS: Record<Language, (i: number) => string> = {
   typescript: (i) => `\nfunction benchAdded${i}(value: number): number {\n  return value + ${i};\n}\n`,
   tsx: (i) => `\nfunction benchAdded${i}(value: number): number {\n  return value + ${i};\n}\n`,
   rust: (i) => `\npub fn bench_added_${i}(value: u64) -> u64 {\n    value + ${i}\n}\n`,
+  go: (i) => `\nfunc benchAdded${i}(value int) int {\n\treturn value + ${i}\n}\n`,
+  java: (i) => `\nclass BenchAdded${i} {\n  static int value(int v) { return v + ${i}; }\n}\n`,
+  c: (i) => `\nint bench_added_${i}(int value) {\n  return value + ${i};\n}\n`,
+  cpp: (i) => `\nint bench_added_${i}(int value) {\n  return value + ${i};\n}\n`,
+  csharp: (i) => `\nclass BenchAdded${i} {\n  static int Value(int v) { return v + ${i}; }\n}\n`,
+  ruby: (i) => `\n\ndef bench_added_${i}(value)\n  value + ${i}\nend\n`,
+  php: (i) => `\nfunction bench_added_${i}($value) {\n  return $value + ${i};\n}\n`,
 };
 
 async function benchIncremental(o: BenchOptions, name: string, p: Prepared, dir: string, exclude: string[], notes: string[]): Promise<IncrementalReport> {

@@ -10,6 +10,13 @@ const EXTENSIONS: Readonly<Record<Language, readonly string[]>> = {
   typescript: ['.ts', '.mts', '.cts'],
   tsx: ['.tsx'],
   rust: ['.rs'],
+  go: ['.go'],
+  java: ['.java'],
+  c: ['.c', '.h'],
+  cpp: ['.cc', '.cpp', '.cxx', '.hpp', '.hh', '.hxx'],
+  csharp: ['.cs'],
+  ruby: ['.rb'],
+  php: ['.php'],
 };
 
 const BY_EXTENSION = new Map<string, Language>(

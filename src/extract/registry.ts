@@ -8,6 +8,13 @@ import type { FileError, Language } from '../protocol/types.js';
 import { python } from './languages/python.js';
 import { javascript, typescript, typescriptGaps } from './languages/javascript.js';
 import { rust, rustGaps } from './languages/rust.js';
+import { go } from './languages/go.js';
+import { java } from './languages/java.js';
+import { c } from './languages/c.js';
+import { cpp } from './languages/cpp.js';
+import { csharp } from './languages/csharp.js';
+import { ruby } from './languages/ruby.js';
+import { php } from './languages/php.js';
 import { extractWith, type Extraction, type GrammarGap, type LanguagePlugin, type SyntaxNode } from './toolkit/index.js';
 
 const require = createRequire(import.meta.url);
@@ -26,6 +33,13 @@ const SPECS: Readonly<Record<Language, LanguageSpec>> = {
   typescript: { grammar: { package: 'tree-sitter-typescript', export: 'typescript' }, plugin: typescript, gaps: typescriptGaps },
   tsx: { grammar: { package: 'tree-sitter-typescript', export: 'tsx' }, plugin: typescript, gaps: typescriptGaps },
   rust: { grammar: { package: 'tree-sitter-rust' }, plugin: rust, gaps: rustGaps },
+  go: { grammar: { package: 'tree-sitter-go' }, plugin: go, gaps: [] },
+  java: { grammar: { package: 'tree-sitter-java' }, plugin: java, gaps: [] },
+  c: { grammar: { package: 'tree-sitter-c' }, plugin: c, gaps: [] },
+  cpp: { grammar: { package: 'tree-sitter-cpp' }, plugin: cpp, gaps: [] },
+  csharp: { grammar: { package: 'tree-sitter-c-sharp' }, plugin: csharp, gaps: [] },
+  ruby: { grammar: { package: 'tree-sitter-ruby' }, plugin: ruby, gaps: [] },
+  php: { grammar: { package: 'tree-sitter-php', export: 'php' }, plugin: php, gaps: [] },
 };
 
 const parsers = new Map<Language, Parser>();

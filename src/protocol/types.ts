@@ -6,7 +6,7 @@
 /** 2: results are SQLite fragments, and a worker asks for the blobs it needs. */
 export const PROTOCOL_VERSION = 2;
 
-export const LANGUAGES = ['python', 'javascript', 'typescript', 'tsx', 'rust'] as const;
+export const LANGUAGES = ['python', 'javascript', 'typescript', 'tsx', 'rust', 'go', 'java', 'c', 'cpp', 'csharp', 'ruby', 'php'] as const;
 export type Language = (typeof LANGUAGES)[number];
 
 export const PRIORITIES = ['urgent', 'high', 'normal', 'low'] as const;

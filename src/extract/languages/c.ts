@@ -1,0 +1,7 @@
+/** c: skeleton plugin (no definitions yet); its rules are being written. */
+import type { LanguagePlugin } from '../toolkit/index.js';
+
+export const c: LanguagePlugin = {
+  sep: '.',
+  extract() {},
+};

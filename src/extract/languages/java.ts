@@ -1,0 +1,7 @@
+/** java: skeleton plugin (no definitions yet); its rules are being written. */
+import type { LanguagePlugin } from '../toolkit/index.js';
+
+export const java: LanguagePlugin = {
+  sep: '.',
+  extract() {},
+};

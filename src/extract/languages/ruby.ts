@@ -1,0 +1,7 @@
+/** ruby: skeleton plugin (no definitions yet); its rules are being written. */
+import type { LanguagePlugin } from '../toolkit/index.js';
+
+export const ruby: LanguagePlugin = {
+  sep: '::',
+  extract() {},
+};
