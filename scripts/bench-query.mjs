@@ -16,7 +16,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Database from 'better-sqlite3';
 import { buildContentIndex } from '../dist/index-store/content.js';
-import { identifierWords } from '../dist/index-store/writer.js';
+import { identifierWords } from '../dist/index-store/schema.js';
 import { openIndex } from '../dist/index-store/reader.js';
 import { findSymbols } from '../dist/query/find.js';
 import { formatCallees, formatCallers, formatContent, formatFind, formatSearch, formatSource } from '../dist/query/format.js';
