@@ -3,8 +3,11 @@
  * so a JobRequest can cross a worker_threads port or a Redis list unchanged.
  */
 
-/** 2: results are SQLite fragments, and a worker asks for the blobs it needs. */
-export const PROTOCOL_VERSION = 2;
+/**
+ * 2: results are SQLite fragments, and a worker asks for the blobs it needs.
+ * 3: jobs may hold Go, Java, C, C++, C#, Ruby and PHP files (a v2 worker would reject such a batch as malformed).
+ */
+export const PROTOCOL_VERSION = 3;
 
 export const LANGUAGES = ['python', 'javascript', 'typescript', 'tsx', 'rust', 'go', 'java', 'c', 'cpp', 'csharp', 'ruby', 'php'] as const;
 export type Language = (typeof LANGUAGES)[number];

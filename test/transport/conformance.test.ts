@@ -8,7 +8,7 @@
 import { cpSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { FileRef, JobRequest, JobResult, Language, Priority } from '../../src/protocol/types.js';
+import { PROTOCOL_VERSION, type FileRef, type JobRequest, type JobResult, type Language, type Priority } from '../../src/protocol/types.js';
 import type { BatchResult, Transport } from '../../src/transport/types.js';
 import { cleanupTemp, REPO_ROOT, snapshotBuild, tempDir, type Build } from '../cluster/helpers.js';
 import { batchRows, expectedRows } from '../helpers/fragment.js';
@@ -64,7 +64,7 @@ let seq = 0;
 function request(fs: FileRef[], extra: Partial<JobRequest> = {}): JobRequest {
   seq++;
   return {
-    v: 2,
+    v: PROTOCOL_VERSION,
     runId: `conf${process.pid}`,
     batchId: `b${seq}-${Math.random().toString(16).slice(2, 10)}`,
     files: fs,
@@ -154,7 +154,7 @@ for (const v of variants) {
       const req = request(files);
       const direct = await mods.handle.handleJob(req);
       const res = await h.transport.submit(req);
-      expect(res.v).toBe(2);
+      expect(res.v).toBe(PROTOCOL_VERSION);
       expect(res.runId).toBe(req.runId);
       expect(res.batchId).toBe(req.batchId);
       const rows = essenceOf(res);
