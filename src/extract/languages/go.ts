@@ -1,7 +1,244 @@
-/** go: skeleton plugin (no definitions yet); its rules are being written. */
-import type { LanguagePlugin } from '../toolkit/index.js';
+/**
+ * Go (tree-sitter-go 0.25): the package clause, functions, methods, types (structs, interfaces, other types and
+ * aliases), struct fields, interface methods, package-level constants and variables; calls and imports.
+ *
+ * Every node of interest comes from ONE pre-order listing (`file.nodes`); names are read from the text after the
+ * keyword (or from the tree's `name` field), scopes come from a range stack.
+ *
+ * Conventions (pinned by the golden fixtures in fixtures/extract/go/):
+ * - scope separator '.'; package-level names are unscoped (the package is a `module` symbol of its own, not a
+ *   scope); a method is scoped to its receiver's type, pointer or not, without type parameters:
+ *   `func (s *Stack[T]) Push` is `Stack.Push`; struct fields and interface methods are scoped to their type;
+ * - a definition's range starts at its `//` doc comment (the lines directly above it; `//go:` directives are left
+ *   out of the doc), or at `type`/`const`/`var` when the declaration holds a single spec;
+ * - call refs sit at the called name (`Println` in `fmt.Println(`, `New` in `New[int](`); a callee that does not end
+ *   in a name (`f()()`, `handlers[k](x)`) gives none;
+ * - an import ref is named by the package's last path element (`net/http` -> `http`), module = the import path,
+ *   context = the spec as written (`h "net/http"`); embedded fields are fields named by their type, flagged
+ *   `embedded`.
+ */
+import type { SymbolKind } from '../../protocol/types.js';
+import {
+  calleeName,
+  identEnd,
+  leadingDoc,
+  ScopeStack,
+  signature,
+  skipBlanks,
+  type Access,
+  type LanguagePlugin,
+  type LineIndex,
+  type Sink,
+  type SourceFile,
+} from '../toolkit/index.js';
+
+const TYPES = [
+  'package_clause',
+  'function_declaration',
+  'method_declaration',
+  'type_declaration',
+  'type_spec',
+  'type_alias',
+  'field_declaration',
+  'method_elem',
+  'const_declaration',
+  'var_declaration',
+  'const_spec',
+  'var_spec',
+  'call_expression',
+  'import_spec',
+];
+
+/** `func`: locals inside are not symbols; `type`: a struct or interface body. */
+type Kind = 'file' | 'func' | 'type';
+
+/** The receiver's type name: `(s *Stack[T])` -> `Stack`. */
+const RECEIVER = /([\p{L}_][\p{L}\p{N}_]*)\s*(?:\[[^\]]*\])?\s*\)\s*$/u;
+/** Type arguments of a generic call (`New[int, *pkg.T]`), as opposed to an index (`handlers[k]`). */
+const TYPE_ARGS = /^(?:[\s*[\],]+|[\p{L}_][\p{L}\p{N}_]*\.|[A-Z][\p{L}\p{N}_]*|any|bool|byte|rune|string|error|u?int(?:8|16|32|64)?|uintptr|float(?:32|64)|complex(?:64|128))+$/u;
+const keepDocLine = (line: string) => !line.startsWith('//go:') && !line.startsWith('//line ');
+
+class GoFile {
+  private readonly src: string;
+  private readonly sink: Sink;
+  private readonly lines: LineIndex;
+  private readonly a: Access;
+  private readonly scopes = new ScopeStack<Kind>({ start: -1, end: Infinity, qualified: null, kind: 'file' });
+  /** A `type`/`const`/`var` declaration holding one spec (no parentheses): its spec (the next node) starts there. */
+  private declStart = -1;
+  private declIndex = -1;
+
+  constructor(file: SourceFile) {
+    this.src = file.src;
+    this.sink = file.sink;
+    this.lines = file.lines;
+    this.a = file.nodes(TYPES);
+  }
+
+  run(): void {
+    const a = this.a;
+    for (let i = 0; i < a.count; i++) {
+      const start = a.start(i);
+      const frame = this.scopes.at(start);
+      switch (a.type(i)) {
+        case 'call_expression':
+          this.call(i, start, frame.qualified);
+          break;
+        case 'function_declaration':
+        case 'method_declaration':
+          this.func(i, start);
+          break;
+        case 'type_declaration':
+        case 'const_declaration':
+        case 'var_declaration': {
+          const kw = identEnd(this.src, start);
+          this.declStart = this.src.charCodeAt(skipBlanks(this.src, kw)) === 40 ? -1 : start;
+          this.declIndex = i;
+          break;
+        }
+        case 'type_spec':
+        case 'type_alias':
+          if (frame.kind !== 'func') this.typeSpec(i, start, frame.qualified);
+          break;
+        case 'const_spec':
+        case 'var_spec':
+          if (frame.kind === 'file') this.valueSpec(i, start);
+          break;
+        case 'field_declaration':
+          if (frame.kind === 'type') this.field(i, start, frame.qualified);
+          break;
+        case 'method_elem':
+          if (frame.kind === 'type') this.interfaceMethod(i, start, frame.qualified);
+          break;
+        case 'import_spec':
+          this.importSpec(i, start);
+          break;
+        case 'package_clause':
+          this.packageClause(i, start);
+          break;
+      }
+    }
+  }
+
+  /** `i` is the node defining it: a spec right after its one-spec declaration starts its range at the keyword. */
+  private def(i: number, name: string, kind: SymbolKind, scope: string | null, nameAt: number, start: number, end: number, sigEnd: number, flags: string[] | null = null): string {
+    const rangeStart = this.declIndex === i - 1 && this.declStart >= 0 ? this.declStart : start;
+    const { doc, start: docStart } = leadingDoc(this.src, rangeStart, this.lines, '//', keepDocLine);
+    const sig = signature(this.src, start, sigEnd);
+    return this.sink.def({ name, kind, scope, nameAt, start: docStart, end, signature: rangeStart < start ? this.src.slice(rangeStart, identEnd(this.src, rangeStart)) + ' ' + sig : sig, doc, flags });
+  }
+
+  /** The identifier at `p` (after blanks), else the node's `name` field. */
+  private nameAt(i: number, p: number): { name: string; at: number } | null {
+    const at = skipBlanks(this.src, p);
+    const e = identEnd(this.src, at);
+    if (e > at) return { name: this.src.slice(at, e), at };
+    const n = this.a.child(i, 'name');
+    return n < 0 ? null : { name: this.src.slice(this.a.start(n), this.a.end(n)), at: this.a.start(n) };
+  }
+
+  private func(i: number, start: number): void {
+    const { a, src } = this;
+    let scope: string | null = null;
+    let after = start + 4; // `func`
+    if (a.type(i) === 'method_declaration') {
+      const r = a.child(i, 'receiver');
+      if (r < 0) return;
+      after = a.end(r);
+      const m = RECEIVER.exec(src.slice(a.start(r), after));
+      if (!m) return;
+      scope = m[1];
+    }
+    const id = this.nameAt(i, after);
+    if (!id) return;
+    const end = a.end(i);
+    const body = a.child(i, 'body');
+    const q = this.def(i, id.name, scope === null ? 'function' : 'method', scope, id.at, start, end, body >= 0 ? a.start(body) : end);
+    this.scopes.push({ start, end, qualified: q, kind: 'func' });
+  }
+
+  private typeSpec(i: number, start: number, scope: string | null): void {
+    const { a } = this;
+    const id = this.nameAt(i, start);
+    if (!id) return;
+    const end = a.end(i);
+    let kind: SymbolKind = 'type';
+    let sigEnd = end;
+    const t = a.child(i, 'type');
+    const tt = t >= 0 ? a.type(t) : null;
+    if (tt === 'struct_type' || tt === 'interface_type') {
+      kind = tt === 'struct_type' ? 'struct' : 'interface';
+      sigEnd = this.src.indexOf('{', a.start(t));
+      if (sigEnd < 0 || sigEnd > end) sigEnd = end;
+    }
+    const q = this.def(i, id.name, kind, scope, id.at, start, end, sigEnd, a.type(i) === 'type_alias' ? ['alias'] : null);
+    if (kind !== 'type') this.scopes.push({ start, end, qualified: q, kind: 'type' });
+  }
+
+  /** `const A, B = 1, 2` / `var x int` at package level: one symbol per name. */
+  private valueSpec(i: number, start: number): void {
+    const { a, src } = this;
+    const kind: SymbolKind = a.type(i) === 'const_spec' ? 'constant' : 'variable';
+    const end = a.end(i);
+    for (const c of a.namedChildren(i)) {
+      if (a.type(c) !== 'identifier') continue;
+      const at = a.start(c);
+      this.def(i, src.slice(at, a.end(c)), kind, null, at, start, end, end);
+    }
+  }
+
+  /** Struct fields (`a, b int`), and embedded types as fields named by the type (`*pkg.Reader` -> `Reader`). */
+  private field(i: number, start: number, scope: string | null): void {
+    const { a, src } = this;
+    const end = a.end(i);
+    let named = false;
+    for (const c of a.namedChildren(i)) {
+      if (a.type(c) !== 'field_identifier') continue;
+      named = true;
+      const at = a.start(c);
+      this.def(i, src.slice(at, a.end(c)), 'field', scope, at, start, end, end);
+    }
+    if (named) return;
+    const t = a.child(i, 'type');
+    if (t < 0) return;
+    const m = RECEIVER.exec(src.slice(a.start(t), a.end(t)) + ')');
+    if (m) this.def(i, m[1], 'field', scope, a.start(t) + m.index, start, end, end, ['embedded']);
+  }
+
+  private interfaceMethod(i: number, start: number, scope: string | null): void {
+    const id = this.nameAt(i, start);
+    const end = this.a.end(i);
+    if (id) this.def(i, id.name, 'method', scope, id.at, start, end, end);
+  }
+
+  private packageClause(i: number, start: number): void {
+    const id = this.nameAt(i, start + 7); // `package`
+    if (id) this.def(i, id.name, 'module', null, id.at, start, this.a.end(i), this.a.end(i));
+  }
+
+  private call(i: number, start: number, scope: string | null): void {
+    const args = this.a.child(i, 'arguments');
+    if (args < 0) return;
+    const argsAt = this.a.start(args);
+    const c = calleeName(this.src, start, argsAt, '[', (t) => TYPE_ARGS.test(t));
+    if (c) this.sink.ref('call', c.name, c.at, scope, this.src.slice(Math.max(start, c.at - 480), c.at + c.name.length));
+  }
+
+  /** `h "net/http"`: named by the package's last path element, module = the path. */
+  private importSpec(i: number, start: number): void {
+    const { src } = this;
+    const end = this.a.end(i);
+    const text = src.slice(start, end);
+    const q = text.search(/["`]/);
+    if (q < 0) return;
+    const path = text.slice(q + 1, text.length - 1);
+    const slash = path.lastIndexOf('/');
+    const name = path.slice(slash + 1);
+    if (name) this.sink.ref('import', name, start + q + 1 + slash + 1, this.scopes.at(start).qualified, text, path);
+  }
+}
 
 export const go: LanguagePlugin = {
   sep: '.',
-  extract() {},
+  extract: (file) => new GoFile(file).run(),
 };
