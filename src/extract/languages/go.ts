@@ -52,8 +52,17 @@ const TYPES = [
 /** `func`: locals inside are not symbols; `type`: a struct or interface body. */
 type Kind = 'file' | 'func' | 'type';
 
-/** The receiver's type name: `(s *Stack[T])` -> `Stack`. */
-const RECEIVER = /([\p{L}_][\p{L}\p{N}_]*)\s*(?:\[[^\]]*\])?\s*\)\s*$/u;
+/** The last type name of a receiver or embedded field, type arguments dropped: `s *Stack[T]` -> `Stack`. */
+const TYPE_NAME = /([\p{L}_][\p{L}\p{N}_]*)\s*(?:\[[\s\S]*\])?\s*$/u;
+
+/** The type a receiver (`(s *Stack[T])`, `((*(T)))`, comments included) or embedded field names, or null. */
+function typeNameIn(text: string): { name: string; at: number } | null {
+  // (same length: offsets stay valid)
+  const plain = text.replace(/\/\*[\s\S]*?\*\/|\/\/[^\n]*/g, (c) => ' '.repeat(c.length)).replace(/[()*]/g, ' ');
+  const m = TYPE_NAME.exec(plain);
+  return m ? { name: m[1], at: m.index } : null;
+}
+
 /** Type arguments of a generic call (`New[int, *pkg.T]`), as opposed to an index (`handlers[k]`). */
 const TYPE_ARGS = /^(?:[\s*[\],]+|[\p{L}_][\p{L}\p{N}_]*\.|[A-Z][\p{L}\p{N}_]*|any|bool|byte|rune|string|error|u?int(?:8|16|32|64)?|uintptr|float(?:32|64)|complex(?:64|128))+$/u;
 const keepDocLine = (line: string) => !line.startsWith('//go:') && !line.startsWith('//line ');
@@ -145,9 +154,7 @@ class GoFile {
       const r = a.child(i, 'receiver');
       if (r < 0) return;
       after = a.end(r);
-      const m = RECEIVER.exec(src.slice(a.start(r), after));
-      if (!m) return;
-      scope = m[1];
+      scope = typeNameIn(src.slice(a.start(r), after))?.name ?? null; // none: `func () f()`, an error
     }
     const id = this.nameAt(i, after);
     if (!id) return;
@@ -201,8 +208,8 @@ class GoFile {
     if (named) return;
     const t = a.child(i, 'type');
     if (t < 0) return;
-    const m = RECEIVER.exec(src.slice(a.start(t), a.end(t)) + ')');
-    if (m) this.def(i, m[1], 'field', scope, a.start(t) + m.index, start, end, end, ['embedded']);
+    const m = typeNameIn(src.slice(a.start(t), a.end(t)));
+    if (m) this.def(i, m.name, 'field', scope, a.start(t) + m.at, start, end, end, ['embedded']);
   }
 
   private interfaceMethod(i: number, start: number, scope: string | null): void {
