@@ -21,16 +21,13 @@
  */
 import type { SymbolKind } from '../../protocol/types.js';
 import {
+  BraceFile,
   calleeName,
   identEnd,
   leadingDoc,
-  ScopeStack,
   signature,
   skipAnnotations,
-  type Access,
   type LanguagePlugin,
-  type LineIndex,
-  type Sink,
   type SourceFile,
 } from '../toolkit/index.js';
 
@@ -78,18 +75,9 @@ const RE_USING = /(?:global\s+)?using\s+(static\s+)?(?:(@?[\p{L}_][\p{L}\p{N}_]*
 /** The operator's name in its header: `operator +`, `implicit operator int`. */
 const RE_OPERATOR = /\boperator\s*([^(\s]+(?:\s+[^(\s]+)?)\s*\(/;
 
-class CSharpFile {
-  private readonly src: string;
-  private readonly sink: Sink;
-  private readonly lines: LineIndex;
-  private readonly a: Access;
-  private readonly scopes = new ScopeStack<Kind>({ start: -1, end: Infinity, qualified: null, kind: 'ns' });
-
+class CSharpFile extends BraceFile<Kind> {
   constructor(file: SourceFile) {
-    this.src = file.src;
-    this.sink = file.sink;
-    this.lines = file.lines;
-    this.a = file.nodes(TYPES);
+    super(file, TYPES, 'ns');
   }
 
   run(): void {
@@ -136,15 +124,17 @@ class CSharpFile {
     const type = a.type(i);
     let name: string;
     let at: number;
-    const n = a.child(i, 'name');
+    const id = this.nameField(i);
     // the header ends at the body, or for properties, indexers and events at their accessors or `=>`
     let body = a.child(i, 'body');
-    if (body < 0 && (rule.kind === 'property' || rule.kind === 'field')) body = a.child(i, 'accessors') >= 0 ? a.child(i, 'accessors') : a.child(i, 'value');
+    if (body < 0 && (rule.kind === 'property' || rule.kind === 'field')) {
+      body = a.child(i, 'accessors');
+      if (body < 0) body = a.child(i, 'value');
+    }
     const sigEnd = body >= 0 ? a.start(body) : Math.min(end, a.end(i));
-    if (n >= 0) {
-      at = a.start(n);
-      name = src.slice(at, a.end(n));
-      if (type === 'destructor_declaration') name = '~' + name;
+    if (id) {
+      at = id.at;
+      name = type === 'destructor_declaration' ? '~' + id.name : id.name;
     } else if (type === 'indexer_declaration') {
       at = src.indexOf('this', skipAnnotations(src, start));
       name = 'this';
@@ -182,7 +172,7 @@ class CSharpFile {
     const args = this.a.child(i, 'arguments');
     if (args < 0) return;
     const c = calleeName(this.src, start, this.a.start(args), '<');
-    if (c) this.sink.ref('call', c.name, c.at, scope, this.src.slice(Math.max(start, c.at - 480), c.at + c.name.length));
+    if (c) this.callRef(c.name, c.at, start, scope);
   }
 
   /** `new a.Foo<T>(...)` / `new Foo { ... }`: a call of `Foo`, context = the type. */
@@ -191,7 +181,7 @@ class CSharpFile {
     if (t < 0) return;
     const ts = this.a.start(t);
     const c = calleeName(this.src, ts, this.a.end(t), '<');
-    if (c) this.sink.ref('call', c.name, c.at, scope, this.src.slice(Math.max(ts, c.at - 480), c.at + c.name.length));
+    if (c) this.callRef(c.name, c.at, ts, scope);
   }
 
   private using(start: number, scope: string | null): void {

@@ -19,16 +19,13 @@
  */
 import type { SymbolKind } from '../../protocol/types.js';
 import {
+  BraceFile,
   calleeName,
   identEnd,
   leadingDoc,
-  ScopeStack,
   signature,
   skipBlanks,
-  type Access,
   type LanguagePlugin,
-  type LineIndex,
-  type Sink,
   type SourceFile,
 } from '../toolkit/index.js';
 
@@ -67,21 +64,13 @@ function typeNameIn(text: string): { name: string; at: number } | null {
 const TYPE_ARGS = /^(?:[\s*[\],]+|[\p{L}_][\p{L}\p{N}_]*\.|[A-Z][\p{L}\p{N}_]*|any|bool|byte|rune|string|error|u?int(?:8|16|32|64)?|uintptr|float(?:32|64)|complex(?:64|128))+$/u;
 const keepDocLine = (line: string) => !line.startsWith('//go:') && !line.startsWith('//line ');
 
-class GoFile {
-  private readonly src: string;
-  private readonly sink: Sink;
-  private readonly lines: LineIndex;
-  private readonly a: Access;
-  private readonly scopes = new ScopeStack<Kind>({ start: -1, end: Infinity, qualified: null, kind: 'file' });
+class GoFile extends BraceFile<Kind> {
   /** A `type`/`const`/`var` declaration holding one spec (no parentheses): its spec (the next node) starts there. */
   private declStart = -1;
   private declIndex = -1;
 
   constructor(file: SourceFile) {
-    this.src = file.src;
-    this.sink = file.sink;
-    this.lines = file.lines;
-    this.a = file.nodes(TYPES);
+    super(file, TYPES, 'file');
   }
 
   run(): void {
@@ -141,9 +130,7 @@ class GoFile {
   private nameAt(i: number, p: number): { name: string; at: number } | null {
     const at = skipBlanks(this.src, p);
     const e = identEnd(this.src, at);
-    if (e > at) return { name: this.src.slice(at, e), at };
-    const n = this.a.child(i, 'name');
-    return n < 0 ? null : { name: this.src.slice(this.a.start(n), this.a.end(n)), at: this.a.start(n) };
+    return e > at ? { name: this.src.slice(at, e), at } : this.nameField(i);
   }
 
   private func(i: number, start: number): void {
@@ -228,7 +215,7 @@ class GoFile {
     if (args < 0) return;
     const argsAt = this.a.start(args);
     const c = calleeName(this.src, start, argsAt, '[', (t) => TYPE_ARGS.test(t));
-    if (c) this.sink.ref('call', c.name, c.at, scope, this.src.slice(Math.max(start, c.at - 480), c.at + c.name.length));
+    if (c) this.callRef(c.name, c.at, start, scope);
   }
 
   /** `h "net/http"`: named by the package's last path element, module = the path. */

@@ -19,17 +19,14 @@
  */
 import type { SymbolKind } from '../../protocol/types.js';
 import {
+  BraceFile,
   calleeName,
   identEnd,
   leadingDoc,
-  ScopeStack,
   signature,
   skipAnnotations,
   skipBlanks,
-  type Access,
   type LanguagePlugin,
-  type LineIndex,
-  type Sink,
   type SourceFile,
 } from '../toolkit/index.js';
 
@@ -69,18 +66,9 @@ const DEFS: Record<string, { kind: SymbolKind; flags: string[] | null; container
 
 const RE_IMPORT = /import\s+(static\s+)?([^;]*?)\s*;/y;
 
-class JavaFile {
-  private readonly src: string;
-  private readonly sink: Sink;
-  private readonly lines: LineIndex;
-  private readonly a: Access;
-  private readonly scopes = new ScopeStack<Kind>({ start: -1, end: Infinity, qualified: null, kind: 'file' });
-
+class JavaFile extends BraceFile<Kind> {
   constructor(file: SourceFile) {
-    this.src = file.src;
-    this.sink = file.sink;
-    this.lines = file.lines;
-    this.a = file.nodes(TYPES);
+    super(file, TYPES, 'file');
   }
 
   run(): void {
@@ -123,16 +111,10 @@ class JavaFile {
     return this.sink.def({ name, kind, scope, nameAt, start: rangeStart, end, signature: sig, doc, flags });
   }
 
-  private name(i: number): { name: string; at: number } | null {
-    const n = this.a.child(i, 'name');
-    if (n < 0) return null;
-    const at = this.a.start(n);
-    return { name: this.src.slice(at, identEnd(this.src, at)), at };
-  }
 
   private declaration(i: number, start: number, scope: string | null, kind: SymbolKind, flags: string[] | null, container: Kind | null): void {
     const { a } = this;
-    const id = this.name(i);
+    const id = this.nameField(i);
     if (!id) return;
     const end = a.end(i);
     const body = a.child(i, 'body');
@@ -148,7 +130,7 @@ class JavaFile {
     if (params < 0) return;
     for (const p of a.namedChildren(params)) {
       if (a.type(p) !== 'formal_parameter') continue;
-      const id = this.name(p);
+      const id = this.nameField(p);
       if (id) this.sink.def({ name: id.name, kind: 'field', scope, nameAt: id.at, start: a.start(p), end: a.end(p), signature: signature(this.src, skipAnnotations(this.src, a.start(p)), a.end(p)), doc: null, flags: ['record component'] });
     }
   }
@@ -177,8 +159,8 @@ class JavaFile {
   }
 
   private call(i: number, start: number, scope: string | null): void {
-    const id = this.name(i);
-    if (id) this.sink.ref('call', id.name, id.at, scope, this.src.slice(Math.max(start, id.at - 480), id.at + id.name.length));
+    const id = this.nameField(i);
+    if (id) this.callRef(id.name, id.at, start, scope);
   }
 
   /** `new a.Foo<T>(...)`: a call of `Foo`, context without `new`. */
@@ -189,7 +171,7 @@ class JavaFile {
     const c = calleeName(src, start, a.start(args), '<');
     if (!c) return;
     const from = src.startsWith('new', start) ? skipBlanks(src, start + 3) : start;
-    this.sink.ref('call', c.name, c.at, scope, src.slice(Math.max(from, c.at - 480), c.at + c.name.length));
+    this.callRef(c.name, c.at, from, scope);
   }
 
   private importDeclaration(start: number): void {

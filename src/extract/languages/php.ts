@@ -21,17 +21,14 @@
  */
 import type { SymbolKind } from '../../protocol/types.js';
 import {
+  BraceFile,
   calleeName,
   identEnd,
   leadingDoc,
-  ScopeStack,
   signature,
   skipAnnotations,
   skipBlanks,
-  type Access,
   type LanguagePlugin,
-  type LineIndex,
-  type Sink,
   type SourceFile,
 } from '../toolkit/index.js';
 
@@ -71,20 +68,12 @@ const RE_LITERAL = /(['"])([^'"$\\]*)\1(?![\s\S]*['"])/;
 /** One clause of a `use` list: optional `function`/`const`, a name, optional alias. */
 const RE_USE_CLAUSE = /\s*(?:(function|const)\s+)?\\?([\p{L}\p{N}_\\]+?)\s*(?:\bas\s+([\p{L}\p{N}_]+))?\s*$/u;
 
-class PhpFile {
-  private readonly src: string;
-  private readonly sink: Sink;
-  private readonly lines: LineIndex;
-  private readonly a: Access;
-  private readonly scopes = new ScopeStack<Kind>({ start: -1, end: Infinity, qualified: null, kind: 'ns' });
+class PhpFile extends BraceFile<Kind> {
   /** Starts of the `namespace` statements: a `namespace X;` ends where the next one starts. */
   private readonly namespaceStarts: number[] = [];
 
   constructor(file: SourceFile) {
-    this.src = file.src;
-    this.sink = file.sink;
-    this.lines = file.lines;
-    this.a = file.nodes(TYPES);
+    super(file, TYPES, 'ns');
     for (let i = 0; i < this.a.count; i++) if (this.a.type(i) === 'namespace_definition') this.namespaceStarts.push(this.a.start(i));
   }
 
@@ -143,17 +132,10 @@ class PhpFile {
     return this.sink.def({ name, kind, scope, nameAt, start: rangeStart, end, signature: signature(this.src, sigStart, sigEnd), doc, flags });
   }
 
-  /** The `name` field's text and start. */
-  private name(i: number): { name: string; at: number } | null {
-    const n = this.a.child(i, 'name');
-    if (n < 0) return null;
-    const at = this.a.start(n);
-    return { name: this.src.slice(at, this.a.end(n)), at };
-  }
 
   private declaration(i: number, start: number, scope: string | null, kind: SymbolKind, container: Kind): void {
     const { a } = this;
-    const id = this.name(i);
+    const id = this.nameField(i);
     if (!id) return;
     const end = a.end(i);
     const body = a.child(i, 'body');
@@ -177,7 +159,7 @@ class PhpFile {
 
   /** `public function __construct(private int $id)`: `$id` is a property of the class. */
   private promoted(i: number, start: number, scope: string | null): void {
-    const id = this.name(i);
+    const id = this.nameField(i);
     const owner = scope === null ? -1 : scope.lastIndexOf('::');
     if (!id || owner < 0) return;
     const at = id.at + (id.name.startsWith('$') ? 1 : 0);
@@ -185,7 +167,7 @@ class PhpFile {
   }
 
   private enumCase(i: number, start: number, scope: string | null): void {
-    const id = this.name(i);
+    const id = this.nameField(i);
     const end = this.a.end(i);
     if (id) this.def(id.name, 'enum_member', scope, id.at, start, end, end);
   }
@@ -193,7 +175,7 @@ class PhpFile {
   /** `namespace A\B;` (up to the next namespace statement) or `namespace A\B { ... }`. */
   private namespace(i: number, start: number): void {
     const { a } = this;
-    const id = this.name(i);
+    const id = this.nameField(i);
     if (!id) return; // the global namespace `namespace { ... }`
     const body = a.child(i, 'body');
     const next = this.namespaceStarts.find((s) => s > start);
@@ -206,12 +188,12 @@ class PhpFile {
     const args = this.a.child(i, 'arguments');
     if (args < 0) return;
     const c = calleeName(this.src, start, this.a.start(args), null);
-    if (c && c.name.charCodeAt(0) !== 36) this.sink.ref('call', c.name, c.at, scope, this.src.slice(Math.max(start, c.at - 480), c.at + c.name.length));
+    if (c && c.name.charCodeAt(0) !== 36) this.callRef(c.name, c.at, start, scope);
   }
 
   private memberCall(i: number, start: number, scope: string | null): void {
-    const id = this.name(i);
-    if (id && id.name.charCodeAt(0) !== 36) this.sink.ref('call', id.name, id.at, scope, this.src.slice(Math.max(start, id.at - 480), id.at + id.name.length));
+    const id = this.nameField(i);
+    if (id && id.name.charCodeAt(0) !== 36) this.callRef(id.name, id.at, start, scope);
   }
 
   /** `new \A\Foo(...)`: a call of `Foo`; `new class {...}`, `new $cls` and `new static` give none. */

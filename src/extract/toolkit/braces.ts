@@ -2,7 +2,11 @@
  * Text scanners shared by the brace languages whose declarations keep their annotations inside the node and their
  * doc comment just above it (Go, Java, C#, PHP): leading docs, names, attribute prefixes and callee names.
  */
+import type { SourceFile } from './index.js';
+import type { Access } from './access.js';
 import type { LineIndex } from './lines.js';
+import { ScopeStack } from './scope.js';
+import type { Sink } from './sink.js';
 import { blockDoc, docText } from './text.js';
 
 const isBlank = (c: number) => c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 11;
@@ -134,4 +138,40 @@ export function leadingDoc(
   }
   if (first === start) return { doc: null, start };
   return { doc: docText(found.reverse().join('\n')), start: first };
+}
+
+/** Longest callee text kept before the called name, for a call's context. */
+const CALLEE_MAX = 480;
+
+/**
+ * What every brace-language extractor holds: the file, its node listing (handles in pre-order) and its scope
+ * stack, with the reads they all make.
+ */
+export abstract class BraceFile<K> {
+  protected readonly src: string;
+  protected readonly sink: Sink;
+  protected readonly lines: LineIndex;
+  protected readonly a: Access;
+  protected readonly scopes: ScopeStack<K>;
+
+  constructor(file: SourceFile, types: string[], top: K) {
+    this.src = file.src;
+    this.sink = file.sink;
+    this.lines = file.lines;
+    this.a = file.nodes(types);
+    this.scopes = new ScopeStack<K>({ start: -1, end: Infinity, qualified: null, kind: top });
+  }
+
+  /** The text and start of node `i`'s `name` field, or null. */
+  protected nameField(i: number): { name: string; at: number } | null {
+    const n = this.a.child(i, 'name');
+    if (n < 0) return null;
+    const at = this.a.start(n);
+    return { name: this.src.slice(at, this.a.end(n)), at };
+  }
+
+  /** A call ref at the called name; context = the callee text from `start` (capped) to the name's end. */
+  protected callRef(name: string, at: number, start: number, scope: string | null): void {
+    this.sink.ref('call', name, at, scope, this.src.slice(Math.max(start, at - CALLEE_MAX), at + name.length));
+  }
 }

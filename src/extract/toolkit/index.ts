@@ -57,4 +57,4 @@ export { LineIndex } from './lines.js';
 export { ScopeStack, TooDeepError, MAX_DEPTH, type Frame } from './scope.js';
 export { Sink, type Definition } from './sink.js';
 export * from './text.js';
-export { calleeName, identEnd, isIdentChar, leadingDoc, skipAnnotations, skipBlanks } from './braces.js';
+export { BraceFile, calleeName, identEnd, isIdentChar, leadingDoc, skipAnnotations, skipBlanks } from './braces.js';
