@@ -69,6 +69,8 @@ const TYPES = [
   'using_directive',
 ];
 
+/** Keywords written like calls (`typeof(T)`): never a called name. */
+const OPERATOR_KEYWORDS = new Set(['typeof', 'sizeof', 'default', 'checked', 'unchecked', 'stackalloc', 'is', 'as']);
 /** Modifiers that become flags. */
 const FLAG_MODIFIERS = /\b(partial|static|abstract|async|const)\b/g;
 const RE_USING = /(?:global\s+)?using\s+(static\s+)?(?:(@?[\p{L}_][\p{L}\p{N}_]*)\s*=\s*)?([^;]+?)\s*;/uy;
@@ -169,9 +171,15 @@ class CSharpFile extends BraceFile<Kind> {
   }
 
   private call(i: number, start: number, scope: string | null): void {
-    const args = this.a.child(i, 'arguments');
-    if (args < 0) return;
-    const c = calleeName(this.src, start, this.a.start(args), '<');
+    let argsAt = this.argumentsAt(i, start);
+    if (argsAt < 0) return;
+    let c = calleeName(this.src, start, argsAt, '<');
+    if (c && OPERATOR_KEYWORDS.has(c.name)) {
+      // `typeof (T).GetProperties ()`: the text's first '(' was an operator's; the tree knows the arguments
+      const args = this.a.child(i, 'arguments');
+      argsAt = args < 0 ? -1 : this.a.start(args);
+      c = argsAt < 0 ? null : calleeName(this.src, start, argsAt, '<');
+    }
     if (c) this.callRef(c.name, c.at, start, scope);
   }
 

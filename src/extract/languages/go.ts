@@ -211,11 +211,11 @@ class GoFile extends BraceFile<Kind> {
   }
 
   private call(i: number, start: number, scope: string | null): void {
-    const args = this.a.child(i, 'arguments');
-    if (args < 0) return;
-    const argsAt = this.a.start(args);
+    const argsAt = this.argumentsAt(i, start);
+    if (argsAt < 0) return;
     const c = calleeName(this.src, start, argsAt, '[', (t) => TYPE_ARGS.test(t));
-    if (c) this.callRef(c.name, c.at, start, scope);
+    // (`func() {...}()` calls a literal: its text ends in `}`, or, read from the start, in the keyword)
+    if (c && c.name !== 'func') this.callRef(c.name, c.at, start, scope);
   }
 
   /** `h "net/http"`: named by the package's last path element, module = the path. */

@@ -185,9 +185,9 @@ class PhpFile extends BraceFile<Kind> {
   }
 
   private functionCall(i: number, start: number, scope: string | null): void {
-    const args = this.a.child(i, 'arguments');
-    if (args < 0) return;
-    const c = calleeName(this.src, start, this.a.start(args), null);
+    const argsAt = this.argumentsAt(i, start);
+    if (argsAt < 0) return;
+    const c = calleeName(this.src, start, argsAt, null);
     if (c && c.name.charCodeAt(0) !== 36) this.callRef(c.name, c.at, start, scope);
   }
 

@@ -40,6 +40,41 @@ function openerBefore(src: string, p: number, limit: number): number {
 }
 
 /**
+ * The '(' of a call's arguments when the callee text from `p` is a plain path (`a.b`, `a->b`, `A::b`, `\\A\\b`,
+ * `a?.b`) with type arguments or indexes (`<...>`, `[...]`) in it; -1 for anything else (comments, strings, a
+ * parenthesized callee), where the tree has to answer.
+ */
+function argumentsOpen(src: string, p: number): number {
+  const limit = Math.min(src.length, p + 1024);
+  const from = p;
+  while (p < limit) {
+    const c = src.charCodeAt(p);
+    if (isIdentChar(c) || isBlank(c) || c === 46 || c === 92 || c === 58 || c === 63) p++;
+    else if (c === 45 && src.charCodeAt(p + 1) === 62) p += 2;
+    else if (c === 60 || c === 91) {
+      // type arguments or an index: balanced, with no call, block or statement inside
+      const close = c === 60 ? 62 : 93;
+      let depth = 0;
+      for (; p < limit; p++) {
+        const d = src.charCodeAt(p);
+        if (d === c) depth++;
+        else if (d === close && --depth === 0) break;
+        else if (d === 40 || d === 123 || d === 59 || d === 34 || d === 39 || d === 47) return -1;
+      }
+      if (depth !== 0) return -1;
+      p++;
+    } else {
+      // the arguments follow a name or type arguments (not a Go type assertion `x.(T)`)
+      let q = p;
+      while (q > from && isBlank(src.charCodeAt(q - 1))) q--;
+      const last = src.charCodeAt(q - 1);
+      return c === 40 && q > from && (isIdentChar(last) || last === 62 || last === 93) ? p : -1;
+    }
+  }
+  return -1;
+}
+
+/**
  * The called name of a call whose callee is `src[start, argsAt)`: its last identifier (`a.b.Foo` -> `Foo`), after
  * dropping type arguments in `brackets` (`Foo<int>`, `New[T]`) when `typeArgs` accepts their text. Null when the
  * callee does not end in a name (`f()(x)`, `table[i](x)`).
@@ -168,6 +203,19 @@ export abstract class BraceFile<K> {
     if (n < 0) return null;
     const at = this.a.start(n);
     return { name: this.src.slice(at, this.a.end(n)), at };
+  }
+
+  /**
+   * Where the arguments of call `i` (starting at `start`) open, read from the text when the callee is plain, else
+   * from the `arguments` field; -1 if none. A listed node starting where the call starts is inside its callee (a
+   * chain `a.b().c()`): the scan starts after it.
+   */
+  protected argumentsAt(i: number, start: number): number {
+    const a = this.a;
+    const open = argumentsOpen(this.src, i + 1 < a.count && a.start(i + 1) === start ? a.end(i + 1) : start);
+    if (open >= 0) return open;
+    const args = a.child(i, 'arguments');
+    return args < 0 ? -1 : a.start(args);
   }
 
   /** A call ref at the called name; context = the callee text from `start` (capped) to the name's end. */
