@@ -168,7 +168,7 @@ interface Prepared {
 /** discover + hash + plan, exactly as a full run does them (untimed). */
 async function prepare(root: string, exclude: string[], defaultExcludes: boolean, out: string): Promise<Prepared> {
   const opts = buildOptions(root, { exclude, defaultExcludes, out });
-  const disc = await discover({ root: opts.root, include: [...opts.include], exclude: [...opts.exclude], defaultExcludes: opts.defaultExcludes, maxFileBytes: opts.maxFileBytes });
+  const disc = await discover({ root: opts.root, include: [...opts.include], exclude: [...opts.exclude], defaultExcludes: opts.defaultExcludes, maxFileBytes: opts.maxFileBytes, languages: new Set(opts.languages) });
   const hashed = await hashFiles(opts.root, disc.files);
   const batches = plan(hashed.refs, { targetBytes: opts.batchBytes, maxFiles: opts.batchFiles });
   const runId = sha1(['bench', opts.root, ...batches.map((b) => b.id)].join('\n')).slice(0, 16);
