@@ -12,7 +12,7 @@ import { go } from './languages/go.js';
 import { java } from './languages/java.js';
 import { c } from './languages/c.js';
 import { cpp } from './languages/cpp.js';
-import { csharp } from './languages/csharp.js';
+import { csharp, csharpGaps } from './languages/csharp.js';
 import { ruby } from './languages/ruby.js';
 import { php } from './languages/php.js';
 import { extractWith, type Extraction, type GrammarGap, type LanguagePlugin, type SyntaxNode } from './toolkit/index.js';
@@ -37,7 +37,7 @@ const SPECS: Readonly<Record<Language, LanguageSpec>> = {
   java: { grammar: { package: 'tree-sitter-java' }, plugin: java, gaps: [] },
   c: { grammar: { package: 'tree-sitter-c' }, plugin: c, gaps: [] },
   cpp: { grammar: { package: 'tree-sitter-cpp' }, plugin: cpp, gaps: [] },
-  csharp: { grammar: { package: 'tree-sitter-c-sharp' }, plugin: csharp, gaps: [] },
+  csharp: { grammar: { package: 'tree-sitter-c-sharp' }, plugin: csharp, gaps: csharpGaps },
   ruby: { grammar: { package: 'tree-sitter-ruby' }, plugin: ruby, gaps: [] },
   php: { grammar: { package: 'tree-sitter-php', export: 'php' }, plugin: php, gaps: [] },
 };

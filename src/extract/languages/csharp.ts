@@ -27,6 +27,7 @@ import {
   leadingDoc,
   signature,
   skipAnnotations,
+  type GrammarGap,
   type LanguagePlugin,
   type SourceFile,
 } from '../toolkit/index.js';
@@ -209,6 +210,25 @@ class CSharpFile extends BraceFile<Kind> {
     this.sink.ref('import', name, at + m[3].lastIndexOf(name, m[3].indexOf('<') >= 0 ? m[3].indexOf('<') : m[3].length), scope, `${m[2]} = ${path}`, dot > 0 ? plain.slice(0, dot) : plain, flags);
   }
 }
+
+/** A slice in a list pattern that tree-sitter-c-sharp 0.23.1 rejects: first (`[.., 2]`) or with a subpattern (`.. var r`). */
+const SLICE_PATTERN = /\[\s*\.\.\s*,|,\s*\.\.\s*(?:var\s+)?[\p{L}_][\p{L}\p{N}_]*\s*\]/u;
+
+export const csharpGaps: readonly GrammarGap[] = [
+  {
+    name: 'slice patterns first or with a subpattern in list patterns (C# 11: `is [.., 2]`, `is [1, .. var rest]`)',
+    // judged on the error's line (`wide`: and the two around it), capped
+    test: (src, start, _end, wide) => {
+      let from = src.lastIndexOf('\n', start - 1) + 1;
+      let to = src.indexOf('\n', start);
+      if (wide) {
+        from = src.lastIndexOf('\n', from - 2) + 1;
+        to = to < 0 ? to : src.indexOf('\n', to + 1);
+      }
+      return SLICE_PATTERN.test(src.slice(Math.max(from, start - 1000), Math.min(to < 0 ? src.length : to, start + 1000)));
+    },
+  },
+];
 
 export const csharp: LanguagePlugin = {
   sep: '.',
