@@ -25,6 +25,7 @@ import {
   leadingDoc,
   signature,
   skipBlanks,
+  type GrammarGap,
   type LanguagePlugin,
   type SourceFile,
 } from '../toolkit/index.js';
@@ -231,6 +232,18 @@ class GoFile extends BraceFile<Kind> {
     if (name) this.sink.ref('import', name, start + q + 1 + slash + 1, this.scopes.at(start).qualified, text, path);
   }
 }
+
+/** The keyword of the last top-level declaration. */
+const LAST_DECLARATION = /^(?:func|type|var|const|import)\b/gm;
+
+export const goGaps: readonly GrammarGap[] = [
+  {
+    // tree-sitter-go 0.25 wants a newline after a final `type` declaration (Go itself does not)
+    name: 'a `type` declaration ending the file without a newline',
+    atEnd: true,
+    test: (src, start) => start >= src.length && !src.endsWith('\n') && src.match(LAST_DECLARATION)?.at(-1) === 'type',
+  },
+];
 
 export const go: LanguagePlugin = {
   sep: '.',
