@@ -27,6 +27,7 @@ import {
   leadingDoc,
   signature,
   skipAnnotations,
+  type Frame,
   type GrammarGap,
   type LanguagePlugin,
   type SourceFile,
@@ -83,32 +84,26 @@ class CSharpFile extends BraceFile<Kind> {
     super(file, TYPES, 'ns');
   }
 
-  run(): void {
-    const a = this.a;
-    for (let i = 0; i < a.count; i++) {
-      const start = a.start(i);
-      const frame = this.scopes.at(start);
-      const type = a.type(i)!;
-      switch (type) {
-        case 'invocation_expression':
-          this.call(i, start, frame.qualified);
-          break;
-        case 'object_creation_expression':
-          this.creation(i, frame.qualified);
-          break;
-        case 'field_declaration':
-        case 'event_field_declaration':
-          if (frame.kind === 'type') this.fields(i, start, frame.qualified, type === 'event_field_declaration');
-          break;
-        case 'file_scoped_namespace_declaration':
-          this.declaration(i, start, frame.qualified, DEFS.namespace_declaration, Infinity);
-          break;
-        case 'using_directive':
-          this.using(start, frame.qualified);
-          break;
-        default:
-          this.declaration(i, start, frame.qualified, DEFS[type], this.a.end(i));
-      }
+  protected visit(i: number, type: string, start: number, frame: Frame<Kind>): void {
+    switch (type) {
+      case 'invocation_expression':
+        this.call(i, start, frame.qualified);
+        break;
+      case 'object_creation_expression':
+        this.creation(i, frame.qualified);
+        break;
+      case 'field_declaration':
+      case 'event_field_declaration':
+        if (frame.kind === 'type') this.fields(i, start, frame.qualified, type === 'event_field_declaration');
+        break;
+      case 'file_scoped_namespace_declaration':
+        this.declaration(i, start, frame.qualified, DEFS.namespace_declaration, Infinity);
+        break;
+      case 'using_directive':
+        this.using(start, frame.qualified);
+        break;
+      default:
+        this.declaration(i, start, frame.qualified, DEFS[type], this.a.end(i));
     }
   }
 

@@ -25,6 +25,7 @@ import {
   leadingDoc,
   signature,
   skipBlanks,
+  type Frame,
   type GrammarGap,
   type LanguagePlugin,
   type SourceFile,
@@ -74,48 +75,43 @@ class GoFile extends BraceFile<Kind> {
     super(file, TYPES, 'file');
   }
 
-  run(): void {
-    const a = this.a;
-    for (let i = 0; i < a.count; i++) {
-      const start = a.start(i);
-      const frame = this.scopes.at(start);
-      switch (a.type(i)) {
-        case 'call_expression':
-          this.call(i, start, frame.qualified);
-          break;
-        case 'function_declaration':
-        case 'method_declaration':
-          this.func(i, start);
-          break;
-        case 'type_declaration':
-        case 'const_declaration':
-        case 'var_declaration': {
-          const kw = identEnd(this.src, start);
-          this.declStart = this.src.charCodeAt(skipBlanks(this.src, kw)) === 40 ? -1 : start;
-          this.declIndex = i;
-          break;
-        }
-        case 'type_spec':
-        case 'type_alias':
-          if (frame.kind !== 'func') this.typeSpec(i, start, frame.qualified);
-          break;
-        case 'const_spec':
-        case 'var_spec':
-          if (frame.kind === 'file') this.valueSpec(i, start);
-          break;
-        case 'field_declaration':
-          if (frame.kind === 'type') this.field(i, start, frame.qualified);
-          break;
-        case 'method_elem':
-          if (frame.kind === 'type') this.interfaceMethod(i, start, frame.qualified);
-          break;
-        case 'import_spec':
-          this.importSpec(i, start);
-          break;
-        case 'package_clause':
-          this.packageClause(i, start);
-          break;
+  protected visit(i: number, type: string, start: number, frame: Frame<Kind>): void {
+    switch (type) {
+      case 'call_expression':
+        this.call(i, start, frame.qualified);
+        break;
+      case 'function_declaration':
+      case 'method_declaration':
+        this.func(i, start);
+        break;
+      case 'type_declaration':
+      case 'const_declaration':
+      case 'var_declaration': {
+        const kw = identEnd(this.src, start);
+        this.declStart = this.src.charCodeAt(skipBlanks(this.src, kw)) === 40 ? -1 : start;
+        this.declIndex = i;
+        break;
       }
+      case 'type_spec':
+      case 'type_alias':
+        if (frame.kind !== 'func') this.typeSpec(i, start, frame.qualified);
+        break;
+      case 'const_spec':
+      case 'var_spec':
+        if (frame.kind === 'file') this.valueSpec(i, start);
+        break;
+      case 'field_declaration':
+        if (frame.kind === 'type') this.field(i, start, frame.qualified);
+        break;
+      case 'method_elem':
+        if (frame.kind === 'type') this.interfaceMethod(i, start, frame.qualified);
+        break;
+      case 'import_spec':
+        this.importSpec(i, start);
+        break;
+      case 'package_clause':
+        this.packageClause(i, start);
+        break;
     }
   }
 

@@ -26,6 +26,7 @@ import {
   signature,
   skipAnnotations,
   skipBlanks,
+  type Frame,
   type LanguagePlugin,
   type SourceFile,
 } from '../toolkit/index.js';
@@ -71,36 +72,30 @@ class JavaFile extends BraceFile<Kind> {
     super(file, TYPES, 'file');
   }
 
-  run(): void {
-    const a = this.a;
-    for (let i = 0; i < a.count; i++) {
-      const start = a.start(i);
-      const frame = this.scopes.at(start);
-      const type = a.type(i)!;
-      switch (type) {
-        case 'method_invocation':
-          this.call(i, start, frame.qualified);
-          break;
-        case 'object_creation_expression':
-          this.creation(i, start, frame.qualified);
-          break;
-        case 'field_declaration':
-        case 'constant_declaration':
-          if (frame.kind === 'type') this.fields(i, start, frame.qualified, type === 'constant_declaration' ? 'constant' : 'field');
-          break;
-        case 'enum_constant':
-          this.enumConstant(i, start, frame.qualified);
-          break;
-        case 'import_declaration':
-          this.importDeclaration(start);
-          break;
-        case 'package_declaration':
-          this.packageDeclaration(i, start);
-          break;
-        default: {
-          const d = DEFS[type];
-          if (d) this.declaration(i, start, frame.qualified, d.kind, d.flags, d.container);
-        }
+  protected visit(i: number, type: string, start: number, frame: Frame<Kind>): void {
+    switch (type) {
+      case 'method_invocation':
+        this.call(i, start, frame.qualified);
+        break;
+      case 'object_creation_expression':
+        this.creation(i, start, frame.qualified);
+        break;
+      case 'field_declaration':
+      case 'constant_declaration':
+        if (frame.kind === 'type') this.fields(i, start, frame.qualified, type === 'constant_declaration' ? 'constant' : 'field');
+        break;
+      case 'enum_constant':
+        this.enumConstant(i, start, frame.qualified);
+        break;
+      case 'import_declaration':
+        this.importDeclaration(start);
+        break;
+      case 'package_declaration':
+        this.packageDeclaration(i, start);
+        break;
+      default: {
+        const d = DEFS[type];
+        if (d) this.declaration(i, start, frame.qualified, d.kind, d.flags, d.container);
       }
     }
   }

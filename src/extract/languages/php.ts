@@ -28,6 +28,7 @@ import {
   signature,
   skipAnnotations,
   skipBlanks,
+  type Frame,
   type LanguagePlugin,
   type SourceFile,
 } from '../toolkit/index.js';
@@ -77,50 +78,44 @@ class PhpFile extends BraceFile<Kind> {
     for (let i = 0; i < this.a.count; i++) if (this.a.type(i) === 'namespace_definition') this.namespaceStarts.push(this.a.start(i));
   }
 
-  run(): void {
-    const a = this.a;
-    for (let i = 0; i < a.count; i++) {
-      const start = a.start(i);
-      const frame = this.scopes.at(start);
-      const type = a.type(i)!;
-      switch (type) {
-        case 'function_call_expression':
-          this.functionCall(i, start, frame.qualified);
-          break;
-        case 'member_call_expression':
-        case 'nullsafe_member_call_expression':
-        case 'scoped_call_expression':
-          this.memberCall(i, start, frame.qualified);
-          break;
-        case 'object_creation_expression':
-          this.creation(start, frame.qualified);
-          break;
-        case 'property_declaration':
-        case 'const_declaration':
-          if (frame.kind !== 'func') this.elements(i, start, frame.qualified, type === 'const_declaration');
-          break;
-        case 'property_promotion_parameter':
-          this.promoted(i, start, frame.qualified);
-          break;
-        case 'enum_case':
-          this.enumCase(i, start, frame.qualified);
-          break;
-        case 'namespace_definition':
-          this.namespace(i, start);
-          break;
-        case 'namespace_use_declaration':
-          this.use(i, start, frame.qualified);
-          break;
-        case 'include_expression':
-        case 'include_once_expression':
-        case 'require_expression':
-        case 'require_once_expression':
-          this.include(i, start, frame.qualified);
-          break;
-        default: {
-          const c = CONTAINERS[type];
-          if (c) this.declaration(i, start, frame.qualified, c.kind, c.container);
-        }
+  protected visit(i: number, type: string, start: number, frame: Frame<Kind>): void {
+    switch (type) {
+      case 'function_call_expression':
+        this.functionCall(i, start, frame.qualified);
+        break;
+      case 'member_call_expression':
+      case 'nullsafe_member_call_expression':
+      case 'scoped_call_expression':
+        this.memberCall(i, start, frame.qualified);
+        break;
+      case 'object_creation_expression':
+        this.creation(start, frame.qualified);
+        break;
+      case 'property_declaration':
+      case 'const_declaration':
+        if (frame.kind !== 'func') this.elements(i, start, frame.qualified, type === 'const_declaration');
+        break;
+      case 'property_promotion_parameter':
+        this.promoted(i, start, frame.qualified);
+        break;
+      case 'enum_case':
+        this.enumCase(i, start, frame.qualified);
+        break;
+      case 'namespace_definition':
+        this.namespace(i, start);
+        break;
+      case 'namespace_use_declaration':
+        this.use(i, start, frame.qualified);
+        break;
+      case 'include_expression':
+      case 'include_once_expression':
+      case 'require_expression':
+      case 'require_once_expression':
+        this.include(i, start, frame.qualified);
+        break;
+      default: {
+        const c = CONTAINERS[type];
+        if (c) this.declaration(i, start, frame.qualified, c.kind, c.container);
       }
     }
   }

@@ -5,7 +5,7 @@
 import type { SourceFile } from './index.js';
 import type { Access } from './access.js';
 import type { LineIndex } from './lines.js';
-import { ScopeStack } from './scope.js';
+import { ScopeStack, type Frame } from './scope.js';
 import type { Sink } from './sink.js';
 import { blockDoc, docText } from './text.js';
 
@@ -196,6 +196,17 @@ export abstract class BraceFile<K> {
     this.a = file.nodes(types);
     this.scopes = new ScopeStack<K>({ start: -1, end: Infinity, qualified: null, kind: top });
   }
+
+  /** Visits the listed nodes in pre-order, each with the innermost scope open at its start. */
+  run(): void {
+    const a = this.a;
+    for (let i = 0; i < a.count; i++) {
+      const start = a.start(i);
+      this.visit(i, a.type(i)!, start, this.scopes.at(start));
+    }
+  }
+
+  protected abstract visit(i: number, type: string, start: number, frame: Frame<K>): void;
 
   /** The text and start of node `i`'s `name` field, or null. */
   protected nameField(i: number): { name: string; at: number } | null {
