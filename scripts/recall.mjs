@@ -34,6 +34,11 @@ const LANGUAGES = [
   { ctags: 'JavaScript', ours: ['javascript'], kinds: ['class', 'function', 'method', 'generator'] },
   { ctags: 'TypeScript', ours: ['typescript', 'tsx'], kinds: ['class', 'function', 'method', 'generator', 'enum'] },
   { ctags: 'Rust', ours: ['rust'], kinds: ['function', 'method', 'struct', 'enum', 'interface', 'module'] },
+  // Go methods are ctags `func`s with a scope; `package` is the package clause. Java's `annotation` is `@interface`.
+  { ctags: 'Go', ours: ['go'], kinds: ['func', 'struct', 'interface', 'package'] },
+  { ctags: 'Java', ours: ['java'], kinds: ['class', 'interface', 'enum', 'method', 'package', 'annotation'] },
+  { ctags: 'C#', ours: ['csharp'], kinds: ['class', 'struct', 'interface', 'enum', 'method', 'namespace'] },
+  { ctags: 'PHP', ours: ['php'], kinds: ['class', 'interface', 'trait', 'function', 'namespace'] },
 ];
 const LINE_SLACK = 3;
 const NOT_READ = new Set(['oversize', 'binary', 'non-utf8']);
@@ -133,8 +138,9 @@ try {
     const stats = perLanguage.get(row.ctags);
     stats.counted++;
     // ctags sometimes qualifies the name itself (`a.b.c`); computed names (`[Symbol.iterator]`) stay whole
+    // (a dotted package or namespace, `java.util`, is one name in the index too)
     const name = /^[\w$]+(?:\.[\w$]+)+$/.test(tag.name) ? tag.name.slice(tag.name.lastIndexOf('.') + 1) : tag.name;
-    const lines = defs.get(path)?.get(name) ?? [];
+    const lines = [...(defs.get(path)?.get(name) ?? []), ...(name !== tag.name ? (defs.get(path)?.get(tag.name) ?? []) : [])];
     if (lines.some((l) => Math.abs(l - tag.line) <= LINE_SLACK)) {
       stats.found++;
       continue;

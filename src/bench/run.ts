@@ -168,7 +168,7 @@ interface Prepared {
 /** discover + hash + plan, exactly as a full run does them (untimed). */
 async function prepare(root: string, exclude: string[], defaultExcludes: boolean, out: string): Promise<Prepared> {
   const opts = buildOptions(root, { exclude, defaultExcludes, out });
-  const disc = await discover({ root: opts.root, include: [...opts.include], exclude: [...opts.exclude], defaultExcludes: opts.defaultExcludes, maxFileBytes: opts.maxFileBytes });
+  const disc = await discover({ root: opts.root, include: [...opts.include], exclude: [...opts.exclude], defaultExcludes: opts.defaultExcludes, maxFileBytes: opts.maxFileBytes, languages: new Set(opts.languages) });
   const hashed = await hashFiles(opts.root, disc.files);
   const batches = plan(hashed.refs, { targetBytes: opts.batchBytes, maxFiles: opts.batchFiles });
   const runId = sha1(['bench', opts.root, ...batches.map((b) => b.id)].join('\n')).slice(0, 16);
@@ -483,9 +483,25 @@ export function ctagsExcludes(globs: readonly string[]): string[] {
   return [...out].map((x) => `--exclude=${x}`);
 }
 
+/** ctags' name of each language: ctags reads the same languages as the index. */
+const CTAGS_LANGUAGE: Readonly<Record<Language, string>> = {
+  python: 'Python',
+  javascript: 'JavaScript',
+  typescript: 'TypeScript',
+  tsx: 'TypeScript',
+  rust: 'Rust',
+  go: 'Go',
+  java: 'Java',
+  c: 'C',
+  cpp: 'C++',
+  csharp: 'C#',
+  ruby: 'Ruby',
+  php: 'PHP',
+};
+
 async function benchCtags(o: BenchOptions, t: { name: string; root: string }, dir: string): Promise<CtagsReport> {
   const tags = join(dir, 'tags');
-  const command = ['ctags', '-R', '-f', tags, '--languages=Python,JavaScript,TypeScript,Rust', ...ctagsExcludes([...(o.defaultExcludes ? DEFAULT_EXCLUDES : []), ...o.exclude]), t.root];
+  const command = ['ctags', '-R', '-f', tags, `--languages=${[...new Set(Object.values(CTAGS_LANGUAGE))].join(',')}`, ...ctagsExcludes([...(o.defaultExcludes ? DEFAULT_EXCLUDES : []), ...o.exclude]), t.root];
   const runs = await repeated(o, `${t.name}: ctags -R`, async () => {
     rmSync(tags, { force: true });
     const r = await runProcess(command[0], command.slice(1));

@@ -6,6 +6,7 @@ import { defaultIndexPath } from '../index-store/location.js';
 import { IndexNotFoundError, openIndex } from '../index-store/reader.js';
 import { changedSince, fileList } from '../discover/changed.js';
 import { RunFailedError } from '../transport/types.js';
+import { LANGUAGES } from '../protocol/types.js';
 import { EXIT } from './errors.js';
 import { nativeModuleProblem } from './native.js';
 import { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
@@ -22,6 +23,7 @@ function indexFlags<T>(y: Argv<T>) {
     .option('threads', { alias: 'j', type: 'number', describe: 'Worker threads (default: available cores)' })
     .option('include', { type: 'string', array: true, describe: 'Only index paths matching these globs' })
     .option('exclude', { type: 'string', array: true, describe: 'Skip paths matching these globs' })
+    .option('languages', { type: 'string', array: true, describe: `Only index these languages, comma-separated or repeated (default: all: ${LANGUAGES.join(', ')})` })
     .option('default-excludes', { type: 'boolean', describe: 'Skip node_modules, vendor, build output, virtualenvs... (--no-default-excludes to index them)' })
     .option('max-file-size', { type: 'string', describe: 'Larger files are recorded as "oversize" errors (default 1MiB)' })
     .option('parse-timeout', { type: 'number', describe: 'Per-file parse time limit in ms (default 10000)' })
@@ -42,7 +44,7 @@ function indexFlags<T>(y: Argv<T>) {
 }
 
 const INDEX_KEYS = [
-  'out', 'threads', 'include', 'exclude', 'defaultExcludes', 'maxFileSize', 'parseTimeout', 'batchBytes', 'batchFiles',
+  'out', 'threads', 'include', 'exclude', 'languages', 'defaultExcludes', 'maxFileSize', 'parseTimeout', 'batchBytes', 'batchFiles',
   'full', 'contentIndex', 'maxErrors', 'maxCrashShare', 'deadline', 'progress', 'progressInterval', 'quiet', 'json', 'changedSince', 'files',
 ] as const;
 

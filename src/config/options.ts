@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { defaultIndexPath } from '../index-store/location.js';
-import { PRIORITIES } from '../protocol/types.js';
+import { LANGUAGES, PRIORITIES, type Language } from '../protocol/types.js';
 
 /** A known, user-facing error: printed as one line, exit code 2. */
 export class UsageError extends Error {
@@ -32,6 +32,17 @@ const size = z.union([z.number().int().positive(), z.string()]).transform((v, ct
   }
 });
 
+/** Language names, as a list or comma-separated (`--languages go,java`); an unknown name is an error. */
+const languageList = z.array(z.string()).transform((v, ctx) => {
+  const names = v.flatMap((s) => s.split(',')).map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const unknown = names.find((n) => !(LANGUAGES as readonly string[]).includes(n));
+  if (unknown !== undefined || !names.length) {
+    ctx.addIssue({ code: 'custom', message: `${unknown === undefined ? 'names no language' : `has unknown language "${unknown}"`} (known: ${LANGUAGES.join(', ')})` });
+    return z.NEVER;
+  }
+  return [...new Set(names)] as Language[];
+});
+
 /**
  * The one schema for config file, environment and flags. Keys are the long flag names in camelCase; the config
  * file may set any of them. Unknown keys are errors, so a typo never silently does nothing.
@@ -43,6 +54,7 @@ export const ConfigSchema = z
     include: z.array(z.string().min(1)),
     exclude: z.array(z.string().min(1)),
     defaultExcludes: z.boolean(),
+    languages: languageList,
     maxFileSize: size,
     parseTimeout: z.number().int().min(1).max(600_000),
     batchBytes: size,
@@ -82,6 +94,7 @@ export const DEFAULTS = {
   include: [] as string[],
   exclude: [] as string[],
   defaultExcludes: true,
+  languages: [...LANGUAGES] as Language[],
   maxFileSize: 1024 * 1024,
   parseTimeout: 10_000,
   batchBytes: 512 * 1024,
@@ -112,6 +125,8 @@ export interface IndexOptions {
   readonly include: readonly string[];
   readonly exclude: readonly string[];
   readonly defaultExcludes: boolean;
+  /** The languages turned on: files of the others are not indexed (counted per language in the summary). */
+  readonly languages: readonly Language[];
   readonly maxFileBytes: number;
   readonly parseTimeoutMs: number;
   readonly maxDepth: number;
@@ -242,6 +257,7 @@ export function buildOptions(rootArg: string, fromCli: ConfigInput, configPath?:
     include: merged.include,
     exclude: merged.exclude,
     defaultExcludes: merged.defaultExcludes,
+    languages: merged.languages,
     maxFileBytes: merged.maxFileSize,
     parseTimeoutMs: merged.parseTimeout,
     maxDepth: 4000,

@@ -37,6 +37,8 @@ export interface DiscoverOptions {
   exclude: string[];
   defaultExcludes: boolean;
   maxFileBytes: number;
+  /** The languages to index; files of the others are counted in `turnedOff`. Null or absent: all. */
+  languages?: ReadonlySet<Language> | null;
   /** Restrict to these repo-relative paths (e.g. --files, --changed-since); null means the whole tree. */
   only?: ReadonlySet<string> | null;
 }
@@ -62,6 +64,8 @@ export interface Discovery {
   source: 'git' | 'walk';
   /** Files seen but not indexed because no grammar handles them. */
   otherFiles: number;
+  /** Files not indexed because their language is turned off (`languages`), per language. */
+  turnedOff: Partial<Record<Language, number>>;
 }
 
 function realpathOrNull(p: string): string | null {
@@ -169,6 +173,7 @@ export async function discover(opts: DiscoverOptions): Promise<Discovery> {
   const files: DiscoveredFile[] = [];
   const skipped: SkippedFile[] = [];
   let otherFiles = 0;
+  const turnedOff: Partial<Record<Language, number>> = {};
   const rootPrefix = opts.root.endsWith(sep) ? opts.root : opts.root + sep;
 
   const candidates: { path: string; language: Language }[] = [];
@@ -177,6 +182,10 @@ export async function discover(opts: DiscoverOptions): Promise<Discovery> {
     const language = languageOf(path);
     if (!language) {
       otherFiles++;
+      continue;
+    }
+    if (opts.languages && !opts.languages.has(language)) {
+      turnedOff[language] = (turnedOff[language] ?? 0) + 1;
       continue;
     }
     candidates.push({ path, language });
@@ -218,6 +227,6 @@ export async function discover(opts: DiscoverOptions): Promise<Discovery> {
   const byPath = (a: { path: string }, b: { path: string }) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
   files.sort(byPath);
   skipped.sort(byPath);
-  return { files, skipped, source, otherFiles };
+  return { files, skipped, source, otherFiles, turnedOff };
 }
 

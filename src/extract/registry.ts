@@ -8,11 +8,11 @@ import type { FileError, Language } from '../protocol/types.js';
 import { python } from './languages/python.js';
 import { javascript, typescript, typescriptGaps } from './languages/javascript.js';
 import { rust, rustGaps } from './languages/rust.js';
-import { go } from './languages/go.js';
+import { go, goGaps } from './languages/go.js';
 import { java } from './languages/java.js';
 import { c } from './languages/c.js';
 import { cpp } from './languages/cpp.js';
-import { csharp } from './languages/csharp.js';
+import { csharp, csharpGaps } from './languages/csharp.js';
 import { ruby } from './languages/ruby.js';
 import { php } from './languages/php.js';
 import { extractWith, type Extraction, type GrammarGap, type LanguagePlugin, type SyntaxNode } from './toolkit/index.js';
@@ -33,11 +33,11 @@ const SPECS: Readonly<Record<Language, LanguageSpec>> = {
   typescript: { grammar: { package: 'tree-sitter-typescript', export: 'typescript' }, plugin: typescript, gaps: typescriptGaps },
   tsx: { grammar: { package: 'tree-sitter-typescript', export: 'tsx' }, plugin: typescript, gaps: typescriptGaps },
   rust: { grammar: { package: 'tree-sitter-rust' }, plugin: rust, gaps: rustGaps },
-  go: { grammar: { package: 'tree-sitter-go' }, plugin: go, gaps: [] },
+  go: { grammar: { package: 'tree-sitter-go' }, plugin: go, gaps: goGaps },
   java: { grammar: { package: 'tree-sitter-java' }, plugin: java, gaps: [] },
   c: { grammar: { package: 'tree-sitter-c' }, plugin: c, gaps: [] },
   cpp: { grammar: { package: 'tree-sitter-cpp' }, plugin: cpp, gaps: [] },
-  csharp: { grammar: { package: 'tree-sitter-c-sharp' }, plugin: csharp, gaps: [] },
+  csharp: { grammar: { package: 'tree-sitter-c-sharp' }, plugin: csharp, gaps: csharpGaps },
   ruby: { grammar: { package: 'tree-sitter-ruby' }, plugin: ruby, gaps: [] },
   php: { grammar: { package: 'tree-sitter-php', export: 'php' }, plugin: php, gaps: [] },
 };
@@ -92,7 +92,13 @@ export function syntaxError(language: Language, root: SyntaxNode, src: string): 
     const children = n.children;
     for (let i = children.length - 1; i >= 0; i--) if (children[i].hasError || children[i].isMissing) stack.push(children[i]);
   }
-  if (!found.size) return { code: 'syntax', message: 'syntax error' };
+  if (!found.size) {
+    // no error node to be found (tree-sitter-go's MISSING terminator at the end of a file is not a listed child):
+    // the gaps that can be there are asked about the end of the file
+    const end = spec.gaps.find((g) => g.atEnd && g.test(src, src.length, src.length, true));
+    if (!end) return { code: 'syntax', message: 'syntax error' };
+    found.set(end.name, 'the end');
+  }
   const list = [...found].map(([name, at]) => `${name} at ${at}`).join('; ');
   return { code: 'grammar-gap', message: `valid syntax that ${spec.grammar.package} does not parse: ${list}` };
 }

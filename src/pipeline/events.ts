@@ -16,6 +16,8 @@ export interface RunSummary {
   discovery: 'git' | 'walk';
   run: {
     filesSeen: number;
+    /** Files not indexed because their language is turned off (`languages`), per language. */
+    languagesOff: Partial<Record<string, number>>;
     /** Parsed by a worker in this run. */
     filesParsed: number;
     /** Cluster: answered from the shared result cache, so parsed by no one. */

@@ -7,7 +7,7 @@ import { damagedMarker, damagedProblem, integrityProblem, isCorruption } from '.
 import { hashFiles, sha1 } from '../plan/hash.js';
 import { plan, type Batch } from '../plan/plan.js';
 import type { FileRef, JobRequest } from '../protocol/types.js';
-import { PROTOCOL_VERSION } from '../protocol/types.js';
+import { LANGUAGES, PROTOCOL_VERSION } from '../protocol/types.js';
 import { RunFailedError, type Transport } from '../transport/types.js';
 import { dispatch, noCounters, type DispatchCounters } from './dispatch.js';
 import type { EventSink, RunSummary } from './events.js';
@@ -73,6 +73,7 @@ async function runOnce(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
     exclude: [...o.exclude],
     defaultExcludes: o.defaultExcludes,
     maxFileBytes: o.maxFileBytes,
+    languages: o.languages.length < LANGUAGES.length ? new Set(o.languages) : null,
     only,
   });
   emit({
@@ -132,6 +133,7 @@ async function runOnce(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
       discovery: disc.source,
       run: {
         filesSeen: disc.files.length + disc.skipped.length,
+        languagesOff: disc.turnedOff,
         filesParsed: toParse.length - extra.counters.filesCached,
         filesReused: unchanged.length + copies.length,
         filesRemoved: extra.removed,

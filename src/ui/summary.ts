@@ -16,6 +16,8 @@ export function formatSummary(s: RunSummary): string {
     `  speed:    ${s.throughput.mbPerSec} MB/s, ${s.throughput.filesPerSec} files/s, ${s.throughput.symbolsPerSec} symbols/s on ${s.threads} ${s.transport === 'local' ? 'threads' : 'slots'}`,
     `  time:     discover ${s.timings.discoverMs} ms, hash ${s.timings.hashMs} ms, plan ${s.timings.planMs} ms, index ${s.timings.indexMs} ms, commit ${s.timings.commitMs} ms; peak RSS ${s.peakRssMb} MB`,
   ];
+  const off = Object.entries(s.run.languagesOff).sort(([a], [b]) => (a < b ? -1 : 1));
+  if (off.length) lines.push(`  off:      not indexed, language turned off: ${off.map(([k, v]) => `${k} ${v}`).join(', ')}`);
   if (s.rebuilt) lines.push(`  note:     ${s.rebuilt}`);
   if (s.run.splits || s.run.retries || s.run.stalls) {
     lines.push(`  delivery: ${s.run.retries} retries, ${s.run.stalls} stalls, ${s.run.splits} batch splits`);

@@ -577,3 +577,19 @@ describe.each(['walk', 'git'] as const)('%s mode', (mode) => {
     });
   });
 });
+
+describe('languages turned off', () => {
+  it('are not listed, and are counted per language in both modes (others and oversize files as before)', async () => {
+    const root = makeTree({ 'a.go': 'package a\n', 'b/c.go': 'package b\n', 'D.java': 'class D {}\n', 'e.py': 'x = 1\n', 'big.py': 'x = 1\n'.repeat(100), 'notes.txt': 'hi\n' });
+    const { walk, git: viaGit } = await bothModes(root, { languages: new Set(['python', 'java'] as const), maxFileBytes: 100 });
+    for (const d of [walk, viaGit]) {
+      expect(paths(d)).toEqual(['D.java', 'e.py']);
+      expect(d.turnedOff).toEqual({ go: 2 });
+      expect(d.skipped.map((s) => s.path)).toEqual(['big.py']);
+      expect(d.otherFiles).toBe(1);
+    }
+    const all = await discover(opts(root));
+    expect(all.turnedOff).toEqual({});
+    expect(paths(all)).toEqual(['D.java', 'a.go', 'b/c.go', 'big.py', 'e.py']);
+  });
+});

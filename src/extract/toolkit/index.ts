@@ -36,6 +36,8 @@ export interface GrammarGap {
   /** What does not parse, for the note (e.g. "`in`/`out` variance on type parameters"). */
   name: string;
   test(src: string, start: number, end: number, wide: boolean): boolean;
+  /** Also asked (with `start` = `end` = the file's length) when the tree has an error but lists no error node. */
+  atEnd?: boolean;
 }
 
 export interface LanguagePlugin {
@@ -57,3 +59,4 @@ export { LineIndex } from './lines.js';
 export { ScopeStack, TooDeepError, MAX_DEPTH, type Frame } from './scope.js';
 export { Sink, type Definition } from './sink.js';
 export * from './text.js';
+export { BraceFile, calleeName, identEnd, isIdentChar, leadingDoc, skipAnnotations, skipBlanks } from './braces.js';
