@@ -1,7 +1,8 @@
 import { batchId, split } from '../plan/plan.js';
 import type { FileRef, JobRequest, Priority } from '../protocol/types.js';
-import { RunFailedError, type BatchResult, type Transport } from '../transport/types.js';
+import { type BatchResult, type Transport } from '../transport/types.js';
 import { within } from '../util/time.js';
+import { RunFailedError } from '../errors.js';
 import type { EventSink, FileErrorSample, InFlight } from './events.js';
 
 export interface DispatchOptions {

@@ -3,9 +3,8 @@ import picomatch from 'picomatch';
 import { parseFlags } from '../index-store/schema.js';
 import { LANGUAGES, REF_KINDS, SYMBOL_KINDS } from '../protocol/types.js';
 import { symbolPositionSql } from './columns.js';
+import { QueryError } from '../errors.js';
 
-/** A bad query argument: the CLI maps it to a one-line exit-2 error, the server to a tool error. */
-export class QueryError extends Error {}
 
 /** Kinds that define something a person looks up (ranked first), then impl blocks, then data (variables/fields). */
 export const DEFINITION_KINDS = [

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import { corruptIndexError, integrityProblem, isCorruption } from '../index-store/reader.js';
-import { QueryError } from '../query/common.js';
 import { findSymbols, warmNames, type MatchMode } from '../query/find.js';
 import {
   formatCallees,
@@ -24,6 +23,7 @@ import { findRefs } from '../query/refs.js';
 import { searchSymbols } from '../query/search.js';
 import { symbolSource, type SymbolTarget } from '../query/source.js';
 import { indexStatus } from '../query/status.js';
+import { QueryError } from '../errors.js';
 
 /**
  * What each MCP tool does with an open index, as text. Plain functions of (index, arguments): they run on the

@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { hostname, loadavg } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { UsageError } from '../../config/options.js';
 import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
 import type { FileRef, JobRequest } from '../../protocol/types.js';
@@ -13,6 +12,7 @@ import { ResultCache } from './cache.js';
 import { createRedis, preflight, redisRefusal, type RedisConnectOptions } from './connection.js';
 import { sleep, within } from '../../util/time.js';
 import { Keys } from './keys.js';
+import { UsageError } from '../../errors.js';
 
 export interface WorkerOptions extends RedisConnectOptions {
   namespace: string;
