@@ -191,10 +191,6 @@ export function clampLimit(limit: number | undefined, def: number, max: number):
   return Math.min(limit, max);
 }
 
-export function hasTable(db: Database.Database, name: string): boolean {
-  return !!db.prepare<[string], { n: number }>("SELECT 1 AS n FROM sqlite_master WHERE name = ?").get(name);
-}
-
 const byIdCache = new WeakMap<Database.Database, Map<number, FileRow>>();
 
 export function fileById(db: Database.Database): Map<number, FileRow> {

@@ -92,8 +92,6 @@ const TOOLS: Record<string, (ix: OpenIndex, a: Args) => string | Promise<string>
   get_status: ({ db, meta, indexPath, root }, a) => formatStatus(indexStatus(db, indexPath, meta, root, { errorsLimit: num(a.errors_limit) ?? 10 })),
 };
 
-export const QUERY_TOOLS = Object.keys(TOOLS);
-
 export interface ToolAnswer {
   text: string;
   /** query: a bad argument (a tool error); damaged: the index is corrupt (the server rebuilds it). */
