@@ -29,6 +29,8 @@ export interface WorkerOptions extends RedisConnectOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** Typed events for metrics and embedders. */
   onEvent?: (e: WorkerEvent) => void;
+  /** The pool threads' module (LocalOptions.threadFile): tests only. */
+  threadFile?: string;
 }
 
 export type WorkerEvent =
@@ -128,7 +130,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const id = o.name ?? `${hostname()}-${process.pid}`;
   const redis: Redis = createRedis(o);
   redis.on('error', () => {});
-  const pool = new LocalTransport({ threads: o.threads });
+  const pool = new LocalTransport({ threads: o.threads, threadFile: o.threadFile });
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const maxBlob = o.maxBlobBytes ?? 16 * 1024 * 1024;
   const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, blobsFetched: 0, currentRun: null };
