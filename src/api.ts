@@ -36,7 +36,7 @@ export type { ConfigInput, IndexOptions } from './config/options.js';
 export type { Priority, JobRequest, JobResult, FileRef, FileResult, SymbolRecord, RefRecord, Language, SymbolKind, FileErrorCode } from './protocol/types.js';
 export { RunFailedError, UsageError } from './errors.js';
 
-/** Index settings: the config file's keys (see `ConfigSchema`), minus the CLI's display and cluster flags. */
+/** Index settings: the config file's keys (rows of src/config/option-table.ts), minus the CLI's display and cluster flags. */
 export type IndexSettings = Omit<
   ConfigInput,
   'cluster' | 'redis' | 'namespace' | 'priority' | 'workers' | 'window' | 'tlsCa' | 'tlsCert' | 'tlsKey' | 'progress' | 'progressInterval' | 'quiet' | 'json' | 'logLevel'
