@@ -230,6 +230,19 @@ describe.concurrent('bad input: one stderr line naming the problem, exit 2', { t
     expectUsageError(await runCli([repo, '--threads', '0']), 'threads');
   });
 
+  // The one schema applies to every command, before anything connects (the Redis URL here points at nothing).
+  it.each([
+    ['worker', '--namespace', 'a b', 'namespace'],
+    ['worker', '--threads', '1000', 'threads'],
+    ['up', '--namespace', 'a b', 'namespace'],
+    ['status', '--namespace', 'a b', 'namespace'],
+    ['runs', '--namespace', 'a b', 'namespace'],
+    ['dashboard', '--namespace', 'a b', 'namespace'],
+  ])('%s %s %s', async (command, flag, value, key) => {
+    const extra = command === 'runs' ? ['list'] : [];
+    expectUsageError(await runCli([command, ...extra, '--redis', 'redis://127.0.0.1:9', flag, value]), `"${key}"`);
+  });
+
   it('--threads that is not a number', async () => {
     expectUsageError(await runCli([repo, '--threads', 'many']), 'threads');
   });
