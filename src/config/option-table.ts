@@ -96,7 +96,7 @@ export const OPTIONS = {
   progress: { schema: z.enum(PROGRESS_MODES), type: 'string', choices: PROGRESS_MODES, default: 'auto' as (typeof PROGRESS_MODES)[number], help: 'Progress display on stderr (auto: bars on a TTY, plain lines off a TTY or under `CI`)', commands: INDEXING, config: true, doc: 'index' },
   progressInterval: { schema: z.number().min(0.1).max(3600), type: 'number', arg: 'SECONDS', default: 5, help: 'Seconds between plain progress lines', commands: INDEXING, config: true, doc: 'index' },
   quiet: { schema: z.boolean(), type: 'boolean', alias: 'q', default: false, help: 'No progress and no summary', commands: [...INDEXING, 'bench'], config: true, doc: 'index' },
-  json: { schema: z.boolean(), type: 'boolean', default: false, help: 'Print the run summary as JSON on stdout', commands: [...INDEXING, 'runs', 'bench'], config: true, doc: 'index' },
+  json: { schema: z.boolean(), type: 'boolean', default: false, help: 'Print the result as JSON on stdout (an index run: its summary)', commands: [...INDEXING, 'runs', 'bench'], config: true, doc: 'index' },
   changedSince: { schema: z.string().min(1), type: 'string', arg: 'REF', default: null as string | null, defaultText: '', help: 'Only re-examine files that differ from this git ref (`git diff --name-only REF`), plus untracked files', commands: INDEXING, config: true, doc: 'index' },
   files: { schema: globs, type: 'string', array: true, arg: 'PATH... \\| -', default: null as string[] | null, defaultText: '', help: 'Only re-examine these files (`-` reads newline-separated paths from stdin)', commands: INDEXING, config: true, doc: 'index' },
   config: { schema: z.string().min(1), type: 'string', arg: 'FILE', defaultText: '<repo>/mcp-index.config.json', help: 'Config file (see *Configuration*)', commands: INDEXING, doc: 'index' },
@@ -177,7 +177,7 @@ export function flagsFor<T>(y: Argv<T>, command: Command): Argv<T & FlagValues> 
       ...(o.choices ? { choices: o.choices } : {}),
       ...(o.alias ? { alias: o.alias } : {}),
       ...(d !== undefined && d !== null ? { default: d } : {}),
-      ...(text && d === undefined ? { defaultDescription: text } : {}),
+      ...(text && (d === undefined || o.defaultText) ? { defaultDescription: text } : {}),
       ...(o.hidden ? { hidden: true } : {}),
       describe: o.help,
     });
