@@ -269,6 +269,23 @@ describe.concurrent('bad input: one stderr line naming the problem, exit 2', { t
     });
   }
 
+  it('an index another writer holds locked is reported (exit 2), not rebuilt', async () => {
+    const r = tempDir('locked');
+    const lockedRepo = copyFixture(r);
+    const out = join(r, 'index.db');
+    expect((await runCli([lockedRepo, '--out', out, '-q'])).code).toBe(0);
+    const before = readFileSync(out);
+    const holder = new Database(out);
+    holder.exec('BEGIN EXCLUSIVE');
+    try {
+      expectUsageError(await runCli([lockedRepo, '--out', out, '-q']), 'cannot read the index', 'database is locked');
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect(readFileSync(out).equals(before)).toBe(true);
+  });
+
   it('--config naming a file that does not exist', async () => {
     expectUsageError(await runCli([repo, '--config', join(tmp, 'nope.json')]), 'config file not found', 'nope.json');
   });
