@@ -140,8 +140,8 @@ export const DEFAULTS = Object.fromEntries(entries.filter(([, o]) => o.config &&
 };
 
 type FieldOf<K extends ConfigKey> = Table[K] extends { field: infer F } ? F : K;
-type Merged = { [K in ConfigKey]: K extends DefaultKey ? z.output<Table[K]['schema']> | DEFAULTS_OF<K> : z.output<Table[K]['schema']> | undefined };
-type DEFAULTS_OF<K extends DefaultKey> = (typeof DEFAULTS)[K];
+/** A key's value after defaults < config file < flags: its schema's output, or its default, or unset. */
+type Merged = { [K in ConfigKey]: z.output<Table[K]['schema']> | (K extends DefaultKey ? (typeof DEFAULTS)[K] : undefined) };
 
 /** The settings of an index run: the config keys under their `field` names, plus what `buildOptions` composes. */
 export type IndexOptions = { readonly [K in ConfigKey as FieldOf<K> extends string ? FieldOf<K> : never]: Readonly<Merged[K]> } & {
