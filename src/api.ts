@@ -14,6 +14,7 @@ import { availableParallelism } from 'node:os';
 import type { Redis } from 'ioredis';
 import { workerRows, type WorkerRow } from './ops/heartbeats.js';
 import { buildOptions, resolveRoot, type ConfigInput, type IndexOptions } from './config/options.js';
+import { DEFAULT_NAMESPACE } from './config/option-table.js';
 import { changedSince, fileList } from './discover/changed.js';
 import { HeartbeatWatcher } from './ops/heartbeats.js';
 import { callbackSink, runEventTranslator, type IndexCallbacks, type IndexEvents } from './ops/run-events.js';
@@ -33,10 +34,9 @@ export type { WorkerEvent, WorkerStats } from './transport/redis/worker.js';
 export type { WorkerRow } from './ops/heartbeats.js';
 export type { ConfigInput, IndexOptions } from './config/options.js';
 export type { Priority, JobRequest, JobResult, FileRef, FileResult, SymbolRecord, RefRecord, Language, SymbolKind, FileErrorCode } from './protocol/types.js';
-export { UsageError } from './config/options.js';
-export { RunFailedError } from './transport/types.js';
+export { RunFailedError, UsageError } from './errors.js';
 
-/** Index settings: the config file's keys (see `ConfigSchema`), minus the CLI's display and cluster flags. */
+/** Index settings: the config file's keys (rows of src/config/option-table.ts), minus the CLI's display and cluster flags. */
 export type IndexSettings = Omit<
   ConfigInput,
   'cluster' | 'redis' | 'namespace' | 'priority' | 'workers' | 'window' | 'tlsCa' | 'tlsCert' | 'tlsKey' | 'progress' | 'progressInterval' | 'quiet' | 'json' | 'logLevel'
@@ -124,7 +124,7 @@ class RedisCoordinator extends EventEmitter<IndexEvents> implements Coordinator 
   }
 
   get namespace(): string {
-    return this.o.namespace ?? 'mcp-index';
+    return this.o.namespace ?? DEFAULT_NAMESPACE;
   }
 
   async index(path: string, options: CoordinatorIndexOptions = {}): Promise<RunSummary> {
@@ -183,7 +183,7 @@ class RedisCoordinator extends EventEmitter<IndexEvents> implements Coordinator 
 /** Connects (checking the URL, credentials and rights once) and returns a coordinator. */
 export async function createCoordinator(options: CoordinatorOptions): Promise<Coordinator> {
   const conn: RedisConnectOptions = { url: options.redis, tlsCa: options.tls?.ca, tlsCert: options.tls?.cert, tlsKey: options.tls?.key };
-  await preflight(conn, options.namespace ?? 'mcp-index');
+  await preflight(conn, options.namespace ?? DEFAULT_NAMESPACE);
   const redis = createRedis(conn);
   redis.on('error', () => {}); // reconnects by itself
   return new RedisCoordinator(options, conn, redis);
@@ -264,7 +264,7 @@ export async function createWorker(options: CreateWorkerOptions): Promise<IndexW
     tlsCa: options.tls?.ca,
     tlsCert: options.tls?.cert,
     tlsKey: options.tls?.key,
-    namespace: options.namespace ?? 'mcp-index',
+    namespace: options.namespace ?? DEFAULT_NAMESPACE,
     threads: options.threads ?? availableParallelism(),
     root: options.root !== undefined ? resolveRoot(options.root) : undefined,
     name: options.name,

@@ -9,7 +9,7 @@ import { readFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { buildOptions, UsageError, type IndexOptions } from '../config/options.js';
+import { buildOptions, type IndexOptions } from '../config/options.js';
 import { DEFAULT_EXCLUDES, discover, type Discovery } from '../discover/discover.js';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { discardFragment, spoolFragment } from '../index-store/fragment.js';
@@ -48,6 +48,7 @@ import {
   type TreeReport,
   type WorkerMemory,
 } from './report.js';
+import { UsageError } from '../errors.js';
 
 export interface BenchOptions {
   /** Trees to measure; empty: a generated corpus. */
@@ -182,7 +183,7 @@ function toRequest(opts: IndexOptions, runId: string, b: { id: string; files: Fi
     runId,
     batchId: b.id,
     files: b.files,
-    limits: { maxFileBytes: opts.maxFileBytes, parseTimeoutMs: opts.parseTimeoutMs, maxDepth: opts.maxDepth },
+    limits: { maxFileBytes: opts.maxFileBytes, parseTimeoutMs: opts.parseTimeoutMs },
     root: opts.root,
   };
 }

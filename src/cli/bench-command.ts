@@ -1,7 +1,8 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { UsageError } from '../errors.js';
 import type { Argv } from 'yargs';
-import { UsageError } from '../config/options.js';
+import { checkFlags, flagsFor } from '../config/option-table.js';
 
 const isDirectory = (p: string) => {
   try {
@@ -29,25 +30,21 @@ export function registerBenchCommand<T>(y: Argv<T>): Argv<T> {
     'bench [paths..]',
     'Measure parse-only ceiling, full index at 1..N threads, cluster and its fan-in, incremental re-runs, ctags and ast-grep on the same trees',
     (b) =>
-      b
+      flagsFor(b, 'bench')
         .positional('paths', { type: 'string', array: true, describe: 'Trees to measure (default: a generated Python/JS/TS/Rust corpus)' })
         .option('threads-list', { type: 'string', describe: 'Thread counts for the local runs (default 1..available cores)' })
         .option('repeat', { type: 'number', default: 3, describe: 'Timed runs per configuration, after one warm-up run' })
         .option('files', { type: 'number', describe: 'Generated corpus: number of files (default 1000)' })
         .option('mb', { type: 'number', describe: 'Generated corpus: total size in MB' })
         .option('seed', { type: 'number', default: 1, describe: 'Generated corpus: PRNG seed' })
-        .option('redis', { type: 'string', describe: 'Also measure cluster mode through this Redis (redis://host:port)' })
         .option('workers', { type: 'string', describe: 'Worker processes for the cluster runs, 1 thread each (default: the thread list)' })
         .option('replay-threads', { type: 'string', describe: 'Simulated worker threads of the fan-in replay, with --redis (default 1,2,4,8,16,24,32)' })
-        .option('exclude', { type: 'string', array: true, describe: 'Skip paths matching these globs (indexer and ctags alike)' })
-        .option('default-excludes', { type: 'boolean', default: true, describe: 'Apply the default excludes (node_modules, vendor, ...) on both sides; --no-default-excludes indexes them too' })
         .option('ctags', { type: 'boolean', default: true, describe: 'Compare with universal-ctags (--no-ctags to skip)' })
         .option('ast-grep', { type: 'boolean', default: true, describe: 'Compare with ast-grep at each thread count (--no-ast-grep to skip)' })
-        .option('json', { type: 'boolean', describe: 'Print the whole report as JSON on stdout' })
         .option('report', { type: 'string', describe: 'Also write a self-contained HTML report (inline SVG charts) here' })
-        .option('work-dir', { type: 'string', describe: 'Keep the corpus, copies and indexes here (default: a temp folder, removed)' })
-        .option('quiet', { alias: 'q', type: 'boolean', describe: 'No progress lines on stderr' }),
+        .option('work-dir', { type: 'string', describe: 'Keep the corpus, copies and indexes here (default: a temp folder, removed)' }),
     async (argv) => {
+      checkFlags('bench', argv);
       const cores = availableParallelism();
       const threadsList = parseList('threads-list', argv['threads-list'] as string | undefined, Array.from({ length: cores }, (_, i) => i + 1));
       const workersList = parseList('workers', argv.workers as string | undefined, threadsList);

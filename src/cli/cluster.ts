@@ -3,7 +3,6 @@ import { fileURLToPath } from 'node:url';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { IndexOptions } from '../config/options.js';
-import { UsageError } from '../config/options.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import type { RedisConnectOptions } from '../transport/redis/connection.js';
 import { RedisTransport } from '../transport/redis/coordinator.js';
@@ -12,10 +11,9 @@ import { recordRun, type RunInfo } from '../transport/redis/runs.js';
 import { workerRows, type WorkerRow } from '../ops/heartbeats.js';
 import { startWorker } from '../transport/redis/worker.js';
 import { createLogger, type LogFormat } from '../util/log.js';
-import { EXIT } from './errors.js';
 import { indexCommand, interruptController } from './index-command.js';
-
-export { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
+import { EXIT, UsageError } from '../errors.js';
+import { DEFAULT_NAMESPACE } from '../config/option-table.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
 
@@ -102,11 +100,11 @@ export async function workerCommand(argv: {
   // Metrics, /healthz, /readyz, and the link to an `up` supervisor (src/ops).
   const conn = connectOptions(argv.redis, { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey });
   const { startWorkerOps } = await import('../ops/worker-service.js');
-  const ops = await startWorkerOps({ metricsPort: argv.metricsPort ?? 0, metricsHost: argv.metricsHost, supervised: argv.supervised, redis: conn, namespace: argv.namespace ?? 'mcp-index', log });
+  const ops = await startWorkerOps({ metricsPort: argv.metricsPort ?? 0, metricsHost: argv.metricsHost, supervised: argv.supervised, redis: conn, namespace: argv.namespace ?? DEFAULT_NAMESPACE, log });
   const w = await startWorker({
     ...conn,
     onEvent: ops.onEvent,
-    namespace: argv.namespace ?? 'mcp-index',
+    namespace: argv.namespace ?? DEFAULT_NAMESPACE,
     threads: argv.threads ?? (await import('node:os')).availableParallelism(),
     root: argv.root,
     name: argv.name,
@@ -157,7 +155,7 @@ async function withCluster<T>(argv: RedisArgv, fn: (c: { redis: Redis; queue: Qu
   const { preflight, createRedis } = await import('../transport/redis/connection.js');
   const { Queue } = await import('bullmq');
   const conn = connectOptions(argv.redis, { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey });
-  const keys = new Keys(argv.namespace ?? 'mcp-index');
+  const keys = new Keys(argv.namespace ?? DEFAULT_NAMESPACE);
   await preflight(conn, keys.ns);
   const redis = createRedis(conn);
   const queueConn = createRedis(conn);

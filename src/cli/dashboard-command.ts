@@ -1,11 +1,11 @@
 import type { Argv } from 'yargs';
-import { UsageError } from '../config/options.js';
 import type { Dashboard, DashboardOptions } from '../ops/dashboard/server.js';
 import { createLogger, type LogFormat } from '../util/log.js';
 import { within } from '../util/time.js';
-import { redisFlags } from './cluster-flags.js';
+import { checkFlags, flagsFor } from '../config/option-table.js';
 import { checkPort } from './ops-commands.js';
 import { interruptController } from './index-command.js';
+import { UsageError } from '../errors.js';
 
 /** Starts the dashboard (after the Redis start-up check, unless the caller made it) for `dashboard` and `up`. */
 export async function openDashboard(a: DashboardOptions, opts: { preflight?: boolean } = {}): Promise<Dashboard> {
@@ -24,18 +24,18 @@ export function registerDashboardCommand<T>(y: Argv<T>): Argv<T> {
     'dashboard',
     'Serve a live web dashboard of the cluster: queue, workers, runs, throughput, errors; pause, drain, cancel, retry',
     (b) =>
-      redisFlags(b)
+      flagsFor(b, 'dashboard')
         .option('port', { type: 'number', default: 8080, describe: 'Port to serve the page and its API on (0: any free one)' })
         .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on; anything but loopback needs --token' })
         .option('token', { type: 'string', describe: 'Every request must carry it (open the page as /?token=TOKEN); better set as MCP_INDEX_TOKEN' })
-        .option('log-level', { choices: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const, default: 'info' as const })
         .option('log-format', { choices: ['auto', 'json', 'pretty'] as const, describe: 'Logs on stderr: JSON lines, or readable lines (auto: readable on a TTY)' }),
     async (argv) => {
       if (!argv.redis) throw new UsageError('dashboard needs --redis URL');
-      const log = createLogger(argv.logLevel, 'mcp-index-dashboard', argv.logFormat as LogFormat | undefined);
+      checkFlags('dashboard', argv);
+      const log = createLogger(argv.logLevel!, 'mcp-index-dashboard', argv.logFormat as LogFormat | undefined);
       const d = await openDashboard({
         redis: { url: argv.redis, tlsCa: argv.tlsCa, tlsCert: argv.tlsCert, tlsKey: argv.tlsKey },
-        namespace: argv.namespace ?? 'mcp-index',
+        namespace: argv.namespace!,
         port: checkPort(argv.port, '--port'),
         host: argv.host,
         token: argv.token,

@@ -6,8 +6,8 @@ import { LocalTransport } from '../transport/local.js';
 import type { Transport } from '../transport/types.js';
 import { createRenderer, type Renderer } from '../ui/progress.js';
 import { formatSummary } from '../ui/summary.js';
-import { EXIT, UsageError } from './errors.js';
 import { nativeModuleProblem } from './native.js';
+import { EXIT, UsageError } from '../errors.js';
 
 /**
  * SIGINT/SIGTERM: the first stops handing out batches and lets in-flight ones finish (a parse is never

@@ -1,11 +1,10 @@
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
-import { resolveRoot, UsageError, type IndexOptions } from '../config/options.js';
+import { resolveRoot, type IndexOptions } from '../config/options.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import { createLogger, type LogFormat } from '../util/log.js';
-import { redisFlags } from './cluster-flags.js';
-
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+import { UsageError } from '../errors.js';
+import { checkFlags, flagsFor } from '../config/option-table.js';
 
 /** --metrics-port / --metrics-host / --log-format: every long-running command (index run, worker, up). */
 export function opsFlags<T>(y: Argv<T>) {
@@ -20,15 +19,10 @@ export function workerOpsFlags<T>(y: Argv<T>) {
   return opsFlags(y).option('supervised', { type: 'boolean', hidden: true, describe: 'Started by `mcp-index up`: report state and metrics over IPC' });
 }
 
-/** The index command's extra operations flags. */
+/** The index command's extra operations flag. */
 export function indexOpsFlags<T>(y: Argv<T>) {
-  return opsFlags(y)
-    .option('metrics-linger', { type: 'number', describe: 'After the run, keep serving /metrics this many seconds so a last scrape sees the totals' })
-    .option('log-level', { choices: LOG_LEVELS, describe: 'Structured logs on stderr at this level and above (default warn)' });
+  return opsFlags(y).option('metrics-linger', { type: 'number', describe: 'After the run, keep serving /metrics this many seconds so a last scrape sees the totals' });
 }
-
-/** Config keys among the ops flags (the rest are read from argv directly). */
-export const OPS_INDEX_KEYS = ['logLevel'] as const;
 
 export function checkPort(v: number | undefined, flag: string): number {
   if (v === undefined) return 0;
@@ -72,7 +66,7 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
     'up',
     'Run N worker processes on this host and keep them running (restart with backoff; SIGTERM drains them all)',
     (b) =>
-      opsFlags(redisFlags(b))
+      opsFlags(flagsFor(b, 'up'))
         .option('workers', { alias: 'n', type: 'number', describe: 'Worker processes to keep running (default: available cores)' })
         .option('threads-per-worker', { type: 'number', default: 1, describe: 'Pool threads in each worker process' })
         .option('root', { type: 'string', describe: 'A checkout of the repository for the workers (files whose hash matches are read here)' })
@@ -82,12 +76,12 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
         .option('restart-delay-ms', { type: 'number', default: 1000, describe: 'First restart delay of a worker that died; doubles per quick death' })
         .option('restart-max-ms', { type: 'number', default: 30_000, describe: 'Cap of the restart delay' })
         .option('stable-ms', { type: 'number', default: 60_000, describe: 'A worker up this long resets its restart delay' })
-        .option('log-level', { choices: LOG_LEVELS, default: 'info' as const })
         .option('dashboard-port', { type: 'number', describe: 'Also serve the live web dashboard of the cluster on this port (see `mcp-index dashboard`)' })
         .option('dashboard-host', { type: 'string', default: '127.0.0.1', describe: 'Address for --dashboard-port; anything but loopback needs --token' })
         .option('token', { type: 'string', describe: "The dashboard's access token (MCP_INDEX_TOKEN)" }),
     async (argv) => {
       if (!argv.redis) throw new UsageError('up needs --redis URL');
+      checkFlags('up', argv);
       const workers = argv.workers ?? availableParallelism();
       if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError('--workers must be a whole number from 1 to 256');
       if (!Number.isInteger(argv.threadsPerWorker) || argv.threadsPerWorker < 1) throw new UsageError('--threads-per-worker must be a whole number >= 1');
@@ -96,9 +90,9 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
       }
       // A wrong URL, password or TLS setup is one clear line now, not a crash loop of every worker.
       const { preflight } = await import('../transport/redis/connection.js');
-      const { refusal, replica } = await preflight({ url: argv.redis, tlsCa: argv.tlsCa, tlsCert: argv.tlsCert, tlsKey: argv.tlsKey }, argv.namespace ?? 'mcp-index');
+      const { refusal, replica } = await preflight({ url: argv.redis, tlsCa: argv.tlsCa, tlsCert: argv.tlsCert, tlsKey: argv.tlsKey }, argv.namespace!);
       if (replica) throw new UsageError(refusal!); // its workers could never store a result
-      const log = createLogger(argv.logLevel, 'mcp-index-up', argv.logFormat);
+      const log = createLogger(argv.logLevel!, 'mcp-index-up', argv.logFormat);
       const { Supervisor } = await import('../ops/supervisor.js');
       const sup = new Supervisor({
         workers,
@@ -125,7 +119,7 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
       };
       const dashboardPort = checkPort(argv.dashboardPort, '--dashboard-port');
       const dashboard = dashboardPort
-        ? await (await import('./dashboard-command.js')).openDashboard({ redis: { url: argv.redis, tlsCa: argv.tlsCa, tlsCert: argv.tlsCert, tlsKey: argv.tlsKey }, namespace: argv.namespace ?? 'mcp-index', port: dashboardPort, host: argv.dashboardHost, token: argv.token, log }, { preflight: false })
+        ? await (await import('./dashboard-command.js')).openDashboard({ redis: { url: argv.redis, tlsCa: argv.tlsCa, tlsCert: argv.tlsCert, tlsKey: argv.tlsKey }, namespace: argv.namespace!, port: dashboardPort, host: argv.dashboardHost, token: argv.token, log }, { preflight: false })
         : null;
       process.on('SIGTERM', onSignal);
       process.on('SIGINT', onSignal);

@@ -1,9 +1,7 @@
 import type { Argv } from 'yargs';
-import { UsageError } from '../config/options.js';
 import { corruptIndexError, integrityProblem, isCorruption } from '../index-store/reader.js';
-import { redisFlags } from './cluster-flags.js';
+import { checkFlags, flagsFor } from '../config/option-table.js';
 import { LANGUAGES, REF_KINDS, SYMBOL_KINDS } from '../protocol/types.js';
-import { QueryError } from '../query/common.js';
 import { FIND_DEFAULT_LIMIT, findSymbols, MATCH_MODES, type MatchMode } from '../query/find.js';
 import {
   formatCallees,
@@ -26,6 +24,7 @@ import { findRefs, REFS_DEFAULT_LIMIT } from '../query/refs.js';
 import { SEARCH_DEFAULT_LIMIT, searchSymbols } from '../query/search.js';
 import { SOURCE_DEFAULT_LINES, symbolSource, type SymbolTarget } from '../query/source.js';
 import { indexStatus } from '../query/status.js';
+import { QueryError } from '../errors.js';
 
 interface IndexArgs {
   repo?: string;
@@ -61,7 +60,6 @@ async function run<A extends IndexArgs>(argv: A, body: (ix: OpenedIndex) => { js
     const out = await body(ix);
     process.stdout.write((argv.json ? JSON.stringify({ ...out.json, indexedAt: ix.meta.last_run ?? null }, null, 2) : out.text) + '\n');
   } catch (err) {
-    if (err instanceof QueryError) throw new UsageError(err.message);
     if (isCorruption(err)) throw corruptIndexError(ix.indexPath, integrityProblem(ix.indexPath) ?? (err as Error).message);
     throw err;
   } finally {
@@ -224,15 +222,17 @@ export function registerQueryCommands<T>(y: Argv<T>): Argv<T> {
       'status [repo]',
       'Index location, contents, last run, per-file errors, and files changed since',
       (c) =>
-        redisFlags(
+        flagsFor(
           indexOptions(c.positional('repo', repoPositional)).option('errors', {
             type: 'number',
             default: 10,
             describe: 'How many files with errors (and changed files) to list',
           }),
+          'status',
         ),
       async (argv) => {
         if (argv.redis) {
+          checkFlags('status', argv);
           // Cluster status: queue depth by priority and state, live workers, runs in progress.
           const { clusterStatus, formatClusterStatus } = await import('./cluster.js');
           const s = await clusterStatus({ ...argv, redis: argv.redis });

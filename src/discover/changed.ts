@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { isAbsolute, relative, resolve } from 'node:path';
 import { promisify } from 'node:util';
-import { UsageError } from '../config/options.js';
+import { UsageError } from '../errors.js';
 
 const exec = promisify(execFile);
 

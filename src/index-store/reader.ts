@@ -1,12 +1,9 @@
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import type { PriorFile } from '../plan/hash.js';
+import { IndexCorruptError, IndexNotFoundError } from '../errors.js';
 import { SCHEMA_VERSION } from './schema.js';
 
-export class IndexNotFoundError extends Error {}
-
-/** The index file is damaged (a torn write, a disk error): the next index run or `reindex` rebuilds it. */
-export class IndexCorruptError extends IndexNotFoundError {}
 
 /** SQLite's word for a damaged file (SQLITE_CORRUPT and its extended codes). */
 export function isCorruption(err: unknown): boolean {

@@ -14,7 +14,10 @@ export interface IndexStats {
   fileErrors: number;
 }
 
-/** Totals of an index, straight from SQL so they describe the index, not one run. */
+/**
+ * Totals of an index, counted from its tables so they describe the index, not one run. Each run that writes records
+ * them in meta; a run that changes nothing reports those recorded totals instead of counting again (store.ts).
+ */
 export function indexStats(db: Database.Database): IndexStats {
   const one = <T>(sql: string) => db.prepare<[], T>(sql).get() as T;
   const group = (sql: string) =>

@@ -4,7 +4,8 @@ import Database from 'better-sqlite3';
 import type { SkippedFile } from '../discover/discover.js';
 import type { FileResult } from '../protocol/types.js';
 import { buildFragment, discardFragment, spoolFragment, spoolPath } from './fragment.js';
-import { openReadOnly } from './reader.js';
+import { UsageError } from '../errors.js';
+import { isCorruption, openReadOnly } from './reader.js';
 import { applyIndexes, applySchema, columnNames, FILES, RECORD_SCHEMA, REFS, SCHEMA_VERSION, SYMBOLS, type RecordTable } from './schema.js';
 
 // 16 MiB of page cache: merging appends rows, so a larger cache bought no speed, only coordinator memory.
@@ -438,17 +439,23 @@ export function removeBuild(out: string): void {
   removeDb(`${out}.building`);
 }
 
+/**
+ * A meta value, or null when the file has no such key, or is no index of ours (not SQLite, damaged, no meta
+ * table): such a file is rebuilt. A file that cannot be read (permissions, a lock held past the busy timeout, a
+ * folder) throws: rebuilding would hide the problem, and the rename at the end would fail on it anyway.
+ */
 function readMeta(path: string, key: string): string | null {
+  let db: Database.Database | null = null;
   try {
-    const db = openReadOnly(path);
-    try {
-      const row = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key);
-      return row?.value ?? null;
-    } finally {
-      db.close();
-    }
-  } catch {
-    return null;
+    db = openReadOnly(path);
+    const row = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key);
+    return row?.value ?? null;
+  } catch (err) {
+    const code = String((err as { code?: unknown }).code ?? '');
+    if (code === 'SQLITE_NOTADB' || isCorruption(err) || /no such table/.test((err as Error).message)) return null;
+    throw new UsageError(`cannot read the index ${path}: ${(err as Error).message}`);
+  } finally {
+    db?.close();
   }
 }
 

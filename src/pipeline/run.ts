@@ -8,8 +8,9 @@ import { hashFiles, sha1 } from '../plan/hash.js';
 import { plan, type Batch } from '../plan/plan.js';
 import type { FileRef, JobRequest } from '../protocol/types.js';
 import { LANGUAGES, PROTOCOL_VERSION } from '../protocol/types.js';
-import { RunFailedError, type Transport } from '../transport/types.js';
+import { type Transport } from '../transport/types.js';
 import { dispatch, noCounters, type DispatchCounters } from './dispatch.js';
+import { RunFailedError } from '../errors.js';
 import type { EventSink, RunSummary } from './events.js';
 
 export interface RunHooks {
@@ -188,7 +189,7 @@ async function runOnce(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
       runId,
       batchId: b.id,
       files: b.files,
-      limits: { maxFileBytes: o.maxFileBytes, parseTimeoutMs: o.parseTimeoutMs, maxDepth: o.maxDepth },
+      limits: { maxFileBytes: o.maxFileBytes, parseTimeoutMs: o.parseTimeoutMs },
       root: o.root,
     });
     // A resumed build already holds some batches: acknowledge them (the transport may still keep their results) and skip them.

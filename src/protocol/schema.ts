@@ -26,7 +26,6 @@ export const JobRequestSchema = z.object({
   limits: z.object({
     maxFileBytes: z.number().int().positive().max(64 * 1024 * 1024),
     parseTimeoutMs: z.number().int().positive().max(600_000),
-    maxDepth: z.number().int().positive().max(100_000),
   }),
   root: z.string().optional(),
   cache: z.object({ maxBytes: z.number().int().positive().max(2 ** 50) }).optional(),

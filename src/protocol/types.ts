@@ -54,7 +54,6 @@ export const FILE_ERROR_CODES = [
   'syntax', // parsed with errors; what parsed is indexed (status "partial")
   'grammar-gap', // status "ok": valid code that the grammar cannot parse (a known gap), noted; what parsed is indexed
   'parse-timeout', // parser exceeded its time limit
-  'changed', // content no longer matches the planned hash and could not be re-read consistently
   'path-escape', // path resolves outside the root (symlink or ..)
   'worker-crash', // the batch kept failing; this file was isolated as the cause
   'internal', // extractor threw; a bug, reported with its message
@@ -120,7 +119,6 @@ export interface FileRef {
 export interface JobLimits {
   maxFileBytes: number;
   parseTimeoutMs: number;
-  maxDepth: number;
 }
 
 export interface JobRequest {

@@ -3,9 +3,8 @@ import picomatch from 'picomatch';
 import { parseFlags } from '../index-store/schema.js';
 import { LANGUAGES, REF_KINDS, SYMBOL_KINDS } from '../protocol/types.js';
 import { symbolPositionSql } from './columns.js';
+import { QueryError } from '../errors.js';
 
-/** A bad query argument: the CLI maps it to a one-line exit-2 error, the server to a tool error. */
-export class QueryError extends Error {}
 
 /** Kinds that define something a person looks up (ranked first), then impl blocks, then data (variables/fields). */
 export const DEFINITION_KINDS = [
@@ -190,10 +189,6 @@ export function clampLimit(limit: number | undefined, def: number, max: number):
   if (limit === undefined || limit === null) return def;
   if (!Number.isInteger(limit) || limit < 1) throw new QueryError(`--limit must be a positive integer (got ${limit})`);
   return Math.min(limit, max);
-}
-
-export function hasTable(db: Database.Database, name: string): boolean {
-  return !!db.prepare<[string], { n: number }>("SELECT 1 AS n FROM sqlite_master WHERE name = ?").get(name);
 }
 
 const byIdCache = new WeakMap<Database.Database, Map<number, FileRow>>();

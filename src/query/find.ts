@@ -1,24 +1,8 @@
 import type Database from 'better-sqlite3';
-import {
-  checkKinds,
-  checkLangs,
-  checkText,
-  clampLimit,
-  DEF_RANK_SQL,
-  defRank,
-  filterSql,
-  MAX_NAME_CHARS,
-  QueryError,
-  stmt,
-  SYMBOL_COLUMNS,
-  toHit,
-  type CommonFilters,
-  type Page,
-  type SymbolHit,
-  type SymbolRow,
-} from './common.js';
+import { checkKinds, checkLangs, checkText, clampLimit, DEF_RANK_SQL, defRank, filterSql, MAX_NAME_CHARS, stmt, SYMBOL_COLUMNS, toHit, type CommonFilters, type Page, type SymbolHit, type SymbolRow } from './common.js';
 import { parseName, qualifierRank, type NameQuery } from './names.js';
 import { pathRank, pathRankSql } from './rank.js';
+import { QueryError } from '../errors.js';
 
 export type MatchMode = 'exact' | 'prefix' | 'fuzzy';
 export const MATCH_MODES: readonly MatchMode[] = ['exact', 'prefix', 'fuzzy'];

@@ -1,9 +1,10 @@
 import type Database from 'better-sqlite3';
 import { symbolPositionSql } from './columns.js';
-import { clampLimit, QueryError, stmt, type Page } from './common.js';
+import { clampLimit, stmt, type Page } from './common.js';
 import { filesOfModule, importFiles, moduleIndex, resolveModule, type ImportRow, type ModuleIndex } from './modules.js';
 import { splitScope } from './names.js';
 import { resolveTarget, type Definition, type SymbolTarget } from './source.js';
+import { QueryError } from '../errors.js';
 
 /**
  * The call graph, read from the refs table. Calls are resolved by name and scope, like a person reading the file

@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { CHUNK_LINES, fileIdOf, hasContentIndex, LINE_BITS, lineOf, otherTextFiles, readTextFile, rowidOf } from '../index-store/content.js';
-import { allFiles, allowedFileIds, checkLangs, checkText, clampLimit, fileById, MAX_QUERY_CHARS, pathMatcher, QueryError, stmt, type Page } from './common.js';
+import { allFiles, allowedFileIds, checkLangs, checkText, clampLimit, fileById, MAX_QUERY_CHARS, pathMatcher, stmt, type Page } from './common.js';
+import { QueryError } from '../errors.js';
 
 export interface ContentOptions {
   /** Treat the text as a JavaScript regular expression. */

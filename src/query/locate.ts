@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import Database from 'better-sqlite3';
 import { resolveRoot } from '../config/options.js';
 import { defaultIndexPath } from '../index-store/location.js';
-import { IndexCorruptError, IndexNotFoundError, openIndex, readMetaAll } from '../index-store/reader.js';
+import { openIndex, readMetaAll } from '../index-store/reader.js';
+import { IndexCorruptError, IndexNotFoundError } from '../errors.js';
 
 export interface LocateInput {
   /** Repository whose default index to read. */

@@ -2,7 +2,8 @@ import { isAbsolute, relative, resolve, sep } from 'node:path';
 import type Database from 'better-sqlite3';
 import { parseFlags } from '../index-store/schema.js';
 import { symbolPositionSql } from './columns.js';
-import { allFiles, QueryError } from './common.js';
+import { allFiles } from './common.js';
+import { QueryError } from '../errors.js';
 
 export interface OutlineNode {
   name: string;

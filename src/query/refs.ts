@@ -1,5 +1,6 @@
 import type Database from 'better-sqlite3';
-import { checkLangs, checkRefKinds, clampLimit, filterSql, QueryError, stmt, type CommonFilters, type Page } from './common.js';
+import { checkLangs, checkRefKinds, clampLimit, filterSql, stmt, type CommonFilters, type Page } from './common.js';
+import { QueryError } from '../errors.js';
 
 export interface RefsOptions extends CommonFilters {
   limit?: number;

@@ -1,24 +1,8 @@
 import type Database from 'better-sqlite3';
 import { identifierWords } from '../index-store/schema.js';
-import {
-  checkKinds,
-  checkLangs,
-  checkText,
-  clampLimit,
-  defRank,
-  DEF_RANK_SQL,
-  filterSql,
-  MAX_QUERY_CHARS,
-  QueryError,
-  stmt,
-  SYMBOL_COLUMNS,
-  toHit,
-  type CommonFilters,
-  type Page,
-  type SymbolHit,
-  type SymbolRow,
-} from './common.js';
+import { checkKinds, checkLangs, checkText, clampLimit, defRank, DEF_RANK_SQL, filterSql, MAX_QUERY_CHARS, stmt, SYMBOL_COLUMNS, toHit, type CommonFilters, type Page, type SymbolHit, type SymbolRow } from './common.js';
 import { pathRank } from './rank.js';
+import { QueryError } from '../errors.js';
 
 export interface SearchOptions extends CommonFilters {
   limit?: number;

@@ -2,10 +2,11 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type Database from 'better-sqlite3';
 import { symbolPositionSql } from './columns.js';
-import { checkKinds, checkLangs, clampLimit, QueryError, stmt, SYMBOL_COLUMNS, toHit, type SymbolHit, type SymbolRow } from './common.js';
+import { checkKinds, checkLangs, clampLimit, stmt, SYMBOL_COLUMNS, toHit, type SymbolHit, type SymbolRow } from './common.js';
 import { findSymbols } from './find.js';
 import { parseName } from './names.js';
 import { resolveFile } from './outline.js';
+import { QueryError } from '../errors.js';
 
 /** A symbol as a tool argument: a name (plain or qualified), optionally narrowed by path and kind; or a file and a line in it. */
 export interface SymbolTarget {

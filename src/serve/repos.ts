@@ -1,13 +1,13 @@
 import { existsSync, realpathSync, statSync } from 'node:fs';
 import { basename, resolve } from 'node:path';
-import { buildOptions, resolveRoot, UsageError, type IndexOptions } from '../config/options.js';
+import { buildOptions, resolveRoot, type IndexOptions } from '../config/options.js';
 import { defaultIndexPath } from '../index-store/location.js';
 import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
 import { runIndex } from '../pipeline/run.js';
 import { watchRepository } from '../pipeline/watch.js';
-import { QueryError } from '../query/common.js';
 import { LocalTransport } from '../transport/local.js';
 import { nativeModuleProblem } from '../cli/native.js';
+import { QueryError, UsageError } from '../errors.js';
 
 export interface RepoOptions {
   /** Keep the index current by watching the tree (the default when the repository is known). */

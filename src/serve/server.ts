@@ -5,17 +5,18 @@ import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js'
 import type { CallToolResult, ServerNotification, ServerRequest } from '@modelcontextprotocol/sdk/types.js';
 import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import { z } from 'zod';
-import { resolveRoot, UsageError } from '../config/options.js';
+import { resolveRoot } from '../config/options.js';
 import { defaultIndexPath } from '../index-store/location.js';
 import type { PipelineEvent, RunSummary } from '../pipeline/events.js';
 import { LANGUAGES, SYMBOL_KINDS } from '../protocol/types.js';
-import { MAX_NAME_CHARS, MAX_QUERY_CHARS, QueryError } from '../query/common.js';
+import { MAX_NAME_CHARS, MAX_QUERY_CHARS } from '../query/common.js';
 import { CONTENT_MAX_CONTEXT } from '../query/grep.js';
 import { IMPACT_DEFAULT_DEPTH, IMPACT_MAX_DEPTH } from '../query/graph.js';
 import { SOURCE_DEFAULT_LINES, SOURCE_MAX_LINES } from '../query/source.js';
 import { QueryPool } from './query-pool.js';
 import { RepoSet, type ServedRepo } from './repos.js';
 import { LIMITS } from './tools.js';
+import { isKnownError, UsageError } from '../errors.js';
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
 
@@ -152,7 +153,7 @@ export function createServer(repos: RepoSet, pool: QueryPool, log: (line: string
       try {
         return await fn(args, extra);
       } catch (err) {
-        if (err instanceof QueryError || err instanceof UsageError) return text(err.message, true);
+        if (isKnownError(err)) return text(err.message, true);
         log(`tool error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
         return text(`internal error: ${err instanceof Error ? err.message : String(err)}`, true);
       }

@@ -1,6 +1,5 @@
 import type Database from 'better-sqlite3';
 import { corruptIndexError, integrityProblem, isCorruption } from '../index-store/reader.js';
-import { QueryError } from '../query/common.js';
 import { findSymbols, warmNames, type MatchMode } from '../query/find.js';
 import {
   formatCallees,
@@ -24,6 +23,7 @@ import { findRefs } from '../query/refs.js';
 import { searchSymbols } from '../query/search.js';
 import { symbolSource, type SymbolTarget } from '../query/source.js';
 import { indexStatus } from '../query/status.js';
+import { QueryError } from '../errors.js';
 
 /**
  * What each MCP tool does with an open index, as text. Plain functions of (index, arguments): they run on the
@@ -91,8 +91,6 @@ const TOOLS: Record<string, (ix: OpenIndex, a: Args) => string | Promise<string>
     formatOutline(fileOutline(db, String(a.path), root, root ?? undefined), { maxDepth: num(a.max_depth), limit: num(a.limit) ?? LIMITS.file_outline.def }),
   get_status: ({ db, meta, indexPath, root }, a) => formatStatus(indexStatus(db, indexPath, meta, root, { errorsLimit: num(a.errors_limit) ?? 10 })),
 };
-
-export const QUERY_TOOLS = Object.keys(TOOLS);
 
 export interface ToolAnswer {
   text: string;

@@ -19,6 +19,8 @@ export interface LocalOptions {
   threads?: number;
   /** Benchmarks only: parse without extracting (the parser's ceiling). */
   parseOnly?: boolean;
+  /** The pool threads' module (default THREAD_FILE). Tests put one here that crashes (fixtures/failure/). */
+  threadFile?: string;
 }
 
 export class LocalTransport implements Transport {
@@ -27,12 +29,14 @@ export class LocalTransport implements Transport {
   readonly prefetch: number;
   private poolInstance: Piscina<ThreadTask, ThreadResult> | null = null;
   private readonly parseOnly: boolean;
+  private readonly threadFile: string;
 
   constructor(opts: LocalOptions = {}) {
     const threads = Math.max(1, opts.threads ?? availableParallelism());
     this.capacity = threads;
     this.prefetch = threads;
     this.parseOnly = opts.parseOnly ?? false;
+    this.threadFile = opts.threadFile ?? THREAD_FILE;
   }
 
   private poolStarting: Promise<Piscina<ThreadTask, ThreadResult>> | null = null;
@@ -52,7 +56,7 @@ export class LocalTransport implements Transport {
     const threads = this.capacity;
     spoolDir(); // the threads write fragments there; this (main) thread removes it at exit
     return (this.poolInstance = new PiscinaClass<ThreadTask, ThreadResult>({
-      filename: THREAD_FILE,
+      filename: this.threadFile,
       minThreads: threads,
       maxThreads: threads,
       // Two tasks per thread, run one after the other (see worker/thread.ts): the second is already in the thread

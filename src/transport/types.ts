@@ -1,3 +1,4 @@
+import type { RunFailedError } from '../errors.js';
 import type { BatchHeader, JobRequest, Priority } from '../protocol/types.js';
 
 /** A batch as a transport hands it to the merge: its header, and its rows as fragment files of this process. */
@@ -58,19 +59,3 @@ export interface TransportHealth {
   fatal?: RunFailedError;
 }
 
-/**
- * The run cannot go on, whatever becomes of its batches: the machinery that runs them failed (Redis full, read-only,
- * refusing the user's rights), the run was cancelled, its deadline passed, or too many files crashed their batches.
- * A transport rejects `submit` with it when no retry or split can help, and the pipeline stops without committing:
- * the previous index is left as it was. A known error: the CLI prints its message as one line and exits 75.
- */
-export class RunFailedError extends Error {
-  readonly exitCode = 75;
-  constructor(
-    message: string,
-    /** Stopped on purpose (`mcp-index runs cancel`), not by a fault. */
-    readonly cancelled = false,
-  ) {
-    super(message);
-  }
-}

@@ -53,7 +53,7 @@ describeWithRedis(avail, 'fan-in replay', () => {
     let ms = 0;
     try {
       for (const b of planned) {
-        const request = { v: 2 as const, runId: 'prep', batchId: b.id, files: b.files, limits: { maxFileBytes: o.maxFileBytes, parseTimeoutMs: o.parseTimeoutMs, maxDepth: o.maxDepth }, root: o.root };
+        const request = { v: 2 as const, runId: 'prep', batchId: b.id, files: b.files, limits: { maxFileBytes: o.maxFileBytes, parseTimeoutMs: o.parseTimeoutMs }, root: o.root };
         const r = await transport.submit(request);
         const { fragments, delivery: _d, ...header } = r;
         batches.push({ request, header, fragment: readFileSync(fragments[0]) });

@@ -12,7 +12,7 @@ export const REPO_ROOT = resolve(import.meta.dirname, '../..');
 export const BIN = process.env.MCP_INDEX_TEST_BIN ?? join(REPO_ROOT, 'bin/mcp-index.js');
 export const MIXED = join(REPO_ROOT, 'fixtures/mixed');
 
-export { cleanupTemp, cliEnv, tempDir } from '../helpers/temp.js';
+export { cleanupTemp, tempDir } from '../helpers/temp.js';
 import { cliEnv } from '../helpers/temp.js';
 
 /** Copies fixtures/mixed (or another folder) to `<tmp>/<name>` and returns its path. */

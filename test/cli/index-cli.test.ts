@@ -230,6 +230,19 @@ describe.concurrent('bad input: one stderr line naming the problem, exit 2', { t
     expectUsageError(await runCli([repo, '--threads', '0']), 'threads');
   });
 
+  // The one schema applies to every command, before anything connects (the Redis URL here points at nothing).
+  it.each([
+    ['worker', '--namespace', 'a b', 'namespace'],
+    ['worker', '--threads', '1000', 'threads'],
+    ['up', '--namespace', 'a b', 'namespace'],
+    ['status', '--namespace', 'a b', 'namespace'],
+    ['runs', '--namespace', 'a b', 'namespace'],
+    ['dashboard', '--namespace', 'a b', 'namespace'],
+  ])('%s %s %s', async (command, flag, value, key) => {
+    const extra = command === 'runs' ? ['list'] : [];
+    expectUsageError(await runCli([command, ...extra, '--redis', 'redis://127.0.0.1:9', flag, value]), `"${key}"`);
+  });
+
   it('--threads that is not a number', async () => {
     expectUsageError(await runCli([repo, '--threads', 'many']), 'threads');
   });
@@ -255,6 +268,23 @@ describe.concurrent('bad input: one stderr line naming the problem, exit 2', { t
       expect(existsSync(out)).toBe(false);
     });
   }
+
+  it('an index another writer holds locked is reported (exit 2), not rebuilt', async () => {
+    const r = tempDir('locked');
+    const lockedRepo = copyFixture(r);
+    const out = join(r, 'index.db');
+    expect((await runCli([lockedRepo, '--out', out, '-q'])).code).toBe(0);
+    const before = readFileSync(out);
+    const holder = new Database(out);
+    holder.exec('BEGIN EXCLUSIVE');
+    try {
+      expectUsageError(await runCli([lockedRepo, '--out', out, '-q']), 'cannot read the index', 'database is locked');
+    } finally {
+      holder.exec('ROLLBACK');
+      holder.close();
+    }
+    expect(readFileSync(out).equals(before)).toBe(true);
+  });
 
   it('--config naming a file that does not exist', async () => {
     expectUsageError(await runCli([repo, '--config', join(tmp, 'nope.json')]), 'config file not found', 'nope.json');

@@ -57,7 +57,6 @@ export async function snapshotBuild(): Promise<Build> {
   }
   cpSync(join(REPO_ROOT, 'bin'), join(dir, 'bin'), { recursive: true });
   cpSync(join(REPO_ROOT, 'package.json'), join(dir, 'package.json'));
-  if (existsSync(join(REPO_ROOT, 'src/extract/queries'))) cpSync(join(REPO_ROOT, 'src/extract/queries'), join(dir, 'src/extract/queries'), { recursive: true });
   cpSync(join(REPO_ROOT, 'src/ops/dashboard/page'), join(dir, 'src/ops/dashboard/page'), { recursive: true }); // the dashboard's page, served as is
   symlinkSync(join(REPO_ROOT, 'node_modules'), join(dir, 'node_modules'));
   build = {

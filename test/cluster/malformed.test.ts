@@ -26,7 +26,7 @@ import {
 
 const avail = redisAvailability();
 
-const limits = { maxFileBytes: 1024 * 1024, parseTimeoutMs: 10_000, maxDepth: 4000 };
+const limits = { maxFileBytes: 1024 * 1024, parseTimeoutMs: 10_000 };
 const sha1 = (b: Buffer) => createHash('sha1').update(b).digest('hex');
 
 describeWithRedis(avail, 'malformed and foreign jobs on the queue (real worker process)', () => {

@@ -4,9 +4,9 @@ import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildContentIndex, hasContentIndex } from '../../src/index-store/content.js';
 import { openIndex } from '../../src/index-store/reader.js';
-import { QueryError } from '../../src/query/common.js';
 import { regexLiterals, searchContent, trigramQuery, type ContentHit, type ContentOptions } from '../../src/query/grep.js';
 import { copyFixture, indexRepo } from './helpers.js';
+import { QueryError } from '../../src/errors.js';
 
 let tmp: string;
 let repo: string;

@@ -4,8 +4,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultIndexPath } from '../../src/index-store/location.js';
-import { corruptIndexError, damagedProblem, integrityProblem, IndexCorruptError, isCorruption, openIndex, readMetaAll } from '../../src/index-store/reader.js';
-import { QueryError } from '../../src/query/common.js';
+import { corruptIndexError, damagedProblem, integrityProblem, isCorruption, openIndex, readMetaAll } from '../../src/index-store/reader.js';
 import { findSymbols } from '../../src/query/find.js';
 import { IndexHandle, locateIndex } from '../../src/query/locate.js';
 import { fileOutline, type OutlineNode } from '../../src/query/outline.js';
@@ -16,6 +15,7 @@ import { searchSymbols, toFtsQuery } from '../../src/query/search.js';
 import { fullSignature, symbolSource } from '../../src/query/source.js';
 import { indexStatus } from '../../src/query/status.js';
 import { BIN, copyFixture, damageSymbols, indexRepo } from './helpers.js';
+import { IndexCorruptError, QueryError } from '../../src/errors.js';
 
 let tmp: string;
 let repo: string;

@@ -68,7 +68,7 @@ function request(fs: FileRef[], extra: Partial<JobRequest> = {}): JobRequest {
     runId: `conf${process.pid}`,
     batchId: `b${seq}-${Math.random().toString(16).slice(2, 10)}`,
     files: fs,
-    limits: { maxFileBytes: 1024 * 1024, parseTimeoutMs: 10_000, maxDepth: 4000 },
+    limits: { maxFileBytes: 1024 * 1024, parseTimeoutMs: 10_000 },
     root,
     ...extra,
   };

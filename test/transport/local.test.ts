@@ -21,7 +21,7 @@ import { batchRows, expectedRows } from '../helpers/fragment.js';
 
 const sha1 = (b: string | Uint8Array) => createHash('sha1').update(b).digest('hex');
 const MIXED = join(import.meta.dirname, '../../fixtures/mixed');
-const LIMITS = { maxFileBytes: 16 << 20, parseTimeoutMs: 10_000, maxDepth: 4000 };
+const LIMITS = { maxFileBytes: 16 << 20, parseTimeoutMs: 10_000 };
 /** The batch's file rows, read from the fragment the pool thread wrote. */
 const fileRows = (r: BatchResult) => batchRows(r.fragments).map((f) => f.file);
 

@@ -44,7 +44,7 @@ function languageFor(path: string): Language {
   return 'javascript';
 }
 
-const LIMITS = { maxFileBytes: 1024 * 1024, parseTimeoutMs: 10_000, maxDepth: 4000 };
+const LIMITS = { maxFileBytes: 1024 * 1024, parseTimeoutMs: 10_000 };
 
 function request(files: FileRef[], limits: Partial<JobRequest['limits']> = {}): JobRequest {
   return { v: PROTOCOL_VERSION, runId: 'run-1', batchId: 'batch-1', files, limits: { ...LIMITS, ...limits }, root };

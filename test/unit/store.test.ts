@@ -51,7 +51,7 @@ beforeAll(async () => {
   real = [];
   for (const f of refs) {
     real.push(
-      await handleJob({ v: PROTOCOL_VERSION, runId: 'r', batchId: `b-${f.path}`, files: [f], limits: { maxFileBytes: 1 << 20, parseTimeoutMs: 10_000, maxDepth: 4000 }, root: MIXED }),
+      await handleJob({ v: PROTOCOL_VERSION, runId: 'r', batchId: `b-${f.path}`, files: [f], limits: { maxFileBytes: 1 << 20, parseTimeoutMs: 10_000 }, root: MIXED }),
     );
   }
   for (const r of real) expect(r.files[0].status, r.files[0].path).toBe('ok');

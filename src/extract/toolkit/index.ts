@@ -57,6 +57,6 @@ export function extractWith(plugin: LanguagePlugin, root: SyntaxNode, src: strin
 export type { Access } from './access.js';
 export { LineIndex } from './lines.js';
 export { ScopeStack, TooDeepError, MAX_DEPTH, type Frame } from './scope.js';
-export { Sink, type Definition } from './sink.js';
+export { Sink } from './sink.js';
 export * from './text.js';
-export { BraceFile, calleeName, identEnd, isIdentChar, leadingDoc, skipAnnotations, skipBlanks } from './braces.js';
+export { BraceFile, calleeName, identEnd, leadingDoc, skipAnnotations, skipBlanks } from './braces.js';

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
-import { UsageError } from '../../config/options.js';
 import { neededCommands, probeArgs } from './commands.js';
 import { Keys } from './keys.js';
+import { UsageError } from '../../errors.js';
 
 export interface RedisConnectOptions {
   url: string;

@@ -12,13 +12,14 @@ import { batchId } from '../../plan/plan.js';
 import type { BatchCounts, FileFailure, FileRef, FileResult, JobRequest, Priority } from '../../protocol/types.js';
 import { countsOf, failuresOf, PROTOCOL_VERSION } from '../../protocol/types.js';
 import { sleep, within } from '../../util/time.js';
-import { RunFailedError, type BatchResult, type Transport, type TransportHealth } from '../types.js';
+import { type BatchResult, type Transport, type TransportHealth } from '../types.js';
 import { ResultCache } from './cache.js';
 import { parsedBy, readBatch } from './codec.js';
 import type { DecodeTask } from './decode-thread.js';
 import { createRedis, preflight, redisRefusal, writeRefusal, type RedisConnectOptions } from './connection.js';
 import { Keys, PRIORITY_RANK } from './keys.js';
 import { removeRunData } from './runs.js';
+import { RunFailedError } from '../../errors.js';
 
 export interface RedisTransportOptions extends RedisConnectOptions {
   namespace: string;

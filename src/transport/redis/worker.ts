@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises';
 import { hostname, loadavg } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { UsageError } from '../../config/options.js';
 import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
 import type { FileRef, JobRequest } from '../../protocol/types.js';
@@ -13,6 +12,7 @@ import { ResultCache } from './cache.js';
 import { createRedis, preflight, redisRefusal, type RedisConnectOptions } from './connection.js';
 import { sleep, within } from '../../util/time.js';
 import { Keys } from './keys.js';
+import { UsageError } from '../../errors.js';
 
 export interface WorkerOptions extends RedisConnectOptions {
   namespace: string;
@@ -29,6 +29,8 @@ export interface WorkerOptions extends RedisConnectOptions {
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** Typed events for metrics and embedders. */
   onEvent?: (e: WorkerEvent) => void;
+  /** The pool threads' module (LocalOptions.threadFile): tests only. */
+  threadFile?: string;
 }
 
 export type WorkerEvent =
@@ -128,7 +130,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const id = o.name ?? `${hostname()}-${process.pid}`;
   const redis: Redis = createRedis(o);
   redis.on('error', () => {});
-  const pool = new LocalTransport({ threads: o.threads });
+  const pool = new LocalTransport({ threads: o.threads, threadFile: o.threadFile });
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const maxBlob = o.maxBlobBytes ?? 16 * 1024 * 1024;
   const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, blobsFetched: 0, currentRun: null };
