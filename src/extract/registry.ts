@@ -11,7 +11,7 @@ import { rust, rustGaps } from './languages/rust.js';
 import { go } from './languages/go.js';
 import { java } from './languages/java.js';
 import { c } from './languages/c.js';
-import { cpp } from './languages/cpp.js';
+import { cpp, cppGaps } from './languages/cpp.js';
 import { csharp } from './languages/csharp.js';
 import { ruby } from './languages/ruby.js';
 import { php } from './languages/php.js';
@@ -36,7 +36,7 @@ const SPECS: Readonly<Record<Language, LanguageSpec>> = {
   go: { grammar: { package: 'tree-sitter-go' }, plugin: go, gaps: [] },
   java: { grammar: { package: 'tree-sitter-java' }, plugin: java, gaps: [] },
   c: { grammar: { package: 'tree-sitter-c' }, plugin: c, gaps: [] },
-  cpp: { grammar: { package: 'tree-sitter-cpp' }, plugin: cpp, gaps: [] },
+  cpp: { grammar: { package: 'tree-sitter-cpp' }, plugin: cpp, gaps: cppGaps },
   csharp: { grammar: { package: 'tree-sitter-c-sharp' }, plugin: csharp, gaps: [] },
   ruby: { grammar: { package: 'tree-sitter-ruby' }, plugin: ruby, gaps: [] },
   php: { grammar: { package: 'tree-sitter-php', export: 'php' }, plugin: php, gaps: [] },
