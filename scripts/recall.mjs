@@ -34,11 +34,17 @@ const LANGUAGES = [
   { ctags: 'JavaScript', ours: ['javascript'], kinds: ['class', 'function', 'method', 'generator'] },
   { ctags: 'TypeScript', ours: ['typescript', 'tsx'], kinds: ['class', 'function', 'method', 'generator', 'enum'] },
   { ctags: 'Rust', ours: ['rust'], kinds: ['function', 'method', 'struct', 'enum', 'interface', 'module'] },
+  // C, C++, Ruby. ctags counts only definitions (its `prototype` kind is off by default); `.h` is C for both tools.
+  { ctags: 'C', ours: ['c'], kinds: ['function', 'struct', 'union', 'enum'] },
+  { ctags: 'C++', ours: ['cpp'], kinds: ['function', 'class', 'struct', 'union', 'enum', 'namespace'] },
+  { ctags: 'Ruby', ours: ['ruby'], kinds: ['module', 'class', 'method', 'singletonMethod'] },
 ];
+/** ctags reads `.h` as C++; the indexer reads it as C (its default), so ctags is told the same. */
+const CTAGS_MAPS = ['--map-C++=-.h', '--map-C=+.h'];
 const LINE_SLACK = 3;
 const NOT_READ = new Set(['oversize', 'binary', 'non-utf8']);
-/** Names ctags makes up for anonymous functions and classes. */
-const MADE_UP = /^Anonymous(?:Function|Class)[0-9a-f]+$/;
+/** Names ctags makes up for anonymous functions and classes (and C/C++ anonymous structs, unions, enums). */
+const MADE_UP = /^(?:Anonymous(?:Function|Class)[0-9a-f]+|__anon[0-9a-f]+)$/;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const USAGE = 'usage: node scripts/recall.mjs <tree> [--exclude GLOB]... [--no-default-excludes] [--bin FILE] [--index DB] [--under PREFIX] [--misses N] [--json]';
@@ -109,7 +115,7 @@ try {
 
   // ---- ctags -----------------------------------------------------------------------------------------------------
   log('recall: running ctags');
-  const ctags = spawnSync('ctags', ['-R', '--output-format=json', '--fields=+nl', `--languages=${LANGUAGES.map((l) => l.ctags).join(',')}`, '-f', '-', '.'], {
+  const ctags = spawnSync('ctags', ['-R', '--output-format=json', '--fields=+nl', ...CTAGS_MAPS, `--languages=${LANGUAGES.map((l) => l.ctags).join(',')}`, '-f', '-', '.'], {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 1 << 30,

@@ -10,7 +10,7 @@ import { javascript, typescript, typescriptGaps } from './languages/javascript.j
 import { rust, rustGaps } from './languages/rust.js';
 import { go } from './languages/go.js';
 import { java } from './languages/java.js';
-import { c } from './languages/c.js';
+import { c, cGaps } from './languages/c.js';
 import { cpp, cppGaps } from './languages/cpp.js';
 import { csharp } from './languages/csharp.js';
 import { ruby } from './languages/ruby.js';
@@ -35,7 +35,7 @@ const SPECS: Readonly<Record<Language, LanguageSpec>> = {
   rust: { grammar: { package: 'tree-sitter-rust' }, plugin: rust, gaps: rustGaps },
   go: { grammar: { package: 'tree-sitter-go' }, plugin: go, gaps: [] },
   java: { grammar: { package: 'tree-sitter-java' }, plugin: java, gaps: [] },
-  c: { grammar: { package: 'tree-sitter-c' }, plugin: c, gaps: [] },
+  c: { grammar: { package: 'tree-sitter-c' }, plugin: c, gaps: cGaps },
   cpp: { grammar: { package: 'tree-sitter-cpp' }, plugin: cpp, gaps: cppGaps },
   csharp: { grammar: { package: 'tree-sitter-c-sharp' }, plugin: csharp, gaps: [] },
   ruby: { grammar: { package: 'tree-sitter-ruby' }, plugin: ruby, gaps: [] },

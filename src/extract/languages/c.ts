@@ -25,6 +25,7 @@
 import type { SymbolKind } from '../../protocol/types.js';
 import {
   blockDoc,
+  type GrammarGap,
   docText,
   lineDoc,
   ScopeStack,
@@ -235,6 +236,10 @@ export class CFamilyFile {
   protected readonly a: Access;
   protected readonly scopes = new ScopeStack<Kind, Scope>({ start: -1, end: Infinity, qualified: null, kind: 'file' });
   private statement: Statement | null = null;
+  /** A declaration cut short by an attribute macro (`void __init` of `void __init f(void) {}`): where it started. */
+  private fragment = { start: -1, end: -1 };
+  /** With syntax errors, declarations can come apart (see `fragment`). */
+  private readonly broken: boolean;
   /** C++ `template <…>` in front of the next definition: the range starts there. */
   protected templateStart = -1;
   protected templateEnd = -1;
@@ -248,6 +253,7 @@ export class CFamilyFile {
     this.sink = file.sink;
     this.lines = file.lines;
     this.a = file.nodes(types);
+    this.broken = file.root.hasError;
   }
 
   run(): void {
@@ -427,7 +433,15 @@ export class CFamilyFile {
   private functionDefinition(i: number, start: number, frame: Scope): void {
     const a = this.a;
     const end = a.end(i);
-    const d = this.declared(a.child(i, 'declarator'));
+    let d = this.declared(a.child(i, 'declarator'));
+    let from = start;
+    if (this.broken && d && !d.isFunction && this.fragment.end >= 0 && /^\s*$/.test(this.src.slice(this.fragment.end, start))) {
+      // `void __init f(void) {}` reads as the declaration `void __init` and a definition `f (void) {}` whose
+      // type is the name
+      const type = a.child(i, 'type');
+      if (type >= 0 && a.type(type) === 'type_identifier') d = { name: this.text(type), at: a.start(type), qualifier: null, isFunction: true };
+      from = this.fragment.start;
+    }
     if (!d || frame.kind === 'function') {
       // In a function body this is a loop macro (`list_for_each(p, head) {…}`, which the grammar reads as a nested
       // function): a call. Either way the calls inside belong to the enclosing definition.
@@ -438,14 +452,19 @@ export class CFamilyFile {
     const body = a.child(i, 'body');
     const sigEnd = body >= 0 ? a.start(body) : end;
     const scope = this.qualifiedScope(frame, d.qualifier);
-    const flags = specifierFlags(this.src.slice(start, Math.min(d.at, start + 480)));
-    const q = this.def(d.name, this.functionKind(d, frame), scope, d.at, start, end, signature(this.src, start, sigEnd), flags);
+    const flags = specifierFlags(this.src.slice(from, Math.min(d.at, from + 480)));
+    const q = this.def(d.name, this.functionKind(d, frame), scope, d.at, from, end, signature(this.src, from, sigEnd), flags);
     this.scopes.push({ start, end, qualified: q, kind: 'function' });
   }
 
   /** File-level (or namespace, or class member) declarations: prototypes, variables, fields. */
   private declaration(i: number, start: number, frame: Scope, field: boolean): void {
     const end = this.a.end(i);
+    if (this.broken && this.src.charCodeAt(end - 1) !== 59) {
+      // no `;`: the head of a definition the grammar split at an attribute macro
+      this.fragment = { start, end };
+      return;
+    }
     const { type, decls } = this.declarators(i);
     const lead = this.leading(start);
     this.remember(type, start, end, null, lead);
@@ -537,6 +556,40 @@ export class CFamilyFile {
     this.def(this.text(name), 'enum_member', frame.qualified, this.a.start(name), start, end, signature(this.src, start, end));
   }
 }
+
+// ---------------------------------------------------------------------------------------------------------------
+// What a C grammar cannot read without running the preprocessor
+
+/**
+ * The text an error is judged by: its line and the next; `wide`, also the three lines before it (an error can
+ * surface a few lines below the macro that caused it). Capped, so a minified line stays cheap.
+ */
+function errorLines(src: string, start: number, wide: boolean): string {
+  let from = src.lastIndexOf('\n', start - 1) + 1;
+  for (let k = 0; wide && k < 3 && from > 0; k++) from = src.lastIndexOf('\n', from - 2) + 1;
+  let to = start;
+  for (let k = 0; k < 2 && to < src.length; k++) {
+    const nl = src.indexOf('\n', to);
+    to = nl < 0 ? src.length : nl + 1;
+  }
+  return src.slice(Math.max(from, start - 1200), Math.min(to, start + 1200));
+}
+
+const gap = (name: string, re: RegExp): GrammarGap => ({ name, test: (src, start, _end, wide) => re.test(errorLines(src, start, wide)) });
+
+/**
+ * Valid C (it compiles) that the grammar cannot parse because a macro stands where C syntax is expected. A file
+ * whose every error is one of these is indexed `ok` with the gap noted; what parsed around them is indexed.
+ */
+export const cGaps: readonly GrammarGap[] = [
+  gap('attribute macros among the specifiers (`int __init f(void)`, `char __user *p`, `x __read_mostly`)', /\b(?:__\w+|notrace|noinline\w*|noinstr|asmlinkage|nokprobe_inline|const_debug|fastcall|WINAPI|CALLBACK|APIENTRY)\b/),
+  gap('loop macros (`list_for_each_entry(p, head, member) {`, `scoped_guard(mutex, &m) {`)', /\b\w*for_each\w*\s*\(|^[ \t]*(?!(?:if|while|for|switch|return|sizeof)\b)[A-Za-z_]\w*\s*\(.*\)[ \t]*\{[ \t]*$/m),
+  gap('macro calls with a type argument (`container_of(p, struct s, m)`, `min_t(unsigned long, a, b)`)', /\b[A-Za-z_]\w*\s*\((?:[^()]*[(,]\s*)?(?:(?:struct|union|enum)\s+\w+\s*(?:\*\s*)?[,)]|(?:unsigned|signed|long|short|char|int|bool|void|float|double|typeof)\b)/),
+  gap('declarations made by macros (`DEFINE_MUTEX(m);`, `static DECLARE_BITMAP(b, 8);`, `TP_PROTO(...)`)', /^[ \t]*(?:static\s+|extern\s+|const\s+)*[A-Z][A-Z0-9_]*\s*\(/m),
+  gap('GNU named variadic macro parameters (`#define f(args...)`)', /#\s*define\s+\w+\([^)]*\w\.\.\.\)/),
+  gap('GNU case ranges (`case 1 ... 9:`)', /\bcase\b[^:\n]*\.\.\./),
+  gap('preprocessor conditionals that split a statement or a declaration', /^[ \t]*#\s*(?:if|ifdef|ifndef|else|elif|endif)\b/m),
+];
 
 export const c: LanguagePlugin = {
   sep: '.',
