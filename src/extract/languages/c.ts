@@ -79,6 +79,9 @@ export interface Declared {
 
 export type Kind = 'file' | 'namespace' | 'class' | 'enum' | 'function';
 
+/** `name (` at the start of a loop macro read as a nested function definition. */
+const LOOP_MACRO = /([A-Za-z_]\w*)\s*\(/y;
+
 /** C++ casts the grammar reads as calls of a template function. */
 const CASTS = new Set(['static_cast', 'dynamic_cast', 'const_cast', 'reinterpret_cast']);
 
@@ -445,7 +448,11 @@ export class CFamilyFile {
     if (!d || frame.kind === 'function') {
       // In a function body this is a loop macro (`list_for_each(p, head) {…}`, which the grammar reads as a nested
       // function): a call. Either way the calls inside belong to the enclosing definition.
-      if (d && frame.kind === 'function') this.sink.ref('call', d.name, d.at, frame.qualified, d.name);
+      if (frame.kind === 'function') {
+        LOOP_MACRO.lastIndex = start;
+        const m = LOOP_MACRO.exec(this.src);
+        if (m) this.sink.ref('call', m[1], start, frame.qualified, m[1]);
+      }
       this.scopes.push({ start, end, qualified: frame.qualified, kind: 'function' });
       return;
     }
