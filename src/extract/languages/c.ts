@@ -82,6 +82,9 @@ export type Kind = 'file' | 'namespace' | 'class' | 'enum' | 'function';
 /** `name (` at the start of a loop macro read as a nested function definition. */
 const LOOP_MACRO = /([A-Za-z_]\w*)\s*\(/y;
 
+/** `MACRO(name,` or `MACRO(name)`: a function defined by a macro. */
+const MACRO_DEFINITION = /([A-Za-z_]\w*)\s*\(\s*([A-Za-z_]\w*)\s*[,)]/y;
+
 /** C++ casts the grammar reads as calls of a template function. */
 const CASTS = new Set(['static_cast', 'dynamic_cast', 'const_cast', 'reinterpret_cast']);
 
@@ -267,7 +270,7 @@ export class CFamilyFile {
       const type = a.type(i)!;
       switch (type) {
         case 'call_expression':
-          this.call(i, start, frame.qualified);
+          if (!(frame.kind === 'file' && this.broken && this.macroDefinedFunction(i, start))) this.call(i, start, frame.qualified);
           break;
         case 'preproc_include':
           this.include(i, start, frame.qualified);
@@ -409,6 +412,26 @@ export class CFamilyFile {
     this.sink.ref('call', name, c.nameAt, scope, src.slice(start, Math.min(end, start + 480)));
   }
 
+  /**
+   * `SYSCALL_DEFINE1(name, int, x) { … }` at file level: the grammar reads a call and a block. It is a function
+   * defined by a macro: named by the macro's first argument, flagged `macro SYSCALL_DEFINE1`.
+   */
+  private macroDefinedFunction(i: number, start: number): boolean {
+    const { a, src } = this;
+    const end = a.end(i);
+    let p = end;
+    while (isWs(src.charCodeAt(p))) p++;
+    if (src.charCodeAt(p) !== 123) return false;
+    MACRO_DEFINITION.lastIndex = start;
+    const m = MACRO_DEFINITION.exec(src);
+    const body = a.node(i).parent?.nextNamedSibling;
+    if (!m || !body || body.type !== 'compound_statement' || body.startIndex !== p) return false;
+    const nameAt = start + m[0].indexOf(m[2], m[1].length);
+    const q = this.def(m[2], 'function', null, nameAt, start, body.endIndex, signature(src, start, end), ['macro ' + m[1]]);
+    this.scopes.push({ start, end: body.endIndex, qualified: q, kind: 'function' });
+    return true;
+  }
+
   private include(i: number, start: number, scope: string | null): void {
     const path = this.a.child(i, 'path');
     if (path < 0) return;
@@ -460,6 +483,11 @@ export class CFamilyFile {
     const sigEnd = body >= 0 ? a.start(body) : end;
     const scope = this.qualifiedScope(frame, d.qualifier);
     const flags = specifierFlags(this.src.slice(from, Math.min(d.at, from + 480)));
+    if (!d.isFunction && from === start) {
+      // `BPF_CALL_0(name) { … }`: a function defined by a macro, named by its argument
+      const type = a.child(i, 'type');
+      if (type >= 0 && a.type(type) === 'type_identifier') flags.push('macro ' + this.text(type));
+    }
     const q = this.def(d.name, this.functionKind(d, frame), scope, d.at, from, end, signature(this.src, from, sigEnd), flags);
     this.scopes.push({ start, end, qualified: q, kind: 'function' });
   }
