@@ -82,6 +82,9 @@ export type Kind = 'file' | 'namespace' | 'class' | 'enum' | 'function';
 /** `name (` at the start of a loop macro read as a nested function definition. */
 const LOOP_MACRO = /([A-Za-z_]\w*)\s*\(/y;
 
+/** The file's own frame. */
+const TOP: Frame<Kind> = { start: -1, end: Infinity, qualified: null, kind: 'file' };
+
 /** `MACRO(name,` or `MACRO(name)`: a function defined by a macro. */
 const MACRO_DEFINITION = /([A-Za-z_]\w*)\s*\(\s*([A-Za-z_]\w*)\s*[,)]/y;
 
@@ -240,7 +243,7 @@ export class CFamilyFile {
   protected readonly sink: Sink;
   protected readonly lines: LineIndex;
   protected readonly a: Access;
-  protected readonly scopes = new ScopeStack<Kind, Scope>({ start: -1, end: Infinity, qualified: null, kind: 'file' });
+  protected readonly scopes = new ScopeStack<Kind, Scope>(TOP);
   private statement: Statement | null = null;
   /** A declaration cut short by an attribute macro (`void __init` of `void __init f(void) {}`): where it started. */
   private fragment = { start: -1, end: -1 };
@@ -467,6 +470,11 @@ export class CFamilyFile {
       const type = a.child(i, 'type');
       if (type >= 0 && a.type(type) === 'type_identifier') d = { name: this.text(type), at: a.start(type), qualifier: null, isFunction: true };
       from = this.fragment.start;
+    }
+    if (this.broken && frame.kind === 'function' && d && d.isFunction && (start === 0 || this.src.charCodeAt(start - 1) === 10)) {
+      // A definition at column 0 inside a function: error recovery ran the previous function on (a loop macro
+      // without braces, `for_each_x(p)\n\tstmt;`, can swallow the rest of the file). It is a file-level function.
+      frame = TOP;
     }
     if (!d || frame.kind === 'function') {
       // In a function body this is a loop macro (`list_for_each(p, head) {…}`, which the grammar reads as a nested
