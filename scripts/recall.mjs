@@ -139,7 +139,9 @@ try {
     const stats = perLanguage.get(row.ctags);
     stats.counted++;
     // ctags sometimes qualifies the name itself (`a.b.c`); computed names (`[Symbol.iterator]`) stay whole
-    const name = /^[\w$]+(?:\.[\w$]+)+$/.test(tag.name) ? tag.name.slice(tag.name.lastIndexOf('.') + 1) : tag.name;
+    let name = /^[\w$]+(?:\.[\w$]+)+$/.test(tag.name) ? tag.name.slice(tag.name.lastIndexOf('.') + 1) : tag.name;
+    // ctags writes C++ operators with blanks (`operator ()`, `operator &&`); the index without (`operator()`)
+    if (/^operator\s*[^\w\s]/.test(name)) name = name.replace(/\s+/g, '');
     const lines = defs.get(path)?.get(name) ?? [];
     if (lines.some((l) => Math.abs(l - tag.line) <= LINE_SLACK)) {
       stats.found++;

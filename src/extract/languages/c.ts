@@ -85,6 +85,9 @@ const LOOP_MACRO = /([A-Za-z_]\w*)\s*\(/y;
 /** The file's own frame. */
 const TOP: Frame<Kind> = { start: -1, end: Infinity, qualified: null, kind: 'file' };
 
+/** `class EXPORT_MACRO Name [final] [: bases] {` */
+const MACRO_CLASS = /(class|struct|union)\s+([A-Z_][A-Z0-9_]*)\s+([A-Za-z_]\w*)\s*(?:final\s*)?(?::[^;{}()]*)?\{/y;
+
 /** `MACRO(name,` or `MACRO(name)`: a function defined by a macro. */
 const MACRO_DEFINITION = /([A-Za-z_]\w*)\s*\(\s*([A-Za-z_]\w*)\s*[,)]/y;
 
@@ -169,6 +172,28 @@ function trailingName(src: string, from: number, to: number): { at: number; end:
   while (b > from && isId(src.charCodeAt(b - 1))) b--;
   if (b === e || (src.charCodeAt(b) >= 48 && src.charCodeAt(b) <= 57)) return null;
   return { at: b, end: e };
+}
+
+/** Index just past the '}' matching the '{' at `open` (strings, characters and comments skipped), or -1. */
+function matchBrace(src: string, open: number): number {
+  let depth = 0;
+  const stop = Math.min(src.length, open + (1 << 20));
+  for (let i = open; i < stop; i++) {
+    const c = src.charCodeAt(i);
+    if (c === 123) depth++;
+    else if (c === 125) {
+      if (--depth === 0) return i + 1;
+    } else if (c === 34 || c === 39) {
+      for (i++; i < stop && src.charCodeAt(i) !== c && src.charCodeAt(i) !== 10; i++) if (src.charCodeAt(i) === 92) i++;
+    } else if (c === 47 && src.charCodeAt(i + 1) === 47) {
+      const nl = src.indexOf('\n', i);
+      i = nl < 0 ? stop : nl;
+    } else if (c === 47 && src.charCodeAt(i + 1) === 42) {
+      const e = src.indexOf('*/', i + 2);
+      i = e < 0 ? stop : e + 1;
+    }
+  }
+  return -1;
 }
 
 /**
@@ -283,11 +308,11 @@ export class CFamilyFile {
           this.macro(i, start);
           break;
         case 'function_definition':
-          this.functionDefinition(i, start, frame);
+          if (!(this.broken && this.macroClass(start, frame))) this.functionDefinition(i, start, frame);
           break;
         case 'declaration':
         case 'field_declaration':
-          if (frame.kind !== 'function' && frame.kind !== 'enum') this.declaration(i, start, frame, type === 'field_declaration');
+          if (frame.kind !== 'function' && frame.kind !== 'enum' && !(this.broken && this.macroClass(start, frame))) this.declaration(i, start, frame, type === 'field_declaration');
           break;
         case 'type_definition':
           if (frame.kind !== 'function') this.typedef(i, start, frame);
@@ -416,6 +441,27 @@ export class CFamilyFile {
   }
 
   /**
+   * `class EXPORT_MACRO Name : Base {…}`: the grammar takes the macro for the name and comes apart. Read from the
+   * text: a class (or struct, union) `Name`, its members scoped to it.
+   */
+  private macroClass(start: number, frame: Scope): boolean {
+    const src = this.src;
+    const c = src.charCodeAt(start);
+    if (c !== 99 && c !== 115 && c !== 117) return false; // class, struct, union
+    MACRO_CLASS.lastIndex = start;
+    const m = MACRO_CLASS.exec(src);
+    if (!m) return false;
+    const open = MACRO_CLASS.lastIndex - 1;
+    const close = matchBrace(src, open);
+    if (close < 0) return false;
+    const kind: SymbolKind = m[1] === 'class' ? 'class' : 'struct';
+    const nameAt = start + m[0].indexOf(m[3], m[1].length + m[2].length + 1);
+    const q = this.def(m[3], kind, frame.qualified, nameAt, start, close, signature(src, start, open), m[1] === 'union' ? ['union'] : null);
+    this.scopes.push({ start, end: close, qualified: q, kind: 'class' });
+    return true;
+  }
+
+  /**
    * `SYSCALL_DEFINE1(name, int, x) { … }` at file level: the grammar reads a call and a block. It is a function
    * defined by a macro: named by the macro's first argument, flagged `macro SYSCALL_DEFINE1`.
    */
@@ -470,6 +516,13 @@ export class CFamilyFile {
       const type = a.child(i, 'type');
       if (type >= 0 && a.type(type) === 'type_identifier') d = { name: this.text(type), at: a.start(type), qualifier: null, isFunction: true };
       from = this.fragment.start;
+    }
+    if (this.broken && d && !d.isFunction && /^[A-Z_][A-Z0-9_]*$/.test(d.name)) {
+      // `int f() const NOEXCEPT_MACRO {…}`: the grammar takes the macro for the name and puts `f()` in an error
+      const err = a.namedChildren(i).find((k) => a.type(k) === 'ERROR');
+      const fn = err === undefined ? undefined : a.namedChildren(err).find((k) => a.type(k) === 'function_declarator');
+      const inner = fn === undefined ? null : this.declared(fn);
+      if (inner) d = inner;
     }
     if (this.broken && frame.kind === 'function' && d && d.isFunction && (start === 0 || this.src.charCodeAt(start - 1) === 10)) {
       // A definition at column 0 inside a function: error recovery ran the previous function on (a loop macro

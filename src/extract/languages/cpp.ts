@@ -95,6 +95,14 @@ function errorLine(src: string, start: number): string {
 /** What tree-sitter-cpp 0.23 does not parse. */
 export const cppGaps: readonly GrammarGap[] = [
   {
+    name: 'export macros between `class` and the name (`class BOOST_SYMBOL_VISIBLE name`)',
+    test: (src, start) => /\b(?:class|struct|union)\s+[A-Z_][A-Z0-9_]*\s+[A-Za-z_]\w*/.test(errorLine(src, start)),
+  },
+  {
+    name: 'macros after a parameter list (`int f() const BOOST_NOEXCEPT {`)',
+    test: (src, start) => /\)\s*(?:const\s*)?[A-Z_][A-Z0-9_]{2,}(?:\s*\([^()]*\))?\s*(?:\{|;|$)/.test(errorLine(src, start)),
+  },
+  {
     name: 'calls of an operator by its function name (`operator<<(os, x)`, `a.operator==(b)`)',
     test: (src, start) => /\boperator\s*(?:\(\)|\[\]|[-+*\/%^&|~!=<>,]{1,3})\s*\(/.test(errorLine(src, start)),
   },
