@@ -671,7 +671,8 @@ function errorLines(src: string, start: number, wide: boolean): string {
   return src.slice(Math.max(from, start - 1200), Math.min(to, start + 1200));
 }
 
-const gap = (name: string, re: RegExp): GrammarGap => ({ name, test: (src, start, _end, wide) => re.test(errorLines(src, start, wide)) });
+/** A gap recognised by a pattern over the error's lines. */
+export const gap = (name: string, re: RegExp): GrammarGap => ({ name, test: (src, start, _end, wide) => re.test(errorLines(src, start, wide)) });
 
 /**
  * Valid C (it compiles) that the grammar cannot parse because a macro stands where C syntax is expected. A file

@@ -17,7 +17,7 @@
  */
 import type { SymbolKind } from '../../protocol/types.js';
 import { signature, type GrammarGap, type LanguagePlugin } from '../toolkit/index.js';
-import { C_TYPES, CFamilyFile, type Declared, type Scope } from './c.js';
+import { C_TYPES, CFamilyFile, cGaps, gap, type Declared, type Scope } from './c.js';
 
 const TYPES = [...C_TYPES, 'class_specifier', 'namespace_definition', 'template_declaration', 'alias_declaration', 'friend_declaration'];
 
@@ -85,27 +85,12 @@ class CppFile extends CFamilyFile {
   }
 }
 
-/** The line of an error (capped: a minified line stays cheap). */
-function errorLine(src: string, start: number): string {
-  const from = src.lastIndexOf('\n', start - 1) + 1;
-  const nl = src.indexOf('\n', start);
-  return src.slice(Math.max(from, start - 400), Math.min(nl < 0 ? src.length : nl, start + 400));
-}
-
-/** What tree-sitter-cpp 0.23 does not parse. */
+/** What tree-sitter-cpp 0.23 does not parse (beyond the preprocessor idioms it shares with C). */
 export const cppGaps: readonly GrammarGap[] = [
-  {
-    name: 'export macros between `class` and the name (`class BOOST_SYMBOL_VISIBLE name`)',
-    test: (src, start) => /\b(?:class|struct|union)\s+[A-Z_][A-Z0-9_]*\s+[A-Za-z_]\w*/.test(errorLine(src, start)),
-  },
-  {
-    name: 'macros after a parameter list (`int f() const BOOST_NOEXCEPT {`)',
-    test: (src, start) => /\)\s*(?:const\s*)?[A-Z_][A-Z0-9_]{2,}(?:\s*\([^()]*\))?\s*(?:\{|;|$)/.test(errorLine(src, start)),
-  },
-  {
-    name: 'calls of an operator by its function name (`operator<<(os, x)`, `a.operator==(b)`)',
-    test: (src, start) => /\boperator\s*(?:\(\)|\[\]|[-+*\/%^&|~!=<>,]{1,3})\s*\(/.test(errorLine(src, start)),
-  },
+  ...cGaps,
+  gap('export macros between `class` and the name (`class BOOST_SYMBOL_VISIBLE name`)', /\b(?:class|struct|union)\s+[A-Z_][A-Z0-9_]*\s+[A-Za-z_]\w*/),
+  gap('macros after a parameter list (`int f() const BOOST_NOEXCEPT {`)', /\)\s*(?:const\s*)?[A-Z_][A-Z0-9_]{2,}(?:\s*\([^()]*\))?\s*(?:\{|;|$)/m),
+  gap('calls of an operator by its function name (`operator<<(os, x)`, `a.operator==(b)`)', /\boperator\s*(?:\(\)|\[\]|[-+*\/%^&|~!=<>,]{1,3})\s*\(/),
 ];
 
 export const cpp: LanguagePlugin = {
