@@ -21,6 +21,15 @@
  *   which is its doc;
  * - call refs sit at the called name (`f` in `s->ops->f(x)`), context = the callee text; `#include <x.h>` and
  *   `#include "x.h"` are import refs named by the header, module = the header, context = the directive.
+ *
+ * Code written for a preprocessor (the grammar sees the macros unexpanded), as far as the tree allows:
+ * - a loop macro `list_for_each_entry(p, h, m) {…}` in a body (read as a nested function) is a call ref;
+ * - `void __init f(void) {…}` (read as a declaration `void __init` and a definition `f (void)`) is the function
+ *   `f`; `SYSCALL_DEFINE2(name, …) {…}` and `BPF_CALL_0(name) {…}` are the function `name` flagged
+ *   `macro SYSCALL_DEFINE2`; `class EXPORT_MACRO Name {` is the class `Name`;
+ * - a definition at column 0 that the tree puts inside a function (error recovery after a brace-less loop macro
+ *   can swallow the rest of the file) is a file-level function;
+ * - `cGaps` names such idioms, so a file whose every error is one of them is `ok` with a `grammar-gap` note.
  */
 import type { SymbolKind } from '../../protocol/types.js';
 import {
