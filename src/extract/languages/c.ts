@@ -691,7 +691,7 @@ export const cGaps: readonly GrammarGap[] = [
   gap('attribute macros among the specifiers (`int __init f(void)`, `char __user *p`, `x __read_mostly`)', /\b(?:__(?!(?:func|FUNCTION|LINE|FILE|VA_ARGS|DATE|TIME)__)\w+|notrace|noinline\w*|noinstr|asmlinkage|nokprobe_inline|const_debug|fastcall|WINAPI|CALLBACK|APIENTRY)\b/),
   gap('loop macros (`list_for_each_entry(p, head, member) {`, `scoped_guard(mutex, &m) {`)', /\b\w*for_each\w*\s*\(|^[ \t]*(?!(?:if|while|for|switch|return|sizeof)\b)[A-Za-z_]\w*\s*\(.*\)[ \t]*\{[ \t]*$/m),
   gap('macro calls with a type argument (`container_of(p, struct s, m)`, `min_t(unsigned long, a, b)`)', /\b[A-Za-z_]\w*\s*\((?:[^()]*[(,]\s*)?(?:(?:struct|union|enum)\s+\w+|typeof\s*\([^()]*\)|(?:const\s+)?(?:unsigned|signed|long|short|char|int|bool|float|double)(?:\s+(?:unsigned|signed|long|short|char|int))*)\s*\**\s*[,)]/),
-  gap('declarations made by macros (`DEFINE_MUTEX(m);`, `static DECLARE_BITMAP(b, 8);`, `TP_PROTO(...)`)', /^[ \t]*(?:static\s+|extern\s+|const\s+)*[A-Z][A-Z0-9_]*\s*\(/m),
+  gap('declarations made by macros (`DEFINE_MUTEX(m)`, `static DECLARE_BITMAP(b, 8)`, `TP_PROTO(...)`)', /^[ \t]*(?:static\s+|extern\s+|const\s+)*[A-Z][A-Z0-9_]*\s*\(/m),
   gap('GNU named variadic macro parameters (`#define f(args...)`)', /#\s*define\s+\w+\([^)]*\w\.\.\.\)/),
   gap('GNU case ranges (`case 1 ... 9:`)', /\bcase\b[^:\n]*\.\.\./),
   gap('preprocessor conditionals that split a statement or a declaration', /^[ \t]*#\s*(?:if|ifdef|ifndef|else|elif|endif)\b/m),
