@@ -39,11 +39,17 @@ const LANGUAGES = [
   { ctags: 'Java', ours: ['java'], kinds: ['class', 'interface', 'enum', 'method', 'package', 'annotation'] },
   { ctags: 'C#', ours: ['csharp'], kinds: ['class', 'struct', 'interface', 'enum', 'method', 'namespace'] },
   { ctags: 'PHP', ours: ['php'], kinds: ['class', 'interface', 'trait', 'function', 'namespace'] },
+  // C, C++, Ruby. ctags counts only definitions (its `prototype` kind is off by default); `.h` is C for both tools.
+  { ctags: 'C', ours: ['c'], kinds: ['function', 'struct', 'union', 'enum'] },
+  { ctags: 'C++', ours: ['cpp'], kinds: ['function', 'class', 'struct', 'union', 'enum', 'namespace'] },
+  { ctags: 'Ruby', ours: ['ruby'], kinds: ['module', 'class', 'method', 'singletonMethod'] },
 ];
+/** ctags reads `.h` as C++; the indexer reads it as C (its default), so ctags is told the same. */
+const CTAGS_MAPS = ['--map-C++=-.h', '--map-C=+.h'];
 const LINE_SLACK = 3;
 const NOT_READ = new Set(['oversize', 'binary', 'non-utf8']);
-/** Names ctags makes up for anonymous functions and classes. */
-const MADE_UP = /^Anonymous(?:Function|Class)[0-9a-f]+$/;
+/** Names ctags makes up for anonymous functions and classes (and C/C++ anonymous structs, unions, enums). */
+const MADE_UP = /^(?:Anonymous(?:Function|Class)[0-9a-f]+|__anon[0-9a-f]+)$/;
 
 const here = dirname(fileURLToPath(import.meta.url));
 const USAGE = 'usage: node scripts/recall.mjs <tree> [--exclude GLOB]... [--no-default-excludes] [--bin FILE] [--index DB] [--under PREFIX] [--misses N] [--json]';
@@ -114,7 +120,7 @@ try {
 
   // ---- ctags -----------------------------------------------------------------------------------------------------
   log('recall: running ctags');
-  const ctags = spawnSync('ctags', ['-R', '--output-format=json', '--fields=+nl', `--languages=${LANGUAGES.map((l) => l.ctags).join(',')}`, '-f', '-', '.'], {
+  const ctags = spawnSync('ctags', ['-R', '--output-format=json', '--fields=+nl', ...CTAGS_MAPS, `--languages=${LANGUAGES.map((l) => l.ctags).join(',')}`, '-f', '-', '.'], {
     cwd: root,
     encoding: 'utf8',
     maxBuffer: 1 << 30,
@@ -139,7 +145,9 @@ try {
     stats.counted++;
     // ctags sometimes qualifies the name itself (`a.b.c`); computed names (`[Symbol.iterator]`) stay whole
     // (a dotted package or namespace, `java.util`, is one name in the index too)
-    const name = /^[\w$]+(?:\.[\w$]+)+$/.test(tag.name) ? tag.name.slice(tag.name.lastIndexOf('.') + 1) : tag.name;
+    let name = /^[\w$]+(?:\.[\w$]+)+$/.test(tag.name) ? tag.name.slice(tag.name.lastIndexOf('.') + 1) : tag.name;
+    // ctags writes C++ operators with blanks (`operator ()`, `operator &&`); the index without (`operator()`)
+    if (/^operator\s*[^\w\s]/.test(name)) name = name.replace(/\s+/g, '');
     const lines = [...(defs.get(path)?.get(name) ?? []), ...(name !== tag.name ? (defs.get(path)?.get(tag.name) ?? []) : [])];
     if (lines.some((l) => Math.abs(l - tag.line) <= LINE_SLACK)) {
       stats.found++;

@@ -10,8 +10,8 @@ import { javascript, typescript, typescriptGaps } from './languages/javascript.j
 import { rust, rustGaps } from './languages/rust.js';
 import { go, goGaps } from './languages/go.js';
 import { java } from './languages/java.js';
-import { c } from './languages/c.js';
-import { cpp } from './languages/cpp.js';
+import { c, cGaps } from './languages/c.js';
+import { cpp, cppGaps } from './languages/cpp.js';
 import { csharp, csharpGaps } from './languages/csharp.js';
 import { ruby } from './languages/ruby.js';
 import { php } from './languages/php.js';
@@ -35,8 +35,8 @@ const SPECS: Readonly<Record<Language, LanguageSpec>> = {
   rust: { grammar: { package: 'tree-sitter-rust' }, plugin: rust, gaps: rustGaps },
   go: { grammar: { package: 'tree-sitter-go' }, plugin: go, gaps: goGaps },
   java: { grammar: { package: 'tree-sitter-java' }, plugin: java, gaps: [] },
-  c: { grammar: { package: 'tree-sitter-c' }, plugin: c, gaps: [] },
-  cpp: { grammar: { package: 'tree-sitter-cpp' }, plugin: cpp, gaps: [] },
+  c: { grammar: { package: 'tree-sitter-c' }, plugin: c, gaps: cGaps },
+  cpp: { grammar: { package: 'tree-sitter-cpp' }, plugin: cpp, gaps: cppGaps },
   csharp: { grammar: { package: 'tree-sitter-c-sharp' }, plugin: csharp, gaps: csharpGaps },
   ruby: { grammar: { package: 'tree-sitter-ruby' }, plugin: ruby, gaps: [] },
   php: { grammar: { package: 'tree-sitter-php', export: 'php' }, plugin: php, gaps: [] },
