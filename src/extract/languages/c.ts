@@ -33,17 +33,15 @@
  */
 import type { SymbolKind } from '../../protocol/types.js';
 import {
+  BraceFile,
   blockDoc,
   type GrammarGap,
   docText,
   lineDoc,
-  ScopeStack,
   signature,
-  type Access,
   type Frame,
   type LanguagePlugin,
   type LineIndex,
-  type Sink,
   type SourceFile,
 } from '../toolkit/index.js';
 
@@ -272,12 +270,7 @@ interface Statement {
 }
 
 /** One file: a visitor over the listed nodes. C++ adds its node types in a subclass. */
-export class CFamilyFile {
-  protected readonly src: string;
-  protected readonly sink: Sink;
-  protected readonly lines: LineIndex;
-  protected readonly a: Access;
-  protected readonly scopes = new ScopeStack<Kind, Scope>(TOP);
+export class CFamilyFile extends BraceFile<Kind> {
   private statement: Statement | null = null;
   /** A declaration cut short by an attribute macro (`void __init` of `void __init f(void) {}`): where it started. */
   private fragment = { start: -1, end: -1 };
@@ -292,52 +285,43 @@ export class CFamilyFile {
     types: string[],
     protected readonly cpp: boolean,
   ) {
-    this.src = file.src;
-    this.sink = file.sink;
-    this.lines = file.lines;
-    this.a = file.nodes(types);
+    super(file, types, 'file');
     this.broken = file.root.hasError;
   }
 
-  run(): void {
-    const a = this.a;
-    for (let i = 0; i < a.count; i++) {
-      const start = a.start(i);
-      const frame = this.scopes.at(start);
-      const type = a.type(i)!;
-      switch (type) {
-        case 'call_expression':
-          if (!(frame.kind === 'file' && this.broken && this.macroDefinedFunction(i, start))) this.call(i, start, frame.qualified);
-          break;
-        case 'preproc_include':
-          this.include(i, start, frame.qualified);
-          break;
-        case 'preproc_def':
-        case 'preproc_function_def':
-          this.macro(i, start);
-          break;
-        case 'function_definition':
-          if (!(this.broken && this.macroClass(start, frame))) this.functionDefinition(i, start, frame);
-          break;
-        case 'declaration':
-        case 'field_declaration':
-          if (frame.kind !== 'function' && frame.kind !== 'enum' && !(this.broken && this.macroClass(start, frame))) this.declaration(i, start, frame, type === 'field_declaration');
-          break;
-        case 'type_definition':
-          if (frame.kind !== 'function') this.typedef(i, start, frame);
-          break;
-        case 'struct_specifier':
-        case 'union_specifier':
-        case 'enum_specifier':
-        case 'class_specifier':
-          this.specifier(i, start, frame, type);
-          break;
-        case 'enumerator':
-          this.enumerator(i, start, frame);
-          break;
-        default:
-          this.other(i, start, frame, type);
-      }
+  protected visit(i: number, type: string, start: number, frame: Scope): void {
+    switch (type) {
+      case 'call_expression':
+        if (!(frame.kind === 'file' && this.broken && this.macroDefinedFunction(i, start))) this.call(i, start, frame.qualified);
+        break;
+      case 'preproc_include':
+        this.include(i, start, frame.qualified);
+        break;
+      case 'preproc_def':
+      case 'preproc_function_def':
+        this.macro(i, start);
+        break;
+      case 'function_definition':
+        if (!(this.broken && this.macroClass(start, frame))) this.functionDefinition(i, start, frame);
+        break;
+      case 'declaration':
+      case 'field_declaration':
+        if (frame.kind !== 'function' && frame.kind !== 'enum' && !(this.broken && this.macroClass(start, frame))) this.declaration(i, start, frame, type === 'field_declaration');
+        break;
+      case 'type_definition':
+        if (frame.kind !== 'function') this.typedef(i, start, frame);
+        break;
+      case 'struct_specifier':
+      case 'union_specifier':
+      case 'enum_specifier':
+      case 'class_specifier':
+        this.specifier(i, start, frame, type);
+        break;
+      case 'enumerator':
+        this.enumerator(i, start, frame);
+        break;
+      default:
+        this.other(i, start, frame, type);
     }
   }
 
