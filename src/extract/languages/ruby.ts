@@ -19,7 +19,7 @@
  *   module = the path, context = the call as written (a computed `require x` is a call).
  */
 import type { SymbolKind } from '../../protocol/types.js';
-import { lineDoc, ScopeStack, signature, type Access, type Frame, type LanguagePlugin, type LineIndex, type Sink, type SourceFile } from '../toolkit/index.js';
+import { BraceFile, lineDoc, signature, type Frame, type LanguagePlugin, type LineIndex, type SourceFile } from '../toolkit/index.js';
 
 const TYPES = ['class', 'module', 'singleton_class', 'method', 'singleton_method', 'call', 'assignment', 'alias'];
 
@@ -60,48 +60,34 @@ function header(src: string, start: number, end: number, semicolon = false): str
   return signature(src, start, semi >= 0 && semi < e ? semi : e);
 }
 
-class RubyFile {
-  private readonly src: string;
-  private readonly sink: Sink;
-  private readonly lines: LineIndex;
-  private readonly a: Access;
-  private readonly scopes = new ScopeStack<Kind>({ start: -1, end: Infinity, qualified: null, kind: 'file' });
-
+class RubyFile extends BraceFile<Kind> {
   constructor(file: SourceFile) {
-    this.src = file.src;
-    this.sink = file.sink;
-    this.lines = file.lines;
-    this.a = file.nodes(TYPES);
+    super(file, TYPES, 'file');
   }
 
-  run(): void {
-    const a = this.a;
-    for (let i = 0; i < a.count; i++) {
-      const start = a.start(i);
-      const frame = this.scopes.at(start);
-      switch (a.type(i)) {
-        case 'call':
-          this.call(i, start, frame);
-          break;
-        case 'class':
-        case 'module':
-          this.container(i, start, frame);
-          break;
-        case 'singleton_class':
-          // `class << self`: its methods are the class's singleton methods
-          this.scopes.push({ start, end: a.end(i), qualified: frame.qualified, kind: 'singleton' });
-          break;
-        case 'method':
-        case 'singleton_method':
-          this.method(i, start, frame);
-          break;
-        case 'assignment':
-          if (frame.kind !== 'method') this.constant(i, start, frame);
-          break;
-        case 'alias':
-          this.alias(i, start, frame);
-          break;
-      }
+  protected visit(i: number, type: string, start: number, frame: Frame<Kind>): void {
+    switch (type) {
+      case 'call':
+        this.call(i, start, frame);
+        break;
+      case 'class':
+      case 'module':
+        this.container(i, start, frame);
+        break;
+      case 'singleton_class':
+        // `class << self`: its methods are the class's singleton methods
+        this.scopes.push({ start, end: this.a.end(i), qualified: frame.qualified, kind: 'singleton' });
+        break;
+      case 'method':
+      case 'singleton_method':
+        this.method(i, start, frame);
+        break;
+      case 'assignment':
+        if (frame.kind !== 'method') this.constant(i, start, frame);
+        break;
+      case 'alias':
+        this.alias(i, start, frame);
+        break;
     }
   }
 
