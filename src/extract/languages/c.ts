@@ -37,6 +37,7 @@ import {
   blockDoc,
   type GrammarGap,
   docText,
+  lineGap,
   lineDoc,
   signature,
   type Frame,
@@ -649,23 +650,8 @@ export class CFamilyFile extends BraceFile<Kind> {
 // ---------------------------------------------------------------------------------------------------------------
 // What a C grammar cannot read without running the preprocessor
 
-/**
- * The text an error is judged by: its line and the next; `wide`, also the three lines before it (an error can
- * surface a few lines below the macro that caused it). Capped, so a minified line stays cheap.
- */
-function errorLines(src: string, start: number, wide: boolean): string {
-  let from = src.lastIndexOf('\n', start - 1) + 1;
-  for (let k = 0; wide && k < 3 && from > 0; k++) from = src.lastIndexOf('\n', from - 2) + 1;
-  let to = start;
-  for (let k = 0; k < 2 && to < src.length; k++) {
-    const nl = src.indexOf('\n', to);
-    to = nl < 0 ? src.length : nl + 1;
-  }
-  return src.slice(Math.max(from, start - 1200), Math.min(to, start + 1200));
-}
-
-/** A gap recognised by a pattern over the error's lines. */
-export const gap = (name: string, re: RegExp): GrammarGap => ({ name, test: (src, start, _end, wide) => re.test(errorLines(src, start, wide)) });
+/** A C gap: judged by the error's line and the next (and, `wide`, the three before). */
+export const gap = (name: string, re: RegExp): GrammarGap => lineGap(name, re, 2);
 
 /**
  * Valid C (it compiles) that the grammar cannot parse because a macro stands where C syntax is expected. A file

@@ -24,6 +24,7 @@ import {
   blockDoc,
   collapse,
   docText,
+  lineGap,
   ScopeStack,
   signature,
   SIGNATURE_MAX,
@@ -1039,22 +1040,8 @@ function expandUse(src: string, start: number, end: number, scope: string | null
 // ---------------------------------------------------------------------------------------------------------------
 // What tree-sitter-rust 0.24 does not parse (nightly and internal syntax of the standard library)
 
-/**
- * The text an error is judged by: its line and the two after it; `wide`, also the three lines before it (an error
- * in a `macro` item's body may start lines below the `macro` keyword). Capped, so a minified line stays cheap.
- */
-function errorLines(src: string, start: number, wide: boolean): string {
-  let from = src.lastIndexOf('\n', start - 1) + 1;
-  for (let k = 0; wide && k < 3 && from > 0; k++) from = src.lastIndexOf('\n', from - 2) + 1;
-  let to = start;
-  for (let k = 0; k < 3 && to < src.length; k++) {
-    const nl = src.indexOf('\n', to);
-    to = nl < 0 ? src.length : nl + 1;
-  }
-  return src.slice(Math.max(from, start - 1200), Math.min(to, start + 1200));
-}
-
-const gap = (name: string, re: RegExp): GrammarGap => ({ name, test: (src, start, _end, wide) => re.test(errorLines(src, start, wide)) });
+/** A Rust gap: judged by the error's line and the two after it (a `macro` item's error may start lines below). */
+const gap = (name: string, re: RegExp): GrammarGap => lineGap(name, re, 3);
 
 export const rustGaps: readonly GrammarGap[] = [
   gap('`~const` trait bounds', /~\s*const\b/),
