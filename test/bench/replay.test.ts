@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithRedis, RedisServer, redisAvailability } from '../helpers/redis-server.js';
 import { exportIndex, localIndex, pythonTree, startSuite, stopSuite, type Build } from '../cluster/helpers.js';
+import { PROTOCOL_VERSION } from '../../src/protocol/types.js';
 
 type ReplayMod = typeof import('../../src/bench/replay.js');
 type LocalMod = typeof import('../../src/transport/local.js');
@@ -53,7 +54,7 @@ describeWithRedis(avail, 'fan-in replay', () => {
     let ms = 0;
     try {
       for (const b of planned) {
-        const request = { v: 2 as const, runId: 'prep', batchId: b.id, files: b.files, limits: { maxFileBytes: o.maxFileBytes, parseTimeoutMs: o.parseTimeoutMs }, root: o.root };
+        const request = { v: PROTOCOL_VERSION, runId: 'prep', batchId: b.id, files: b.files, limits: { maxFileBytes: o.maxFileBytes, parseTimeoutMs: o.parseTimeoutMs }, root: o.root };
         const r = await transport.submit(request);
         const { fragments, delivery: _d, ...header } = r;
         batches.push({ request, header, fragment: readFileSync(fragments[0]) });

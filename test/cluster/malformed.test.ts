@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '../../src/protocol/types.js';
 import { describeWithRedis, freshNamespace, redisAvailability, type RedisServer } from '../helpers/redis-server.js';
 import {
   exportIndex,
@@ -50,7 +51,7 @@ describeWithRedis(avail, 'malformed and foreign jobs on the queue (real worker p
 
     const passwd = readFileSync('/etc/passwd');
     const escape = (path: string) => ({
-      v: 2,
+      v: PROTOCOL_VERSION,
       runId: 'evil',
       batchId: `b-${path.replace(/[^a-z]/g, '')}`,
       files: [{ path, hash: sha1(passwd), size: passwd.length, language: 'python' }],
@@ -61,9 +62,9 @@ describeWithRedis(avail, 'malformed and foreign jobs on the queue (real worker p
       { id: 'garbage-string', data: 'not even an object', reason: /^malformed job: / },
       { id: 'garbage-null', data: null, reason: /^malformed job: / },
       { id: 'foreign-version', data: { v: 99, runId: 'r', batchId: 'b', files: [], limits }, reason: /^malformed job: v: / },
-      { id: 'no-files', data: { v: 2, runId: 'r', batchId: 'b', files: [], limits }, reason: /^malformed job: files: / },
-      { id: 'bad-hash', data: { v: 2, runId: 'r', batchId: 'b', files: [{ path: 'a.py', hash: 'zz', size: 1, language: 'python' }], limits }, reason: /^malformed job: files\.0\.hash/ },
-      { id: 'huge-limit', data: { v: 2, runId: 'r', batchId: 'b', files: [{ path: 'a.py', hash: 'a'.repeat(40), size: 1, language: 'python' }], limits: { ...limits, maxFileBytes: 1e12 } }, reason: /^malformed job: limits\.maxFileBytes/ },
+      { id: 'no-files', data: { v: PROTOCOL_VERSION, runId: 'r', batchId: 'b', files: [], limits }, reason: /^malformed job: files: / },
+      { id: 'bad-hash', data: { v: PROTOCOL_VERSION, runId: 'r', batchId: 'b', files: [{ path: 'a.py', hash: 'zz', size: 1, language: 'python' }], limits }, reason: /^malformed job: files\.0\.hash/ },
+      { id: 'huge-limit', data: { v: PROTOCOL_VERSION, runId: 'r', batchId: 'b', files: [{ path: 'a.py', hash: 'a'.repeat(40), size: 1, language: 'python' }], limits: { ...limits, maxFileBytes: 1e12 } }, reason: /^malformed job: limits\.maxFileBytes/ },
       { id: 'escape-dotdot', data: escape('../../../../../../etc/passwd'), reason: /^malformed job: files\.0\.path: path escapes the root/ },
       { id: 'escape-inner', data: escape('inventory/../../../../../../etc/passwd'), reason: /^malformed job: files\.0\.path: path escapes the root/ },
       { id: 'escape-absolute', data: escape('/etc/passwd'), reason: /^malformed job: files\.0\.path: path escapes the root/ },
