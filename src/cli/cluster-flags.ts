@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import { DEFAULTS, validate } from '../config/options.js';
 
 // Flags only: no Redis or BullMQ imports here, so commands that never touch a cluster start fast.
 
@@ -23,3 +24,16 @@ export function clusterFlags<T>(y: Argv<T>) {
 }
 
 export const CLUSTER_KEYS = ['cluster', 'redis', 'namespace', 'priority', 'workers', 'window', 'cache', 'cacheMb', 'stallWarning', 'tlsCa', 'tlsCert', 'tlsKey'] as const;
+
+/** A worker process's own caps (`worker`, and `up` for its workers): what it applies whatever a job asks for. */
+export function workerLimitFlags<T>(y: Argv<T>) {
+  return y
+    .option('max-file-size', { type: 'string', describe: "Cap on a file's size, whatever a job asks; larger files are oversize errors (default 1MiB)" })
+    .option('parse-timeout', { type: 'number', describe: "Cap on a file's parse time in ms, whatever a job asks (default 10000)" });
+}
+
+/** A worker's own caps from its flags, checked like the index command's (same defaults, same bounds). */
+export function workerCaps(argv: { maxFileSize?: string; parseTimeout?: number }): { maxFileBytes: number; parseTimeoutMs: number } {
+  const v = validate('flag', Object.fromEntries(Object.entries({ maxFileSize: argv.maxFileSize, parseTimeout: argv.parseTimeout }).filter(([, x]) => x !== undefined)));
+  return { maxFileBytes: v.maxFileSize ?? DEFAULTS.maxFileSize, parseTimeoutMs: v.parseTimeout ?? DEFAULTS.parseTimeout };
+}

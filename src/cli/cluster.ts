@@ -16,6 +16,7 @@ import { EXIT } from './errors.js';
 import { indexCommand, interruptController } from './index-command.js';
 
 export { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
+import { workerCaps } from './cluster-flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
 
@@ -96,8 +97,11 @@ export async function workerCommand(argv: {
   metricsPort?: number;
   metricsHost?: string;
   supervised?: boolean;
+  maxFileSize?: string;
+  parseTimeout?: number;
 }): Promise<number> {
   if (!argv.redis) throw new UsageError('worker needs --redis URL');
+  const caps = workerCaps(argv);
   const log = createLogger(argv.logLevel ?? 'info', 'mcp-index-worker', argv.logFormat);
   // Metrics, /healthz, /readyz, and the link to an `up` supervisor (src/ops).
   const conn = connectOptions(argv.redis, { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey });
@@ -112,6 +116,7 @@ export async function workerCommand(argv: {
     name: argv.name,
     lockMs: argv.lockMs,
     drainMs: argv.drainMs,
+    caps,
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
   }).catch(async (err) => {
     await ops.close();

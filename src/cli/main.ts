@@ -8,7 +8,7 @@ import { changedSince, fileList } from '../discover/changed.js';
 import { RunFailedError } from '../transport/types.js';
 import { EXIT } from './errors.js';
 import { nativeModuleProblem } from './native.js';
-import { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
+import { CLUSTER_KEYS, clusterFlags, redisFlags, workerLimitFlags } from './cluster-flags.js';
 import { indexCommand, interruptController } from './index-command.js';
 import { registerQueryCommands } from './query-commands.js';
 import { registerBenchCommand } from './bench-command.js';
@@ -107,7 +107,7 @@ export async function cli(args: string[]): Promise<void> {
       'worker',
       'Pull batches from a Redis cluster and index them until stopped (SIGTERM/SIGINT drain in-flight batches)',
       (y) =>
-        workerOpsFlags(redisFlags(y))
+        workerLimitFlags(workerOpsFlags(redisFlags(y)))
           .option('threads', { alias: 'j', type: 'number', describe: 'Pool threads (default: available cores)' })
           .option('root', { type: 'string', describe: 'A checkout of the repository: files whose hash matches are read here instead of fetched' })
           .option('name', { type: 'string', describe: 'Worker name in heartbeats (default host-pid)' })

@@ -3,7 +3,7 @@ import type { Argv } from 'yargs';
 import { resolveRoot, UsageError, type IndexOptions } from '../config/options.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import { createLogger, type LogFormat } from '../util/log.js';
-import { redisFlags } from './cluster-flags.js';
+import { redisFlags, workerCaps, workerLimitFlags } from './cluster-flags.js';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
@@ -72,7 +72,7 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
     'up',
     'Run N worker processes on this host and keep them running (restart with backoff; SIGTERM drains them all)',
     (b) =>
-      opsFlags(redisFlags(b))
+      workerLimitFlags(opsFlags(redisFlags(b)))
         .option('workers', { alias: 'n', type: 'number', describe: 'Worker processes to keep running (default: available cores)' })
         .option('threads-per-worker', { type: 'number', default: 1, describe: 'Pool threads in each worker process' })
         .option('root', { type: 'string', describe: 'A checkout of the repository for the workers (files whose hash matches are read here)' })
@@ -89,6 +89,7 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
     async (argv) => {
       if (!argv.redis) throw new UsageError('up needs --redis URL');
       const workers = argv.workers ?? availableParallelism();
+      const caps = workerCaps(argv); // checked here: a bad value is one line, not a crash loop of every worker
       if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError('--workers must be a whole number from 1 to 256');
       if (!Number.isInteger(argv.threadsPerWorker) || argv.threadsPerWorker < 1) throw new UsageError('--threads-per-worker must be a whole number >= 1');
       for (const [flag, v] of [['--restart-delay-ms', argv.restartDelayMs], ['--restart-max-ms', argv.restartMaxMs], ['--stable-ms', argv.stableMs]] as const) {
@@ -109,6 +110,7 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
         namePrefix: argv.name,
         lockMs: argv.lockMs,
         drainMs: argv.drainMs,
+        caps,
         tls: { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey },
         logLevel: argv.logLevel,
         logFormat: argv.logFormat,

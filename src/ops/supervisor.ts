@@ -31,6 +31,8 @@ export interface SupervisorOptions {
   namePrefix?: string;
   lockMs?: number;
   drainMs?: number;
+  /** The workers' own caps (`worker --max-file-size --parse-timeout`). */
+  caps?: { maxFileBytes: number; parseTimeoutMs: number };
   tls?: { ca?: string; cert?: string; key?: string };
   logLevel?: string;
   logFormat?: string;
@@ -142,6 +144,7 @@ export class Supervisor {
     if (o.root) a.push('--root', o.root);
     if (o.lockMs !== undefined) a.push('--lock-ms', String(o.lockMs));
     if (o.drainMs !== undefined) a.push('--drain-ms', String(o.drainMs));
+    if (o.caps) a.push('--max-file-size', String(o.caps.maxFileBytes), '--parse-timeout', String(o.caps.parseTimeoutMs));
     if (o.tls?.ca) a.push('--tls-ca', o.tls.ca);
     if (o.tls?.cert) a.push('--tls-cert', o.tls.cert);
     if (o.tls?.key) a.push('--tls-key', o.tls.key);

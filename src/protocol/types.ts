@@ -53,6 +53,8 @@ export const FILE_ERROR_CODES = [
   'parse-timeout', // parser exceeded its time limit
   'changed', // content no longer matches the planned hash and could not be re-read consistently
   'path-escape', // path resolves outside the root (symlink or ..)
+  'not-regular', // a FIFO, device, socket or directory where a file was expected: never read
+  'oom', // parsing it took the thread past its memory cap (--max-memory); the thread was replaced
   'worker-crash', // the batch kept failing; this file was isolated as the cause
   'internal', // extractor threw; a bug, reported with its message
 ] as const;

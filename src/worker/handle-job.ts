@@ -1,7 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, join, normalize } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
@@ -12,6 +10,7 @@ import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { sha1 } from '../plan/hash.js';
 import type { FileError, FileRef, FileResult, JobRequest, JobResult } from '../protocol/types.js';
 import { oversizeError, PROTOCOL_VERSION } from '../protocol/types.js';
+import { readUnderRoot } from './read.js';
 
 /** Content supplied by the transport (cluster blobs); anything missing is read from `req.root`. */
 export type Inputs = ReadonlyMap<string, Uint8Array>;
@@ -33,55 +32,13 @@ function failed(f: FileRef, error: FileError, hash = f.hash, size = f.size): Fil
   return { path: f.path, hash, size, language: f.language, status: 'error', error, symbols: [], refs: [], parseMs: 0 };
 }
 
-/** A job path must stay inside the root, whatever a (possibly foreign) message says. */
-export function safeJoin(root: string, path: string): string | null {
-  if (isAbsolute(path) || path.includes('\0')) return null;
-  const n = normalize(path);
-  if (n.startsWith('..') || isAbsolute(n)) return null;
-  return join(root, n);
-}
-
-// One read buffer per thread, reused for every file (a fresh one per file cost 2% of a thread's time). Its bytes
-// are valid until the next read; handleJob is done with them by then.
-let scratch = Buffer.allocUnsafe(1 << 20);
-
-/** The file's bytes, or just its size when it is over `limit` (nothing past the limit is read). */
-function readWhole(abs: string, limit: number): Buffer | { oversize: number } {
-  const fd = openSync(abs, 'r');
-  try {
-    let n = 0;
-    for (;;) {
-      if (n === scratch.length) {
-        if (n > limit) return { oversize: fstatSync(fd).size };
-        const bigger = Buffer.allocUnsafe(scratch.length * 2);
-        scratch.copy(bigger, 0, 0, n);
-        scratch = bigger;
-      }
-      const got = readSync(fd, scratch, n, scratch.length - n, null);
-      if (got === 0) break;
-      n += got;
-    }
-    return n > limit ? { oversize: fstatSync(fd).size } : scratch.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-// Synchronous on purpose: this is a pool thread with nothing else to do, and an async read's round trip through
-// libuv's thread pool left the thread idle for about a fifth of its time.
 function readInput(req: JobRequest, f: FileRef, inputs?: Inputs): Uint8Array | FileError | { oversize: number } {
   const given = inputs?.get(f.path);
   if (given) return given;
   if (!req.root) return { code: 'unreadable', message: 'no content and no root to read it from' };
-  const abs = safeJoin(req.root, f.path);
-  if (!abs) return { code: 'path-escape', message: 'path escapes the repository root' };
-  try {
-    return readWhole(abs, req.limits.maxFileBytes);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { code: 'deleted', message: 'file deleted during the run' };
-    return { code: 'unreadable', message: (err as Error).message };
-  }
+  // Synchronous on purpose: this is a pool thread with nothing else to do, and an async read's round trip through
+  // libuv's thread pool left the thread idle for about a fifth of its time.
+  return readUnderRoot(req.root, f.path, req.limits.maxFileBytes);
 }
 
 export interface HandleOptions {

@@ -1,13 +1,13 @@
-import { readFile } from 'node:fs/promises';
 import { hostname, loadavg } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { UsageError } from '../../config/options.js';
+import { DEFAULTS, UsageError } from '../../config/options.js';
 import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
 import type { FileRef, JobRequest } from '../../protocol/types.js';
 import type { ThreadResult } from '../../worker/thread.js';
-import { ReleasedError, safeJoin } from '../../worker/handle-job.js';
+import { ReleasedError } from '../../worker/handle-job.js';
+import { readUnderRoot } from '../../worker/read.js';
 import { LocalTransport } from '../local.js';
 import { ResultCache } from './cache.js';
 import { createRedis, preflight, redisRefusal, type RedisConnectOptions } from './connection.js';
@@ -26,6 +26,8 @@ export interface WorkerOptions extends RedisConnectOptions {
   drainMs?: number;
   /** Hard cap on one blob, whatever a message claims. */
   maxBlobBytes?: number;
+  /** This worker's own limits: a job's are lowered to them, never raised (default: the CLI's defaults). */
+  caps?: { maxFileBytes: number; parseTimeoutMs: number };
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** Typed events for metrics and embedders. */
   onEvent?: (e: WorkerEvent) => void;
@@ -131,6 +133,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const pool = new LocalTransport({ threads: o.threads });
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const maxBlob = o.maxBlobBytes ?? 16 * 1024 * 1024;
+  const caps = o.caps ?? { maxFileBytes: DEFAULTS.maxFileSize, parseTimeoutMs: DEFAULTS.parseTimeout };
   const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, blobsFetched: 0, currentRun: null };
   const cache = new ResultCache(redis, keys);
   /** The batches held now, by job id: the heartbeat publishes them. */
@@ -172,10 +175,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const wanted: FileRef[] = [];
     for (const f of req.files) {
       if (o.root) {
-        const abs = safeJoin(o.root, f.path);
-        const local = abs ? await readFile(abs).catch(() => null) : null;
-        if (local && sha1(local) === f.hash) {
-          inputs.push([f.path, local]);
+        // Only a regular file inside the checkout, within the size limit, that has the planned content: anything else
+        // (a symlink out of the root, a FIFO, a device) is left to the coordinator, which has the run's content.
+        const local = readUnderRoot(o.root, f.path, req.limits.maxFileBytes);
+        if (Buffer.isBuffer(local) && sha1(local) === f.hash) {
+          inputs.push([f.path, Buffer.from(local)]); // a copy: the reader's buffer is reused
           continue;
         }
       }
@@ -213,7 +217,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     }
     // The cache budget is this transport's business: handleJob gets the plain batch.
     const { cache: cacheOpts, ...data } = parsed.data;
-    const req: JobRequest = { ...data, root: undefined };
+    // A job's limits are a request: this worker's own caps bound them, whatever the message says.
+    const limits = { ...data.limits, maxFileBytes: Math.min(data.limits.maxFileBytes, caps.maxFileBytes), parseTimeoutMs: Math.min(data.limits.parseTimeoutMs, caps.parseTimeoutMs) };
+    const req: JobRequest = { ...data, limits, root: undefined };
     stats.currentRun = req.runId;
     active++;
     held.set(String(job.id), { run: req.runId, batch: req.batchId, files: req.files.length, bytes: req.files.reduce((n, f) => n + f.size, 0), since: Date.now() });
