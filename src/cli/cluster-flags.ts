@@ -29,11 +29,19 @@ export const CLUSTER_KEYS = ['cluster', 'redis', 'namespace', 'priority', 'worke
 export function workerLimitFlags<T>(y: Argv<T>) {
   return y
     .option('max-file-size', { type: 'string', describe: "Cap on a file's size, whatever a job asks; larger files are oversize errors (default 1MiB)" })
-    .option('parse-timeout', { type: 'number', describe: "Cap on a file's parse time in ms, whatever a job asks (default 10000)" });
+    .option('parse-timeout', { type: 'number', describe: "Cap on a file's parse time in ms, whatever a job asks (default 10000)" })
+    .option('max-memory', { type: 'string', describe: 'Memory cap of the worker process (e.g. 512MiB): a parse past it is an "oom" file error; past it between batches, the worker hands back its batches and exits 76' });
+}
+
+/** What a worker process applies whatever a job asks for (`maxMemoryBytes` 0: no memory cap). */
+export interface WorkerCaps {
+  maxFileBytes: number;
+  parseTimeoutMs: number;
+  maxMemoryBytes: number;
 }
 
 /** A worker's own caps from its flags, checked like the index command's (same defaults, same bounds). */
-export function workerCaps(argv: { maxFileSize?: string; parseTimeout?: number }): { maxFileBytes: number; parseTimeoutMs: number } {
-  const v = validate('flag', Object.fromEntries(Object.entries({ maxFileSize: argv.maxFileSize, parseTimeout: argv.parseTimeout }).filter(([, x]) => x !== undefined)));
-  return { maxFileBytes: v.maxFileSize ?? DEFAULTS.maxFileSize, parseTimeoutMs: v.parseTimeout ?? DEFAULTS.parseTimeout };
+export function workerCaps(argv: { maxFileSize?: string; parseTimeout?: number; maxMemory?: string }): WorkerCaps {
+  const v = validate('flag', Object.fromEntries(Object.entries({ maxFileSize: argv.maxFileSize, parseTimeout: argv.parseTimeout, maxMemory: argv.maxMemory }).filter(([, x]) => x !== undefined)));
+  return { maxFileBytes: v.maxFileSize ?? DEFAULTS.maxFileSize, parseTimeoutMs: v.parseTimeout ?? DEFAULTS.parseTimeout, maxMemoryBytes: v.maxMemory ?? 0 };
 }

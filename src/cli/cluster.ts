@@ -99,6 +99,7 @@ export async function workerCommand(argv: {
   supervised?: boolean;
   maxFileSize?: string;
   parseTimeout?: number;
+  maxMemory?: string;
 }): Promise<number> {
   if (!argv.redis) throw new UsageError('worker needs --redis URL');
   const caps = workerCaps(argv);
@@ -130,7 +131,7 @@ export async function workerCommand(argv: {
   await ops.close();
   // BullMQ may keep a timer or socket of a Redis that went away: the worker is done, so is the process.
   setTimeout(() => process.exit(process.exitCode ?? 0), 500).unref();
-  return abandoned > 0 ? EXIT.runFailed : EXIT.ok;
+  return w.stats.overMemory ? EXIT.overMemory : abandoned > 0 ? EXIT.runFailed : EXIT.ok;
 }
 
 export interface ClusterStatus {

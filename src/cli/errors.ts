@@ -14,6 +14,8 @@ export const EXIT = {
    * without handing back every batch (Redis away), whose leases then expire.
    */
   runFailed: 75,
+  /** A worker passed its --max-memory between batches: it handed back its batches and exited, to be started afresh. */
+  overMemory: 76,
   /** Stopped by SIGINT/SIGTERM; the previous index is intact. */
   interrupted: 130,
 } as const;

@@ -25,6 +25,7 @@ function indexFlags<T>(y: Argv<T>) {
     .option('default-excludes', { type: 'boolean', describe: 'Skip node_modules, vendor, build output, virtualenvs... (--no-default-excludes to index them)' })
     .option('max-file-size', { type: 'string', describe: 'Larger files are recorded as "oversize" errors (default 1MiB)' })
     .option('parse-timeout', { type: 'number', describe: 'Per-file parse time limit in ms (default 10000)' })
+    .option('max-memory', { type: 'string', describe: 'Memory cap of the pool (e.g. 2GiB): a parse that passes it is an "oom" file error; threads get a V8 heap limit' })
     .option('batch-bytes', { type: 'string', describe: 'Target batch size (default 512KiB)' })
     .option('batch-files', { type: 'number', describe: 'Max files per batch (default 256)' })
     .option('full', { type: 'boolean', describe: 'Rebuild from scratch, ignoring the previous index' })
@@ -42,7 +43,7 @@ function indexFlags<T>(y: Argv<T>) {
 }
 
 const INDEX_KEYS = [
-  'out', 'threads', 'include', 'exclude', 'defaultExcludes', 'maxFileSize', 'parseTimeout', 'batchBytes', 'batchFiles',
+  'out', 'threads', 'include', 'exclude', 'defaultExcludes', 'maxFileSize', 'maxMemory', 'parseTimeout', 'batchBytes', 'batchFiles',
   'full', 'contentIndex', 'maxErrors', 'maxCrashShare', 'deadline', 'progress', 'progressInterval', 'quiet', 'json', 'changedSince', 'files',
 ] as const;
 

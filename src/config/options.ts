@@ -44,6 +44,7 @@ export const ConfigSchema = z
     exclude: z.array(z.string().min(1)),
     defaultExcludes: z.boolean(),
     maxFileSize: size,
+    maxMemory: size,
     parseTimeout: z.number().int().min(1).max(600_000),
     batchBytes: size,
     batchFiles: z.number().int().min(1).max(100_000),
@@ -113,6 +114,8 @@ export interface IndexOptions {
   readonly exclude: readonly string[];
   readonly defaultExcludes: boolean;
   readonly maxFileBytes: number;
+  /** --max-memory: the pool's memory cap in bytes (0: none); see transport/local.ts. */
+  readonly maxMemoryBytes: number;
   readonly parseTimeoutMs: number;
   readonly maxDepth: number;
   readonly batchBytes: number;
@@ -243,6 +246,7 @@ export function buildOptions(rootArg: string, fromCli: ConfigInput, configPath?:
     exclude: merged.exclude,
     defaultExcludes: merged.defaultExcludes,
     maxFileBytes: merged.maxFileSize,
+    maxMemoryBytes: merged.maxMemory ?? 0,
     parseTimeoutMs: merged.parseTimeout,
     maxDepth: 4000,
     batchBytes: merged.batchBytes,

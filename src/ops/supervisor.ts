@@ -17,6 +17,8 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { startOpsServer, type OpsServer, type Readiness } from './http.js';
 import { isMessage, type ChildState, type MetricsJson, type ToChild, type ToParent } from './ipc.js';
+import type { WorkerCaps } from '../cli/cluster-flags.js';
+import { EXIT } from '../cli/errors.js';
 import { createRegistry, SupervisorMetrics } from './metrics.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
@@ -32,7 +34,7 @@ export interface SupervisorOptions {
   lockMs?: number;
   drainMs?: number;
   /** The workers' own caps (`worker --max-file-size --parse-timeout`). */
-  caps?: { maxFileBytes: number; parseTimeoutMs: number };
+  caps?: WorkerCaps;
   tls?: { ca?: string; cert?: string; key?: string };
   logLevel?: string;
   logFormat?: string;
@@ -145,6 +147,7 @@ export class Supervisor {
     if (o.lockMs !== undefined) a.push('--lock-ms', String(o.lockMs));
     if (o.drainMs !== undefined) a.push('--drain-ms', String(o.drainMs));
     if (o.caps) a.push('--max-file-size', String(o.caps.maxFileBytes), '--parse-timeout', String(o.caps.parseTimeoutMs));
+    if (o.caps?.maxMemoryBytes) a.push('--max-memory', String(o.caps.maxMemoryBytes));
     if (o.tls?.ca) a.push('--tls-ca', o.tls.ca);
     if (o.tls?.cert) a.push('--tls-cert', o.tls.cert);
     if (o.tls?.key) a.push('--tls-key', o.tls.key);
@@ -208,12 +211,14 @@ export class Supervisor {
       this.updateGauges();
       return;
     }
-    if (ranMs >= this.stable) s.failures = 0;
-    s.failures++;
+    if (ranMs >= this.stable || code === EXIT.overMemory) s.failures = 0;
+    // Past its memory cap it stopped cleanly, having handed its batches back: a fresh process, soon, is the cure.
+    if (code !== EXIT.overMemory) s.failures++;
     const delay = backoffMs(s.failures, this.base, this.cap);
     s.state = 'backoff';
     s.nextStartAt = now + delay;
-    this.o.log.warn({ slot: s.slot, worker: s.name, workerPid: child.pid, code, signal, ranMs, restartInMs: delay }, 'worker process died: restarting');
+    const why = code === EXIT.overMemory ? 'worker process passed its memory cap: restarting' : 'worker process died: restarting';
+    this.o.log.warn({ slot: s.slot, worker: s.name, workerPid: child.pid, code, signal, ranMs, restartInMs: delay }, why);
     s.timer = setTimeout(() => {
       s.restarts++;
       this.m.restarts.inc();

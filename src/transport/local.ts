@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
 import { spoolDir } from '../index-store/fragment.js';
 import type { JobRequest } from '../protocol/types.js';
+import type { MemoryCap } from '../worker/handle-job.js';
 import type { ThreadResult, ThreadTask } from '../worker/thread.js';
 import type { BatchResult, Transport } from './types.js';
 
@@ -19,7 +20,14 @@ export interface LocalOptions {
   threads?: number;
   /** Benchmarks only: parse without extracting (the parser's ceiling). */
   parseOnly?: boolean;
+  /** --max-memory in bytes: each thread's V8 heap gets its share, and a parse that takes the process past it stops. */
+  maxMemory?: number;
+  /** Each thread's V8 heap in MiB (default: half a thread's share of maxMemory; none without it). */
+  threadHeapMb?: number;
 }
+
+/** The smallest V8 heap a pool thread is given, whatever the cap: below it the grammars alone do not fit. */
+const MIN_THREAD_HEAP_MB = 64;
 
 export class LocalTransport implements Transport {
   readonly name = 'local' as const;
@@ -27,12 +35,18 @@ export class LocalTransport implements Transport {
   readonly prefetch: number;
   private poolInstance: Piscina<ThreadTask, ThreadResult> | null = null;
   private readonly parseOnly: boolean;
+  private readonly memory: MemoryCap | undefined;
+  private readonly heapMb: number | undefined;
 
   constructor(opts: LocalOptions = {}) {
     const threads = Math.max(1, opts.threads ?? availableParallelism());
     this.capacity = threads;
     this.prefetch = threads;
     this.parseOnly = opts.parseOnly ?? false;
+    // A parse is blamed for the cap only when it grew the process by a quarter of a thread's share itself.
+    this.memory = opts.maxMemory ? { capBytes: opts.maxMemory, growthBytes: Math.floor(opts.maxMemory / threads / 4) } : undefined;
+    // Half of a thread's share for its JS heap: the other half is for native memory (trees), which V8 cannot see.
+    this.heapMb = opts.threadHeapMb ?? (opts.maxMemory ? Math.max(MIN_THREAD_HEAP_MB, Math.floor(opts.maxMemory / threads / 2 / 2 ** 20)) : undefined);
   }
 
   private poolStarting: Promise<Piscina<ThreadTask, ThreadResult>> | null = null;
@@ -59,6 +73,7 @@ export class LocalTransport implements Transport {
       // when the first ends. A stop request lets those few prefetched batches run too: nothing is cancelled.
       concurrentTasksPerWorker: 2,
       idleTimeout: Number.MAX_SAFE_INTEGER,
+      ...(this.heapMb ? { resourceLimits: { maxOldGenerationSizeMb: this.heapMb } } : {}),
     })).on('error', (err: Error) => {
       // A thread that dies outside a task (e.g. failing to load) is replaced by Piscina; the tasks it held
       // reject and the pipeline splits them. Without a listener the whole process would exit.
@@ -69,10 +84,27 @@ export class LocalTransport implements Transport {
   /** Run a batch on a pool thread. Never passes an AbortSignal: aborting a running task terminates its thread,
    * and terminating a thread inside tree-sitter's parse() aborts the whole process. */
   async submit(req: JobRequest): Promise<BatchResult> {
-    const task: ThreadTask = this.parseOnly ? { req, parseOnly: true } : { req };
+    const task: ThreadTask = this.parseOnly ? { req, parseOnly: true } : { req, memory: this.memory };
     // The same task, on this thread. A parse here is short (see INLINE_MAX_BYTES) and never interrupted.
-    const r = this.inline ? await (await import('../worker/thread.js')).runTask(task) : await (await this.pool()).run(task);
+    const r = this.inline ? await (await import('../worker/thread.js')).runTask(task) : await this.run(task);
     return { ...r.header, fragments: r.fragment ? [r.fragment] : [] };
+  }
+
+  /**
+   * A task on a pool thread. A thread that runs out of its V8 heap is ended by V8 (not terminated by us: that is safe
+   * even inside parse()) and replaced by Piscina; the task rejects. A batch of one file is then that file's `oom`
+   * error; a larger batch fails, and the pipeline splits it until the file stands alone.
+   */
+  private async run(task: ThreadTask, retried = false): Promise<ThreadResult> {
+    try {
+      return await (await this.pool()).run(task);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException)?.code !== 'ERR_WORKER_OUT_OF_MEMORY') throw err;
+      // The thread's other task fails with it, unstarted: every task gets a second try on a fresh thread.
+      if (!retried) return this.run(task, true);
+      if (task.req.files.length !== 1) throw err;
+      return (await import('../worker/thread.js')).outOfMemory(task, `its thread ran out of its ${this.heapMb} MiB JS heap, twice`);
+    }
   }
 
   /**
@@ -80,7 +112,7 @@ export class LocalTransport implements Transport {
    * back ready for Redis, with the entries for the shared result cache when asked.
    */
   async runForWire(req: JobRequest, inputs: [string, Uint8Array][], o: Pick<ThreadTask, 'stop' | 'cache' | 'delivery'> = {}): Promise<ThreadResult> {
-    return (await this.pool()).run({ req, inputs, ...o, output: 'wire' });
+    return this.run({ req, inputs, ...o, output: 'wire', memory: this.memory });
   }
 
   get threads(): number {

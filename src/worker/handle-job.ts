@@ -28,7 +28,7 @@ let bytesSinceGc = 0;
 
 const BINARY_SNIFF = 8000; // git's heuristic: a NUL byte in the first 8000 bytes means binary
 
-function failed(f: FileRef, error: FileError, hash = f.hash, size = f.size): FileResult {
+export function failed(f: FileRef, error: FileError, hash = f.hash, size = f.size): FileResult {
   return { path: f.path, hash, size, language: f.language, status: 'error', error, symbols: [], refs: [], parseMs: 0 };
 }
 
@@ -46,6 +46,31 @@ export interface HandleOptions {
   parseOnly?: boolean;
   /** Checked between files: 1 means give the batch back (shutdown deadline passed). */
   stop?: Int32Array;
+  /** --max-memory: a parse is cancelled (the file is an `oom` error) once it grows the process past this cap. */
+  memory?: MemoryCap;
+}
+
+export interface MemoryCap {
+  /** The process's resident set may not pass this... */
+  capBytes: number;
+  /** ...through a parse that grew it by more than this (one thread's part): a process over its cap because of
+   * memory not yet given back does not make every small file fail. */
+  growthBytes: number;
+}
+
+/** Asked every 100 parser operations; the resident set is read every 64th time (about every 6,400 operations). */
+function memoryWatch(cap: MemoryCap): { progressCallback: () => boolean; tripped: () => boolean } {
+  const start = process.memoryUsage.rss();
+  let calls = 0;
+  let over = false;
+  return {
+    progressCallback: () => {
+      if (++calls % 64 !== 0) return false;
+      const rss = process.memoryUsage.rss();
+      return (over = rss > cap.capBytes && rss - start > cap.growthBytes);
+    },
+    tripped: () => over,
+  };
 }
 
 /** The batch was given back unfinished, between two files; the transport re-queues it elsewhere. */
@@ -60,10 +85,13 @@ export function indexSource(f: FileRef, src: string, limits: JobRequest['limits'
   const started = performance.now();
   const parser = parserFor(f.language);
   parser.setTimeoutMicros(limits.parseTimeoutMs * 1000);
+  // A parse's memory is native (the tree), out of V8's sight: only the process's resident set shows it.
+  const watch = opts.memory ? memoryWatch(opts.memory) : null;
   // bufferSize sized to the file saves the binding's re-allocations on large inputs.
-  const tree = parser.parse(src, undefined, { bufferSize: src.length + 1 });
+  const tree = parser.parse(src, undefined, { bufferSize: src.length + 1, progressCallback: watch?.progressCallback });
   if (!tree) {
-    parser.reset(); // a halted parse would otherwise resume on the next file
+    parser.reset(); // a halted parse would otherwise resume on the next file; this also frees its partial tree
+    if (watch?.tripped()) return failed(f, { code: 'oom', message: `parsing it took this process past its memory cap of ${Math.round(opts.memory!.capBytes / 2 ** 20)} MiB` }, hash, size);
     return failed(f, { code: 'parse-timeout', message: `parse exceeded ${limits.parseTimeoutMs} ms` }, hash, size);
   }
   const root = tree.rootNode;
@@ -122,13 +150,10 @@ export async function handleJob(req: JobRequest, inputs?: Inputs, opts: HandleOp
     }
     await yieldToLoop();
   }
-  return {
-    v: PROTOCOL_VERSION,
-    runId: req.runId,
-    batchId: req.batchId,
-    files,
-    extractorVersion: EXTRACTOR_VERSION,
-    worker: { host: hostname(), pid: process.pid, threadId },
-    durationMs: performance.now() - started,
-  };
+  return jobResult(req, files, performance.now() - started);
+}
+
+/** A batch's result as this thread delivers it. */
+export function jobResult(req: JobRequest, files: FileResult[], durationMs: number): JobResult {
+  return { v: PROTOCOL_VERSION, runId: req.runId, batchId: req.batchId, files, extractorVersion: EXTRACTOR_VERSION, worker: { host: hostname(), pid: process.pid, threadId }, durationMs };
 }

@@ -6,6 +6,7 @@ import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
 import type { FileRef, JobRequest } from '../../protocol/types.js';
 import type { ThreadResult } from '../../worker/thread.js';
+import type { WorkerCaps } from '../../cli/cluster-flags.js';
 import { ReleasedError } from '../../worker/handle-job.js';
 import { readUnderRoot } from '../../worker/read.js';
 import { LocalTransport } from '../local.js';
@@ -26,8 +27,8 @@ export interface WorkerOptions extends RedisConnectOptions {
   drainMs?: number;
   /** Hard cap on one blob, whatever a message claims. */
   maxBlobBytes?: number;
-  /** This worker's own limits: a job's are lowered to them, never raised (default: the CLI's defaults). */
-  caps?: { maxFileBytes: number; parseTimeoutMs: number };
+  /** This worker's own limits: a job's are lowered to them, never raised (default: the CLI's defaults, no memory cap). */
+  caps?: WorkerCaps;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** Typed events for metrics and embedders. */
   onEvent?: (e: WorkerEvent) => void;
@@ -69,6 +70,8 @@ export interface WorkerStats {
   /** Blobs fetched (files this worker could not read from its checkout; identical files of a batch share one). */
   blobsFetched: number;
   currentRun: string | null;
+  /** It passed its memory cap between batches and stopped (the CLI then exits with EXIT.overMemory). */
+  overMemory: boolean;
 }
 
 export interface RunningWorker {
@@ -130,11 +133,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const id = o.name ?? `${hostname()}-${process.pid}`;
   const redis: Redis = createRedis(o);
   redis.on('error', () => {});
-  const pool = new LocalTransport({ threads: o.threads });
+  const caps = o.caps ?? { maxFileBytes: DEFAULTS.maxFileSize, parseTimeoutMs: DEFAULTS.parseTimeout, maxMemoryBytes: 0 };
+  const pool = new LocalTransport({ threads: o.threads, maxMemory: caps.maxMemoryBytes });
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const maxBlob = o.maxBlobBytes ?? 16 * 1024 * 1024;
-  const caps = o.caps ?? { maxFileBytes: DEFAULTS.maxFileSize, parseTimeoutMs: DEFAULTS.parseTimeout };
-  const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, blobsFetched: 0, currentRun: null };
+  const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, blobsFetched: 0, currentRun: null, overMemory: false };
   const cache = new ResultCache(redis, keys);
   /** The batches held now, by job id: the heartbeat publishes them. */
   const held = new Map<string, HeldBatch>();
@@ -235,7 +238,22 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     } finally {
       active--;
       held.delete(String(job.id));
+      checkMemory();
     }
+  }
+
+  /**
+   * Between batches: a process past its cap (native memory a parse left behind, which the allocator keeps) hands
+   * back every batch it has not started (they stop before their first file) and stops, to be started afresh.
+   */
+  function checkMemory(): void {
+    if (!caps.maxMemoryBytes || draining) return;
+    const rss = process.memoryUsage.rss();
+    if (rss <= caps.maxMemoryBytes) return;
+    stats.overMemory = true;
+    log('warn', 'over its memory cap between batches: handing back the batches not started and stopping', { rssMb: Math.round(rss / 2 ** 20), capMb: Math.round(caps.maxMemoryBytes / 2 ** 20), held: held.size });
+    Atomics.store(stop, 0, 1);
+    void close();
   }
 
   async function runJob(job: Job, req: JobRequest, cacheOpts: { maxBytes: number } | undefined, token?: string): Promise<{ files: number; symbols: number }> {
