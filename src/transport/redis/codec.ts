@@ -36,7 +36,7 @@ export function readBatch(buf: Buffer): { header: BatchHeader; body: Buffer; fra
   const n = buf.readUInt32BE(0);
   if (n > buf.length - 4) throw new Error('result header overruns the result');
   const { fragmentBytes, ...header } = JSON.parse(buf.subarray(4, 4 + n).toString('utf8')) as WireHeader;
-  if (!header || typeof header !== 'object' || typeof header.batchId !== 'string' || typeof header.parsed !== 'string' || typeof header.counts !== 'object') {
+  if (!header || typeof header !== 'object' || typeof header.batchId !== 'string' || typeof header.parsed !== 'string' || typeof header.counts !== 'object' || header.counts === null) {
     throw new Error('result header is not a batch header');
   }
   const size = Number.isInteger(fragmentBytes) && fragmentBytes > 0 ? Math.min(fragmentBytes, MAX_RESULT_BYTES) : 64 * 1024;
