@@ -5,7 +5,7 @@ import { spoolDir } from '../index-store/fragment.js';
 import type { JobRequest } from '../protocol/types.js';
 import type { MemoryCap } from '../worker/handle-job.js';
 import type { ThreadResult, ThreadTask } from '../worker/thread.js';
-import type { BatchResult, Transport } from './types.js';
+import { diskFull, type BatchResult, type Transport } from './types.js';
 
 // Resolves to dist/worker/thread.js from both src/transport (tests) and dist/transport (the CLI).
 export const THREAD_FILE = fileURLToPath(new URL('../../dist/worker/thread.js', import.meta.url));
@@ -85,8 +85,7 @@ export class LocalTransport implements Transport {
    * and terminating a thread inside tree-sitter's parse() aborts the whole process. */
   async submit(req: JobRequest): Promise<BatchResult> {
     const task: ThreadTask = this.parseOnly ? { req, parseOnly: true } : { req, memory: this.memory };
-    // The same task, on this thread. A parse here is short (see INLINE_MAX_BYTES) and never interrupted.
-    const r = this.inline ? await (await import('../worker/thread.js')).runTask(task) : await this.run(task);
+    const r = await this.run(task);
     return { ...r.header, fragments: r.fragment ? [r.fragment] : [] };
   }
 
@@ -97,9 +96,11 @@ export class LocalTransport implements Transport {
    */
   private async run(task: ThreadTask, retried = false): Promise<ThreadResult> {
     try {
-      return await (await this.pool()).run(task);
+      // Inline: the same task, on this thread. A parse here is short (see INLINE_MAX_BYTES) and never interrupted.
+      return await (this.inline ? (await import('../worker/thread.js')).runTask(task) : (await this.pool()).run(task));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException)?.code !== 'ERR_WORKER_OUT_OF_MEMORY') throw err;
+      // The spool (its fragment) could not be written: no split cures a full disk.
+      if ((err as NodeJS.ErrnoException)?.code !== 'ERR_WORKER_OUT_OF_MEMORY') throw diskFull(err, spoolDir(), 'free space there (batch results wait there before the merge)') ?? err;
       // The thread's other task fails with it, unstarted: every task gets a second try on a fresh thread.
       if (!retried) return this.run(task, true);
       if (task.req.files.length !== 1) throw err;

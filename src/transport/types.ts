@@ -74,3 +74,15 @@ export class RunFailedError extends Error {
     super(message);
   }
 }
+
+const DISK_FULL = /\b(ENOSPC|EFBIG|EDQUOT|SQLITE_FULL|SQLITE_IOERR\w*)\b|database or disk is full|disk I\/O error/;
+
+/**
+ * A write that failed because the disk is full (or over a quota or file-size limit, or failing): no retry or split
+ * cures it, so it fails the run, named as what it is, instead of splitting batches or printing a stack.
+ */
+export function diskFull(err: unknown, where: string, remedy = 'free space there or choose another --out'): RunFailedError | null {
+  const text = `${(err as NodeJS.ErrnoException)?.code ?? ''} ${(err as Error)?.message ?? String(err)}`;
+  const m = DISK_FULL.exec(text);
+  return m ? new RunFailedError(`cannot write to ${where}: the disk is full or failing (${m[0]}); ${remedy}`) : null;
+}

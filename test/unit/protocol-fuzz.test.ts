@@ -180,13 +180,14 @@ describe(`protocol fuzzer (seed ${SEED}, ${CASES} cases a side)`, () => {
       len.writeUInt32BE(head.length);
       return Buffer.concat([len, head, body]);
     };
-    const { header: goodHeader, body: goodBody } = readBatch(good);
+    const { header: readHeader, body: goodBody, crc } = readBatch(good);
+    const goodHeader = { ...readHeader, fragmentCrc: crc };
     for (let i = 0; i < CASES; i++) {
       const cls = RESULT_CLASSES[i % RESULT_CLASSES.length];
       let buf: Buffer;
       if (cls === 'random-bytes') buf = Buffer.from(Array.from({ length: r.int(0, 2000) }, () => r.int(0, 255)));
       else if (cls === 'truncated') buf = good.subarray(0, r.int(0, good.length - 1));
-      else if (cls === 'header-lies') buf = headed(pick([null, [], 'x', { ...goodHeader, counts: null }, { ...goodHeader, batchId: 7 }, { ...goodHeader, parsed: null }, randomJson(r)]), goodBody);
+      else if (cls === 'header-lies') buf = headed(pick([null, [], 'x', { ...goodHeader, counts: null }, { ...goodHeader, batchId: 7 }, { ...goodHeader, parsed: null }, { ...goodHeader, fragmentCrc: undefined }, randomJson(r)]), goodBody);
       // The size is only a hint, clamped to MAX_RESULT_BYTES: a lie there costs nothing.
       else if (cls === 'size-lies') buf = headed({ ...goodHeader, fragmentBytes: pick([2 ** 62, -1, 0, 1, 'x', null]) }, goodBody);
       else if (cls === 'bad-compression') buf = headed({ ...goodHeader, fragmentBytes: 4096 }, r.next() < 0.5 ? mutate(goodBody, r.int(1, 8)) : goodBody.subarray(0, r.int(0, goodBody.length - 1)));
@@ -208,9 +209,9 @@ describe(`protocol fuzzer (seed ${SEED}, ${CASES} cases a side)`, () => {
       // What the coordinator does with a result (transport/redis/coordinator.ts completed()), then the merge.
       let outcome: string;
       try {
-        const { header, body, fragmentBytes } = readBatch(buf);
-        if (header.batchId !== req.batchId || header.parsed !== sentId) throw new Error('does not answer the batch');
-        const fragment = spoolFragment(`fuzz-${i}`, decompressFragment(body, fragmentBytes));
+        const got = readBatch(buf);
+        if (got.header.batchId !== req.batchId || got.header.parsed !== sentId) throw new Error('does not answer the batch');
+        const fragment = spoolFragment(`fuzz-${i}`, decompressFragment(got.body, got.fragmentBytes, got.crc));
         writer.apply(`fuzz-${i}`, [fragment]);
         outcome = 'merged';
       } catch (e) {
@@ -222,7 +223,8 @@ describe(`protocol fuzzer (seed ${SEED}, ${CASES} cases a side)`, () => {
     writer.commit();
     console.log(`results (seed ${SEED + 1}):\n${table(tally)}`);
     for (const cls of ['valid', 'size-lies']) expect(tally.get(cls)!.get('rejected') ?? 0, cls).toBe(0);
-    for (const cls of ['random-bytes', 'truncated', 'header-lies', 'wrong-answer']) expect(tally.get(cls)!.get('merged') ?? 0, cls).toBe(0);
+    // A damaged body is caught by the fragment's CRC-32, even when it decompresses into a valid database.
+    for (const cls of ['random-bytes', 'truncated', 'header-lies', 'bad-compression', 'wrong-answer']) expect(tally.get(cls)!.get('merged') ?? 0, cls).toBe(0);
     expect(tally.get('truncated-deflate')!.get('decoded') ?? 0).toBe(0);
     // The index committed whole: SQLite finds it intact, with the good batch's files.
     const db = openIndex(out);

@@ -210,12 +210,12 @@ export class RedisTransport implements Transport {
       } catch (e) {
         throw new Error(`undecodable result: ${(e as Error).message}`);
       }
-      const { header, body, fragmentBytes } = decoded;
+      const { header, body, fragmentBytes, crc } = decoded;
       if (header.batchId !== w.req.batchId || header.parsed !== w.sentId) {
         throw new Error(`result of batch ${header.batchId} (files ${header.parsed}) does not answer batch ${w.req.batchId} (files ${w.sentId})`);
       }
       // Decompressed and written to the spool on a thread of its own: this one only hands fragments over.
-      const fragments = [await (await this.decoder()).run({ batchId: w.req.batchId, body, fragmentBytes } satisfies DecodeTask)];
+      const fragments = [await (await this.decoder()).run({ batchId: w.req.batchId, body, fragmentBytes, crc } satisfies DecodeTask)];
       const counts = { ...header.counts };
       const failures = Array.isArray(header.failures) ? [...header.failures] : [];
       const cached = this.withCached(w, fragments, counts, failures);
