@@ -10,6 +10,7 @@
  * - /healthz, /readyz (ready while at least one child is connected and taking batches), /metrics (its own series
  *   plus every child's, aggregated over IPC) and /status (JSON per slot).
  */
+import type { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -19,6 +20,7 @@ import { startOpsServer, type OpsServer, type Readiness } from './http.js';
 import { isMessage, type ChildState, type MetricsJson, type ToChild, type ToParent } from './ipc.js';
 import type { WorkerCaps } from '../cli/cluster-flags.js';
 import { EXIT } from '../cli/errors.js';
+import { opsRedis, ping } from './redis.js';
 import { createRegistry, SupervisorMetrics } from './metrics.js';
 
 export const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
@@ -86,6 +88,7 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number): numb
 
 export class Supervisor {
   private readonly slots: Slot[];
+  private probe: Redis | null = null;
   private readonly registry = createRegistry('supervisor');
   private readonly m = new SupervisorMetrics(this.registry);
   private server: OpsServer | null = null;
@@ -127,6 +130,8 @@ export class Supervisor {
 
   async start(): Promise<void> {
     if (this.o.metricsPort && this.o.metricsPort > 0) {
+      // Its own probe connection: ready means Redis answers too, whatever the children last said.
+      this.probe = opsRedis({ url: this.o.redis, tlsCa: this.o.tls?.ca, tlsCert: this.o.tls?.cert, tlsKey: this.o.tls?.key });
       this.server = await startOpsServer({
         port: this.o.metricsPort,
         host: this.o.metricsHost,
@@ -232,10 +237,12 @@ export class Supervisor {
     this.m.ready.set(this.slots.filter((s) => s.child !== null && s.state === 'ready').length);
   }
 
-  readiness(): Readiness {
+  async readiness(): Promise<Readiness> {
     const ready = this.slots.filter((s) => s.child !== null && s.state === 'ready').length;
     if (this.stopping) return { ready: false, reason: `shutting down: draining ${this.slots.filter((s) => s.child).length} worker process(es)` };
     if (ready === 0) return { ready: false, reason: `no worker process ready (0/${this.o.workers})` };
+    const problem = this.probe ? await ping(this.probe) : null;
+    if (problem) return { ready: false, reason: `Redis: ${problem} (${ready}/${this.o.workers} worker processes up, taking no batches)` };
     return { ready: true, reason: `${ready}/${this.o.workers} worker processes ready` };
   }
 
@@ -322,6 +329,7 @@ export class Supervisor {
       }
       clearTimeout(timer);
       await this.server?.close();
+      this.probe?.disconnect();
       this.o.log.info('all workers stopped');
       this.resolveDone();
     })();

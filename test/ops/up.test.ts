@@ -162,4 +162,25 @@ describeWithRedis(avail, 'mcp-index up', () => {
     expect(ur.code, ur.stderr).toBe(0);
     expect(await get(dashPort, '/healthz')).toBeNull(); // the dashboard went with it
   }, 600_000);
+
+  it('/readyz turns 503 while Redis is down, naming it, and 200 again once it is back', async () => {
+    const own = await RedisServer.start(); // its own server: killed here
+    const port = await freePort();
+    const up = spawnCli(build.bin, ['up', '--workers', '1', '--redis', own.url(), '--namespace', freshNamespace('upr'), '--metrics-port', String(port), '--metrics-host', '127.0.0.1', '--log-level', 'info'], { name: 'up' });
+    procs.push(up);
+    try {
+      await poll(async () => (await get(port, '/readyz'))?.status === 200, 'up ready', 300_000);
+      await own.kill('SIGKILL');
+      const down = await poll(async () => {
+        const r = await get(port, '/readyz');
+        return r?.status === 503 ? r : undefined;
+      }, '/readyz 503 with Redis down', 60_000);
+      expect(down.body).toMatch(/Redis: /);
+      await own.restart();
+      await poll(async () => (await get(port, '/readyz'))?.status === 200, '/readyz 200 with Redis back', 120_000);
+      await up.kill('SIGTERM');
+    } finally {
+      await own.stop();
+    }
+  }, 600_000);
 });
