@@ -56,6 +56,8 @@ describeWithRedis(avail, 'cluster auth and TLS (real servers)', () => {
 
   const failures: Failure[] = [
     { name: 'a wrong password', url: () => pw.url({ password: 'bad-pass-7f3e' }), message: /rejected the credentials/ },
+    // An '@' the user did not encode: the message must not show what follows it either.
+    { name: "a wrong password with an unencoded '@'", url: () => `redis://:bad-pass@tail-5c1d@127.0.0.1:${pw.port}`, message: /rejected the credentials/ },
     { name: 'no password where one is required', url: () => pw.url({ password: '' }), message: /requires a password/ },
     { name: 'an ACL user without rights', url: () => acl.url({ user: 'limited', password: 'pw-limited' }), message: /lacks permission.*NOPERM/ },
     { name: 'an ACL user with a wrong password', url: () => acl.url({ user: 'indexer', password: 'bad-pass-91ac' }), message: /rejected the credentials/ },
@@ -79,7 +81,7 @@ describeWithRedis(avail, 'cluster auth and TLS (real servers)', () => {
         expect(ls[0]).toMatch(/^mcp-index: /);
         expect(ls[0]).toMatch(f.message);
         // Never echo the password.
-        expect(ls[0]).not.toMatch(/bad-pass|correct-horse|pw-limited/);
+        expect(ls[0]).not.toMatch(/bad-pass|tail-5c1d|correct-horse|pw-limited/);
         expect(r.stdout).toBe('');
       }
     }, 300_000);

@@ -12,13 +12,21 @@ export interface RedisConnectOptions {
   tlsKey?: string;
 }
 
+/**
+ * A Redis URL fit for a message: the credentials replaced, up to the last '@' before the host (a password may hold an
+ * '@' or '/' a user did not encode).
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/.*@/, '//***@');
+}
+
 /** ioredis options from a redis:// or rediss:// URL (user, password, db in the URL) plus TLS files. */
 export function redisOptions(o: RedisConnectOptions): { url: string; options: RedisOptions } {
   let u: URL;
   try {
     u = new URL(o.url);
   } catch {
-    throw new UsageError(`--redis is not a URL: ${o.url} (expected redis://[user:password@]host:port[/db])`);
+    throw new UsageError(`--redis is not a URL: ${redactUrl(o.url)} (expected redis://[user:password@]host:port[/db])`);
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UsageError(`--redis must start with redis:// or rediss:// (got ${u.protocol}//)`);
   const options: RedisOptions = {
@@ -51,7 +59,7 @@ export function createRedis(o: RedisConnectOptions): Redis {
 
 function explain(err: Error, url: string): string {
   const m = err.message;
-  const where = url.replace(/\/\/[^@/]*@/, '//***@');
+  const where = redactUrl(url);
   if (/WRONGPASS|invalid username-password/i.test(m)) return `Redis at ${where} rejected the credentials (wrong user or password)`;
   if (/NOAUTH/i.test(m)) return `Redis at ${where} requires a password: put it in the URL (redis://:PASSWORD@host:port)`;
   if (/NOPERM/i.test(m)) return `Redis user lacks permission for a command mcp-index needs: ${m}`;
