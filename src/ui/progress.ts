@@ -150,24 +150,23 @@ class BarsRenderer implements Renderer {
       { stream: out as NodeJS.WriteStream, hideCursor: true, clearOnComplete: false, autopadding: true, fps: 10, format: '{text}' },
       bars.Presets.shades_classic,
     );
-    this.main = this.multi.create(1, 0, {}, {
+    // With its values from the start: an empty payload would show the raw {files} template until the first render.
+    this.main = this.multi.create(1, 0, this.payload(), {
       format: ' {bar} {percentage}% | {files} files | {mbs} MB | {symbols} symbols | {rate} MB/s | ETA {etaText} | {phase}',
     });
     for (let i = 0; i < slots; i++) this.threadRows.push(this.multi.create(1, 0, { text: `  thread ${i}: idle` }));
     this.timer = setInterval(() => this.render(), 200);
   }
 
+  private payload() {
+    const t = this.t;
+    return { files: `${t.doneFiles}/${t.totalFiles}`, mbs: `${mb(t.doneBytes)}/${mb(t.totalBytes)}`, symbols: t.symbols, rate: t.rate().toFixed(1), etaText: t.eta(), phase: t.phase };
+  }
+
   private render() {
     const t = this.t;
     this.main.setTotal(Math.max(t.totalBytes, 1));
-    this.main.update(t.doneBytes, {
-      files: `${t.doneFiles}/${t.totalFiles}`,
-      mbs: `${mb(t.doneBytes)}/${mb(t.totalBytes)}`,
-      symbols: t.symbols,
-      rate: t.rate().toFixed(1),
-      etaText: t.eta(),
-      phase: t.phase,
-    });
+    this.main.update(t.doneBytes, this.payload());
     // Transports run batches in hand-out order, so the oldest in-flight ones are the running ones; the rest are queued.
     const running = [...t.inFlight.values()];
     this.threadRows.forEach((row, i) => {
