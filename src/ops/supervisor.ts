@@ -23,6 +23,9 @@ import { EXIT } from '../cli/errors.js';
 import { opsRedis, ping } from './redis.js';
 import { createRegistry, SupervisorMetrics } from './metrics.js';
 
+/** Metric types whose values only grow (prom-client's JSON names them; its typings say numbers). */
+const CUMULATIVE = new Set(['counter', 'histogram']);
+
 export const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
 
 export interface SupervisorOptions {
@@ -78,6 +81,8 @@ interface Slot {
   timer: NodeJS.Timeout | null;
   nextStartAt: number | null;
   exited: Promise<void> | null;
+  /** The running child's counters and histograms at the last scrape: kept when it dies (see `retired`). */
+  lastCounts: MetricsJson | null;
   drainRequested: boolean;
 }
 
@@ -95,6 +100,11 @@ export class Supervisor {
   private stopping: Promise<void> | null = null;
   private reqId = 0;
   private readonly pendingMetrics = new Map<number, (m: MetricsJson) => void>();
+  /**
+   * The counters and histograms of children that died, as last scraped, summed: added to the live children's, so a
+   * restart never makes a total go backwards (gauges of the dead are dropped).
+   */
+  private retired: MetricsJson = [];
   private readonly base: number;
   private readonly cap: number;
   private readonly stable: number;
@@ -116,6 +126,7 @@ export class Supervisor {
       timer: null,
       nextStartAt: null,
       exited: null,
+      lastCounts: null,
       drainRequested: false,
     }));
     this.base = o.restartBaseMs ?? 1000;
@@ -200,6 +211,8 @@ export class Supervisor {
 
   private onExit(s: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (s.child !== child) return;
+    if (s.lastCounts) void this.retire(s.lastCounts);
+    s.lastCounts = null;
     const now = Date.now();
     const ranMs = now - (s.startedAt ?? now);
     s.child = null;
@@ -262,6 +275,10 @@ export class Supervisor {
   }
 
   /** Its own series plus every live child's, summed per label set (prom-client's cluster aggregation). */
+  private async retire(counts: MetricsJson): Promise<void> {
+    this.retired = await AggregatorRegistry.aggregate([this.retired, counts]).getMetricsAsJSON();
+  }
+
   async metrics(): Promise<{ contentType: string; body: string }> {
     const children = await Promise.all(
       this.slots
@@ -269,6 +286,7 @@ export class Supervisor {
         .map(
           (s) =>
             new Promise<MetricsJson | null>((resolve) => {
+              const child = s.child;
               const reqId = ++this.reqId;
               const timer = setTimeout(() => {
                 this.pendingMetrics.delete(reqId);
@@ -276,6 +294,7 @@ export class Supervisor {
               }, 2000);
               this.pendingMetrics.set(reqId, (m) => {
                 clearTimeout(timer);
+                if (s.child === child) s.lastCounts = m.filter((x) => CUMULATIVE.has(String(x.type)));
                 resolve(m);
               });
               try {
@@ -288,7 +307,7 @@ export class Supervisor {
             }),
         ),
     );
-    const all = [await this.registry.getMetricsAsJSON(), ...children.filter((m): m is MetricsJson => m !== null)];
+    const all = [await this.registry.getMetricsAsJSON(), this.retired, ...children.filter((m): m is MetricsJson => m !== null)];
     const merged = AggregatorRegistry.aggregate(all);
     return { contentType: this.registry.contentType, body: await merged.metrics() };
   }

@@ -106,6 +106,9 @@ describeWithRedis(avail, 'mcp-index up', () => {
     expect((await status())![1].pid).toBe(before[1].pid); // the other child was left alone
     const after = (await scrape(port))!;
     expect(value(after, 'mcp_index_worker_restarts_total')).toBe(1);
+    // The killed child's counts are kept: totals never go backwards across a restart.
+    expect(value(after, 'mcp_index_jobs_finished_total', { role: 'worker', outcome: 'done' })).toBe(summary.run.batches);
+    expect(value(after, 'mcp_index_files_indexed_total', { role: 'worker' })).toBe(summary.run.filesParsed);
     expect(up.stderr()).toMatch(/"msg":"worker process died: restarting"/);
 
     // SIGTERM: every child drains and exits, then the supervisor; the heartbeats are withdrawn.
