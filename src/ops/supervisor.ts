@@ -10,6 +10,7 @@
  * - /healthz, /readyz (ready while at least one child is connected and taking batches), /metrics (its own series
  *   plus every child's, aggregated over IPC) and /status (JSON per slot).
  */
+import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
@@ -20,7 +21,10 @@ import { startOpsServer, type OpsServer, type Readiness } from './http.js';
 import { isMessage, type ChildState, type MetricsJson, type ToChild, type ToParent } from './ipc.js';
 import type { WorkerCaps } from '../cli/cluster-flags.js';
 import { EXIT } from '../cli/errors.js';
-import { opsRedis, ping } from './redis.js';
+import { opsRedis, ping, PROBE_TIMEOUT_MS } from './redis.js';
+import { queueDepth } from './dashboard/state.js';
+import { Keys } from '../transport/redis/keys.js';
+import { within } from '../util/time.js';
 import { createRegistry, SupervisorMetrics } from './metrics.js';
 
 /** Metric types whose values only grow (prom-client's JSON names them; its typings say numbers). */
@@ -94,6 +98,8 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number): numb
 export class Supervisor {
   private readonly slots: Slot[];
   private probe: Redis | null = null;
+  private queueConn: Redis | null = null;
+  private queue: Queue | null = null;
   private readonly registry = createRegistry('supervisor');
   private readonly m = new SupervisorMetrics(this.registry);
   private server: OpsServer | null = null;
@@ -142,7 +148,11 @@ export class Supervisor {
   async start(): Promise<void> {
     if (this.o.metricsPort && this.o.metricsPort > 0) {
       // Its own probe connection: ready means Redis answers too, whatever the children last said.
-      this.probe = opsRedis({ url: this.o.redis, tlsCa: this.o.tls?.ca, tlsCert: this.o.tls?.cert, tlsKey: this.o.tls?.key });
+      const conn = { url: this.o.redis, tlsCa: this.o.tls?.ca, tlsCert: this.o.tls?.cert, tlsKey: this.o.tls?.key };
+      this.probe = opsRedis(conn);
+      const keys = new Keys(this.o.namespace ?? 'mcp-index');
+      this.queueConn = opsRedis(conn);
+      this.queue = new Queue(keys.queue, { connection: this.queueConn, prefix: keys.prefix, skipMetasUpdate: true });
       this.server = await startOpsServer({
         port: this.o.metricsPort,
         host: this.o.metricsHost,
@@ -279,7 +289,21 @@ export class Supervisor {
     this.retired = await AggregatorRegistry.aggregate([this.retired, counts]).getMetricsAsJSON();
   }
 
+  /** The cluster's backlog by priority and Redis's memory, for this scrape; left as they were while Redis is away. */
+  private async sampleCluster(): Promise<void> {
+    if (!this.probe || !this.queue) return;
+    // Within a probe's time: a scrape never waits on a Redis that is away (readiness reports that).
+    const got = await within(PROBE_TIMEOUT_MS, Promise.all([queueDepth(this.queue), this.probe.info('memory')]));
+    if (!got) return;
+    const [{ byPriority }, info] = got;
+    for (const [priority, n] of Object.entries(byPriority)) this.m.backlog.set({ priority }, n);
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+    if (Number.isFinite(field('used_memory'))) this.m.redisMemory.set(field('used_memory'));
+    if (Number.isFinite(field('maxmemory'))) this.m.redisMaxMemory.set(field('maxmemory'));
+  }
+
   async metrics(): Promise<{ contentType: string; body: string }> {
+    await this.sampleCluster();
     const children = await Promise.all(
       this.slots
         .filter((s) => s.child?.connected && s.state !== 'starting')
@@ -348,6 +372,8 @@ export class Supervisor {
       }
       clearTimeout(timer);
       await this.server?.close();
+      await this.queue?.close();
+      this.queueConn?.disconnect(); // BullMQ leaves a connection it was given open
       this.probe?.disconnect();
       this.o.log.info('all workers stopped');
       this.resolveDone();

@@ -91,6 +91,10 @@ describeWithRedis(avail, 'mcp-index up', () => {
     expect(value(m, 'mcp_index_workers_alive', { role: 'supervisor' })).toBe(2);
     expect(value(m, 'mcp_index_workers_desired', { role: 'supervisor' })).toBe(2);
     expect(value(m, 'mcp_index_worker_restarts_total', { role: 'supervisor' })).toBe(0);
+    // The cluster as a whole: the backlog by priority (all taken now) and Redis's memory.
+    for (const priority of ['urgent', 'high', 'normal', 'low']) expect(value(m, 'mcp_index_queue_waiting_batches', { priority }), priority).toBe(0);
+    expect(value(m, 'mcp_index_redis_memory_used_bytes')).toBeGreaterThan(0);
+    expect(value(m, 'mcp_index_redis_memory_max_bytes')).not.toBeNull();
 
     // SIGKILL one child: the slot gets a new process, which heartbeats under the same name.
     const victim = before[0];
