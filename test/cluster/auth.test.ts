@@ -87,6 +87,19 @@ describeWithRedis(avail, 'cluster auth and TLS (real servers)', () => {
     }, 300_000);
   }
 
+  it("a password with '@', '/', '#' and ':' works in the URL as written (compose does not encode it)", async () => {
+    const nasty = await RedisServer.start({ password: 'p@ss/w#rd:x' });
+    try {
+      for (const url of [`redis://:p@ss/w#rd:x@127.0.0.1:${nasty.port}`, nasty.url()]) {
+        const r = await runCli(build.bin, ['status', '--redis', url], 120_000);
+        expect(r.code, `${url}: ${r.stderr}`).toBe(0);
+        expect(r.stdout).toMatch(/^cluster mcp-index/);
+      }
+    } finally {
+      await nasty.stop();
+    }
+  }, 300_000);
+
   it('exits 2 with one line when Redis is unreachable', async () => {
     const url = `redis://127.0.0.1:${await freePort()}`;
     for (const args of [[tree, '--cluster', '--redis', url, '--out', join(tmp, 'unreachable.db')], ['worker', '--redis', url]]) {
