@@ -12,11 +12,11 @@ import { recordRun, type RunInfo } from '../transport/redis/runs.js';
 import { workerRows, type WorkerRow } from '../ops/heartbeats.js';
 import { startWorker } from '../transport/redis/worker.js';
 import { createLogger, type LogFormat } from '../util/log.js';
+import { workerCaps } from './cluster-flags.js';
 import { EXIT } from './errors.js';
 import { indexCommand, interruptController } from './index-command.js';
 
 export { CLUSTER_KEYS, clusterFlags, redisFlags } from './cluster-flags.js';
-import { workerCaps } from './cluster-flags.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
 
