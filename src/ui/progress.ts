@@ -12,6 +12,8 @@ export interface Renderer {
 }
 
 const mb = (b: number) => (b / 1e6).toFixed(1);
+/** An ETA is replaced by how long nothing finished once this long (and three ETAs) passed without a finished batch. */
+const STALE_ETA_S = 3;
 
 /** Shared counters every renderer reads. */
 class Tally {
@@ -24,6 +26,8 @@ class Tally {
   phase = 'discover';
   started = performance.now();
   indexStarted = 0;
+  /** When a batch last finished (or the index phase began). */
+  lastDoneAt = 0;
   inFlight = new Map<number, InFlight>();
   workers: string[] = [];
 
@@ -31,7 +35,7 @@ class Tally {
     switch (e.type) {
       case 'phase':
         this.phase = e.phase;
-        if (e.phase === 'index') this.indexStarted = performance.now();
+        if (e.phase === 'index') this.indexStarted = this.lastDoneAt = performance.now();
         break;
       case 'planned':
         this.totalFiles = e.files;
@@ -41,6 +45,7 @@ class Tally {
         this.inFlight.set(e.batch.slot, e.batch);
         break;
       case 'batch-done':
+        this.lastDoneAt = performance.now();
         this.inFlight.delete(e.batch.slot);
         this.doneFiles += e.batch.files;
         this.doneBytes += e.batch.bytes;
@@ -50,6 +55,7 @@ class Tally {
       case 'batch-failed':
         this.inFlight.delete(e.batch.slot);
         if (e.action === 'file-error') {
+          this.lastDoneAt = performance.now();
           this.doneFiles += e.batch.files;
           this.doneBytes += e.batch.bytes;
           this.errors += 1;
@@ -66,7 +72,12 @@ class Tally {
   eta(): string {
     const r = this.rate();
     if (r <= 0 || this.totalBytes === 0) return '?';
-    return `${Math.ceil((this.totalBytes - this.doneBytes) / 1e6 / r)}s`;
+    const eta = Math.ceil((this.totalBytes - this.doneBytes) / 1e6 / r);
+    // The average rate says "1s" for as long as the last batches are stuck (a lost worker's lease running out):
+    // past the estimate by far, say what is known instead.
+    const idle = (performance.now() - this.lastDoneAt) / 1000;
+    if (this.doneBytes < this.totalBytes && idle > Math.max(STALE_ETA_S, 3 * eta)) return `? (no batch finished for ${Math.round(idle)}s)`;
+    return `${eta}s`;
   }
 
   line(): string {

@@ -25,3 +25,26 @@ it('the first frame of the bars shows values, not the {placeholders} of the temp
   expect(first).toMatch(/0\/0 files/);
   expect(first + drawn).not.toMatch(/\{files\}|\{mbs\}|\{phase\}|\{etaText\}/);
 });
+
+it('"ETA 1s" does not stand still while the last batch is stuck: it says how long nothing has finished', async () => {
+  let text = '';
+  const out = new Writable({
+    write(chunk, _enc, done) {
+      text += String(chunk);
+      done();
+    },
+  }) as unknown as NodeJS.WriteStream;
+  const r = createRenderer('plain', false, 2, 0.2, out);
+  const batch = (slot: number, bytes: number) => ({ slot, batchId: `b${slot}`, files: 1, bytes, firstPath: `f${slot}.py` });
+  r.onEvent({ type: 'planned', runId: 'r', batches: 2, files: 2, bytes: 1_000_000, reused: 0 });
+  r.onEvent({ type: 'phase', phase: 'index' });
+  r.onEvent({ type: 'batch-start', batch: batch(0, 960_000) });
+  r.onEvent({ type: 'batch-start', batch: batch(1, 40_000) });
+  r.onEvent({ type: 'batch-done', batch: batch(0, 960_000), symbols: 1, errors: 0, fileErrors: [], worker: 'w', durationMs: 1 });
+  // Batch 1 is held by a worker that is gone: 96% done, and nothing more finishes.
+  await sleep(3600);
+  r.stop();
+  const last = text.trim().split('\n').pop()!;
+  expect(last).toMatch(/\(96%\)/);
+  expect(last).toMatch(/ETA \? \(no batch finished for \d+s\)$/);
+}, 20_000);
