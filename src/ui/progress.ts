@@ -1,6 +1,7 @@
 import type cliProgress from 'cli-progress';
 import { createRequire } from 'node:module';
 import type { InFlight, PipelineEvent } from '../pipeline/events.js';
+import { setLogAbove } from '../util/log.js';
 
 export type ProgressMode = 'auto' | 'bars' | 'plain' | 'json' | 'none';
 
@@ -166,6 +167,7 @@ class BarsRenderer implements Renderer {
       format: ' {bar} {percentage}% | {files} files | {mbs} MB | {symbols} symbols | {rate} MB/s | ETA {etaText} | {phase}',
     });
     for (let i = 0; i < slots; i++) this.threadRows.push(this.multi.create(1, 0, { text: `  thread ${i}: idle` }));
+    setLogAbove((line) => this.multi.log(line)); // a "worker lost" warning must not tear the bars
     this.timer = setInterval(() => this.render(), 200);
   }
 
@@ -205,6 +207,7 @@ class BarsRenderer implements Renderer {
     clearInterval(this.timer);
     this.render();
     this.multi.stop();
+    setLogAbove(null);
   }
 }
 

@@ -6,6 +6,7 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect, it } from 'vitest';
 import { createRenderer } from '../../src/ui/progress.js';
+import { createLogger } from '../../src/util/log.js';
 
 it('the first frame of the bars shows values, not the {placeholders} of the template', async () => {
   let drawn = '';
@@ -48,3 +49,22 @@ it('"ETA 1s" does not stand still while the last batch is stuck: it says how lon
   expect(last).toMatch(/\(96%\)/);
   expect(last).toMatch(/ETA \? \(no batch finished for \d+s\)$/);
 }, 20_000);
+
+it('a log line while the bars are drawn goes above them, not raw onto stderr (it would tear them)', async () => {
+  let drawn = '';
+  const tty = Object.assign(
+    new Writable({
+      write(chunk, _enc, done) {
+        drawn += String(chunk);
+        done();
+      },
+    }),
+    { isTTY: true, columns: 160, rows: 40, cursorTo: () => true, moveCursor: () => true, clearLine: () => true, clearScreenDown: () => true },
+  ) as unknown as NodeJS.WriteStream;
+  const r = createRenderer('bars', false, 1, 5, tty);
+  const log = createLogger('warn', 'mcp-index', 'pretty');
+  log.warn({ worker: 'w-1' }, 'worker lost: its heartbeat stopped');
+  await sleep(300);
+  r.stop();
+  expect(drawn).toMatch(/worker lost: its heartbeat stopped/);
+});
