@@ -18,6 +18,8 @@ export const EXIT = {
    * without handing back every batch (Redis away), whose leases then expire.
    */
   runFailed: 75,
+  /** A worker passed its --max-memory between batches: it handed back its batches and exited, to be started afresh. */
+  overMemory: 76,
   /** Stopped by SIGINT/SIGTERM; the previous index is intact. */
   interrupted: 130,
 } as const;
@@ -62,6 +64,18 @@ export class RunFailedError extends KnownError {
   override get line(): string {
     return `run failed: ${this.message}; nothing was committed, the previous index is unchanged`;
   }
+}
+
+const DISK_FULL = /\b(ENOSPC|EFBIG|EDQUOT|SQLITE_FULL|SQLITE_IOERR\w*)\b|database or disk is full|disk I\/O error/;
+
+/**
+ * A write that failed because the disk is full (or over a quota or file-size limit, or failing): no retry or split
+ * cures it, so it fails the run, named as what it is, instead of splitting batches or printing a stack.
+ */
+export function diskFull(err: unknown, where: string, remedy = 'free space there or choose another --out'): RunFailedError | null {
+  const text = `${(err as NodeJS.ErrnoException)?.code ?? ''} ${(err as Error)?.message ?? String(err)}`;
+  const m = DISK_FULL.exec(text);
+  return m ? new RunFailedError(`cannot write to ${where}: the disk is full or failing (${m[0]}); ${remedy}`) : null;
 }
 
 export function isKnownError(err: unknown): err is KnownError {

@@ -598,8 +598,8 @@ async function benchMerge(o: BenchOptions, name: string, p: Prepared, dir: strin
     const buf = encodeBatch(b.header, b.fragment);
     encodeMs += performance.now() - t0;
     t0 = performance.now();
-    const { body, fragmentBytes } = readBatch(buf);
-    decompressFragment(body, fragmentBytes);
+    const { body, fragmentBytes, crc } = readBatch(buf);
+    decompressFragment(body, fragmentBytes, crc);
     decodeMs += performance.now() - t0;
     encoded += buf.length;
     raw += b.fragment.length;

@@ -1,6 +1,6 @@
 import { availableParallelism } from 'node:os';
 import type { Argv } from 'yargs';
-import { resolveRoot, type IndexOptions } from '../config/options.js';
+import { resolveRoot, workerCaps, type IndexOptions } from '../config/options.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import { createLogger, type LogFormat } from '../util/log.js';
 import { UsageError } from '../errors.js';
@@ -83,6 +83,7 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
       if (!argv.redis) throw new UsageError('up needs --redis URL');
       checkFlags('up', argv);
       const workers = argv.workers ?? availableParallelism();
+      const caps = workerCaps(argv); // checked here: a bad value is one line, not a crash loop of every worker
       if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError('--workers must be a whole number from 1 to 256');
       if (!Number.isInteger(argv.threadsPerWorker) || argv.threadsPerWorker < 1) throw new UsageError('--threads-per-worker must be a whole number >= 1');
       for (const [flag, v] of [['--restart-delay-ms', argv.restartDelayMs], ['--restart-max-ms', argv.restartMaxMs], ['--stable-ms', argv.stableMs]] as const) {
@@ -103,6 +104,7 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
         namePrefix: argv.name,
         lockMs: argv.lockMs,
         drainMs: argv.drainMs,
+        caps,
         tls: { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey },
         logLevel: argv.logLevel,
         logFormat: argv.logFormat,

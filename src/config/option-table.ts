@@ -46,6 +46,8 @@ const size = z.union([z.number().int().positive(), z.string()]).transform((v, ct
     return z.NEVER;
   }
 });
+/** A size where 0 means "none" (`--max-memory 0`). */
+const sizeOrZero = z.union([z.literal(0), z.literal('0').transform(() => 0), size]);
 const globs = z.array(z.string().min(1));
 
 /** Language names, as a list or comma-separated (`--languages go,java`); an unknown name is an error. */
@@ -96,8 +98,9 @@ export const OPTIONS = {
   exclude: { schema: globs, type: 'string', array: true, arg: 'GLOB...', default: [] as string[], defaultText: 'none', help: 'Skip paths matching these globs', commands: [...INDEXING, 'bench'], config: true, doc: 'index' },
   defaultExcludes: { schema: z.boolean(), type: 'boolean', default: true, defaultText: 'on', help: 'Skip `node_modules`, `vendor`, `third_party`, `dist`, `build`, `target`, `out`, `coverage`, `__pycache__`, virtualenvs and `*.min.js` (`--no-default-excludes` indexes them too)', commands: [...INDEXING, 'bench'], config: true, doc: 'index' },
   languages: { schema: languageList, type: 'string', array: true, arg: 'NAME...', default: [...LANGUAGES] as Language[], defaultText: 'all', help: `Only these languages (${LANGUAGES.join(', ')}; repeated or comma-separated). Files of the others are not indexed: the summary counts them per language (\`off:\` line), and a later run with a language turned off removes its files from the index`, commands: INDEXING, config: true, doc: 'index' },
-  maxFileSize: { schema: size, type: 'string', arg: 'SIZE', default: 1024 * 1024, defaultText: '1MiB', help: 'Larger files are recorded as `oversize` errors (`512KiB`, `2MiB`, or bytes)', commands: INDEXING, config: true, field: 'maxFileBytes' as const, doc: 'index' },
-  parseTimeout: { schema: z.number().int().min(1).max(600_000), type: 'number', arg: 'MS', default: 10_000, help: 'Per-file parse time limit in ms; an overrun is a `parse-timeout` file error', commands: INDEXING, config: true, field: 'parseTimeoutMs' as const, doc: 'index' },
+  maxFileSize: { schema: size, type: 'string', arg: 'SIZE', default: 1024 * 1024, defaultText: '1MiB', help: 'Larger files are recorded as `oversize` errors (`512KiB`, `2MiB`, or bytes); for `worker` and `up`, a cap on whatever a job asks', commands: [...INDEXING, 'worker', 'up'], config: true, field: 'maxFileBytes' as const, doc: 'index' },
+  parseTimeout: { schema: z.number().int().min(1).max(600_000), type: 'number', arg: 'MS', default: 10_000, help: 'Per-file parse time limit in ms; an overrun is a `parse-timeout` file error; for `worker` and `up`, a cap on whatever a job asks', commands: [...INDEXING, 'worker', 'up'], config: true, field: 'parseTimeoutMs' as const, doc: 'index' },
+  maxMemory: { schema: sizeOrZero, type: 'string', arg: 'SIZE', default: 0, defaultText: 'none', help: 'Memory cap of the process (`2GiB`): a parse that takes it past the cap is an `oom` file error, pool threads get a V8 heap limit, and a `worker` past it between batches hands back its batches and exits 76 (`up` restarts it). `0`: none', commands: [...INDEXING, 'worker', 'up'], config: true, field: 'maxMemoryBytes' as const, doc: 'index' },
   batchBytes: { schema: size, type: 'string', arg: 'SIZE', default: 512 * 1024, defaultText: '512KiB', help: 'Target batch size', commands: INDEXING, config: true, doc: 'index' },
   batchFiles: { schema: z.number().int().min(1).max(100_000), type: 'number', arg: 'N', default: 256, help: 'Max files per batch', commands: INDEXING, config: true, doc: 'index' },
   full: { schema: z.boolean(), type: 'boolean', default: false, help: 'Rebuild from scratch, ignoring the previous index', commands: INDEXING, config: true, doc: 'index' },

@@ -3,11 +3,9 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { defaultIndexPath } from '../index-store/location.js';
-import { ConfigSchema, DEFAULTS, formatIssue, renamed, type ConfigInput, type IndexOptions } from './option-table.js';
+import { checkFlags, ConfigSchema, DEFAULTS, formatIssue, renamed, type ConfigInput, type IndexOptions } from './option-table.js';
 
 export type { ConfigInput, IndexOptions } from './option-table.js';
-// src/ops imports UsageError from here.
-export { UsageError } from '../errors.js';
 
 export function validate(source: string, input: unknown): z.output<typeof ConfigSchema> {
   const r = ConfigSchema.safeParse(input);
@@ -101,4 +99,17 @@ export function buildOptions(rootArg: string, fromCli: ConfigInput, configPath?:
     cacheBytes: merged.cache && merged.cacheMb > 0 ? Math.max(1, Math.round(merged.cacheMb * 1024 * 1024)) : 0,
     tls: { ca: merged.tlsCa, cert: merged.tlsCert, key: merged.tlsKey },
   });
+}
+
+/** What a worker process applies whatever a job asks for (`worker`, and `up` for its workers); 0: no memory cap. */
+export interface WorkerCaps {
+  maxFileBytes: number;
+  parseTimeoutMs: number;
+  maxMemoryBytes: number;
+}
+
+/** A worker's own caps from its flags (`checkFlags` output, defaults applied: the index command's own). */
+export function workerCaps(argv: Record<string, unknown>): WorkerCaps {
+  const v = checkFlags('worker', argv) as { maxFileSize?: number; parseTimeout?: number; maxMemory?: number };
+  return { maxFileBytes: v.maxFileSize ?? DEFAULTS.maxFileSize, parseTimeoutMs: v.parseTimeout ?? DEFAULTS.parseTimeout, maxMemoryBytes: v.maxMemory ?? 0 };
 }

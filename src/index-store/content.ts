@@ -36,7 +36,7 @@ export const CHUNK_LINES = 32;
 /** Lines longer than this are stored cut (minified code): matches beyond it are not found. */
 export const MAX_LINE_CHARS = 2000;
 /** Files that never reach the content index: not text, or too big to have been read. */
-const SKIP_CODES = ['binary', 'non-utf8', 'oversize', 'unreadable', 'deleted', 'path-escape'];
+const SKIP_CODES = ['binary', 'non-utf8', 'oversize', 'unreadable', 'deleted', 'path-escape', 'not-regular'];
 
 export const rowidOf = (fileId: number, line: number) => fileId * LINE_BITS + line;
 export const fileIdOf = (rowid: number) => Math.floor(rowid / LINE_BITS);

@@ -7,11 +7,13 @@
  * would otherwise share one thread with receiving results. A small one (a patch, a few files) runs it here.
  */
 import { existsSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { EventLoopUtilization } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import type { SkippedFile } from '../discover/discover.js';
 import type { FileRef, FileResult } from '../protocol/types.js';
+import { diskFull } from '../errors.js';
 import { spoolDir } from './fragment.js';
 import { openIndex, priorFiles, type PriorRow } from './reader.js';
 import { BuildSession, type CommitOptions } from './session.js';
@@ -146,6 +148,12 @@ export class IndexStore {
       const s = new BuildSession(this.path, opts);
       caller = { call: (async (method: Method, ...args: unknown[]) => (s[method] as (...a: unknown[]) => unknown).apply(s, args)) as Call, close: async () => {}, elu: () => null };
     }
+    // A full disk fails the run with one line (transport/types.ts diskFull), whichever call meets it.
+    const call = caller.call;
+    caller.call = ((method: Method, ...args: unknown[]) =>
+      (call as (m: Method, ...a: unknown[]) => Promise<unknown>)(method, ...args).catch((err: unknown) => {
+        throw diskFull(err, dirname(this.path)) ?? err;
+      })) as Call;
     try {
       const info = await caller.call('info');
       this.session = { ...caller, ...info };

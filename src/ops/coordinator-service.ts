@@ -7,6 +7,7 @@
  */
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { DEFAULT_NAMESPACE } from '../config/option-table.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import type { RedisConnectOptions } from '../transport/redis/connection.js';
 import { HeartbeatWatcher } from './heartbeats.js';
@@ -52,7 +53,7 @@ export async function startCoordinatorOps(o: CoordinatorOpsOptions): Promise<Coo
     redis = opsRedis(o.redis);
     watcher = new HeartbeatWatcher(
       redis,
-      o.namespace ?? 'mcp-index',
+      o.namespace ?? DEFAULT_NAMESPACE,
       (w) => log?.warn({ worker: w.id, host: w.host, workerPid: w.pid, lastSeenMsAgo: w.lastSeenMsAgo }, 'worker lost: its heartbeat stopped'),
       (w) => log?.info({ worker: w.id, host: w.host, workerPid: w.pid, threads: w.threads }, 'worker alive'),
     ).start();

@@ -5,7 +5,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Logger } from 'pino';
-import { UsageError } from '../config/options.js';
+import { UsageError } from '../errors.js';
 
 export interface Readiness {
   ready: boolean;

@@ -211,11 +211,17 @@ export class SupervisorMetrics {
   readonly ready: Gauge;
   readonly desired: Gauge;
   readonly restarts: Counter;
+  readonly backlog: Gauge;
+  readonly redisMemory: Gauge;
+  readonly redisMaxMemory: Gauge;
 
   constructor(readonly registry: Registry) {
     this.alive = new Gauge({ name: `${PREFIX}workers_alive`, help: 'Worker processes of this supervisor that are running', registers: [registry] });
     this.ready = new Gauge({ name: `${PREFIX}workers_ready`, help: 'Worker processes of this supervisor that are connected and taking batches', registers: [registry] });
     this.desired = new Gauge({ name: `${PREFIX}workers_desired`, help: 'Worker processes this supervisor keeps running (--workers)', registers: [registry] });
     this.restarts = new Counter({ name: `${PREFIX}worker_restarts_total`, help: 'Worker processes started again after one died', registers: [registry] });
+    this.backlog = new Gauge({ name: `${PREFIX}queue_waiting_batches`, help: 'Batches waiting on the shared queue, by priority (what to autoscale on)', labelNames: ['priority'], registers: [registry] });
+    this.redisMemory = new Gauge({ name: `${PREFIX}redis_memory_used_bytes`, help: "Redis's used_memory (INFO memory)", registers: [registry] });
+    this.redisMaxMemory = new Gauge({ name: `${PREFIX}redis_memory_max_bytes`, help: "Redis's maxmemory (0: no limit)", registers: [registry] });
   }
 }

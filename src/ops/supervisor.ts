@@ -10,6 +10,8 @@
  * - /healthz, /readyz (ready while at least one child is connected and taking batches), /metrics (its own series
  *   plus every child's, aggregated over IPC) and /status (JSON per slot).
  */
+import { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -17,7 +19,16 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { startOpsServer, type OpsServer, type Readiness } from './http.js';
 import { isMessage, type ChildState, type MetricsJson, type ToChild, type ToParent } from './ipc.js';
+import type { WorkerCaps } from '../config/options.js';
+import { EXIT } from '../errors.js';
+import { opsRedis, ping, PROBE_TIMEOUT_MS } from './redis.js';
+import { queueDepth } from './dashboard/state.js';
+import { Keys } from '../transport/redis/keys.js';
+import { within } from '../util/time.js';
 import { createRegistry, SupervisorMetrics } from './metrics.js';
+
+/** Metric types whose values only grow (prom-client's JSON names them; its typings say numbers). */
+const CUMULATIVE = new Set(['counter', 'histogram']);
 
 export const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
 
@@ -31,6 +42,8 @@ export interface SupervisorOptions {
   namePrefix?: string;
   lockMs?: number;
   drainMs?: number;
+  /** The workers' own caps (`worker --max-file-size --parse-timeout`). */
+  caps?: WorkerCaps;
   tls?: { ca?: string; cert?: string; key?: string };
   logLevel?: string;
   logFormat?: string;
@@ -72,6 +85,8 @@ interface Slot {
   timer: NodeJS.Timeout | null;
   nextStartAt: number | null;
   exited: Promise<void> | null;
+  /** The running child's counters and histograms at the last scrape: kept when it dies (see `retired`). */
+  lastCounts: MetricsJson | null;
   drainRequested: boolean;
 }
 
@@ -82,12 +97,20 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number): numb
 
 export class Supervisor {
   private readonly slots: Slot[];
+  private probe: Redis | null = null;
+  private queueConn: Redis | null = null;
+  private queue: Queue | null = null;
   private readonly registry = createRegistry('supervisor');
   private readonly m = new SupervisorMetrics(this.registry);
   private server: OpsServer | null = null;
   private stopping: Promise<void> | null = null;
   private reqId = 0;
   private readonly pendingMetrics = new Map<number, (m: MetricsJson) => void>();
+  /**
+   * The counters and histograms of children that died, as last scraped, summed: added to the live children's, so a
+   * restart never makes a total go backwards (gauges of the dead are dropped).
+   */
+  private retired: MetricsJson = [];
   private readonly base: number;
   private readonly cap: number;
   private readonly stable: number;
@@ -109,6 +132,7 @@ export class Supervisor {
       timer: null,
       nextStartAt: null,
       exited: null,
+      lastCounts: null,
       drainRequested: false,
     }));
     this.base = o.restartBaseMs ?? 1000;
@@ -123,6 +147,12 @@ export class Supervisor {
 
   async start(): Promise<void> {
     if (this.o.metricsPort && this.o.metricsPort > 0) {
+      // Its own probe connection: ready means Redis answers too, whatever the children last said.
+      const conn = { url: this.o.redis, tlsCa: this.o.tls?.ca, tlsCert: this.o.tls?.cert, tlsKey: this.o.tls?.key };
+      this.probe = opsRedis(conn);
+      const keys = new Keys(this.o.namespace ?? 'mcp-index');
+      this.queueConn = opsRedis(conn);
+      this.queue = new Queue(keys.queue, { connection: this.queueConn, prefix: keys.prefix, skipMetasUpdate: true });
       this.server = await startOpsServer({
         port: this.o.metricsPort,
         host: this.o.metricsHost,
@@ -142,6 +172,8 @@ export class Supervisor {
     if (o.root) a.push('--root', o.root);
     if (o.lockMs !== undefined) a.push('--lock-ms', String(o.lockMs));
     if (o.drainMs !== undefined) a.push('--drain-ms', String(o.drainMs));
+    if (o.caps) a.push('--max-file-size', String(o.caps.maxFileBytes), '--parse-timeout', String(o.caps.parseTimeoutMs));
+    if (o.caps?.maxMemoryBytes) a.push('--max-memory', String(o.caps.maxMemoryBytes));
     if (o.tls?.ca) a.push('--tls-ca', o.tls.ca);
     if (o.tls?.cert) a.push('--tls-cert', o.tls.cert);
     if (o.tls?.key) a.push('--tls-key', o.tls.key);
@@ -189,6 +221,8 @@ export class Supervisor {
 
   private onExit(s: Slot, child: ChildProcess, code: number | null, signal: NodeJS.Signals | null): void {
     if (s.child !== child) return;
+    if (s.lastCounts) void this.retire(s.lastCounts);
+    s.lastCounts = null;
     const now = Date.now();
     const ranMs = now - (s.startedAt ?? now);
     s.child = null;
@@ -205,12 +239,14 @@ export class Supervisor {
       this.updateGauges();
       return;
     }
-    if (ranMs >= this.stable) s.failures = 0;
-    s.failures++;
+    if (ranMs >= this.stable || code === EXIT.overMemory) s.failures = 0;
+    // Past its memory cap it stopped cleanly, having handed its batches back: a fresh process, soon, is the cure.
+    if (code !== EXIT.overMemory) s.failures++;
     const delay = backoffMs(s.failures, this.base, this.cap);
     s.state = 'backoff';
     s.nextStartAt = now + delay;
-    this.o.log.warn({ slot: s.slot, worker: s.name, workerPid: child.pid, code, signal, ranMs, restartInMs: delay }, 'worker process died: restarting');
+    const why = code === EXIT.overMemory ? 'worker process passed its memory cap: restarting' : 'worker process died: restarting';
+    this.o.log.warn({ slot: s.slot, worker: s.name, workerPid: child.pid, code, signal, ranMs, restartInMs: delay }, why);
     s.timer = setTimeout(() => {
       s.restarts++;
       this.m.restarts.inc();
@@ -224,10 +260,12 @@ export class Supervisor {
     this.m.ready.set(this.slots.filter((s) => s.child !== null && s.state === 'ready').length);
   }
 
-  readiness(): Readiness {
+  async readiness(): Promise<Readiness> {
     const ready = this.slots.filter((s) => s.child !== null && s.state === 'ready').length;
     if (this.stopping) return { ready: false, reason: `shutting down: draining ${this.slots.filter((s) => s.child).length} worker process(es)` };
     if (ready === 0) return { ready: false, reason: `no worker process ready (0/${this.o.workers})` };
+    const problem = this.probe ? await ping(this.probe) : null;
+    if (problem) return { ready: false, reason: `Redis: ${problem} (${ready}/${this.o.workers} worker processes up, taking no batches)` };
     return { ready: true, reason: `${ready}/${this.o.workers} worker processes ready` };
   }
 
@@ -247,13 +285,32 @@ export class Supervisor {
   }
 
   /** Its own series plus every live child's, summed per label set (prom-client's cluster aggregation). */
+  private async retire(counts: MetricsJson): Promise<void> {
+    this.retired = await AggregatorRegistry.aggregate([this.retired, counts]).getMetricsAsJSON();
+  }
+
+  /** The cluster's backlog by priority and Redis's memory, for this scrape; left as they were while Redis is away. */
+  private async sampleCluster(): Promise<void> {
+    if (!this.probe || !this.queue) return;
+    // Within a probe's time: a scrape never waits on a Redis that is away (readiness reports that).
+    const got = await within(PROBE_TIMEOUT_MS, Promise.all([queueDepth(this.queue), this.probe.info('memory')]));
+    if (!got) return;
+    const [{ byPriority }, info] = got;
+    for (const [priority, n] of Object.entries(byPriority)) this.m.backlog.set({ priority }, n);
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+    if (Number.isFinite(field('used_memory'))) this.m.redisMemory.set(field('used_memory'));
+    if (Number.isFinite(field('maxmemory'))) this.m.redisMaxMemory.set(field('maxmemory'));
+  }
+
   async metrics(): Promise<{ contentType: string; body: string }> {
+    await this.sampleCluster();
     const children = await Promise.all(
       this.slots
         .filter((s) => s.child?.connected && s.state !== 'starting')
         .map(
           (s) =>
             new Promise<MetricsJson | null>((resolve) => {
+              const child = s.child;
               const reqId = ++this.reqId;
               const timer = setTimeout(() => {
                 this.pendingMetrics.delete(reqId);
@@ -261,6 +318,7 @@ export class Supervisor {
               }, 2000);
               this.pendingMetrics.set(reqId, (m) => {
                 clearTimeout(timer);
+                if (s.child === child) s.lastCounts = m.filter((x) => CUMULATIVE.has(String(x.type)));
                 resolve(m);
               });
               try {
@@ -273,7 +331,7 @@ export class Supervisor {
             }),
         ),
     );
-    const all = [await this.registry.getMetricsAsJSON(), ...children.filter((m): m is MetricsJson => m !== null)];
+    const all = [await this.registry.getMetricsAsJSON(), this.retired, ...children.filter((m): m is MetricsJson => m !== null)];
     const merged = AggregatorRegistry.aggregate(all);
     return { contentType: this.registry.contentType, body: await merged.metrics() };
   }
@@ -314,6 +372,9 @@ export class Supervisor {
       }
       clearTimeout(timer);
       await this.server?.close();
+      await this.queue?.close();
+      this.queueConn?.disconnect(); // BullMQ leaves a connection it was given open
+      this.probe?.disconnect();
       this.o.log.info('all workers stopped');
       this.resolveDone();
     })();

@@ -55,6 +55,8 @@ export const FILE_ERROR_CODES = [
   'grammar-gap', // status "ok": valid code that the grammar cannot parse (a known gap), noted; what parsed is indexed
   'parse-timeout', // parser exceeded its time limit
   'path-escape', // path resolves outside the root (symlink or ..)
+  'not-regular', // a FIFO, device, socket or directory where a file was expected: never read
+  'oom', // parsing it took the thread past its memory cap (--max-memory); the thread was replaced
   'worker-crash', // the batch kept failing; this file was isolated as the cause
   'internal', // extractor threw; a bug, reported with its message
 ] as const;

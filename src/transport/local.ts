@@ -3,8 +3,10 @@ import { fileURLToPath } from 'node:url';
 import type { Piscina } from 'piscina';
 import { spoolDir } from '../index-store/fragment.js';
 import type { JobRequest } from '../protocol/types.js';
+import type { MemoryCap } from '../worker/handle-job.js';
 import type { ThreadResult, ThreadTask } from '../worker/thread.js';
-import type { BatchResult, Transport } from './types.js';
+import { diskFull } from '../errors.js';
+import { type BatchResult, type Transport } from './types.js';
 
 // Resolves to dist/worker/thread.js from both src/transport (tests) and dist/transport (the CLI).
 export const THREAD_FILE = fileURLToPath(new URL('../../dist/worker/thread.js', import.meta.url));
@@ -21,7 +23,14 @@ export interface LocalOptions {
   parseOnly?: boolean;
   /** The pool threads' module (default THREAD_FILE). Tests put one here that crashes (fixtures/failure/). */
   threadFile?: string;
+  /** --max-memory in bytes: each thread's V8 heap gets its share, and a parse that takes the process past it stops. */
+  maxMemory?: number;
+  /** Each thread's V8 heap in MiB (default: half a thread's share of maxMemory; none without it). */
+  threadHeapMb?: number;
 }
+
+/** The smallest V8 heap a pool thread is given, whatever the cap: below it the grammars alone do not fit. */
+const MIN_THREAD_HEAP_MB = 64;
 
 export class LocalTransport implements Transport {
   readonly name = 'local' as const;
@@ -30,6 +39,8 @@ export class LocalTransport implements Transport {
   private poolInstance: Piscina<ThreadTask, ThreadResult> | null = null;
   private readonly parseOnly: boolean;
   private readonly threadFile: string;
+  private readonly memory: MemoryCap | undefined;
+  private readonly heapMb: number | undefined;
 
   constructor(opts: LocalOptions = {}) {
     const threads = Math.max(1, opts.threads ?? availableParallelism());
@@ -37,6 +48,10 @@ export class LocalTransport implements Transport {
     this.prefetch = threads;
     this.parseOnly = opts.parseOnly ?? false;
     this.threadFile = opts.threadFile ?? THREAD_FILE;
+    // A parse is blamed for the cap only when it grew the process by a quarter of a thread's share itself.
+    this.memory = opts.maxMemory ? { capBytes: opts.maxMemory, growthBytes: Math.floor(opts.maxMemory / threads / 4) } : undefined;
+    // Half of a thread's share for its JS heap: the other half is for native memory (trees), which V8 cannot see.
+    this.heapMb = opts.threadHeapMb ?? (opts.maxMemory ? Math.max(MIN_THREAD_HEAP_MB, Math.floor(opts.maxMemory / threads / 2 / 2 ** 20)) : undefined);
   }
 
   private poolStarting: Promise<Piscina<ThreadTask, ThreadResult>> | null = null;
@@ -63,6 +78,7 @@ export class LocalTransport implements Transport {
       // when the first ends. A stop request lets those few prefetched batches run too: nothing is cancelled.
       concurrentTasksPerWorker: 2,
       idleTimeout: Number.MAX_SAFE_INTEGER,
+      ...(this.heapMb ? { resourceLimits: { maxOldGenerationSizeMb: this.heapMb } } : {}),
     })).on('error', (err: Error) => {
       // A thread that dies outside a task (e.g. failing to load) is replaced by Piscina; the tasks it held
       // reject and the pipeline splits them. Without a listener the whole process would exit.
@@ -73,10 +89,28 @@ export class LocalTransport implements Transport {
   /** Run a batch on a pool thread. Never passes an AbortSignal: aborting a running task terminates its thread,
    * and terminating a thread inside tree-sitter's parse() aborts the whole process. */
   async submit(req: JobRequest): Promise<BatchResult> {
-    const task: ThreadTask = this.parseOnly ? { req, parseOnly: true } : { req };
-    // The same task, on this thread. A parse here is short (see INLINE_MAX_BYTES) and never interrupted.
-    const r = this.inline ? await (await import('../worker/thread.js')).runTask(task) : await (await this.pool()).run(task);
+    const task: ThreadTask = this.parseOnly ? { req, parseOnly: true } : { req, memory: this.memory };
+    const r = await this.run(task);
     return { ...r.header, fragments: r.fragment ? [r.fragment] : [] };
+  }
+
+  /**
+   * A task on a pool thread. A thread that runs out of its V8 heap is ended by V8, not terminated by us, and replaced
+   * by Piscina; the task rejects and the process lives on (test/transport/local.test.ts, an OOM during extraction). A batch of one file is then that file's `oom`
+   * error; a larger batch fails, and the pipeline splits it until the file stands alone.
+   */
+  private async run(task: ThreadTask, retried = false): Promise<ThreadResult> {
+    try {
+      // Inline: the same task, on this thread. A parse here is short (see INLINE_MAX_BYTES) and never interrupted.
+      return await (this.inline ? (await import('../worker/thread.js')).runTask(task) : (await this.pool()).run(task));
+    } catch (err) {
+      // The spool (its fragment) could not be written: no split cures a full disk.
+      if ((err as NodeJS.ErrnoException)?.code !== 'ERR_WORKER_OUT_OF_MEMORY') throw diskFull(err, spoolDir(), 'free space there (batch results wait there before the merge)') ?? err;
+      // The thread's other task fails with it, unstarted: every task gets a second try on a fresh thread.
+      if (!retried) return this.run(task, true);
+      if (task.req.files.length !== 1) throw err;
+      return (await import('../worker/thread.js')).outOfMemory(task, `its thread ran out of its ${this.heapMb} MiB JS heap, twice`);
+    }
   }
 
   /**
@@ -84,7 +118,7 @@ export class LocalTransport implements Transport {
    * back ready for Redis, with the entries for the shared result cache when asked.
    */
   async runForWire(req: JobRequest, inputs: [string, Uint8Array][], o: Pick<ThreadTask, 'stop' | 'cache' | 'delivery'> = {}): Promise<ThreadResult> {
-    return (await this.pool()).run({ req, inputs, ...o, output: 'wire' });
+    return this.run({ req, inputs, ...o, output: 'wire', memory: this.memory });
   }
 
   get threads(): number {

@@ -1,6 +1,7 @@
 import type cliProgress from 'cli-progress';
 import { createRequire } from 'node:module';
 import type { InFlight, PipelineEvent } from '../pipeline/events.js';
+import { setLogAbove } from '../util/log.js';
 
 export type ProgressMode = 'auto' | 'bars' | 'plain' | 'json' | 'none';
 
@@ -12,6 +13,8 @@ export interface Renderer {
 }
 
 const mb = (b: number) => (b / 1e6).toFixed(1);
+/** An ETA is replaced by how long nothing finished once this long (and three ETAs) passed without a finished batch. */
+const STALE_ETA_S = 3;
 
 /** Shared counters every renderer reads. */
 class Tally {
@@ -24,6 +27,8 @@ class Tally {
   phase = 'discover';
   started = performance.now();
   indexStarted = 0;
+  /** When a batch last finished (or the index phase began). */
+  lastDoneAt = 0;
   inFlight = new Map<number, InFlight>();
   workers: string[] = [];
 
@@ -31,7 +36,7 @@ class Tally {
     switch (e.type) {
       case 'phase':
         this.phase = e.phase;
-        if (e.phase === 'index') this.indexStarted = performance.now();
+        if (e.phase === 'index') this.indexStarted = this.lastDoneAt = performance.now();
         break;
       case 'planned':
         this.totalFiles = e.files;
@@ -41,6 +46,7 @@ class Tally {
         this.inFlight.set(e.batch.slot, e.batch);
         break;
       case 'batch-done':
+        this.lastDoneAt = performance.now();
         this.inFlight.delete(e.batch.slot);
         this.doneFiles += e.batch.files;
         this.doneBytes += e.batch.bytes;
@@ -50,6 +56,7 @@ class Tally {
       case 'batch-failed':
         this.inFlight.delete(e.batch.slot);
         if (e.action === 'file-error') {
+          this.lastDoneAt = performance.now();
           this.doneFiles += e.batch.files;
           this.doneBytes += e.batch.bytes;
           this.errors += 1;
@@ -66,7 +73,12 @@ class Tally {
   eta(): string {
     const r = this.rate();
     if (r <= 0 || this.totalBytes === 0) return '?';
-    return `${Math.ceil((this.totalBytes - this.doneBytes) / 1e6 / r)}s`;
+    const eta = Math.ceil((this.totalBytes - this.doneBytes) / 1e6 / r);
+    // The average rate says "1s" for as long as the last batches are stuck (a lost worker's lease running out):
+    // past the estimate by far, say what is known instead.
+    const idle = (performance.now() - this.lastDoneAt) / 1000;
+    if (this.doneBytes < this.totalBytes && idle > Math.max(STALE_ETA_S, 3 * eta)) return `? (no batch finished for ${Math.round(idle)}s)`;
+    return `${eta}s`;
   }
 
   line(): string {
@@ -150,24 +162,24 @@ class BarsRenderer implements Renderer {
       { stream: out as NodeJS.WriteStream, hideCursor: true, clearOnComplete: false, autopadding: true, fps: 10, format: '{text}' },
       bars.Presets.shades_classic,
     );
-    this.main = this.multi.create(1, 0, {}, {
+    // With its values from the start: an empty payload would show the raw {files} template until the first render.
+    this.main = this.multi.create(1, 0, this.payload(), {
       format: ' {bar} {percentage}% | {files} files | {mbs} MB | {symbols} symbols | {rate} MB/s | ETA {etaText} | {phase}',
     });
     for (let i = 0; i < slots; i++) this.threadRows.push(this.multi.create(1, 0, { text: `  thread ${i}: idle` }));
+    setLogAbove((line) => this.multi.log(line)); // a "worker lost" warning must not tear the bars
     this.timer = setInterval(() => this.render(), 200);
+  }
+
+  private payload() {
+    const t = this.t;
+    return { files: `${t.doneFiles}/${t.totalFiles}`, mbs: `${mb(t.doneBytes)}/${mb(t.totalBytes)}`, symbols: t.symbols, rate: t.rate().toFixed(1), etaText: t.eta(), phase: t.phase };
   }
 
   private render() {
     const t = this.t;
     this.main.setTotal(Math.max(t.totalBytes, 1));
-    this.main.update(t.doneBytes, {
-      files: `${t.doneFiles}/${t.totalFiles}`,
-      mbs: `${mb(t.doneBytes)}/${mb(t.totalBytes)}`,
-      symbols: t.symbols,
-      rate: t.rate().toFixed(1),
-      etaText: t.eta(),
-      phase: t.phase,
-    });
+    this.main.update(t.doneBytes, this.payload());
     // Transports run batches in hand-out order, so the oldest in-flight ones are the running ones; the rest are queued.
     const running = [...t.inFlight.values()];
     this.threadRows.forEach((row, i) => {
@@ -195,6 +207,7 @@ class BarsRenderer implements Renderer {
     clearInterval(this.timer);
     this.render();
     this.multi.stop();
+    setLogAbove(null);
   }
 }
 

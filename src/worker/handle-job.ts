@@ -1,7 +1,5 @@
 import { isUtf8 } from 'node:buffer';
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
 import { hostname } from 'node:os';
-import { isAbsolute, join, normalize } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { runInNewContext } from 'node:vm';
 import { setFlagsFromString } from 'node:v8';
@@ -12,6 +10,7 @@ import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { sha1 } from '../plan/hash.js';
 import type { FileError, FileRef, FileResult, JobRequest, JobResult } from '../protocol/types.js';
 import { oversizeError, PROTOCOL_VERSION } from '../protocol/types.js';
+import { readUnderRoot } from './read.js';
 
 /** Content supplied by the transport (cluster blobs); anything missing is read from `req.root`. */
 export type Inputs = ReadonlyMap<string, Uint8Array>;
@@ -29,59 +28,17 @@ let bytesSinceGc = 0;
 
 const BINARY_SNIFF = 8000; // git's heuristic: a NUL byte in the first 8000 bytes means binary
 
-function failed(f: FileRef, error: FileError, hash = f.hash, size = f.size): FileResult {
+export function failed(f: FileRef, error: FileError, hash = f.hash, size = f.size): FileResult {
   return { path: f.path, hash, size, language: f.language, status: 'error', error, symbols: [], refs: [], parseMs: 0 };
 }
 
-/** A job path must stay inside the root, whatever a (possibly foreign) message says. */
-export function safeJoin(root: string, path: string): string | null {
-  if (isAbsolute(path) || path.includes('\0')) return null;
-  const n = normalize(path);
-  if (n.startsWith('..') || isAbsolute(n)) return null;
-  return join(root, n);
-}
-
-// One read buffer per thread, reused for every file (a fresh one per file cost 2% of a thread's time). Its bytes
-// are valid until the next read; handleJob is done with them by then.
-let scratch = Buffer.allocUnsafe(1 << 20);
-
-/** The file's bytes, or just its size when it is over `limit` (nothing past the limit is read). */
-function readWhole(abs: string, limit: number): Buffer | { oversize: number } {
-  const fd = openSync(abs, 'r');
-  try {
-    let n = 0;
-    for (;;) {
-      if (n === scratch.length) {
-        if (n > limit) return { oversize: fstatSync(fd).size };
-        const bigger = Buffer.allocUnsafe(scratch.length * 2);
-        scratch.copy(bigger, 0, 0, n);
-        scratch = bigger;
-      }
-      const got = readSync(fd, scratch, n, scratch.length - n, null);
-      if (got === 0) break;
-      n += got;
-    }
-    return n > limit ? { oversize: fstatSync(fd).size } : scratch.subarray(0, n);
-  } finally {
-    closeSync(fd);
-  }
-}
-
-// Synchronous on purpose: this is a pool thread with nothing else to do, and an async read's round trip through
-// libuv's thread pool left the thread idle for about a fifth of its time.
 function readInput(req: JobRequest, f: FileRef, inputs?: Inputs): Uint8Array | FileError | { oversize: number } {
   const given = inputs?.get(f.path);
   if (given) return given;
   if (!req.root) return { code: 'unreadable', message: 'no content and no root to read it from' };
-  const abs = safeJoin(req.root, f.path);
-  if (!abs) return { code: 'path-escape', message: 'path escapes the repository root' };
-  try {
-    return readWhole(abs, req.limits.maxFileBytes);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') return { code: 'deleted', message: 'file deleted during the run' };
-    return { code: 'unreadable', message: (err as Error).message };
-  }
+  // Synchronous on purpose: this is a pool thread with nothing else to do, and an async read's round trip through
+  // libuv's thread pool left the thread idle for about a fifth of its time.
+  return readUnderRoot(req.root, f.path, req.limits.maxFileBytes);
 }
 
 export interface HandleOptions {
@@ -89,6 +46,31 @@ export interface HandleOptions {
   parseOnly?: boolean;
   /** Checked between files: 1 means give the batch back (shutdown deadline passed). */
   stop?: Int32Array;
+  /** --max-memory: a parse is cancelled (the file is an `oom` error) once it grows the process past this cap. */
+  memory?: MemoryCap;
+}
+
+export interface MemoryCap {
+  /** The process's resident set may not pass this... */
+  capBytes: number;
+  /** ...through a parse that grew it by more than this (one thread's part): a process over its cap because of
+   * memory not yet given back does not make every small file fail. */
+  growthBytes: number;
+}
+
+/** Asked every 100 parser operations; the resident set is read every 64th time (about every 6,400 operations). */
+function memoryWatch(cap: MemoryCap): { progressCallback: () => boolean; tripped: () => boolean } {
+  const start = process.memoryUsage.rss();
+  let calls = 0;
+  let over = false;
+  return {
+    progressCallback: () => {
+      if (++calls % 64 !== 0) return false;
+      const rss = process.memoryUsage.rss();
+      return (over = rss > cap.capBytes && rss - start > cap.growthBytes);
+    },
+    tripped: () => over,
+  };
 }
 
 /** The batch was given back unfinished, between two files; the transport re-queues it elsewhere. */
@@ -103,10 +85,13 @@ export function indexSource(f: FileRef, src: string, limits: JobRequest['limits'
   const started = performance.now();
   const parser = parserFor(f.language);
   parser.setTimeoutMicros(limits.parseTimeoutMs * 1000);
+  // A parse's memory is native (the tree), out of V8's sight: only the process's resident set shows it.
+  const watch = opts.memory ? memoryWatch(opts.memory) : null;
   // bufferSize sized to the file saves the binding's re-allocations on large inputs.
-  const tree = parser.parse(src, undefined, { bufferSize: src.length + 1 });
+  const tree = parser.parse(src, undefined, { bufferSize: src.length + 1, progressCallback: watch?.progressCallback });
   if (!tree) {
-    parser.reset(); // a halted parse would otherwise resume on the next file
+    parser.reset(); // a halted parse would otherwise resume on the next file; this also frees its partial tree
+    if (watch?.tripped()) return failed(f, { code: 'oom', message: `parsing it took this process past its memory cap of ${Math.round(opts.memory!.capBytes / 2 ** 20)} MiB` }, hash, size);
     return failed(f, { code: 'parse-timeout', message: `parse exceeded ${limits.parseTimeoutMs} ms` }, hash, size);
   }
   const root = tree.rootNode;
@@ -165,13 +150,10 @@ export async function handleJob(req: JobRequest, inputs?: Inputs, opts: HandleOp
     }
     await yieldToLoop();
   }
-  return {
-    v: PROTOCOL_VERSION,
-    runId: req.runId,
-    batchId: req.batchId,
-    files,
-    extractorVersion: EXTRACTOR_VERSION,
-    worker: { host: hostname(), pid: process.pid, threadId },
-    durationMs: performance.now() - started,
-  };
+  return jobResult(req, files, performance.now() - started);
+}
+
+/** A batch's result as this thread delivers it. */
+export function jobResult(req: JobRequest, files: FileResult[], durationMs: number): JobResult {
+  return { v: PROTOCOL_VERSION, runId: req.runId, batchId: req.batchId, files, extractorVersion: EXTRACTOR_VERSION, worker: { host: hostname(), pid: process.pid, threadId }, durationMs };
 }

@@ -1,10 +1,10 @@
 // The Piscina entry point: the only module that runs inside a pool thread. Plain objects in, plain objects out.
 import { buildFragment, spoolFragment } from '../index-store/fragment.js';
 import { batchId } from '../plan/plan.js';
-import { headerOf, type BatchHeader, type JobRequest } from '../protocol/types.js';
+import { headerOf, type BatchHeader, type JobRequest, type JobResult } from '../protocol/types.js';
 import { cacheEntries, type CacheEntryBytes } from '../transport/redis/cache.js';
 import { encodeBatch } from '../transport/redis/codec.js';
-import { handleJob } from './handle-job.js';
+import { failed, handleJob, jobResult, type MemoryCap } from './handle-job.js';
 
 export interface ThreadTask {
   req: JobRequest;
@@ -23,6 +23,8 @@ export interface ThreadTask {
   cache?: boolean;
   /** Cluster workers: the job's delivery so far, carried in the result's header. */
   delivery?: { retries: number; stalls: number };
+  /** --max-memory: parses that take the process past it are cancelled (handle-job.ts). */
+  memory?: MemoryCap;
 }
 
 export interface ThreadResult {
@@ -41,7 +43,19 @@ let previous: Promise<unknown> = Promise.resolve();
 /** One batch: parse and extract (handleJob), then the rows as a fragment, built here rather than by the merge. */
 export async function runTask(task: ThreadTask): Promise<ThreadResult> {
   const started = performance.now();
-  const res = await handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined, { parseOnly: task.parseOnly, stop: task.stop });
+  const res = await handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined, { parseOnly: task.parseOnly, stop: task.stop, memory: task.memory });
+  return resultOf(task, res, started);
+}
+
+/**
+ * A one-file batch whose thread ran out of its V8 heap (the pool replaced it): the file is an `oom` error, delivered
+ * like any result. Built on the calling thread.
+ */
+export function outOfMemory(task: ThreadTask, message: string): ThreadResult {
+  return resultOf(task, jobResult(task.req, [failed(task.req.files[0], { code: 'oom', message })], 0), performance.now());
+}
+
+function resultOf(task: ThreadTask, res: JobResult, started: number): ThreadResult {
   const header = headerOf(res, batchId(task.req.files));
   if (task.delivery) header.delivery = task.delivery;
   if (task.parseOnly) return { header };

@@ -56,6 +56,8 @@ describeWithRedis(avail, 'cluster auth and TLS (real servers)', () => {
 
   const failures: Failure[] = [
     { name: 'a wrong password', url: () => pw.url({ password: 'bad-pass-7f3e' }), message: /rejected the credentials/ },
+    // An '@' the user did not encode: the message must not show what follows it either.
+    { name: "a wrong password with an unencoded '@'", url: () => `redis://:bad-pass@tail-5c1d@127.0.0.1:${pw.port}`, message: /rejected the credentials/ },
     { name: 'no password where one is required', url: () => pw.url({ password: '' }), message: /requires a password/ },
     { name: 'an ACL user without rights', url: () => acl.url({ user: 'limited', password: 'pw-limited' }), message: /lacks permission.*NOPERM/ },
     { name: 'an ACL user with a wrong password', url: () => acl.url({ user: 'indexer', password: 'bad-pass-91ac' }), message: /rejected the credentials/ },
@@ -79,11 +81,24 @@ describeWithRedis(avail, 'cluster auth and TLS (real servers)', () => {
         expect(ls[0]).toMatch(/^mcp-index: /);
         expect(ls[0]).toMatch(f.message);
         // Never echo the password.
-        expect(ls[0]).not.toMatch(/bad-pass|correct-horse|pw-limited/);
+        expect(ls[0]).not.toMatch(/bad-pass|tail-5c1d|correct-horse|pw-limited/);
         expect(r.stdout).toBe('');
       }
     }, 300_000);
   }
+
+  it("a password with '@', '/', '#' and ':' works in the URL as written (compose does not encode it)", async () => {
+    const nasty = await RedisServer.start({ password: 'p@ss/w#rd:x' });
+    try {
+      for (const url of [`redis://:p@ss/w#rd:x@127.0.0.1:${nasty.port}`, nasty.url()]) {
+        const r = await runCli(build.bin, ['status', '--redis', url], 120_000);
+        expect(r.code, `${url}: ${r.stderr}`).toBe(0);
+        expect(r.stdout).toMatch(/^cluster mcp-index/);
+      }
+    } finally {
+      await nasty.stop();
+    }
+  }, 300_000);
 
   it('exits 2 with one line when Redis is unreachable', async () => {
     const url = `redis://127.0.0.1:${await freePort()}`;

@@ -39,7 +39,8 @@ interface ComposeService {
   command?: string[];
   environment?: Record<string, string>;
   volumes?: Array<{ type: string; source?: string; target: string; read_only?: boolean }>;
-  deploy?: { replicas?: number | string };
+  deploy?: { replicas?: number | string; resources?: { limits?: { memory?: string; cpus?: number | string } } };
+  ports?: unknown[];
   healthcheck?: { test: string[] };
   profiles?: string[];
   init?: boolean;
@@ -73,13 +74,16 @@ describe('docker-compose.distributed.yml', () => {
     if (!validator.ok) throw new Error(`CI=true and the compose file cannot be validated: ${validator.reason}`);
     const v = validator.v;
     const { services: s } = composeConfig(v, {});
-    expect(Object.keys(s).sort()).toEqual(['coordinator', 'grafana', 'prometheus', 'redis', 'up', 'worker']);
+    expect(Object.keys(s).sort()).toEqual(['coordinator', 'grafana', 'prometheus', 'redis', 'redis-exporter', 'up', 'worker']);
 
     // Redis: durable, never evicting, password from the environment with a local default.
     const redisCmd = s.redis.command!.join(' ');
     expect(redisCmd).toMatch(/--appendonly yes/);
     expect(redisCmd).toMatch(/--maxmemory-policy noeviction/);
     expect(redisCmd).toMatch(/--requirepass mcp-index-local/);
+    // Bounded, and not published on the host (a host Redis keeps its 6379).
+    expect(redisCmd).toMatch(/--maxmemory 768mb/);
+    expect(s.redis.ports ?? []).toEqual([]);
 
     // Workers: scalable, ready-checked, read-only checkout at /repo.
     const w = s.worker;
@@ -90,6 +94,12 @@ describe('docker-compose.distributed.yml', () => {
     expect(w.environment!.MCP_INDEX_REDIS).toBe('redis://:mcp-index-local@redis:6379');
     expect(w.depends_on?.redis?.condition).toBe('service_healthy');
     expect(w.init).toBe(true);
+    // Limits: the container's, and the process's own --max-memory below it (an oom file error, not an OOM kill).
+    expect(String(w.deploy?.resources?.limits?.memory)).toBe('1g');
+    expect(Number(w.deploy?.resources?.limits?.cpus)).toBe(2);
+    expect(w.command).toEqual(expect.arrayContaining(['--max-memory', '768MiB']));
+    expect(s.up.command).toEqual(expect.arrayContaining(['--max-memory', '512MiB']));
+    for (const name of ['redis', 'up', 'coordinator']) expect(s[name].deploy?.resources?.limits?.memory, name).toBeTruthy();
 
     // The supervisor and the coordinator.
     expect(s.up.command!.slice(0, 1)).toEqual(['up']);
@@ -100,6 +110,7 @@ describe('docker-compose.distributed.yml', () => {
     // Monitoring profile.
     expect(s.prometheus.profiles).toEqual(['monitoring']);
     expect(s.grafana.profiles).toEqual(['monitoring']);
+    expect(s['redis-exporter'].profiles).toEqual(['monitoring']);
     expect(s.worker.profiles ?? []).toEqual([]);
 
     // Variables: replicas and password come from the environment.

@@ -91,6 +91,10 @@ describeWithRedis(avail, 'mcp-index up', () => {
     expect(value(m, 'mcp_index_workers_alive', { role: 'supervisor' })).toBe(2);
     expect(value(m, 'mcp_index_workers_desired', { role: 'supervisor' })).toBe(2);
     expect(value(m, 'mcp_index_worker_restarts_total', { role: 'supervisor' })).toBe(0);
+    // The cluster as a whole: the backlog by priority (all taken now) and Redis's memory.
+    for (const priority of ['urgent', 'high', 'normal', 'low']) expect(value(m, 'mcp_index_queue_waiting_batches', { priority }), priority).toBe(0);
+    expect(value(m, 'mcp_index_redis_memory_used_bytes')).toBeGreaterThan(0);
+    expect(value(m, 'mcp_index_redis_memory_max_bytes')).not.toBeNull();
 
     // SIGKILL one child: the slot gets a new process, which heartbeats under the same name.
     const victim = before[0];
@@ -106,6 +110,9 @@ describeWithRedis(avail, 'mcp-index up', () => {
     expect((await status())![1].pid).toBe(before[1].pid); // the other child was left alone
     const after = (await scrape(port))!;
     expect(value(after, 'mcp_index_worker_restarts_total')).toBe(1);
+    // The killed child's counts are kept: totals never go backwards across a restart.
+    expect(value(after, 'mcp_index_jobs_finished_total', { role: 'worker', outcome: 'done' })).toBe(summary.run.batches);
+    expect(value(after, 'mcp_index_files_indexed_total', { role: 'worker' })).toBe(summary.run.filesParsed);
     expect(up.stderr()).toMatch(/"msg":"worker process died: restarting"/);
 
     // SIGTERM: every child drains and exits, then the supervisor; the heartbeats are withdrawn.
@@ -161,5 +168,26 @@ describeWithRedis(avail, 'mcp-index up', () => {
     const ur = await up.done;
     expect(ur.code, ur.stderr).toBe(0);
     expect(await get(dashPort, '/healthz')).toBeNull(); // the dashboard went with it
+  }, 600_000);
+
+  it('/readyz turns 503 while Redis is down, naming it, and 200 again once it is back', async () => {
+    const own = await RedisServer.start(); // its own server: killed here
+    const port = await freePort();
+    const up = spawnCli(build.bin, ['up', '--workers', '1', '--redis', own.url(), '--namespace', freshNamespace('upr'), '--metrics-port', String(port), '--metrics-host', '127.0.0.1', '--log-level', 'info'], { name: 'up' });
+    procs.push(up);
+    try {
+      await poll(async () => (await get(port, '/readyz'))?.status === 200, 'up ready', 300_000);
+      await own.kill('SIGKILL');
+      const down = await poll(async () => {
+        const r = await get(port, '/readyz');
+        return r?.status === 503 ? r : undefined;
+      }, '/readyz 503 with Redis down', 60_000);
+      expect(down.body).toMatch(/Redis: /);
+      await own.restart();
+      await poll(async () => (await get(port, '/readyz'))?.status === 200, '/readyz 200 with Redis back', 120_000);
+      await up.kill('SIGTERM');
+    } finally {
+      await own.stop();
+    }
   }, 600_000);
 });

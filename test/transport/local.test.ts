@@ -1,14 +1,13 @@
 /**
  * LocalTransport (the Piscina pool) with 2 threads, running the built worker (dist/worker/thread.js: build first).
  *
- * Concurrency is shown without timing: each barrier task reads a FIFO, which blocks its thread until this test
- * writes to it. A FIFO can be opened for writing without blocking only while a reader has it open, so when both
- * FIFOs of two tasks accept a writer, both tasks are executing at that moment. The same trick shows that a third
+ * Concurrency is shown without timing: each barrier task opens a file held by a fanotify gate, which blocks its thread
+ * in open() until this test lets it through; when the gate reports both tasks' opens, both are executing at once. The same trick shows that a third
  * task does not start while two are running (capacity 2), and that the pool recovers after a rejected task.
  */
 import { createHash } from 'node:crypto';
-import { execFileSync } from 'node:child_process';
-import { closeSync, constants, mkdirSync, mkdtempSync, openSync, readFileSync, realpathSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -30,20 +29,22 @@ const DEADLINE_MS = 60_000;
 
 let root: string;
 let transport: LocalTransport;
-let fifoSeq = 0;
+let gateSeq = 0;
 const barriers: Barrier[] = [];
 
-beforeAll(() => {
+beforeAll(async () => {
   root = realpathSync(mkdtempSync(join(tmpdir(), 'mcp-index-local-')));
   transport = new LocalTransport({ threads: 2 });
+  gate = await OpenGate.start();
 });
 afterAll(async () => {
-  // A failed test can leave tasks blocked on their FIFOs (or queued behind them): unblock them so close() returns.
+  // A failed test can leave tasks blocked in their gated opens (or queued behind them): unblock them so close() returns.
   const until = Date.now() + 10_000;
   while (barriers.some((b) => !b.done) && Date.now() < until) {
     for (const b of barriers) if (!b.done && b.reading()) await b.release();
     await sleep(10);
   }
+  gate.stop(); // lets any open still held through
   await transport.close();
   rmSync(root, { recursive: true, force: true });
 });
@@ -59,44 +60,67 @@ function put(path: string, content: string, language: Language): FileRef {
   return { path, hash: sha1(content), size: Buffer.byteLength(content), language };
 }
 
-/** A task that blocks in its first file's read until `release()` writes the file's content into the FIFO. */
+/**
+ * The open() gate (test/helpers/open-gate.py): a real kernel mechanism, fanotify permission events, that holds a
+ * thread inside open() of a regular file until this test lets it through. (A FIFO no longer blocks a reader: the
+ * worker refuses it at once.)
+ */
+class OpenGate {
+  private readonly proc: ChildProcess;
+  private out = '';
+  private constructor() {
+    this.proc = spawn('python3', [join(import.meta.dirname, '../helpers/open-gate.py')], { stdio: ['pipe', 'pipe', 'inherit'] });
+    this.proc.stdout!.setEncoding('utf8').on('data', (d: string) => (this.out += d));
+  }
+  static async start(): Promise<OpenGate> {
+    const g = new OpenGate();
+    await waitFor('the open gate to start', () => g.said('ready'));
+    return g;
+  }
+  said(line: string): boolean {
+    return this.out.split('\n').includes(line);
+  }
+  async gate(abs: string): Promise<void> {
+    this.proc.stdin!.write(`gate ${abs}\n`);
+    await waitFor(`${abs} gated`, () => this.said(`gated ${abs}`));
+  }
+  allow(abs: string): void {
+    this.proc.stdin!.write(`allow ${abs}\n`);
+  }
+  stop(): void {
+    this.proc.stdin!.end();
+  }
+}
+let gate: OpenGate;
+
+/** A task that blocks in its first file's open until `release()`. */
 class Barrier {
   readonly path: string;
   readonly ref: FileRef;
-  private fd: number | null = null;
   private released = false;
-  constructor(readonly content = 'def barrier():\n    return 1\n') {
-    this.path = `fifo/${fifoSeq++}.py`;
-    mkdirSync(join(root, 'fifo'), { recursive: true });
-    execFileSync('mkfifo', [join(root, this.path)]);
-    this.ref = { path: this.path, hash: sha1(content), size: Buffer.byteLength(content), language: 'python' };
+  private constructor(readonly content: string) {
+    this.path = `gated/${gateSeq++}.py`;
+    this.ref = put(this.path, content, 'python');
     barriers.push(this);
+  }
+  static async create(content = 'def barrier():\n    return 1\n'): Promise<Barrier> {
+    const b = new Barrier(content);
+    await gate.gate(join(root, b.path));
+    return b;
   }
   get done(): boolean {
     return this.released;
   }
-  /** True once a task has the FIFO open for reading (it is executing and blocked on it). Idempotent. */
+  /** True once a task is inside the open of its file (it is executing and blocked there). */
   reading(): boolean {
-    if (this.fd !== null) return true;
-    try {
-      this.fd = openSync(join(root, this.path), constants.O_WRONLY | constants.O_NONBLOCK);
-      return true;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENXIO') return false; // no reader yet
-      throw err;
-    }
+    return gate.said(`open ${join(root, this.path)}`);
   }
-  /** Writes the content and closes: the reader gets it and EOF. Waits for a reader if there is none yet. */
+  /** Lets the open through. Waits for a task to be in it if none is yet. */
   async release(): Promise<void> {
     if (this.released) return;
-    const until = Date.now() + DEADLINE_MS;
-    while (!this.reading()) {
-      if (Date.now() > until) throw new Error(`${this.path}: no task ever read it`);
-      await sleep(10);
-    }
+    await waitFor(`${this.path}: a task to open it`, () => this.reading());
     this.released = true;
-    writeSync(this.fd!, this.content);
-    closeSync(this.fd!);
+    gate.allow(join(root, this.path));
   }
 }
 
@@ -120,8 +144,8 @@ describe('LocalTransport with 2 threads', () => {
   });
 
   it('runs two batches at the same time on two different threads', async () => {
-    const a = new Barrier();
-    const b = new Barrier();
+    const a = await Barrier.create();
+    const b = await Barrier.create();
     const pa = transport.submit(request('barrier-a', [a.ref]));
     const pb = transport.submit(request('barrier-b', [b.ref]));
     try {
@@ -138,7 +162,7 @@ describe('LocalTransport with 2 threads', () => {
   });
 
   it('never runs more than 2 at once: a third batch waits until one of the first two finishes', async () => {
-    const bs = [new Barrier(), new Barrier(), new Barrier()];
+    const bs = [await Barrier.create(), await Barrier.create(), await Barrier.create()];
     const ps = bs.map((b, i) => transport.submit(request(`cap-${i}`, [b.ref])));
     try {
       await waitFor('two of the three tasks executing', () => bs.filter((b) => b.reading()).length >= 2);
@@ -199,8 +223,8 @@ describe('LocalTransport with 2 threads', () => {
     expect(fileRows(ok)[0]).toMatchObject({ status: 'ok', error: null });
 
     // Both threads are still alive and run concurrently.
-    const a = new Barrier();
-    const b = new Barrier();
+    const a = await Barrier.create();
+    const b = await Barrier.create();
     const pa = transport.submit(request('again-a', [a.ref]));
     const pb = transport.submit(request('again-b', [b.ref]));
     try {
@@ -214,11 +238,31 @@ describe('LocalTransport with 2 threads', () => {
   });
 
   it('a rejected task among concurrent ones does not disturb the others', async () => {
-    const a = new Barrier();
+    const a = await Barrier.create();
     const pa = transport.submit(request('with-bad-a', [a.ref]));
     const pbad = transport.submit({ ...request('with-bad', []), v: 99 } as unknown as JobRequest);
     await expect(pbad).rejects.toThrow(/unsupported job message/);
     await releaseAll([a]);
     expect(fileRows(await pa)[0]).toMatchObject({ status: 'ok' });
   });
+});
+
+describe('LocalTransport with a V8 heap cap per thread', () => {
+  it('a thread out of its JS heap is replaced (the process lives on); a one-file batch becomes an "oom" file, a larger one fails', async () => {
+    // 250,000 assignments: about 80 MB of symbols and refs in the extractor's JS heap, past a 32 MiB heap.
+    const many = put('heap/many.py', Array.from({ length: 250_000 }, (_, i) => `v${i} = f${i}(a, b)\n`).join(''), 'python');
+    const small = put('heap/small.py', 'def fine():\n    pass\n', 'python');
+    const capped = new LocalTransport({ threads: 1, threadHeapMb: 32 });
+    try {
+      const alone = await capped.submit(request('heap-alone', [many]));
+      expect(alone.failures).toEqual([{ path: 'heap/many.py', code: 'oom', message: 'its thread ran out of its 32 MiB JS heap, twice' }]);
+      expect(fileRows(alone)[0]).toMatchObject({ status: 'error', error_code: 'oom', hash: many.hash });
+      // The replaced thread works.
+      expect(fileRows(await capped.submit(request('heap-after', [small])))[0]).toMatchObject({ status: 'ok', error: null });
+      // Several files: which one ran out is not known, so the batch fails (the pipeline splits it).
+      await expect(capped.submit(request('heap-pair', [many, small]))).rejects.toMatchObject({ code: 'ERR_WORKER_OUT_OF_MEMORY' });
+    } finally {
+      await capped.close();
+    }
+  }, 120_000);
 });

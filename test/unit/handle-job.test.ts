@@ -3,7 +3,8 @@
  * real tree-sitter. A bad file must become a per-file error in the result; only a malformed request throws.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, truncateSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +12,7 @@ import { PROTOCOL_VERSION, type FileRef, type FileResult, type JobRequest, type 
 import { javascript } from '../../src/extract/languages/javascript.js';
 import { MAX_DEPTH } from '../../src/extract/toolkit/index.js';
 import { handleJob } from '../../src/worker/handle-job.js';
+import { readUnderRoot } from '../../src/worker/read.js';
 
 const sha1 = (b: string | Uint8Array) => createHash('sha1').update(b).digest('hex');
 
@@ -142,10 +144,10 @@ describe('handleJob: bad files become per-file errors', () => {
     expectError(r, 'deleted');
   });
 
-  it('a directory where a file was expected is "unreadable", not a crash', async () => {
+  it('a directory where a file was expected is "not-regular", not a crash', async () => {
     mkdirSync(join(root, 'dir.py'), { recursive: true });
     const r = await one(ref('dir.py'));
-    expectError(r, 'unreadable');
+    expectError(r, 'not-regular');
   });
 
   it('path escape: "../x.py" and an absolute path are refused without being read', async () => {
@@ -217,6 +219,50 @@ describe('handleJob: bad files become per-file errors', () => {
     } finally {
       javascript.extract = original;
     }
+  });
+});
+
+describe('handleJob: distrusts what is under the root', () => {
+  it('a symlink out of the root, as the file or as a folder on its path, is a path-escape; a link inside the root is read', async () => {
+    mkdirSync(join(base, 'elsewhere'), { recursive: true });
+    writeFileSync(join(base, 'elsewhere/secret.py'), 'def leaked_user():\n    pass\n'); // exists: a followed link would read it
+    symlinkSync(join(base, 'elsewhere/secret.py'), join(root, 'leak.py'));
+    symlinkSync(join(base, 'elsewhere'), join(root, 'leakdir'));
+    symlinkSync('/etc/passwd', join(root, 'passwd.py'));
+    const inside = put('real/target.py', 'def inside():\n    pass\n');
+    symlinkSync('target.py', join(root, 'real/alias.py'));
+    const res = await handleJob(request([ref('leak.py'), ref('leakdir/secret.py'), ref('passwd.py'), { ...inside, path: 'real/alias.py' }]));
+    for (const r of res.files.slice(0, 3)) expectError(r, 'path-escape');
+    expect(res.files[3].status).toBe('ok');
+    expect(res.files[3].symbols.map((s) => s.name)).toEqual(['inside']);
+  });
+
+  it('a FIFO, a device and a directory are "not-regular", a link to /dev/zero a path-escape: refused at once (no hang, no endless read)', async () => {
+    execFileSync('mkfifo', [join(root, 'pipe.py')]);
+    symlinkSync('/dev/zero', join(root, 'zero.py'));
+    mkdirSync(join(root, 'folder.py'));
+    const after = put('after-them.py', 'def still_parsed():\n    pass\n');
+    const res = await handleJob(request([ref('pipe.py'), ref('zero.py'), ref('folder.py'), after]));
+    expect(res.files.map((f) => [f.path, f.error?.code ?? f.status])).toEqual([
+      ['pipe.py', 'not-regular'],
+      ['zero.py', 'path-escape'],
+      ['folder.py', 'not-regular'],
+      ['after-them.py', 'ok'],
+    ]);
+    expect(res.files[0].error!.message).toMatch(/FIFO/);
+    // A device met inside the root (here the root is /dev itself) is refused by its type, never read.
+    expect(readUnderRoot('/dev', 'zero', LIMITS.maxFileBytes)).toEqual({ code: 'not-regular', message: 'a character device, not a regular file' });
+  });
+
+  it('an oversize file is refused by its fstat size, before any read: a sparse 1.5 GB file costs no memory', async () => {
+    const abs = join(root, 'huge.py');
+    writeFileSync(abs, '');
+    truncateSync(abs, 1.5 * 1024 ** 3); // sparse: no disk used, but reading it whole would take 1.5 GB
+    const r = await one(ref('huge.py'));
+    expectError(r, 'oversize');
+    expect(r.size).toBe(1.5 * 1024 ** 3);
+    expect(r.hash).toBe('');
+    expect(readUnderRoot(root, 'huge.py', LIMITS.maxFileBytes)).toEqual({ oversize: 1.5 * 1024 ** 3 });
   });
 });
 

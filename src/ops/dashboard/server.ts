@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { UsageError } from '../../config/options.js';
+import { UsageError } from '../../errors.js';
 import type { RedisConnectOptions } from '../../transport/redis/connection.js';
 import { Keys } from '../../transport/redis/keys.js';
 import { cancelRun, retryFailedJobs } from '../../transport/redis/runs.js';

@@ -12,13 +12,42 @@ export interface RedisConnectOptions {
   tlsKey?: string;
 }
 
+/**
+ * A Redis URL fit for a message: the credentials replaced, up to the last '@' before the host (a password may hold an
+ * '@' or '/' a user did not encode).
+ */
+export function redactUrl(url: string): string {
+  return url.replace(/\/\/.*@/, '//***@');
+}
+
+/**
+ * The user and password of a Redis URL, read up to the last '@' (a password from an environment variable, as compose
+ * passes it, is often not URL-encoded: '@', '/', '#' and ':' in it are taken as written), and the URL without them.
+ * Percent-encoded credentials are decoded as before.
+ */
+export function credentials(url: string): { bare: string; username?: string; password?: string } {
+  const m = /^([a-z]+:\/\/)(.*)@([^@]*)$/i.exec(url);
+  if (!m) return { bare: url };
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s);
+    } catch {
+      return s; // a lone '%': written as is
+    }
+  };
+  const colon = m[2].indexOf(':');
+  const user = colon < 0 ? m[2] : m[2].slice(0, colon);
+  return { bare: m[1] + m[3], username: user ? decode(user) : undefined, password: colon < 0 ? undefined : decode(m[2].slice(colon + 1)) };
+}
+
 /** ioredis options from a redis:// or rediss:// URL (user, password, db in the URL) plus TLS files. */
 export function redisOptions(o: RedisConnectOptions): { url: string; options: RedisOptions } {
+  const { bare, username, password } = credentials(o.url);
   let u: URL;
   try {
-    u = new URL(o.url);
+    u = new URL(bare);
   } catch {
-    throw new UsageError(`--redis is not a URL: ${o.url} (expected redis://[user:password@]host:port[/db])`);
+    throw new UsageError(`--redis is not a URL: ${redactUrl(o.url)} (expected redis://[user:password@]host:port[/db])`);
   }
   if (u.protocol !== 'redis:' && u.protocol !== 'rediss:') throw new UsageError(`--redis must start with redis:// or rediss:// (got ${u.protocol}//)`);
   const options: RedisOptions = {
@@ -27,6 +56,8 @@ export function redisOptions(o: RedisConnectOptions): { url: string; options: Re
     enableReadyCheck: true,
     connectTimeout: 5000,
     retryStrategy: (times) => Math.min(200 * 2 ** Math.min(times, 6), 5000),
+    ...(username !== undefined ? { username } : {}),
+    ...(password !== undefined ? { password } : {}),
   };
   if (u.protocol === 'rediss:' || o.tlsCa || o.tlsCert) {
     const read = (p: string | undefined, what: string) => {
@@ -41,7 +72,7 @@ export function redisOptions(o: RedisConnectOptions): { url: string; options: Re
     const host = u.hostname.replace(/^\[|\]$/g, '');
     options.tls = { ca: read(o.tlsCa, '--tls-ca'), cert: read(o.tlsCert, '--tls-cert'), key: read(o.tlsKey, '--tls-key'), ...(isIP(host) ? {} : { servername: host }) };
   }
-  return { url: o.url, options };
+  return { url: bare, options };
 }
 
 export function createRedis(o: RedisConnectOptions): Redis {
@@ -51,7 +82,7 @@ export function createRedis(o: RedisConnectOptions): Redis {
 
 function explain(err: Error, url: string): string {
   const m = err.message;
-  const where = url.replace(/\/\/[^@/]*@/, '//***@');
+  const where = redactUrl(url);
   if (/WRONGPASS|invalid username-password/i.test(m)) return `Redis at ${where} rejected the credentials (wrong user or password)`;
   if (/NOAUTH/i.test(m)) return `Redis at ${where} requires a password: put it in the URL (redis://:PASSWORD@host:port)`;
   if (/NOPERM/i.test(m)) return `Redis user lacks permission for a command mcp-index needs: ${m}`;

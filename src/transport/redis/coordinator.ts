@@ -1,6 +1,4 @@
-import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { join } from 'node:path';
 import { Queue, QueueEvents } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { EXTRACTOR_VERSION } from '../../extract/version.js';
@@ -11,6 +9,7 @@ import { workerRows } from '../../ops/heartbeats.js';
 import { batchId } from '../../plan/plan.js';
 import type { BatchCounts, FileFailure, FileRef, FileResult, JobRequest, Priority } from '../../protocol/types.js';
 import { countsOf, failuresOf, PROTOCOL_VERSION } from '../../protocol/types.js';
+import { readUnderRoot } from '../../worker/read.js';
 import { sleep, within } from '../../util/time.js';
 import { type BatchResult, type Transport, type TransportHealth } from '../types.js';
 import { ResultCache } from './cache.js';
@@ -212,12 +211,12 @@ export class RedisTransport implements Transport {
       } catch (e) {
         throw new Error(`undecodable result: ${(e as Error).message}`);
       }
-      const { header, body, fragmentBytes } = decoded;
+      const { header, body, fragmentBytes, crc } = decoded;
       if (header.batchId !== w.req.batchId || header.parsed !== w.sentId) {
         throw new Error(`result of batch ${header.batchId} (files ${header.parsed}) does not answer batch ${w.req.batchId} (files ${w.sentId})`);
       }
       // Decompressed and written to the spool on a thread of its own: this one only hands fragments over.
-      const fragments = [await (await this.decoder()).run({ batchId: w.req.batchId, body, fragmentBytes } satisfies DecodeTask)];
+      const fragments = [await (await this.decoder()).run({ batchId: w.req.batchId, body, fragmentBytes, crc } satisfies DecodeTask)];
       const counts = { ...header.counts };
       const failures = Array.isArray(header.failures) ? [...header.failures] : [];
       const cached = this.withCached(w, fragments, counts, failures);
@@ -275,14 +274,17 @@ export class RedisTransport implements Transport {
     const batchId = want.batchId;
     // The batch's files: this life's request, or the job an earlier life queued.
     const jobId = this.keys.jobId(runId, batchId);
-    const files = this.waiting.get(jobId)?.req.files ?? ((await this.queue.getJob(jobId))?.data as JobData | undefined)?.files ?? [];
+    const job = this.waiting.get(jobId)?.req ?? ((await this.queue.getJob(jobId))?.data as JobData | undefined);
+    const files = job?.files ?? [];
     const hashes = new Set(want.hashes.filter((h): h is string => typeof h === 'string'));
     const pipe = this.redis.pipeline();
     for (const f of files) {
       if (!hashes.delete(f.hash)) continue;
-      const data = await readFile(join(this.o.root, f.path)).catch(() => null);
-      // A file that vanished gets no blob: the worker says so, and the batch fails until its file is isolated.
-      if (!data) continue;
+      // The same distrustful read as a worker's (worker/read.ts): a file that vanished, or turned into a FIFO or a
+      // link out of the root, gets no blob: the worker says so, and the batch fails until its file is isolated.
+      const got = readUnderRoot(this.o.root, f.path, job!.limits.maxFileBytes);
+      if (!Buffer.isBuffer(got)) continue;
+      const data = Buffer.from(got); // a copy: the reader's buffer is reused, the pipeline sends later
       pipe.set(this.keys.blob(runId, batchId, f.hash), data, 'EX', BLOB_TTL_S);
       this.blobCounters.uploaded++;
       this.blobCounters.bytes += data.length;

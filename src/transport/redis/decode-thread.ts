@@ -7,9 +7,10 @@ export interface DecodeTask {
   batchId: string;
   body: Uint8Array;
   fragmentBytes: number;
+  crc: number;
 }
 
 /** Returns the spool file of the batch's fragment. */
 export default function decode(t: DecodeTask): string {
-  return spoolFragment(t.batchId, decompressFragment(t.body, t.fragmentBytes));
+  return spoolFragment(t.batchId, decompressFragment(t.body, t.fragmentBytes, t.crc));
 }

@@ -1,12 +1,14 @@
-import { readFile } from 'node:fs/promises';
 import { hostname, loadavg } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { DEFAULTS } from '../../config/option-table.js';
 import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
 import type { FileRef, JobRequest } from '../../protocol/types.js';
 import type { ThreadResult } from '../../worker/thread.js';
-import { ReleasedError, safeJoin } from '../../worker/handle-job.js';
+import type { WorkerCaps } from '../../config/options.js';
+import { ReleasedError } from '../../worker/handle-job.js';
+import { readUnderRoot } from '../../worker/read.js';
 import { LocalTransport } from '../local.js';
 import { ResultCache } from './cache.js';
 import { createRedis, preflight, redisRefusal, type RedisConnectOptions } from './connection.js';
@@ -26,6 +28,8 @@ export interface WorkerOptions extends RedisConnectOptions {
   drainMs?: number;
   /** Hard cap on one blob, whatever a message claims. */
   maxBlobBytes?: number;
+  /** This worker's own limits: a job's are lowered to them, never raised (default: the CLI's defaults, no memory cap). */
+  caps?: WorkerCaps;
   log?: (level: 'info' | 'warn' | 'error', msg: string, extra?: Record<string, unknown>) => void;
   /** Typed events for metrics and embedders. */
   onEvent?: (e: WorkerEvent) => void;
@@ -69,6 +73,8 @@ export interface WorkerStats {
   /** Blobs fetched (files this worker could not read from its checkout; identical files of a batch share one). */
   blobsFetched: number;
   currentRun: string | null;
+  /** It passed its memory cap between batches and stopped (the CLI then exits with EXIT.overMemory). */
+  overMemory: boolean;
 }
 
 export interface RunningWorker {
@@ -130,10 +136,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const id = o.name ?? `${hostname()}-${process.pid}`;
   const redis: Redis = createRedis(o);
   redis.on('error', () => {});
-  const pool = new LocalTransport({ threads: o.threads, threadFile: o.threadFile });
+  const caps = o.caps ?? { maxFileBytes: DEFAULTS.maxFileSize, parseTimeoutMs: DEFAULTS.parseTimeout, maxMemoryBytes: 0 };
+  const pool = new LocalTransport({ threads: o.threads, threadFile: o.threadFile, maxMemory: caps.maxMemoryBytes });
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const maxBlob = o.maxBlobBytes ?? 16 * 1024 * 1024;
-  const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, blobsFetched: 0, currentRun: null };
+  const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, blobsFetched: 0, currentRun: null, overMemory: false };
   const cache = new ResultCache(redis, keys);
   /** The batches held now, by job id: the heartbeat publishes them. */
   const held = new Map<string, HeldBatch>();
@@ -174,10 +181,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const wanted: FileRef[] = [];
     for (const f of req.files) {
       if (o.root) {
-        const abs = safeJoin(o.root, f.path);
-        const local = abs ? await readFile(abs).catch(() => null) : null;
-        if (local && sha1(local) === f.hash) {
-          inputs.push([f.path, local]);
+        // Only a regular file inside the checkout, within the size limit, that has the planned content: anything else
+        // (a symlink out of the root, a FIFO, a device) is left to the coordinator, which has the run's content.
+        const local = readUnderRoot(o.root, f.path, req.limits.maxFileBytes);
+        if (Buffer.isBuffer(local) && sha1(local) === f.hash) {
+          inputs.push([f.path, Buffer.from(local)]); // a copy: the reader's buffer is reused
           continue;
         }
       }
@@ -215,7 +223,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     }
     // The cache budget is this transport's business: handleJob gets the plain batch.
     const { cache: cacheOpts, ...data } = parsed.data;
-    const req: JobRequest = { ...data, root: undefined };
+    // A job's limits are a request: this worker's own caps bound them, whatever the message says.
+    const limits = { ...data.limits, maxFileBytes: Math.min(data.limits.maxFileBytes, caps.maxFileBytes), parseTimeoutMs: Math.min(data.limits.parseTimeoutMs, caps.parseTimeoutMs) };
+    const req: JobRequest = { ...data, limits, root: undefined };
     stats.currentRun = req.runId;
     active++;
     held.set(String(job.id), { run: req.runId, batch: req.batchId, files: req.files.length, bytes: req.files.reduce((n, f) => n + f.size, 0), since: Date.now() });
@@ -231,7 +241,22 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     } finally {
       active--;
       held.delete(String(job.id));
+      checkMemory();
     }
+  }
+
+  /**
+   * Between batches: a process past its cap (native memory a parse left behind, which the allocator keeps) hands
+   * back every batch it has not started (they stop before their first file) and stops, to be started afresh.
+   */
+  function checkMemory(): void {
+    if (!caps.maxMemoryBytes || draining) return;
+    const rss = process.memoryUsage.rss();
+    if (rss <= caps.maxMemoryBytes) return;
+    stats.overMemory = true;
+    log('warn', 'over its memory cap between batches: handing back the batches not started and stopping', { rssMb: Math.round(rss / 2 ** 20), capMb: Math.round(caps.maxMemoryBytes / 2 ** 20), held: held.size });
+    Atomics.store(stop, 0, 1);
+    void close();
   }
 
   async function runJob(job: Job, req: JobRequest, cacheOpts: { maxBytes: number } | undefined, token?: string): Promise<{ files: number; symbols: number }> {
