@@ -8,7 +8,8 @@ import { cpSync, mkdirSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { stdlibPath } from '../cluster/helpers.js';
-import { BIN, cleanupTemp, cliEnv, copyFixture, exportIndex, generatePython, runCli, tempDir } from './helpers.js';
+import { cliEnv } from '../helpers/temp.js';
+import { BIN, cleanupTemp, copyFixture, exportIndex, generatePython, runCli, tempDir } from './helpers.js';
 
 /** The repository grown well past the first index's size: the next index needs more room than there is. */
 function grow(repo: string): void {

@@ -13,6 +13,7 @@ import { join } from 'node:path';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, it } from 'vitest';
+import { PROTOCOL_VERSION } from '../../src/protocol/types.js';
 import { readBatch } from '../../src/transport/redis/codec.js';
 import { Keys } from '../../src/transport/redis/keys.js';
 import { describeWithRedis, freshNamespace, redisAvailability, type RedisServer } from '../helpers/redis-server.js';
@@ -21,7 +22,7 @@ import { killLeftoversAfterEach, spawnCli, startSuite, startWorkerProc, stopSuit
 const avail = redisAvailability();
 const sha1 = (b: string | Buffer) => createHash('sha1').update(b).digest('hex');
 /** What a hostile job asks for: far above the worker's own caps. */
-const GREEDY = { maxFileBytes: 64 * 1024 * 1024, parseTimeoutMs: 600_000, maxDepth: 4000 };
+const GREEDY = { maxFileBytes: 64 * 1024 * 1024, parseTimeoutMs: 600_000 };
 
 describeWithRedis(avail, 'a worker distrusts its checkout and the limits in a job (real worker process)', () => {
   let build: Build;
@@ -69,7 +70,7 @@ describeWithRedis(avail, 'a worker distrusts its checkout and the limits in a jo
         { path: 'zero.py', hash: sha1(fromBlobB), size: fromBlobB.length, language: 'python' },
         { path: 'big.py', hash: sha1(big), size: big.length, language: 'python' },
       ];
-      await queue.add('batch', { v: 2, runId: 'r1', batchId: 'b1', files, limits: GREEDY }, { jobId: 'j1' });
+      await queue.add('batch', { v: PROTOCOL_VERSION, runId: 'r1', batchId: 'b1', files, limits: GREEDY }, { jobId: 'j1' });
       const want1 = await wanted('r1');
       // big.py matches its hash in the checkout, but is over the worker's cap: not read locally either.
       expect(want1).toEqual({ batchId: 'b1', hashes: [sha1(fromBlobA), sha1(fromBlobB), sha1(big)] });
@@ -87,7 +88,7 @@ describeWithRedis(avail, 'a worker distrusts its checkout and the limits in a jo
       expect(header.failures).toEqual([{ path: 'big.py', code: 'oversize', message: `${big.length} bytes exceeds the 65536-byte limit` }]);
 
       // 2. A link out of the root, named with the exact hash of what it points to (the /etc/passwd attack).
-      await queue.add('batch', { v: 2, runId: 'r2', batchId: 'b2', files: [{ path: 'leak.py', hash: sha1(secret), size: secret.length, language: 'python' }], limits: GREEDY }, { jobId: 'j2' });
+      await queue.add('batch', { v: PROTOCOL_VERSION, runId: 'r2', batchId: 'b2', files: [{ path: 'leak.py', hash: sha1(secret), size: secret.length, language: 'python' }], limits: GREEDY }, { jobId: 'j2' });
       const want2 = await wanted('r2');
       expect(want2).toEqual({ batchId: 'b2', hashes: [sha1(secret)] }); // it did not take the target's content
       await redis.lpush(keys.blobsReady('r2', 'b2'), '1'); // the coordinator has no such file: no blob

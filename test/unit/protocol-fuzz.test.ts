@@ -85,7 +85,7 @@ function validJob(r: Prng, paths: string[]): Record<string, unknown> {
     batchId: `b-${r.int(0, 1e6)}`,
     files: paths.map((path) => ({ path, hash: r.next() < 0.5 ? sha1(SECRET) : sha1(String(r.next())), size: r.int(0, 1e5), language: LANGUAGES[r.int(0, LANGUAGES.length - 1)] })),
     // Greedy limits, up to what the schema allows: the caps must decide.
-    limits: { maxFileBytes: r.int(1, 64 * 1024 * 1024), parseTimeoutMs: r.int(1, 600_000), maxDepth: r.int(1, 100_000) },
+    limits: { maxFileBytes: r.int(1, 64 * 1024 * 1024), parseTimeoutMs: r.int(1, 600_000) },
     ...(r.next() < 0.3 ? { root: r.next() < 0.5 ? '/' : '/etc' } : {}),
   };
 }
@@ -113,7 +113,7 @@ function jobCase(r: Prng, cls: string): unknown {
       return { ...validJob(r, [pick(INSIDE)]), runId: 'r'.repeat(r.int(129, 100_000)) };
     }
     case 'wrong-version':
-      return { ...validJob(r, [pick(INSIDE)]), v: pick([0, 1, 3, 99, -2, '2', null, 2.5]) };
+      return { ...validJob(r, [pick(INSIDE)]), v: pick([0, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1, 99, -2, String(PROTOCOL_VERSION), null, 2.5]) };
     case 'path-escape':
       return validJob(r, Array.from({ length: r.int(1, 4) }, () => pick(HOSTILE_PATHS)));
     default: // 'valid-mixed': what a real coordinator might send, files inside and hostile ones together
@@ -162,7 +162,7 @@ describe(`protocol fuzzer (seed ${SEED}, ${CASES} cases a side)`, () => {
     const r = new Prng(SEED + 1);
     const pick = <T>(xs: readonly T[]) => xs[r.int(0, xs.length - 1)];
     const files = ['a.py', 'pkg/b.py'].map((path) => ({ path, hash: '', size: 0, language: 'python' as const }));
-    const req: JobRequest = { v: PROTOCOL_VERSION, runId: 'fuzz', batchId: 'b', files, limits: { ...CAPS, maxDepth: 4000 }, root };
+    const req: JobRequest = { v: PROTOCOL_VERSION, runId: 'fuzz', batchId: 'b', files, limits: CAPS, root };
     const res = await handleJob(req);
     const sentId = batchId(req.files);
     const good = encodeBatch(headerOf(res, sentId), buildFragment(res.files));
