@@ -13,7 +13,7 @@ import { startWorker } from '../transport/redis/worker.js';
 import { createLogger, type LogFormat } from '../util/log.js';
 import { indexCommand, interruptController } from './index-command.js';
 import { EXIT, UsageError } from '../errors.js';
-import { workerCaps } from '../config/options.js';
+import type { WorkerCaps } from '../config/options.js';
 import { DEFAULT_NAMESPACE } from '../config/option-table.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
@@ -95,12 +95,10 @@ export async function workerCommand(argv: {
   metricsPort?: number;
   metricsHost?: string;
   supervised?: boolean;
-  maxFileSize?: number;
-  parseTimeout?: number;
-  maxMemory?: number;
+  /** The worker's own caps, from its checked flags. */
+  caps: WorkerCaps;
 }): Promise<number> {
   if (!argv.redis) throw new UsageError('worker needs --redis URL');
-  const caps = workerCaps(argv);
   const log = createLogger(argv.logLevel ?? 'info', 'mcp-index-worker', argv.logFormat);
   // Metrics, /healthz, /readyz, and the link to an `up` supervisor (src/ops).
   const conn = connectOptions(argv.redis, { ca: argv.tlsCa, cert: argv.tlsCert, key: argv.tlsKey });
@@ -115,7 +113,7 @@ export async function workerCommand(argv: {
     name: argv.name,
     lockMs: argv.lockMs,
     drainMs: argv.drainMs,
-    caps,
+    caps: argv.caps,
     log: (level, msg, extra) => log[level](extra ?? {}, msg),
   }).catch(async (err) => {
     await ops.close();

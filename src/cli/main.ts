@@ -1,7 +1,7 @@
 import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import yargs from 'yargs';
-import { buildOptions, resolveRoot } from '../config/options.js';
+import { buildOptions, resolveRoot, workerCaps } from '../config/options.js';
 import { checkFlags, configInput, flagsFor } from '../config/option-table.js';
 import { defaultIndexPath } from '../index-store/location.js';
 import { openIndex } from '../index-store/reader.js';
@@ -75,9 +75,9 @@ export async function cli(args: string[]): Promise<void> {
           .option('lock-ms', { type: 'number', describe: 'Lease on a batch; a dead worker loses it after this long (default 30000)' })
           .option('drain-ms', { type: 'number', describe: 'On shutdown, wait this long for in-flight batches before giving them back (default 30000)' }),
       async (argv) => {
-        checkFlags('worker', argv);
+        const caps = workerCaps(checkFlags('worker', argv));
         if (argv.root !== undefined) argv.root = resolveRoot(argv.root);
-        exitCode = await (await import('./cluster.js')).workerCommand(argv);
+        exitCode = await (await import('./cluster.js')).workerCommand({ ...argv, caps });
       },
     )
     .command(

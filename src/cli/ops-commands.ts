@@ -81,9 +81,9 @@ export function registerOpsCommands<T>(y: Argv<T>): Argv<T> {
         .option('token', { type: 'string', describe: "The dashboard's access token (MCP_INDEX_TOKEN)" }),
     async (argv) => {
       if (!argv.redis) throw new UsageError('up needs --redis URL');
-      checkFlags('up', argv);
+      // Checked here: a bad value is one line, not a crash loop of every worker.
+      const caps = workerCaps(checkFlags('up', argv));
       const workers = argv.workers ?? availableParallelism();
-      const caps = workerCaps(argv); // checked here: a bad value is one line, not a crash loop of every worker
       if (!Number.isInteger(workers) || workers < 1 || workers > 256) throw new UsageError('--workers must be a whole number from 1 to 256');
       if (!Number.isInteger(argv.threadsPerWorker) || argv.threadsPerWorker < 1) throw new UsageError('--threads-per-worker must be a whole number >= 1');
       for (const [flag, v] of [['--restart-delay-ms', argv.restartDelayMs], ['--restart-max-ms', argv.restartMaxMs], ['--stable-ms', argv.stableMs]] as const) {

@@ -3,7 +3,7 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { defaultIndexPath } from '../index-store/location.js';
-import { checkFlags, ConfigSchema, DEFAULTS, formatIssue, renamed, type ConfigInput, type IndexOptions } from './option-table.js';
+import { ConfigSchema, DEFAULTS, formatIssue, renamed, type ConfigInput, type IndexOptions } from './option-table.js';
 
 export type { ConfigInput, IndexOptions } from './option-table.js';
 
@@ -108,8 +108,8 @@ export interface WorkerCaps {
   maxMemoryBytes: number;
 }
 
-/** A worker's own caps from its flags (`checkFlags` output, defaults applied: the index command's own). */
-export function workerCaps(argv: Record<string, unknown>): WorkerCaps {
-  const v = checkFlags('worker', argv) as { maxFileSize?: number; parseTimeout?: number; maxMemory?: number };
+/** A worker's own caps from its checked flags (`checkFlags` output; unset: the index command's defaults). */
+export function workerCaps(checked: Record<string, unknown>): WorkerCaps {
+  const v = checked as { maxFileSize?: number; parseTimeout?: number; maxMemory?: number };
   return { maxFileBytes: v.maxFileSize ?? DEFAULTS.maxFileSize, parseTimeoutMs: v.parseTimeout ?? DEFAULTS.parseTimeout, maxMemoryBytes: v.maxMemory ?? 0 };
 }
