@@ -19,6 +19,7 @@ import type { Logger } from 'pino';
 import { AggregatorRegistry } from 'prom-client';
 import { startOpsServer, type OpsServer, type Readiness } from './http.js';
 import { isMessage, type ChildState, type MetricsJson, type ToChild, type ToParent } from './ipc.js';
+import { DEFAULT_NAMESPACE } from '../config/option-table.js';
 import type { WorkerCaps } from '../config/options.js';
 import { EXIT } from '../errors.js';
 import { opsRedis, ping, PROBE_TIMEOUT_MS } from './redis.js';
@@ -150,7 +151,7 @@ export class Supervisor {
       // Its own probe connection: ready means Redis answers too, whatever the children last said.
       const conn = { url: this.o.redis, tlsCa: this.o.tls?.ca, tlsCert: this.o.tls?.cert, tlsKey: this.o.tls?.key };
       this.probe = opsRedis(conn);
-      const keys = new Keys(this.o.namespace ?? 'mcp-index');
+      const keys = new Keys(this.o.namespace ?? DEFAULT_NAMESPACE);
       this.queueConn = opsRedis(conn);
       this.queue = new Queue(keys.queue, { connection: this.queueConn, prefix: keys.prefix, skipMetasUpdate: true });
       this.server = await startOpsServer({

@@ -96,8 +96,9 @@ export class LocalTransport implements Transport {
 
   /**
    * A task on a pool thread. A thread that runs out of its V8 heap is ended by V8, not terminated by us, and replaced
-   * by Piscina; the task rejects and the process lives on (test/transport/local.test.ts, an OOM during extraction). A batch of one file is then that file's `oom`
-   * error; a larger batch fails, and the pipeline splits it until the file stands alone.
+   * by Piscina; the task rejects and the process lives on (test/transport/local.test.ts, an OOM during extraction).
+   * A batch of one file is then that file's `oom` error; a larger batch fails, and the pipeline splits it until the
+   * file stands alone.
    */
   private async run(task: ThreadTask, retried = false): Promise<ThreadResult> {
     try {
