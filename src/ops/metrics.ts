@@ -4,7 +4,12 @@
  * (priority, outcome, role): never a file, job, batch or run id.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { PipelineEvent } from '../pipeline/events.js';
+import { within } from '../util/time.js';
+import { queueDepth } from './dashboard/state.js';
+import { PROBE_TIMEOUT_MS } from './redis.js';
 import type { WorkerEvent } from '../transport/redis/worker.js';
 
 export type Role = 'coordinator' | 'worker' | 'supervisor';
@@ -205,23 +210,47 @@ export class WorkerMetrics {
   }
 }
 
-/** The `up` supervisor's own series (its children's series are aggregated next to these). */
+/**
+ * The cluster as a whole, read from Redis at each scrape: the queue's backlog by priority (what to autoscale on) and
+ * Redis's memory. Served by `up` and by a worker running on its own; each reports the same figures, so a dashboard
+ * takes their max(), not their sum().
+ */
+export class ClusterGauges {
+  readonly backlog: Gauge;
+  readonly redisMemory: Gauge;
+  readonly redisMaxMemory: Gauge;
+
+  constructor(registry: Registry) {
+    this.backlog = new Gauge({ name: `${PREFIX}queue_waiting_batches`, help: 'Batches waiting on the shared queue, by priority (what to autoscale on)', labelNames: ['priority'], registers: [registry] });
+    this.redisMemory = new Gauge({ name: `${PREFIX}redis_memory_used_bytes`, help: "Redis's used_memory (INFO memory)", registers: [registry] });
+    this.redisMaxMemory = new Gauge({ name: `${PREFIX}redis_memory_max_bytes`, help: "Redis's maxmemory (0: no limit)", registers: [registry] });
+  }
+
+  /** Within a probe's time: a scrape never waits on a Redis that is away (readiness says so); the values stay. */
+  async sample(queue: Queue, redis: Redis): Promise<void> {
+    const got = await within(PROBE_TIMEOUT_MS, Promise.all([queueDepth(queue), redis.info('memory')]));
+    if (!got) return;
+    const [{ byPriority }, info] = got;
+    for (const [priority, n] of Object.entries(byPriority)) this.backlog.set({ priority }, n);
+    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
+    if (Number.isFinite(field('used_memory'))) this.redisMemory.set(field('used_memory'));
+    if (Number.isFinite(field('maxmemory'))) this.redisMaxMemory.set(field('maxmemory'));
+  }
+}
+
+/** The `up` supervisor's own series (its children's series are aggregated next to these), and the cluster's. */
 export class SupervisorMetrics {
   readonly alive: Gauge;
   readonly ready: Gauge;
   readonly desired: Gauge;
   readonly restarts: Counter;
-  readonly backlog: Gauge;
-  readonly redisMemory: Gauge;
-  readonly redisMaxMemory: Gauge;
+  readonly cluster: ClusterGauges;
 
   constructor(readonly registry: Registry) {
     this.alive = new Gauge({ name: `${PREFIX}workers_alive`, help: 'Worker processes of this supervisor that are running', registers: [registry] });
     this.ready = new Gauge({ name: `${PREFIX}workers_ready`, help: 'Worker processes of this supervisor that are connected and taking batches', registers: [registry] });
     this.desired = new Gauge({ name: `${PREFIX}workers_desired`, help: 'Worker processes this supervisor keeps running (--workers)', registers: [registry] });
     this.restarts = new Counter({ name: `${PREFIX}worker_restarts_total`, help: 'Worker processes started again after one died', registers: [registry] });
-    this.backlog = new Gauge({ name: `${PREFIX}queue_waiting_batches`, help: 'Batches waiting on the shared queue, by priority (what to autoscale on)', labelNames: ['priority'], registers: [registry] });
-    this.redisMemory = new Gauge({ name: `${PREFIX}redis_memory_used_bytes`, help: "Redis's used_memory (INFO memory)", registers: [registry] });
-    this.redisMaxMemory = new Gauge({ name: `${PREFIX}redis_memory_max_bytes`, help: "Redis's maxmemory (0: no limit)", registers: [registry] });
+    this.cluster = new ClusterGauges(registry);
   }
 }

@@ -3,9 +3,11 @@
  * commands fail within a second while Redis is away instead of queueing until it is back, so a probe or a scrape
  * never hangs.
  */
+import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { redisOptions, type RedisConnectOptions } from '../transport/redis/connection.js';
 import { Keys } from '../transport/redis/keys.js';
+import { within } from '../util/time.js';
 
 export const PROBE_TIMEOUT_MS = 1000;
 
@@ -15,6 +17,30 @@ export function opsRedis(conn: RedisConnectOptions): Redis {
   const r = new Redis(url, { ...options, maxRetriesPerRequest: 1, commandTimeout: PROBE_TIMEOUT_MS, enableReadyCheck: false });
   r.on('error', () => {}); // reconnects by itself; probes report the outage
   return r;
+}
+
+/**
+ * A handle on the shared queue for the operations side, on a connection of its own whose commands give up fast.
+ * skipMetasUpdate: a Queue otherwise writes its meta hash when it connects.
+ */
+export interface OpsQueue {
+  readonly queue: Queue;
+  close(): Promise<void>;
+}
+
+export async function opsQueue(conn: RedisConnectOptions, namespace: string): Promise<OpsQueue> {
+  const { Queue } = await import('bullmq');
+  const keys = new Keys(namespace);
+  const r = opsRedis(conn);
+  const queue = new Queue(keys.queue, { connection: r, prefix: keys.prefix, skipMetasUpdate: true });
+  queue.on('error', () => {}); // commands fail on their own; the caller reports the outage
+  return {
+    queue,
+    async close() {
+      await within(PROBE_TIMEOUT_MS, queue.close());
+      r.disconnect(); // BullMQ leaves a connection it was given open
+    },
+  };
 }
 
 /** PING with a short deadline: the readiness half "Redis reachable". */

@@ -10,7 +10,6 @@
  * - /healthz, /readyz (ready while at least one child is connected and taking batches), /metrics (its own series
  *   plus every child's, aggregated over IPC) and /status (JSON per slot).
  */
-import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { hostname } from 'node:os';
@@ -22,10 +21,7 @@ import { isMessage, type ChildState, type MetricsJson, type ToChild, type ToPare
 import { DEFAULT_NAMESPACE } from '../config/option-table.js';
 import type { WorkerCaps } from '../config/options.js';
 import { EXIT } from '../errors.js';
-import { opsRedis, ping, PROBE_TIMEOUT_MS } from './redis.js';
-import { queueDepth } from './dashboard/state.js';
-import { Keys } from '../transport/redis/keys.js';
-import { within } from '../util/time.js';
+import { opsQueue, opsRedis, ping, type OpsQueue } from './redis.js';
 import { createRegistry, SupervisorMetrics } from './metrics.js';
 
 /** Metric types whose values only grow (prom-client's JSON names them; its typings say numbers). */
@@ -99,8 +95,7 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number): numb
 export class Supervisor {
   private readonly slots: Slot[];
   private probe: Redis | null = null;
-  private queueConn: Redis | null = null;
-  private queue: Queue | null = null;
+  private queue: OpsQueue | null = null;
   private readonly registry = createRegistry('supervisor');
   private readonly m = new SupervisorMetrics(this.registry);
   private server: OpsServer | null = null;
@@ -151,9 +146,7 @@ export class Supervisor {
       // Its own probe connection: ready means Redis answers too, whatever the children last said.
       const conn = { url: this.o.redis, tlsCa: this.o.tls?.ca, tlsCert: this.o.tls?.cert, tlsKey: this.o.tls?.key };
       this.probe = opsRedis(conn);
-      const keys = new Keys(this.o.namespace ?? DEFAULT_NAMESPACE);
-      this.queueConn = opsRedis(conn);
-      this.queue = new Queue(keys.queue, { connection: this.queueConn, prefix: keys.prefix, skipMetasUpdate: true });
+      this.queue = await opsQueue(conn, this.o.namespace ?? DEFAULT_NAMESPACE);
       this.server = await startOpsServer({
         port: this.o.metricsPort,
         host: this.o.metricsHost,
@@ -290,21 +283,8 @@ export class Supervisor {
     this.retired = await AggregatorRegistry.aggregate([this.retired, counts]).getMetricsAsJSON();
   }
 
-  /** The cluster's backlog by priority and Redis's memory, for this scrape; left as they were while Redis is away. */
-  private async sampleCluster(): Promise<void> {
-    if (!this.probe || !this.queue) return;
-    // Within a probe's time: a scrape never waits on a Redis that is away (readiness reports that).
-    const got = await within(PROBE_TIMEOUT_MS, Promise.all([queueDepth(this.queue), this.probe.info('memory')]));
-    if (!got) return;
-    const [{ byPriority }, info] = got;
-    for (const [priority, n] of Object.entries(byPriority)) this.m.backlog.set({ priority }, n);
-    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
-    if (Number.isFinite(field('used_memory'))) this.m.redisMemory.set(field('used_memory'));
-    if (Number.isFinite(field('maxmemory'))) this.m.redisMaxMemory.set(field('maxmemory'));
-  }
-
   async metrics(): Promise<{ contentType: string; body: string }> {
-    await this.sampleCluster();
+    if (this.probe && this.queue) await this.m.cluster.sample(this.queue.queue, this.probe);
     const children = await Promise.all(
       this.slots
         .filter((s) => s.child?.connected && s.state !== 'starting')
@@ -374,7 +354,6 @@ export class Supervisor {
       clearTimeout(timer);
       await this.server?.close();
       await this.queue?.close();
-      this.queueConn?.disconnect(); // BullMQ leaves a connection it was given open
       this.probe?.disconnect();
       this.o.log.info('all workers stopped');
       this.resolveDone();

@@ -10,7 +10,7 @@ import type { RunningWorker, WorkerEvent } from '../transport/redis/worker.js';
 import { startOpsServer, type OpsServer, type Readiness } from './http.js';
 import { isMessage, sendToParent, type ChildState, type ToChild } from './ipc.js';
 import type { WorkerMetrics } from './metrics.js';
-import { opsRedis, ping, priorityLookup } from './redis.js';
+import { opsQueue, opsRedis, ping, priorityLookup } from './redis.js';
 
 export interface WorkerOpsOptions {
   /** 0: no HTTP server. */
@@ -47,6 +47,9 @@ export async function startWorkerOps(o: WorkerOpsOptions): Promise<WorkerOps> {
   const m = wanted ? await import('./metrics.js') : null; // prom-client only when metrics are wanted
   const registry = m ? m.createRegistry('worker') : null;
   const metrics = m && registry && redis ? new m.WorkerMetrics(registry, priorityLookup(redis, o.namespace)) : null;
+  // A worker on its own (compose's workers) also reports the cluster's backlog and Redis's memory; under `up` the
+  // supervisor does, once for all its children.
+  const cluster = m && registry && redis && !supervised ? { gauges: new m.ClusterGauges(registry), queue: await opsQueue(o.redis, o.namespace) } : null;
 
   const setState = (s: ChildState, requested?: boolean) => {
     if (state === s || state === 'stopped') return;
@@ -79,12 +82,14 @@ export async function startWorkerOps(o: WorkerOpsOptions): Promise<WorkerOps> {
         readiness,
         metrics: async () => {
           await metrics?.settled();
+          if (cluster) await cluster.gauges.sample(cluster.queue.queue, redis!);
           return { contentType: registry!.contentType, body: await registry!.metrics() };
         },
         status: () => ({ state, id: worker?.id ?? null, stats: worker?.stats ?? null }),
       });
     } catch (err) {
       redis?.disconnect();
+      await cluster?.queue.close();
       throw err;
     }
   }
@@ -121,6 +126,7 @@ export async function startWorkerOps(o: WorkerOpsOptions): Promise<WorkerOps> {
       setState('stopped');
       await server?.close();
       redis?.disconnect();
+      await cluster?.queue.close();
       if (supervised) {
         process.off('message', onMessage);
         process.off('disconnect', onDisconnect);
@@ -131,3 +137,4 @@ export async function startWorkerOps(o: WorkerOpsOptions): Promise<WorkerOps> {
     },
   };
 }
+

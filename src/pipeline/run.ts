@@ -202,7 +202,14 @@ async function runOnce(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
       signal,
       emit,
       priority: o.priority,
-      apply: (res) => store.apply(res.batchId, res.fragments),
+      apply: (res) => {
+        // Files a cluster worker quarantined (they killed worker processes) count towards the safety net too.
+        for (const f of res.failures.filter((x) => x.code === 'worker-crash')) {
+          crashed.files++;
+          crashed.last = f.message;
+        }
+        return store.apply(res.batchId, res.fragments);
+      },
       applyFileError: (file, message) => {
         crashed.files++;
         crashed.last = message;
@@ -217,7 +224,7 @@ async function runOnce(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
     // (workers that cannot run anything, a Redis that loses work), and committing would replace good rows with errors.
     if (!signal.aborted && crashed.files >= CRASH_NET_MIN_FILES && crashed.files > o.maxCrashShare * toParse.length) {
       throw new RunFailedError(
-        `${crashed.files} of ${toParse.length} files failed their batch on every attempt (worker-crash), more than the --max-crash-share of ${o.maxCrashShare} allows: the workers are failing, not the files (last error: ${crashed.last.slice(0, 200)})`,
+        `${crashed.files} of ${toParse.length} files ended as worker-crash (their batch failed every attempt, or they killed workers), more than the --max-crash-share of ${o.maxCrashShare} allows: the workers are failing, not the files (last error: ${crashed.last.slice(0, 200)})`,
       );
     }
 

@@ -118,7 +118,7 @@ export class LocalTransport implements Transport {
    * Cluster workers: run a batch whose content the process fetched (blobs or a verified checkout); the result comes
    * back ready for Redis, with the entries for the shared result cache when asked.
    */
-  async runForWire(req: JobRequest, inputs: [string, Uint8Array][], o: Pick<ThreadTask, 'stop' | 'cache' | 'delivery'> = {}): Promise<ThreadResult> {
+  async runForWire(req: JobRequest, inputs: [string, Uint8Array][], o: Pick<ThreadTask, 'stop' | 'cache' | 'delivery' | 'watch'> = {}): Promise<ThreadResult> {
     return this.run({ req, inputs, ...o, output: 'wire', memory: this.memory });
   }
 

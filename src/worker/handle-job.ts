@@ -48,6 +48,10 @@ export interface HandleOptions {
   stop?: Int32Array;
   /** --max-memory: a parse is cancelled (the file is an `oom` error) once it grows the process past this cap. */
   memory?: MemoryCap;
+  /** Called before each file is read (its index in the batch): the cluster worker records what it parses. */
+  beforeFile?: (index: number) => void;
+  /** Files not to parse, with why: they killed the worker processes that parsed them (transport/redis/quarantine.ts). */
+  quarantined?: ReadonlyMap<string, string>;
 }
 
 export interface MemoryCap {
@@ -119,8 +123,14 @@ export async function handleJob(req: JobRequest, inputs?: Inputs, opts: HandleOp
   if (req.v !== PROTOCOL_VERSION || !Array.isArray(req.files)) throw new Error(`unsupported job message (v=${String(req.v)})`);
   const started = performance.now();
   const files: FileResult[] = [];
-  for (const f of req.files) {
+  for (const [i, f] of req.files.entries()) {
     if (opts.stop && Atomics.load(opts.stop, 0) === 1) throw new ReleasedError();
+    const killer = opts.quarantined?.get(f.path);
+    if (killer !== undefined) {
+      files.push(failed(f, { code: 'worker-crash', message: killer }));
+      continue;
+    }
+    opts.beforeFile?.(i);
     const data = readInput(req, f, inputs);
     if (!(data instanceof Uint8Array)) {
       // Grown past the limit since discovery: recorded like an oversize file discovery skips (never read, no hash).

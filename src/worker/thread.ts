@@ -25,6 +25,31 @@ export interface ThreadTask {
   delivery?: { retries: number; stalls: number };
   /** --max-memory: parses that take the process past it are cancelled (handle-job.ts). */
   memory?: MemoryCap;
+  /** Cluster workers: what this batch parses, told to the worker process (transport/redis/quarantine.ts). */
+  watch?: FileWatch;
+}
+
+/**
+ * `progress[0]`: 1 + the index of the file being parsed, set before it is read. When `careful`, the thread then waits
+ * until the worker process has recorded that file in Redis (it sets `progress[1]` to the same value): a file that kills
+ * the process is then known. `quarantined`: files not to parse, with why.
+ */
+export interface FileWatch {
+  progress: Int32Array;
+  careful: boolean;
+  quarantined: ReadonlyMap<string, string>;
+}
+
+/** How long a careful parse waits for its file to be recorded before it goes on regardless (Redis away). */
+const RECORD_WAIT_MS = 5000;
+
+function announce(watch: FileWatch): (index: number) => void {
+  return (index) => {
+    Atomics.store(watch.progress, 0, index + 1);
+    if (!watch.careful) return;
+    Atomics.notify(watch.progress, 0);
+    Atomics.wait(watch.progress, 1, index, RECORD_WAIT_MS); // while the record of the previous file is the last one
+  };
 }
 
 export interface ThreadResult {
@@ -43,7 +68,13 @@ let previous: Promise<unknown> = Promise.resolve();
 /** One batch: parse and extract (handleJob), then the rows as a fragment, built here rather than by the merge. */
 export async function runTask(task: ThreadTask): Promise<ThreadResult> {
   const started = performance.now();
-  const res = await handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined, { parseOnly: task.parseOnly, stop: task.stop, memory: task.memory });
+  const { watch } = task;
+  const res = await handleJob(task.req, task.inputs ? new Map(task.inputs) : undefined, {
+    parseOnly: task.parseOnly,
+    stop: task.stop,
+    memory: task.memory,
+    ...(watch ? { beforeFile: announce(watch), quarantined: watch.quarantined } : {}),
+  });
   return resultOf(task, res, started);
 }
 

@@ -60,6 +60,7 @@ describeWithRedis(avail, 'metrics of a real cluster run', () => {
     // Scrape both sides until the summary is out.
     const coordSeen: number[] = [];
     const workerSeen: number[] = [];
+    const backlogSeen: number[] = [];
     let readyDuringRun = false;
     let aliveDuringRun = 0;
     while (!coord.stdout().trim()) {
@@ -72,6 +73,7 @@ describeWithRedis(avail, 'metrics of a real cluster run', () => {
         if ((value(c, 'mcp_index_jobs_enqueued_total') ?? 0) > 0) readyDuringRun ||= (await get(coordPort, '/readyz'))?.status === 200;
       }
       if (w) workerSeen.push(value(w, 'mcp_index_files_indexed_total') ?? 0);
+      if (w) backlogSeen.push(value(w, 'mcp_index_queue_waiting_batches', { priority: 'normal' }) ?? 0);
       await sleep(150);
     }
     const summary = readJson<RunSummary>(coord.stdout());
@@ -122,6 +124,11 @@ describeWithRedis(avail, 'metrics of a real cluster run', () => {
     check(value(w, 'mcp_index_job_duration_seconds_count'), summary.run.batches);
     expect(value(w, 'mcp_index_jobs_active')).toBe(0);
     expect(value(w, 'process_resident_memory_bytes')).toBeGreaterThan(0);
+    // A worker on its own reports the cluster: the backlog it worked through (0 at the end) and Redis's memory.
+    expect(Math.max(...backlogSeen), `backlog seen: ${backlogSeen.join(',')}`).toBeGreaterThan(0);
+    expect(Math.max(...backlogSeen)).toBeLessThanOrEqual(summary.run.batches);
+    expect(value(w, 'mcp_index_queue_waiting_batches', { priority: 'normal' })).toBe(0);
+    expect(value(w, 'mcp_index_redis_memory_used_bytes')).toBeGreaterThan(0);
 
     // No high-cardinality labels anywhere.
     for (const s of [...c, ...w]) {

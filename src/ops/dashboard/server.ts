@@ -20,7 +20,6 @@ import { createRequire } from 'node:module';
 import type { AddressInfo } from 'node:net';
 import { isIP } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import { UsageError } from '../../errors.js';
@@ -28,7 +27,7 @@ import type { RedisConnectOptions } from '../../transport/redis/connection.js';
 import { Keys } from '../../transport/redis/keys.js';
 import { cancelRun, retryFailedJobs } from '../../transport/redis/runs.js';
 import { requestDrain } from '../heartbeats.js';
-import { opsRedis } from '../redis.js';
+import { opsQueue, opsRedis } from '../redis.js';
 import { ClusterWatch, type Snapshot, type ThroughputPoint } from './state.js';
 
 export interface DashboardOptions {
@@ -140,13 +139,10 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   if (problem) throw new UsageError(problem);
   const assets = loadAssets();
   const keys = new Keys(o.namespace);
-  const { Queue } = await import('bullmq');
   // Reads that fail within a second while Redis is away: the page says so instead of freezing.
   const redis: Redis = opsRedis(o.redis);
-  const queueConn = opsRedis(o.redis);
-  // skipMetasUpdate: a Queue otherwise writes its meta hash when it connects.
-  const queue: Queue = new Queue(keys.queue, { connection: queueConn, prefix: keys.prefix, skipMetasUpdate: true });
-  queue.on('error', () => {});
+  const shared = await opsQueue(o.redis, o.namespace);
+  const { queue } = shared;
   const watch = new ClusterWatch(redis, queue, keys, o.intervalMs ?? 1000);
   const streams = new Set<ServerResponse>();
   let cookieName = 'mcp_index_token';
@@ -278,8 +274,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
       server.close(() => resolve());
       server.closeAllConnections();
     });
-    await queue.close().catch(() => {});
-    queueConn.disconnect();
+    await shared.close().catch(() => {});
     redis.disconnect();
   };
   try {

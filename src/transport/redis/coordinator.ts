@@ -73,6 +73,13 @@ const cancelledMessage = (runId: string, by?: string | null) => `run ${runId} wa
 /** How long the end of a run waits for Redis to take its clean-up. */
 const RELEASE_MS = 10_000;
 
+/**
+ * The queue's event stream is trimmed to about this many entries (BullMQ's default: 10,000). Events only tell a
+ * coordinator when to look (the sweep finds whatever it missed), so a short log costs nothing and keeps Redis's
+ * memory at its baseline between runs.
+ */
+export const EVENT_LOG_LEN = 1000;
+
 /** A Redis error that fails the run rather than the batch (no split can cure a full Redis); null for others. */
 function runFailure(err: unknown): RunFailedError | null {
   const why = redisRefusal(err instanceof Error ? err.message : String(err));
@@ -136,7 +143,7 @@ export class RedisTransport implements Transport {
     // ioredis reconnects by itself; a lasting outage shows as stalled progress, not as a crash.
     for (const c of conns) c.on('error', () => {});
     const [redis, queueConn, eventsConn] = conns;
-    const queue = new Queue(keys.queue, { connection: queueConn, prefix: keys.prefix });
+    const queue = new Queue(keys.queue, { connection: queueConn, prefix: keys.prefix, streams: { events: { maxLen: EVENT_LOG_LEN } } });
     queue.on('error', () => {});
     const events = new QueueEvents(keys.queue, { connection: eventsConn, prefix: keys.prefix });
     events.on('error', () => {});
@@ -430,11 +437,13 @@ export class RedisTransport implements Transport {
   /** After the merge committed: drop the batch's blobs and result, and a job an earlier life left. Idempotent. */
   async ack(req: JobRequest): Promise<void> {
     const jobId = this.keys.jobId(req.runId, req.batchId);
-    // One DEL: the blobs (if a worker asked for any, in this life or an earlier one), the result, the answer.
+    // One DEL: the blobs (if a worker asked for any, in this life or an earlier one), the result, the answer, and
+    // the deaths its workers recorded.
     await this.redis.del(
       ...new Set(req.files.map((f) => this.keys.blob(req.runId, req.batchId, f.hash))),
       this.keys.result(req.runId, req.batchId),
       this.keys.blobsReady(req.runId, req.batchId),
+      this.keys.deaths(req.runId, req.batchId),
     );
     // This life's jobs were removed when they completed; a failed one, or one an earlier life queued, is removed here.
     if (this.leftover.delete(jobId) || this.failedJobs.delete(jobId)) await this.queue.remove(jobId).catch(() => 0);

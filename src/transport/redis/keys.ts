@@ -35,6 +35,13 @@ export class Keys {
   result(runId: string, batchId: string): string {
     return `${this.ns}:result:${runId}:${batchId}`;
   }
+  /**
+   * Which file of a batch its workers were parsing, and the deaths counted against each file (quarantine.ts). In the
+   * result family: removed with the batch's result when it is merged, and with the run's results.
+   */
+  deaths(runId: string, batchId: string): string {
+    return `${this.ns}:result:${runId}:${batchId}:deaths`;
+  }
   /** Run record: state, progress, errors by cause, priority, started, root (runs.ts); read by `status`, `runs` and the dashboard. */
   run(runId: string): string {
     return `${this.ns}:run:${runId}`;

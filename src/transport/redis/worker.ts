@@ -11,6 +11,7 @@ import { ReleasedError } from '../../worker/handle-job.js';
 import { readUnderRoot } from '../../worker/read.js';
 import { LocalTransport } from '../local.js';
 import { ResultCache } from './cache.js';
+import { Quarantine } from './quarantine.js';
 import { createRedis, preflight, redisRefusal, type RedisConnectOptions } from './connection.js';
 import { sleep, within } from '../../util/time.js';
 import { Keys } from './keys.js';
@@ -142,6 +143,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const maxBlob = o.maxBlobBytes ?? 16 * 1024 * 1024;
   const stats: WorkerStats = { done: 0, failed: 0, rejected: 0, released: 0, blobsFetched: 0, currentRun: null, overMemory: false };
   const cache = new ResultCache(redis, keys);
+  const quarantine = new Quarantine(redis, keys, warnOnce);
   /** The batches held now, by job id: the heartbeat publishes them. */
   const held = new Map<string, HeldBatch>();
   let draining = false;
@@ -239,6 +241,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       warnOnce('error', 'Redis refused a batch', { jobId: job.id, error: why });
       throw new UnrecoverableError((err as Error).message);
     } finally {
+      quarantine.end(String(job.id));
       active--;
       held.delete(String(job.id));
       checkMemory();
@@ -263,8 +266,11 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const started = performance.now();
     emit({ type: 'job-start', jobId: String(job.id), runId: req.runId, files: req.files.length, queueWaitMs: Math.max(0, Date.now() - job.timestamp) });
     let res: ThreadResult;
+    const stalls = job.stalledCounter ?? 0;
     try {
-      res = await pool.runForWire(req, await resolveInputs(req), { stop, cache: !!cacheOpts, delivery: { retries: job.attemptsMade, stalls: job.stalledCounter ?? 0 } });
+      const inputs = await resolveInputs(req);
+      const watch = await quarantine.begin(String(job.id), req, stalls);
+      res = await pool.runForWire(req, inputs, { stop, cache: !!cacheOpts, delivery: { retries: job.attemptsMade, stalls }, watch });
     } catch (err) {
       if (/released/.test(String((err as Error)?.message)) && token) {
         // Shutdown deadline: hand the batch back now rather than let its lease run out.
@@ -391,6 +397,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
         // then: the CLI exits anyway; an embedding process that must end exits itself.
       }
       await pool.close();
+      quarantine.close();
       // Unregister so `status` stops counting this worker; not worth waiting for a Redis that is away.
       if (redis.status === 'ready') await within(1000, redis.multi().del(keys.worker(id), keys.drain(id)).zrem(keys.workers, id).exec());
       redis.disconnect();
