@@ -1,7 +1,7 @@
 /**
  * A seeded protocol fuzzer. Hostile job messages go through what a worker does with a message from the queue (the
- * schema check, its own caps, then handleJob reading under a real root holding a link out of it, a FIFO and a link to
- * /dev/zero); malformed results go through what a coordinator does with one (decode, the answer check, decompress,
+ * schema check, its own caps, the check of blobs fetched for it, then handleJob reading under a real root holding a
+ * link out of it, a FIFO and a link to /dev/zero); malformed results go through what a coordinator does with one (decode, the answer check, decompress,
  * then the merge into a real SQLite index). Every case must be rejected with an Error or handled (per-file errors),
  * nothing may crash or hang, and nothing outside the root may be read.
  *
@@ -24,6 +24,7 @@ import { batchId } from '../../src/plan/plan.js';
 import { JobRequestSchema } from '../../src/protocol/schema.js';
 import { FILE_ERROR_CODES, headerOf, LANGUAGES, PROTOCOL_VERSION, type JobRequest } from '../../src/protocol/types.js';
 import { decodeJson, decompressFragment, encodeBatch, encodeJson, readBatch } from '../../src/transport/redis/codec.js';
+import { verifiedBlob } from '../../src/transport/redis/worker.js';
 import { handleJob } from '../../src/worker/handle-job.js';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 2000);
@@ -31,6 +32,8 @@ const SEED = Number(process.env.FUZZ_SEED ?? 17);
 const sha1 = (b: string | Buffer) => createHash('sha1').update(b).digest('hex');
 /** The worker's own caps, as `worker` applies them to every job (transport/redis/worker.ts). */
 const CAPS = { maxFileBytes: 64 * 1024, parseTimeoutMs: 2000 };
+/** The worker's cap on one blob (WorkerOptions.maxBlobBytes). */
+const BLOB_CAP = 16 * 1024;
 const SECRET = 'def outside_sentinel_fn():\n    return "read outside the root"\n';
 const INSIDE = ['a.py', 'pkg/b.py', 'c.rs', 'd.ts', 'big.py', 'in-link.py'];
 const HOSTILE_PATHS = ['../secret.py', '/etc/passwd', 'pkg/../../secret.py', 'out-link.py', 'out-dir/secret.py', 'fifo.py', 'zero.py', 'a.py\0.py', 'pkg', '..', './../secret.py'];
@@ -116,19 +119,44 @@ function jobCase(r: Prng, cls: string): unknown {
       return { ...validJob(r, [pick(INSIDE)]), v: pick([0, PROTOCOL_VERSION - 1, PROTOCOL_VERSION + 1, 99, -2, String(PROTOCOL_VERSION), null, 2.5]) };
     case 'path-escape':
       return validJob(r, Array.from({ length: r.int(1, 4) }, () => pick(HOSTILE_PATHS)));
+    case 'lying-blobs': {
+      // Content fetched as blobs (no checkout): some match their hash, some lie, are cut short, or are too big.
+      const job = validJob(r, Array.from({ length: r.int(1, 4) }, (_, i) => `blob${i}.py`));
+      const blobs = (job.files as { path: string; hash: string }[]).map((f) => {
+        const content = Buffer.from(`def from_blob_${r.int(0, 1e6)}():\n    return 1\n`);
+        f.hash = sha1(content);
+        const k = r.int(0, 3);
+        return k === 0 ? content : k === 1 ? Buffer.from(SECRET) : k === 2 ? content.subarray(0, r.int(0, content.length - 1)) : Buffer.alloc(BLOB_CAP + 1, 0x61);
+      });
+      return { job, blobs };
+    }
     default: // 'valid-mixed': what a real coordinator might send, files inside and hostile ones together
       return validJob(r, Array.from({ length: r.int(1, 6) }, () => pick(r.next() < 0.7 ? INSIDE : HOSTILE_PATHS)));
   }
 }
 
-/** What a worker does with a message (transport/redis/worker.ts processJob), on a checkout at `root`. */
-async function workerHandles(data: unknown): Promise<'rejected' | 'handled'> {
+/**
+ * What a worker does with a message (transport/redis/worker.ts processJob), on a checkout at `root`, or with the
+ * blobs fetched for it (`{ job, blobs }`: a worker without a checkout).
+ */
+async function workerHandles(message: unknown): Promise<'rejected' | 'handled'> {
+  const fetched = (message as { blobs?: Buffer[] })?.blobs;
+  const data = fetched ? (message as { job: unknown }).job : message;
   const parsed = JobRequestSchema.safeParse(data);
   if (!parsed.success) return 'rejected';
   const { cache: _cache, ...job } = parsed.data;
   const limits = { ...job.limits, maxFileBytes: Math.min(job.limits.maxFileBytes, CAPS.maxFileBytes), parseTimeoutMs: Math.min(job.limits.parseTimeoutMs, CAPS.parseTimeoutMs) };
-  const req: JobRequest = { ...job, limits, root };
-  const res = await handleJob(req);
+  const req: JobRequest = { ...job, limits, root: fetched ? undefined : root };
+  let inputs: Map<string, Uint8Array> | undefined;
+  if (fetched) {
+    try {
+      inputs = new Map(req.files.map((f, i) => [f.path, verifiedBlob(f, fetched[i], BLOB_CAP)]));
+    } catch {
+      return 'rejected'; // the attempt fails; nothing is indexed under a hash its content does not have
+    }
+  }
+  const res = await handleJob(req, inputs);
+  if (fetched) for (const [i, f] of res.files.entries()) if (f.status !== 'error') expect(f.hash).toBe(req.files[i].hash);
   expect(res.files.map((f) => f.path)).toEqual(req.files.map((f) => f.path));
   for (const f of res.files) {
     if (f.error) expect(FILE_ERROR_CODES).toContain(f.error.code);
@@ -139,7 +167,7 @@ async function workerHandles(data: unknown): Promise<'rejected' | 'handled'> {
   return 'handled';
 }
 
-const JOB_CLASSES = ['random-json', 'wrong-types', 'huge-arrays', 'wrong-version', 'path-escape', 'valid-mixed'];
+const JOB_CLASSES = ['random-json', 'wrong-types', 'huge-arrays', 'wrong-version', 'path-escape', 'lying-blobs', 'valid-mixed'];
 const RESULT_CLASSES = ['random-bytes', 'truncated', 'header-lies', 'size-lies', 'bad-compression', 'wrong-answer', 'truncated-deflate', 'valid'];
 
 describe(`protocol fuzzer (seed ${SEED}, ${CASES} cases a side)`, () => {
@@ -156,6 +184,9 @@ describe(`protocol fuzzer (seed ${SEED}, ${CASES} cases a side)`, () => {
     expect(tally.get('wrong-version')!.get('handled') ?? 0).toBe(0);
     expect(tally.get('huge-arrays')!.get('handled') ?? 0).toBe(0);
     expect(tally.get('path-escape')!.get('handled')).toBeGreaterThan(0); // links, FIFOs, devices pass the schema
+    // Blobs that lie are refused, honest ones indexed.
+    expect(tally.get('lying-blobs')!.get('rejected')).toBeGreaterThan(0);
+    expect(tally.get('lying-blobs')!.get('handled')).toBeGreaterThan(0);
   }, 600_000);
 
   it('malformed results: each rejected with an Error or merged, and the index still commits whole', async () => {

@@ -121,6 +121,17 @@ function throttled(log: NonNullable<WorkerOptions['log']>): NonNullable<WorkerOp
 }
 
 /**
+ * A blob as fetched for a file: present, within the limit, and the content the plan hashed. Anything else fails the
+ * attempt (an oversize blob every attempt): the worker never indexes content under another content's hash.
+ */
+export function verifiedBlob(f: FileRef, blob: Buffer | null | undefined, maxBytes: number): Buffer {
+  if (!blob) throw new Error(`blob ${f.hash.slice(0, 12)} for ${f.path} is missing`);
+  if (blob.length > maxBytes) throw new UnrecoverableError(`blob for ${f.path} is ${blob.length} bytes, over the ${maxBytes}-byte limit`);
+  if (sha1(blob) !== f.hash) throw new Error(`blob for ${f.path} does not match its hash`);
+  return blob;
+}
+
+/**
  * `mcp-index worker`: pulls batches from the queue and runs them on this host's pool with the same `handleJob`
  * as local mode. Inputs come from `root` when the content hash matches, otherwise from the run's blobs.
  */
@@ -203,13 +214,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       if (!(await blobsReady(req))) throw new Error(`no coordinator answered within ${BLOB_WAIT_S} s for ${missing.length} file(s) this worker cannot read`);
       blobs = await redis.mgetBuffer(...blobKeys);
     }
-    wanted.forEach((f, i) => {
-      const blob = blobs[i];
-      if (!blob) throw new Error(`blob ${f.hash.slice(0, 12)} for ${f.path} is missing`);
-      if (blob.length > maxBlob) throw new UnrecoverableError(`blob for ${f.path} is ${blob.length} bytes, over the ${maxBlob}-byte limit`);
-      if (sha1(blob) !== f.hash) throw new Error(`blob for ${f.path} does not match its hash`);
-      inputs.push([f.path, blob]);
-    });
+    wanted.forEach((f, i) => inputs.push([f.path, verifiedBlob(f, blobs[i], maxBlob)]));
     stats.blobsFetched += new Set(blobKeys).size; // identical files of a batch share one blob
     return inputs;
   }
