@@ -19,19 +19,17 @@ export function opsRedis(conn: RedisConnectOptions): Redis {
   return r;
 }
 
-/**
- * A handle on the shared queue for the operations side, on a connection of its own whose commands give up fast.
- * skipMetasUpdate: a Queue otherwise writes its meta hash when it connects.
- */
 export interface OpsQueue {
   readonly queue: Queue;
   close(): Promise<void>;
 }
 
+/** A handle on the shared queue for the operations side, on a connection of its own whose commands give up fast. */
 export async function opsQueue(conn: RedisConnectOptions, namespace: string): Promise<OpsQueue> {
   const { Queue } = await import('bullmq');
   const keys = new Keys(namespace);
   const r = opsRedis(conn);
+  // skipMetasUpdate: a Queue otherwise writes its meta hash when it connects.
   const queue = new Queue(keys.queue, { connection: r, prefix: keys.prefix, skipMetasUpdate: true });
   queue.on('error', () => {}); // commands fail on their own; the caller reports the outage
   return {
