@@ -244,6 +244,7 @@ export class SupervisorMetrics {
   readonly ready: Gauge;
   readonly desired: Gauge;
   readonly restarts: Counter;
+  readonly slotMemory: Gauge;
   readonly cluster: ClusterGauges;
 
   constructor(readonly registry: Registry) {
@@ -251,6 +252,8 @@ export class SupervisorMetrics {
     this.ready = new Gauge({ name: `${PREFIX}workers_ready`, help: 'Worker processes of this supervisor that are connected and taking batches', registers: [registry] });
     this.desired = new Gauge({ name: `${PREFIX}workers_desired`, help: 'Worker processes this supervisor keeps running (--workers)', registers: [registry] });
     this.restarts = new Counter({ name: `${PREFIX}worker_restarts_total`, help: 'Worker processes started again after one died', registers: [registry] });
+    // By slot (at most --workers of them): the children's own series are summed, so one that leaks would not show.
+    this.slotMemory = new Gauge({ name: `${PREFIX}worker_resident_memory_bytes`, help: 'Resident memory of each worker process of this supervisor, by slot', labelNames: ['slot'], registers: [registry] });
     this.cluster = new ClusterGauges(registry);
   }
 }

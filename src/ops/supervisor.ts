@@ -285,33 +285,37 @@ export class Supervisor {
 
   async metrics(): Promise<{ contentType: string; body: string }> {
     if (this.probe && this.queue) await this.m.cluster.sample(this.queue.queue, this.probe);
+    const live = this.slots.filter((s) => s.child?.connected && s.state !== 'starting');
     const children = await Promise.all(
-      this.slots
-        .filter((s) => s.child?.connected && s.state !== 'starting')
-        .map(
-          (s) =>
-            new Promise<MetricsJson | null>((resolve) => {
-              const child = s.child;
-              const reqId = ++this.reqId;
-              const timer = setTimeout(() => {
-                this.pendingMetrics.delete(reqId);
-                resolve(null);
-              }, 2000);
-              this.pendingMetrics.set(reqId, (m) => {
-                clearTimeout(timer);
-                if (s.child === child) s.lastCounts = m.filter((x) => CUMULATIVE.has(String(x.type)));
-                resolve(m);
-              });
-              try {
-                s.child!.send({ mcpIndex: 1, type: 'metrics?', reqId } satisfies ToChild);
-              } catch {
-                clearTimeout(timer);
-                this.pendingMetrics.delete(reqId);
-                resolve(null);
-              }
-            }),
-        ),
+      live.map(
+        (s) =>
+          new Promise<MetricsJson | null>((resolve) => {
+            const child = s.child;
+            const reqId = ++this.reqId;
+            const timer = setTimeout(() => {
+              this.pendingMetrics.delete(reqId);
+              resolve(null);
+            }, 2000);
+            this.pendingMetrics.set(reqId, (m) => {
+              clearTimeout(timer);
+              if (s.child === child) s.lastCounts = m.filter((x) => CUMULATIVE.has(String(x.type)));
+              resolve(m);
+            });
+            try {
+              s.child!.send({ mcpIndex: 1, type: 'metrics?', reqId } satisfies ToChild);
+            } catch {
+              clearTimeout(timer);
+              this.pendingMetrics.delete(reqId);
+              resolve(null);
+            }
+          }),
+      ),
     );
+    this.m.slotMemory.reset();
+    live.forEach((s, i) => {
+      const rss = children[i]?.find((x) => x.name === 'process_resident_memory_bytes')?.values[0]?.value;
+      if (typeof rss === 'number') this.m.slotMemory.set({ slot: String(s.slot) }, rss);
+    });
     const all = [await this.registry.getMetricsAsJSON(), this.retired, ...children.filter((m): m is MetricsJson => m !== null)];
     const merged = AggregatorRegistry.aggregate(all);
     return { contentType: this.registry.contentType, body: await merged.metrics() };

@@ -15,7 +15,7 @@ import { delay, exportIndex, killLeftoversAfterEach, localIndex, pythonTree, spa
 const avail = redisAvailability();
 const SEED = Number(process.env.CHAOS_SEED ?? 3);
 const FAULTS = Number(process.env.CHAOS_FAULTS ?? 8);
-/** How much bigger the runs' trees are (a longer run, more faults landing in it). */
+/** How many copies of each run's tree it indexes (a longer run, more faults landing in it). */
 const SCALE = Number(process.env.CHAOS_SCALE ?? 1);
 
 describeWithRedis(avail, `a seeded fault schedule over two runs (seed ${SEED}, ${FAULTS} faults)`, () => {
@@ -34,10 +34,12 @@ describeWithRedis(avail, `a seeded fault schedule over two runs (seed ${SEED}, $
     const ns = freshNamespace('sched');
     const r = new Prng(SEED);
     const runs = [
-      { name: 'low', tree: join(tmp, 'low'), priority: 'low', bytes: 5_000_000 * SCALE },
-      { name: 'urgent', tree: join(tmp, 'urgent'), priority: 'urgent', bytes: 1_500_000 * SCALE },
+      { name: 'low', tree: join(tmp, 'low'), priority: 'low', bytes: 5_000_000 },
+      { name: 'urgent', tree: join(tmp, 'urgent'), priority: 'urgent', bytes: 1_500_000 },
     ].map((x) => ({ ...x, out: join(tmp, `${x.name}.db`), proc: null as Proc | null, restarts: 0 }));
-    for (const x of runs) pythonTree(x.tree, { maxBytes: x.bytes, topLevelOnly: x.name === 'urgent' });
+    for (const x of runs) {
+      for (let i = 0; i < SCALE; i++) pythonTree(SCALE > 1 ? join(x.tree, `copy${i}`) : x.tree, { maxBytes: x.bytes, topLevelOnly: x.name === 'urgent' });
+    }
     const workerArgs = ['--redis', server.url(), '--namespace', ns, '--threads', '1', '--lock-ms', '4000'];
     const workers: Proc[] = [];
     const startWorker = async (i: number) => {

@@ -91,6 +91,8 @@ describeWithRedis(avail, 'mcp-index up', () => {
     expect(value(m, 'mcp_index_workers_alive', { role: 'supervisor' })).toBe(2);
     expect(value(m, 'mcp_index_workers_desired', { role: 'supervisor' })).toBe(2);
     expect(value(m, 'mcp_index_worker_restarts_total', { role: 'supervisor' })).toBe(0);
+    // Each child's memory on its own (the summed process series would hide one that leaks).
+    for (const slot of ['0', '1']) expect(value(m, 'mcp_index_worker_resident_memory_bytes', { slot }), `slot ${slot}`).toBeGreaterThan(10e6);
     // The cluster as a whole: the backlog by priority (all taken now) and Redis's memory.
     for (const priority of ['urgent', 'high', 'normal', 'low']) expect(value(m, 'mcp_index_queue_waiting_batches', { priority }), priority).toBe(0);
     expect(value(m, 'mcp_index_redis_memory_used_bytes')).toBeGreaterThan(0);
