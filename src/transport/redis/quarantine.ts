@@ -86,15 +86,16 @@ export class Quarantine {
   }
 
   /**
-   * The batch ended here without killing its worker: a file still recorded must not be blamed by the next delivery
-   * (after a failed attempt or a hand-back at shutdown). A merged batch's record is removed with its result.
+   * The batch's parse ended here without killing its worker: a file still recorded must not be blamed by the next
+   * delivery (after a failed attempt, a hand-back at shutdown, or a result that could not be stored). Called before
+   * the result is written, on the same connection: the coordinator's removal of the record comes after.
    */
   end(jobId: string): void {
     const w = this.watched.get(jobId);
     if (!w) return;
     w.over = true;
     this.watched.delete(jobId);
-    if (w.recorded) void this.redis.hset(w.key, CURRENT, '').catch(() => {});
+    if (w.recorded) void this.record(w, 0).catch(() => {});
   }
 
   close(): void {

@@ -246,7 +246,6 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
       warnOnce('error', 'Redis refused a batch', { jobId: job.id, error: why });
       throw new UnrecoverableError((err as Error).message);
     } finally {
-      quarantine.end(String(job.id));
       active--;
       held.delete(String(job.id));
       checkMemory();
@@ -275,7 +274,8 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     try {
       const inputs = await resolveInputs(req);
       const watch = await quarantine.begin(String(job.id), req, stalls);
-      res = await pool.runForWire(req, inputs, { stop, cache: !!cacheOpts, delivery: { retries: job.attemptsMade, stalls }, watch });
+      // Parsed (or failed) without killing this process: what it recorded is cleared before the result is written.
+      res = await pool.runForWire(req, inputs, { stop, cache: !!cacheOpts, delivery: { retries: job.attemptsMade, stalls }, watch }).finally(() => quarantine.end(String(job.id)));
     } catch (err) {
       if (/released/.test(String((err as Error)?.message)) && token) {
         // Shutdown deadline: hand the batch back now rather than let its lease run out.
