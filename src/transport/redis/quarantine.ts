@@ -25,7 +25,7 @@ declare global {
   }
 }
 
-export const DEATHS_TO_QUARANTINE = 2;
+const DEATHS_TO_QUARANTINE = 2;
 const LOOK_MS = 100;
 const TTL_MS = 24 * 3600 * 1000;
 const CURRENT = 'current';
