@@ -84,6 +84,8 @@ interface Harness {
   stats?: { done: number; failed: number; rejected: number };
   /** Redis only: raw access to check what ack leaves behind. */
   keysLeft?: (req: JobRequest) => Promise<number>;
+  /** Redis only: queue a batch's job again, as BullMQ does when a lease runs out while Redis is away. */
+  requeue?: (req: JobRequest) => Promise<void>;
   close(): Promise<void>;
 }
 
@@ -119,10 +121,14 @@ const variants: Variant[] = [
           stats: worker.stats,
           async keysLeft(req) {
             const k = transport.keys;
-            const names = [...req.files.map((f) => k.blob(req.runId, req.batchId, f.hash)), k.result(req.runId, req.batchId)];
+            const names = [...req.files.map((f) => k.blob(req.runId, req.batchId, f.hash)), k.result(req.runId, req.batchId), k.deaths(req.runId, req.batchId), k.blobsReady(req.runId, req.batchId)];
             const n = await transport.redis.exists(...names);
             const job = await transport.queue.getJob(k.jobId(req.runId, req.batchId));
             return n + (job ? 1 : 0);
+          },
+          async requeue(req) {
+            const { root: _root, ...data } = req;
+            await transport.queue.add('batch', data, { jobId: transport.keys.jobId(req.runId, req.batchId), removeOnComplete: true, attempts: 1 });
           },
           async close() {
             await transport.close();
@@ -225,5 +231,20 @@ for (const v of variants) {
       expect(essenceOf(res)).toHaveLength(4);
       await h.transport.ack?.(again);
     }, 180_000);
+
+    it.runIf(!!v.name.startsWith('redis'))('a batch that a second worker runs after its merge (a lease ran out) leaves nothing behind', async () => {
+      const req = request(files.slice(0, 3));
+      await h.transport.submit(req);
+      await h.transport.ack?.(req);
+      expect(await h.keysLeft!(req)).toBe(0);
+      const doneBefore = h.stats!.done;
+      await h.requeue!(req);
+      // Without a checkout the worker asks for blobs and is told the batch is merged; with one, it stores a result
+      // that the coordinator removes when the job completes. Either way, nothing stays.
+      const deadline = Date.now() + 60_000;
+      while ((h.stats!.done === doneBefore || (await h.keysLeft!(req)) > 0) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(h.stats!.done).toBe(doneBefore + 1);
+      expect(await h.keysLeft!(req)).toBe(0);
+    }, 120_000);
   });
 }

@@ -16,7 +16,7 @@ import { ResultCache } from './cache.js';
 import { parsedBy, readBatch } from './codec.js';
 import type { DecodeTask } from './decode-thread.js';
 import { createRedis, preflight, redisRefusal, writeRefusal, type RedisConnectOptions } from './connection.js';
-import { Keys, PRIORITY_RANK } from './keys.js';
+import { ALREADY_MERGED, Keys, PRIORITY_RANK } from './keys.js';
 import { removeRunData } from './runs.js';
 import { RunFailedError } from '../../errors.js';
 
@@ -102,6 +102,12 @@ export class RedisTransport implements Transport {
   /** Jobs that completion does not remove (it removes the others): queued by an earlier life, or failed. */
   private readonly leftover = new Set<string>();
   private readonly failedJobs = new Set<string>();
+  /**
+   * Batches merged and acknowledged in this life, by job id. A worker may still hold one: Redis was away longer than
+   * a lease, BullMQ gave the batch to another worker, and the first one's result was merged. That worker is told
+   * so when it asks for blobs, and a result it stores anyway is removed when its job completes.
+   */
+  private readonly merged = new Map<string, { runId: string; batchId: string }>();
   private sweepTimer: NodeJS.Timeout | null = null;
   private closed = false;
   private conns: Redis[] = [];
@@ -150,7 +156,7 @@ export class RedisTransport implements Transport {
     await Promise.all([queue.waitUntilReady(), events.waitUntilReady()]);
     const t = new RedisTransport(o, redis, queue, events);
     t.conns = conns;
-    events.on('completed', ({ jobId }) => void t.check(jobId));
+    events.on('completed', ({ jobId }) => void (t.merged.has(jobId) ? t.dropLate(jobId) : t.check(jobId)));
     events.on('failed', ({ jobId }) => void t.check(jobId));
     t.sweepTimer = setInterval(() => {
       for (const id of t.waiting.keys()) void t.check(id);
@@ -279,8 +285,13 @@ export class RedisTransport implements Transport {
     }
     if (typeof want.batchId !== 'string' || !Array.isArray(want.hashes)) return;
     const batchId = want.batchId;
-    // The batch's files: this life's request, or the job an earlier life queued.
     const jobId = this.keys.jobId(runId, batchId);
+    const ready = this.keys.blobsReady(runId, batchId);
+    if (this.merged.has(jobId)) {
+      await this.redis.multi().lpush(ready, ALREADY_MERGED).expire(ready, BLOB_TTL_S).exec();
+      return;
+    }
+    // The batch's files: this life's request, or the job an earlier life queued.
     const job = this.waiting.get(jobId)?.req ?? ((await this.queue.getJob(jobId))?.data as JobData | undefined);
     const files = job?.files ?? [];
     const hashes = new Set(want.hashes.filter((h): h is string => typeof h === 'string'));
@@ -296,7 +307,6 @@ export class RedisTransport implements Transport {
       this.blobCounters.uploaded++;
       this.blobCounters.bytes += data.length;
     }
-    const ready = this.keys.blobsReady(runId, batchId);
     pipe.lpush(ready, '1').expire(ready, BLOB_TTL_S);
     this.blobCounters.requests++;
     // A pipeline reports per-command errors (e.g. OOM under maxmemory) in its results instead of throwing. A
@@ -445,8 +455,15 @@ export class RedisTransport implements Transport {
       this.keys.blobsReady(req.runId, req.batchId),
       this.keys.deaths(req.runId, req.batchId),
     );
+    this.merged.set(jobId, { runId: req.runId, batchId: req.batchId });
     // This life's jobs were removed when they completed; a failed one, or one an earlier life queued, is removed here.
     if (this.leftover.delete(jobId) || this.failedJobs.delete(jobId)) await this.queue.remove(jobId).catch(() => 0);
+  }
+
+  /** A job completed for a batch merged already (see `merged`): its result is not needed. */
+  private async dropLate(jobId: string): Promise<void> {
+    const b = this.merged.get(jobId)!;
+    await this.redis.del(this.keys.result(b.runId, b.batchId), this.keys.deaths(b.runId, b.batchId)).catch(() => 0);
   }
 
   /** Live workers, batches running now, and whether Redis still takes writes and the run is not cancelled. */

@@ -27,7 +27,10 @@ export class Keys {
   blobsWanted(runId: string): string {
     return `${this.ns}:blob:${runId}:want`; // in the blob family: same rights, removed with the run's blobs
   }
-  /** The coordinator's answer to a batch's blob request: one entry once the blobs are in place. */
+  /**
+   * The coordinator's answer to a batch's blob request: one entry once the blobs are in place, or ALREADY_MERGED when
+   * that batch was merged already (a worker that took it after another one's lease ran out, whose result came first).
+   */
   blobsReady(runId: string, batchId: string): string {
     return `${this.ns}:blob:${runId}:${batchId}:ready`;
   }
@@ -126,5 +129,8 @@ export class Keys {
     return key.slice(`${this.prefix}:${this.queue}:`.length).split(':')[0];
   }
 }
+
+/** blobsReady's answer for a batch merged already: the worker completes the job with nothing to store. */
+export const ALREADY_MERGED = 'merged';
 
 export const PRIORITY_RANK = { urgent: 1, high: 2, normal: 3, low: 4 } as const;

@@ -14,7 +14,7 @@ import { ResultCache } from './cache.js';
 import { Quarantine } from './quarantine.js';
 import { createRedis, preflight, redisRefusal, type RedisConnectOptions } from './connection.js';
 import { sleep, within } from '../../util/time.js';
-import { Keys } from './keys.js';
+import { ALREADY_MERGED, Keys } from './keys.js';
 import { UsageError } from '../../errors.js';
 
 export interface WorkerOptions extends RedisConnectOptions {
@@ -164,10 +164,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const allBlocking: Redis[] = [];
 
   /**
-   * Waits for the coordinator's answer to a blob request; false when none came in time. In slices, so that a worker
-   * told to stop hands the batch back instead of waiting on.
+   * Waits for the coordinator's answer to a blob request: the answer, or null when none came in time. In slices, so
+   * that a worker told to stop hands the batch back instead of waiting on.
    */
-  async function blobsReady(req: JobRequest): Promise<boolean> {
+  async function blobsReady(req: JobRequest): Promise<string | null> {
     let conn = blocking.pop();
     if (!conn) {
       conn = createRedis(o);
@@ -177,9 +177,10 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     try {
       for (let waited = 0; waited < BLOB_WAIT_S; waited += BLOB_WAIT_SLICE_S) {
         if (Atomics.load(stop, 0) === 1) throw new ReleasedError();
-        if ((await conn.blpop(keys.blobsReady(req.runId, req.batchId), BLOB_WAIT_SLICE_S)) !== null) return true;
+        const answer = await conn.blpop(keys.blobsReady(req.runId, req.batchId), BLOB_WAIT_SLICE_S);
+        if (answer !== null) return answer[1];
       }
-      return false;
+      return null;
     } finally {
       blocking.push(conn);
     }
@@ -188,8 +189,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   /**
    * The batch's files: from the checkout when this worker has one and the content hash matches, else as blobs. Blobs
    * are uploaded only on request: the worker asks the run's coordinator for the ones it lacks and waits for them.
+   * Null: the coordinator merged this batch already.
    */
-  async function resolveInputs(req: JobRequest): Promise<[string, Uint8Array][]> {
+  async function resolveInputs(req: JobRequest): Promise<[string, Uint8Array][] | null> {
     const inputs: [string, Uint8Array][] = [];
     const wanted: FileRef[] = [];
     for (const f of req.files) {
@@ -211,7 +213,9 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     if (missing.length) {
       // Uploaded already when an earlier attempt asked; otherwise ask now.
       await redis.rpush(keys.blobsWanted(req.runId), JSON.stringify({ batchId: req.batchId, hashes: missing.map((f) => f.hash) }));
-      if (!(await blobsReady(req))) throw new Error(`no coordinator answered within ${BLOB_WAIT_S} s for ${missing.length} file(s) this worker cannot read`);
+      const answer = await blobsReady(req);
+      if (answer === null) throw new Error(`no coordinator answered within ${BLOB_WAIT_S} s for ${missing.length} file(s) this worker cannot read`);
+      if (answer === ALREADY_MERGED) return null;
       blobs = await redis.mgetBuffer(...blobKeys);
     }
     wanted.forEach((f, i) => inputs.push([f.path, verifiedBlob(f, blobs[i], maxBlob)]));
@@ -273,6 +277,12 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     const stalls = job.stalledCounter ?? 0;
     try {
       const inputs = await resolveInputs(req);
+      if (!inputs) {
+        log('info', 'batch merged already (another worker held it before its lease ran out): completing it with nothing to store', { jobId: job.id });
+        stats.done++;
+        emit({ type: 'job-done', jobId: String(job.id), runId: req.runId, files: 0, bytes: 0, symbols: 0, durationMs: performance.now() - started });
+        return { files: 0, symbols: 0 };
+      }
       const watch = await quarantine.begin(String(job.id), req, stalls);
       // Parsed (or failed) without killing this process: what it recorded is cleared before the result is written.
       res = await pool.runForWire(req, inputs, { stop, cache: !!cacheOpts, delivery: { retries: job.attemptsMade, stalls }, watch }).finally(() => quarantine.end(String(job.id)));
