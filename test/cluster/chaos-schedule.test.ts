@@ -16,7 +16,7 @@ const avail = redisAvailability();
 const SEED = Number(process.env.CHAOS_SEED ?? 3);
 const FAULTS = Number(process.env.CHAOS_FAULTS ?? 8);
 /** How many copies of each run's tree it indexes (a longer run, more faults landing in it). */
-const SCALE = Number(process.env.CHAOS_SCALE ?? 1);
+const SCALE = Number(process.env.CHAOS_SCALE ?? 2);
 
 describeWithRedis(avail, `a seeded fault schedule over two runs (seed ${SEED}, ${FAULTS} faults)`, () => {
   let build: Build;
