@@ -232,7 +232,8 @@ for (const v of variants) {
       await h.transport.ack?.(again);
     }, 180_000);
 
-    it.runIf(!!v.name.startsWith('redis'))('a batch that a second worker runs after its merge (a lease ran out) leaves nothing behind', async () => {
+    // Redis only: the local pool has no leases.
+    if (v.name.startsWith('redis')) it('a batch that a second worker runs after its merge (a lease ran out) leaves nothing behind', async () => {
       const req = request(files.slice(0, 3));
       await h.transport.submit(req);
       await h.transport.ack?.(req);
