@@ -18,7 +18,7 @@ import { DEFAULT_NAMESPACE } from './config/option-table.js';
 import { changedSince, fileList } from './discover/changed.js';
 import { HeartbeatWatcher } from './ops/heartbeats.js';
 import { callbackSink, runEventTranslator, type IndexCallbacks, type IndexEvents } from './ops/run-events.js';
-import type { PipelineEvent, RunSummary } from './pipeline/events.js';
+import type { RunSummary } from './pipeline/events.js';
 import { runIndex } from './pipeline/run.js';
 import type { Priority } from './protocol/types.js';
 import { LocalTransport } from './transport/local.js';

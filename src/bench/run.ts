@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { appendFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { availableParallelism, cpus, loadavg, tmpdir, totalmem } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Redis } from 'ioredis';
@@ -18,7 +17,7 @@ import { dispatch } from '../pipeline/dispatch.js';
 import type { RunSummary } from '../pipeline/events.js';
 import { hashFiles, sha1 } from '../plan/hash.js';
 import { plan } from '../plan/plan.js';
-import type { BatchHeader, FileRef, JobRequest, Language } from '../protocol/types.js';
+import type { FileRef, JobRequest, Language } from '../protocol/types.js';
 import type { BatchResult } from '../transport/types.js';
 import { PROTOCOL_VERSION } from '../protocol/types.js';
 import { LocalTransport } from '../transport/local.js';

@@ -3,7 +3,7 @@ import type { FileRef, JobRequest, Priority } from '../protocol/types.js';
 import { type BatchResult, type Transport } from '../transport/types.js';
 import { within } from '../util/time.js';
 import { RunFailedError } from '../errors.js';
-import type { EventSink, FileErrorSample, InFlight } from './events.js';
+import type { EventSink, InFlight } from './events.js';
 
 export interface DispatchOptions {
   transport: Transport;

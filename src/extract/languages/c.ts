@@ -36,7 +36,6 @@ import {
   BraceFile,
   blockDoc,
   type GrammarGap,
-  docText,
   lineGap,
   lineDoc,
   signature,

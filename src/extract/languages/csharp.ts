@@ -24,8 +24,6 @@ import {
   BraceFile,
   calleeName,
   identEnd,
-  leadingDoc,
-  signature,
   skipAnnotations,
   type Frame,
   type GrammarGap,
@@ -80,6 +78,8 @@ const RE_USING = /(?:global\s+)?using\s+(static\s+)?(?:(@?[\p{L}_][\p{L}\p{N}_]*
 const RE_OPERATOR = /\boperator\s*([^(\s]+(?:\s+[^(\s]+)?)\s*\(/;
 
 class CSharpFile extends BraceFile<Kind> {
+  protected override readonly docMarker = '///';
+  protected override readonly flagModifiers = FLAG_MODIFIERS;
   constructor(file: SourceFile) {
     super(file, TYPES, 'ns');
   }
@@ -105,15 +105,6 @@ class CSharpFile extends BraceFile<Kind> {
       default:
         this.declaration(i, start, frame.qualified, DEFS[type], this.a.end(i));
     }
-  }
-
-  private def(name: string, kind: SymbolKind, scope: string | null, nameAt: number, start: number, end: number, sigEnd: number, flags: string[] | null): string {
-    const { doc, start: rangeStart } = leadingDoc(this.src, start, this.lines, '///');
-    const sigStart = Math.min(skipAnnotations(this.src, start), sigEnd);
-    const sig = signature(this.src, sigStart, sigEnd);
-    const mods = this.src.slice(sigStart, nameAt).match(FLAG_MODIFIERS);
-    if (mods) flags = [...(flags ?? []), ...mods];
-    return this.sink.def({ name, kind, scope, nameAt, start: rangeStart, end: Math.min(end, this.src.length), signature: sig, doc, flags });
   }
 
   /** `end` is the scope's end: Infinity for a file-scoped namespace. */
@@ -145,7 +136,7 @@ class CSharpFile extends BraceFile<Kind> {
     let kind = rule.kind;
     const flags = rule.flags ?? null;
     if (type === 'record_declaration' && /\brecord\s+struct\b/.test(src.slice(start, at))) kind = 'struct';
-    const q = this.def(name, kind, scope, at, start, end, sigEnd, flags);
+    const q = this.annotatedDef(name, kind, scope, at, start, end, sigEnd, flags);
     if (rule.container) this.scopes.push({ start, end, qualified: q, kind: rule.container });
   }
 
@@ -161,7 +152,7 @@ class CSharpFile extends BraceFile<Kind> {
         const e = identEnd(src, at);
         if (e === at) continue;
         const isConst = /\bconst\b/.test(src.slice(start, at));
-        this.def(src.slice(at, e), isConst ? 'constant' : 'field', scope, at, start, end, end, event ? ['event'] : null);
+        this.annotatedDef(src.slice(at, e), isConst ? 'constant' : 'field', scope, at, start, end, end, event ? ['event'] : null);
       }
     }
   }

@@ -22,7 +22,6 @@ import {
   BraceFile,
   calleeName,
   identEnd,
-  leadingDoc,
   signature,
   skipAnnotations,
   skipBlanks,
@@ -100,20 +99,13 @@ class JavaFile extends BraceFile<Kind> {
     }
   }
 
-  private def(name: string, kind: SymbolKind, scope: string | null, nameAt: number, start: number, end: number, sigEnd: number, flags: string[] | null): string {
-    const { doc, start: rangeStart } = leadingDoc(this.src, start, this.lines, null);
-    const sig = signature(this.src, Math.min(skipAnnotations(this.src, start), sigEnd), sigEnd);
-    return this.sink.def({ name, kind, scope, nameAt, start: rangeStart, end, signature: sig, doc, flags });
-  }
-
-
   private declaration(i: number, start: number, scope: string | null, kind: SymbolKind, flags: string[] | null, container: Kind | null): void {
     const { a } = this;
     const id = this.nameField(i);
     if (!id) return;
     const end = a.end(i);
     const body = a.child(i, 'body');
-    const q = this.def(id.name, kind, scope, id.at, start, end, body >= 0 ? a.start(body) : end, flags);
+    const q = this.annotatedDef(id.name, kind, scope, id.at, start, end, body >= 0 ? a.start(body) : end, flags);
     if (container) this.scopes.push({ start, end, qualified: q, kind: container });
     if (a.type(i) === 'record_declaration') this.recordComponents(i, q);
   }
@@ -138,7 +130,7 @@ class JavaFile extends BraceFile<Kind> {
       if (a.type(d) !== 'variable_declarator') continue;
       const at = a.start(d);
       const e = identEnd(src, at);
-      if (e > at) this.def(src.slice(at, e), kind, scope, at, start, end, end, null);
+      if (e > at) this.annotatedDef(src.slice(at, e), kind, scope, at, start, end, end, null);
     }
   }
 
@@ -149,7 +141,7 @@ class JavaFile extends BraceFile<Kind> {
     if (e === at) return;
     const end = a.end(i);
     const body = a.child(i, 'body');
-    const q = this.def(src.slice(at, e), 'enum_member', scope, at, start, end, body >= 0 ? a.start(body) : end, null);
+    const q = this.annotatedDef(src.slice(at, e), 'enum_member', scope, at, start, end, body >= 0 ? a.start(body) : end, null);
     if (body >= 0) this.scopes.push({ start, end, qualified: q, kind: 'type' });
   }
 
@@ -190,7 +182,7 @@ class JavaFile extends BraceFile<Kind> {
     const end = this.a.end(i);
     const semi = src.indexOf(';', at);
     const name = src.slice(at, semi < 0 || semi > end ? end : semi).replace(/\s+/g, '');
-    if (name) this.def(name, 'namespace', null, at, start, end, end, null);
+    if (name) this.annotatedDef(name, 'namespace', null, at, start, end, end, null);
   }
 }
 

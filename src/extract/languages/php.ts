@@ -24,9 +24,6 @@ import {
   BraceFile,
   calleeName,
   identEnd,
-  leadingDoc,
-  signature,
-  skipAnnotations,
   skipBlanks,
   type Frame,
   type LanguagePlugin,
@@ -70,6 +67,7 @@ const RE_LITERAL = /(['"])([^'"$\\]*)\1(?![\s\S]*['"])/;
 const RE_USE_CLAUSE = /\s*(?:(function|const)\s+)?\\?([\p{L}\p{N}_\\]+?)\s*(?:\bas\s+([\p{L}\p{N}_]+))?\s*$/u;
 
 class PhpFile extends BraceFile<Kind> {
+  protected override readonly flagModifiers = FLAG_MODIFIERS;
   /** Starts of the `namespace` statements: a `namespace X;` ends where the next one starts. */
   private readonly namespaceStarts: number[] = [];
 
@@ -120,21 +118,13 @@ class PhpFile extends BraceFile<Kind> {
     }
   }
 
-  private def(name: string, kind: SymbolKind, scope: string | null, nameAt: number, start: number, end: number, sigEnd: number): string {
-    const { doc, start: rangeStart } = leadingDoc(this.src, start, this.lines, null);
-    const sigStart = Math.min(skipAnnotations(this.src, start), sigEnd);
-    const flags = this.src.slice(sigStart, nameAt).match(FLAG_MODIFIERS);
-    return this.sink.def({ name, kind, scope, nameAt, start: rangeStart, end, signature: signature(this.src, sigStart, sigEnd), doc, flags });
-  }
-
-
   private declaration(i: number, start: number, scope: string | null, kind: SymbolKind, container: Kind): void {
     const { a } = this;
     const id = this.nameField(i);
     if (!id) return;
     const end = a.end(i);
     const body = a.child(i, 'body');
-    const q = this.def(id.name, kind, scope, id.at, start, end, body >= 0 ? a.start(body) : end);
+    const q = this.annotatedDef(id.name, kind, scope, id.at, start, end, body >= 0 ? a.start(body) : end);
     this.scopes.push({ start, end, qualified: q, kind: container });
   }
 
@@ -148,7 +138,7 @@ class PhpFile extends BraceFile<Kind> {
       let at = a.start(e);
       if (src.charCodeAt(at) === 36) at++; // `$name`
       const ne = identEnd(src, at);
-      if (ne > at) this.def(src.slice(at, ne), constant ? 'constant' : 'field', scope, at, start, end, end);
+      if (ne > at) this.annotatedDef(src.slice(at, ne), constant ? 'constant' : 'field', scope, at, start, end, end);
     }
   }
 
@@ -158,13 +148,13 @@ class PhpFile extends BraceFile<Kind> {
     const owner = scope === null ? -1 : scope.lastIndexOf('::');
     if (!id || owner < 0) return;
     const at = id.at + (id.name.startsWith('$') ? 1 : 0);
-    this.def(id.name.replace(/^\$/, ''), 'field', scope!.slice(0, owner), at, start, this.a.end(i), this.a.end(i));
+    this.annotatedDef(id.name.replace(/^\$/, ''), 'field', scope!.slice(0, owner), at, start, this.a.end(i), this.a.end(i));
   }
 
   private enumCase(i: number, start: number, scope: string | null): void {
     const id = this.nameField(i);
     const end = this.a.end(i);
-    if (id) this.def(id.name, 'enum_member', scope, id.at, start, end, end);
+    if (id) this.annotatedDef(id.name, 'enum_member', scope, id.at, start, end, end);
   }
 
   /** `namespace A\B;` (up to the next namespace statement) or `namespace A\B { ... }`. */
@@ -175,7 +165,7 @@ class PhpFile extends BraceFile<Kind> {
     const body = a.child(i, 'body');
     const next = this.namespaceStarts.find((s) => s > start);
     const end = body >= 0 ? a.end(i) : (next ?? Infinity);
-    const q = this.def(id.name, 'namespace', null, id.at, start, Math.min(end, this.src.length), body >= 0 ? a.start(body) : a.end(i));
+    const q = this.annotatedDef(id.name, 'namespace', null, id.at, start, Math.min(end, this.src.length), body >= 0 ? a.start(body) : a.end(i));
     this.scopes.push({ start, end, qualified: q, kind: 'ns' });
   }
 

@@ -2,12 +2,13 @@
  * Text scanners shared by the brace languages whose declarations keep their annotations inside the node and their
  * doc comment just above it (Go, Java, C#, PHP): leading docs, names, attribute prefixes and callee names.
  */
+import type { SymbolKind } from '../../protocol/types.js';
 import type { SourceFile } from './index.js';
 import type { Access } from './access.js';
 import type { LineIndex } from './lines.js';
 import { ScopeStack, type Frame } from './scope.js';
 import type { Sink } from './sink.js';
-import { blockDoc, docText } from './text.js';
+import { blockDoc, docText, signature } from './text.js';
 
 const isBlank = (c: number) => c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 11;
 
@@ -207,6 +208,24 @@ export abstract class BraceFile<K> {
   }
 
   protected abstract visit(i: number, type: string, start: number, frame: Frame<K>): void;
+
+  /** The line-comment marker of this language's docs for `leadingDoc` (C#: `///`); null: only `/** … *\/` blocks. */
+  protected readonly docMarker: string | null = null;
+  /** Modifiers of a header (before the name) that become flags, e.g. `static`; null: none. */
+  protected readonly flagModifiers: RegExp | null = null;
+
+  /**
+   * A definition whose range starts at its doc comment, else at `start` (its first annotation or modifier), and
+   * whose signature is its header from `start` to `sigEnd` without the annotations; modifiers add to `flags`.
+   */
+  protected annotatedDef(name: string, kind: SymbolKind, scope: string | null, nameAt: number, start: number, end: number, sigEnd: number, flags: string[] | null = null): string {
+    const { doc, start: rangeStart } = leadingDoc(this.src, start, this.lines, this.docMarker);
+    const sigStart = Math.min(skipAnnotations(this.src, start), sigEnd);
+    const mods = this.flagModifiers ? this.src.slice(sigStart, nameAt).match(this.flagModifiers) : null;
+    if (mods) flags = [...(flags ?? []), ...mods];
+    const sig = signature(this.src, sigStart, sigEnd);
+    return this.sink.def({ name, kind, scope, nameAt, start: rangeStart, end: Math.min(end, this.src.length), signature: sig, doc, flags });
+  }
 
   /** The text and start of node `i`'s `name` field, or null. */
   protected nameField(i: number): { name: string; at: number } | null {
