@@ -71,7 +71,7 @@ async function onlyOf(o: IndexOptions): Promise<ReadonlySet<string> | null> {
 export async function indexRepository(path: string, options: IndexRepositoryOptions = {}): Promise<RunSummary> {
   const o = buildOptions(path, settingsOf(options), options.config);
   const only = await onlyOf(o);
-  const transport = new LocalTransport({ threads: o.threads, maxMemory: o.maxMemoryBytes });
+  const transport = LocalTransport.forRun(o);
   const translate = runEventTranslator(callbackSink(options));
   try {
     return await runIndex(o, { transport, signal: options.signal, only, onEvent: translate });

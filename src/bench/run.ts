@@ -14,12 +14,12 @@ import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { discardFragment, spoolFragment } from '../index-store/fragment.js';
 import { IndexStore } from '../index-store/store.js';
 import { dispatch } from '../pipeline/dispatch.js';
+import { discoverOptions, jobRequest } from '../pipeline/run.js';
 import type { RunSummary } from '../pipeline/events.js';
 import { hashFiles, sha1 } from '../plan/hash.js';
 import { plan } from '../plan/plan.js';
 import type { FileRef, JobRequest, Language } from '../protocol/types.js';
 import type { BatchResult } from '../transport/types.js';
-import { PROTOCOL_VERSION } from '../protocol/types.js';
 import { LocalTransport } from '../transport/local.js';
 import { decompressFragment, encodeBatch, readBatch } from '../transport/redis/codec.js';
 import { createRedis, preflight } from '../transport/redis/connection.js';
@@ -168,23 +168,12 @@ interface Prepared {
 /** discover + hash + plan, exactly as a full run does them (untimed). */
 async function prepare(root: string, exclude: string[], defaultExcludes: boolean, out: string): Promise<Prepared> {
   const opts = buildOptions(root, { exclude, defaultExcludes, out });
-  const disc = await discover({ root: opts.root, include: [...opts.include], exclude: [...opts.exclude], defaultExcludes: opts.defaultExcludes, maxFileBytes: opts.maxFileBytes, languages: new Set(opts.languages) });
+  const disc = await discover(discoverOptions(opts));
   const hashed = await hashFiles(opts.root, disc.files);
   const batches = plan(hashed.refs, { targetBytes: opts.batchBytes, maxFiles: opts.batchFiles });
   const runId = sha1(['bench', opts.root, ...batches.map((b) => b.id)].join('\n')).slice(0, 16);
-  const requests = batches.map((b) => toRequest(opts, runId, b));
+  const requests = batches.map((b) => jobRequest(opts, runId, b));
   return { opts, disc, refs: hashed.refs, requests, mtimes: new Map(disc.files.map((f) => [f.path, f.mtimeMs])) };
-}
-
-function toRequest(opts: IndexOptions, runId: string, b: { id: string; files: FileRef[] }): JobRequest {
-  return {
-    v: PROTOCOL_VERSION,
-    runId,
-    batchId: b.id,
-    files: b.files,
-    limits: { maxFileBytes: opts.maxFileBytes, parseTimeoutMs: opts.parseTimeoutMs },
-    root: opts.root,
-  };
 }
 
 /** Runs every request on `transport` with the pipeline's own dispatcher; `apply` sees each result. */
@@ -197,7 +186,7 @@ async function dispatchAll(p: Prepared, transport: LocalTransport, apply: (r: Ba
     priority: 'normal',
     apply,
     applyFileError: () => {},
-    toRequest: (b) => toRequest(p.opts, runId, b),
+    toRequest: (b) => jobRequest(p.opts, runId, b),
   });
 }
 

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { IndexOptions } from '../config/options.js';
+import { workerArgv, type IndexOptions, type WorkerCaps } from '../config/options.js';
 import type { PipelineEvent } from '../pipeline/events.js';
 import type { RedisConnectOptions } from '../transport/redis/connection.js';
 import { RedisTransport } from '../transport/redis/coordinator.js';
@@ -13,7 +13,6 @@ import { startWorker } from '../transport/redis/worker.js';
 import { createLogger, type LogFormat } from '../util/log.js';
 import { indexCommand, interruptController } from './index-command.js';
 import { EXIT, UsageError } from '../errors.js';
-import type { WorkerCaps } from '../config/options.js';
 import { DEFAULT_NAMESPACE } from '../config/option-table.js';
 
 const BIN = fileURLToPath(new URL('../../bin/mcp-index.js', import.meta.url));
@@ -26,11 +25,10 @@ function connectOptions(url: string, tls: { ca?: string; cert?: string; key?: st
 function spawnLocalWorkers(o: IndexOptions): ChildProcess[] {
   const children: ChildProcess[] = [];
   for (let i = 0; i < o.workers; i++) {
-    const args = [BIN, 'worker', '--redis', o.redis!, '--namespace', o.namespace, '--threads', '1', '--root', o.root, '--name', `local-${process.pid}-${i}`];
-    if (o.tls.ca) args.push('--tls-ca', o.tls.ca);
-    if (o.tls.cert) args.push('--tls-cert', o.tls.cert);
-    if (o.tls.key) args.push('--tls-key', o.tls.key);
-    children.push(spawn(process.execPath, args, { stdio: ['ignore', 'ignore', 'inherit'] }));
+    // The run's limits are the workers' caps: a worker lowers a job's limits to its own.
+    const caps = { maxFileBytes: o.maxFileBytes, parseTimeoutMs: o.parseTimeoutMs, maxMemoryBytes: o.maxMemoryBytes };
+    const args = workerArgv({ redis: o.redis!, namespace: o.namespace, threads: 1, root: o.root, name: `local-${process.pid}-${i}`, tls: o.tls, caps });
+    children.push(spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'ignore', 'inherit'] }));
   }
   return children;
 }

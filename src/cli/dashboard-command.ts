@@ -1,6 +1,6 @@
 import type { Argv } from 'yargs';
 import type { Dashboard, DashboardOptions } from '../ops/dashboard/server.js';
-import { createLogger, type LogFormat } from '../util/log.js';
+import { createLogger } from '../util/log.js';
 import { within } from '../util/time.js';
 import { checkFlags, flagsFor } from '../config/option-table.js';
 import { checkPort } from './ops-commands.js';
@@ -27,12 +27,11 @@ export function registerDashboardCommand<T>(y: Argv<T>): Argv<T> {
       flagsFor(b, 'dashboard')
         .option('port', { type: 'number', default: 8080, describe: 'Port to serve the page and its API on (0: any free one)' })
         .option('host', { type: 'string', default: '127.0.0.1', describe: 'Address to listen on; anything but loopback needs --token' })
-        .option('token', { type: 'string', describe: 'Every request must carry it (open the page as /?token=TOKEN); better set as MCP_INDEX_TOKEN' })
-        .option('log-format', { choices: ['auto', 'json', 'pretty'] as const, describe: 'Logs on stderr: JSON lines, or readable lines (auto: readable on a TTY)' }),
+        .option('token', { type: 'string', describe: 'Every request must carry it (open the page as /?token=TOKEN); better set as MCP_INDEX_TOKEN' }),
     async (argv) => {
       if (!argv.redis) throw new UsageError('dashboard needs --redis URL');
       checkFlags('dashboard', argv);
-      const log = createLogger(argv.logLevel!, 'mcp-index-dashboard', argv.logFormat as LogFormat | undefined);
+      const log = createLogger(argv.logLevel!, 'mcp-index-dashboard', argv.logFormat);
       const d = await openDashboard({
         redis: { url: argv.redis, tlsCa: argv.tlsCa, tlsCert: argv.tlsCert, tlsKey: argv.tlsKey },
         namespace: argv.namespace!,

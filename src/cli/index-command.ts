@@ -58,7 +58,7 @@ export interface IndexCommandExtras {
 
 export async function indexCommand(
   o: IndexOptions,
-  makeTransport: () => Promise<Transport> = async () => new LocalTransport({ threads: o.threads, maxMemory: o.maxMemoryBytes }),
+  makeTransport: () => Promise<Transport> = async () => LocalTransport.forRun(o),
   extras: IndexCommandExtras = {},
 ): Promise<number> {
   // A hard stop (second signal) skips the writer's abort: remove the build here, unless it is kept for a resume.

@@ -6,12 +6,11 @@ import { createLogger, type LogFormat } from '../util/log.js';
 import { UsageError } from '../errors.js';
 import { checkFlags, flagsFor } from '../config/option-table.js';
 
-/** --metrics-port / --metrics-host / --log-format: every long-running command (index run, worker, up). */
+/** --metrics-port / --metrics-host: every long-running command (index run, worker, up). */
 export function opsFlags<T>(y: Argv<T>) {
   return y
     .option('metrics-port', { type: 'number', describe: 'Serve /metrics, /healthz and /readyz on this port (0: off)' })
-    .option('metrics-host', { type: 'string', describe: 'Address for --metrics-port (default: all interfaces)' })
-    .option('log-format', { choices: ['auto', 'json', 'pretty'] as const, describe: 'Logs on stderr: JSON lines, or readable lines (auto: readable on a TTY)' });
+    .option('metrics-host', { type: 'string', describe: 'Address for --metrics-port (default: all interfaces)' });
 }
 
 /** The worker's: the ops flags, and a hidden --supervised (set by `up`: report to it over IPC). */

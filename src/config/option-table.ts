@@ -3,6 +3,7 @@ import type { Argv } from 'yargs';
 import { z } from 'zod';
 import { LANGUAGES, PRIORITIES, type Language } from '../protocol/types.js';
 import { UsageError } from '../errors.js';
+import { LOG_FORMATS } from '../util/log.js';
 
 /**
  * The one table of options. Each row is an option once: its flag (the key in kebab-case), alias, type, default, help,
@@ -22,8 +23,8 @@ export type Command = 'index' | 'watch' | 'worker' | 'up' | 'runs' | 'status' | 
 const CONFIG_COMMANDS: readonly Command[] = ['index', 'watch'];
 
 export const DEFAULT_NAMESPACE = 'mcp-index';
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-export const PROGRESS_MODES = ['auto', 'bars', 'plain', 'json', 'none'] as const;
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const PROGRESS_MODES = ['auto', 'bars', 'plain', 'json', 'none'] as const;
 
 const SIZE_RE = /^(\d+(?:\.\d+)?)\s*(b|k|kb|kib|m|mb|mib|g|gb|gib)?$/i;
 /** "1MiB", "512k", "2000000" -> bytes. */
@@ -84,7 +85,6 @@ interface OptionSpec {
   readonly field?: string | null;
   /** README table it is listed in. */
   readonly doc?: 'index' | 'cluster' | 'cache';
-  readonly hidden?: boolean;
 }
 
 const INDEXING: readonly Command[] = ['index', 'watch'];
@@ -128,10 +128,11 @@ export const OPTIONS = {
   tlsCert: { schema: z.string().min(1), type: 'string', arg: 'PEM', help: 'Client certificate (PEM) for mutual TLS', commands: REDIS, config: true, field: null, doc: 'cluster' },
   tlsKey: { schema: z.string().min(1), type: 'string', arg: 'PEM', help: 'Client key (PEM) for mutual TLS', commands: REDIS, config: true, field: null, doc: 'cluster' },
   logLevel: { schema: z.enum(LOG_LEVELS), type: 'string', choices: LOG_LEVELS, default: 'warn' as (typeof LOG_LEVELS)[number], defaults: { worker: 'info', up: 'info', dashboard: 'info' }, help: 'Structured logs on stderr at this level and above', commands: LONG_RUNNING, config: true },
+  logFormat: { schema: z.enum(LOG_FORMATS), type: 'string', choices: LOG_FORMATS, help: 'Logs on stderr: JSON lines, or readable lines (auto: readable on a TTY)', commands: LONG_RUNNING },
 } satisfies Record<string, OptionSpec>;
 
 type Table = typeof OPTIONS;
-export type OptionKey = keyof Table;
+type OptionKey = keyof Table;
 type ConfigKey = { [K in OptionKey]: Table[K] extends { config: true } ? K : never }[OptionKey];
 
 const entries = Object.entries(OPTIONS) as [OptionKey, OptionSpec][];
@@ -191,7 +192,6 @@ export function flagsFor<T>(y: Argv<T>, command: Command): Argv<T & FlagValues> 
       ...(o.alias ? { alias: o.alias } : {}),
       ...(d !== undefined && d !== null ? { default: d } : {}),
       ...(text && (d === undefined || o.defaultText) ? { defaultDescription: text } : {}),
-      ...(o.hidden ? { hidden: true } : {}),
       describe: o.help,
     });
   }
@@ -201,23 +201,31 @@ export function flagsFor<T>(y: Argv<T>, command: Command): Argv<T & FlagValues> 
 /** argv's view of the table's options (camelCase). */
 type FlagValues = { [K in OptionKey]?: z.output<Table[K]['schema']> };
 
+/** The table's options of `command` that argv holds (flags, environment, yargs' defaults); `configOnly`: config keys. */
+function given(command: Command, argv: Record<string, unknown>, configOnly: boolean): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, o] of entries) if ((o.config || !configOnly) && o.commands.includes(command) && argv[key] !== undefined) out[key] = argv[key];
+  return out;
+}
+
 /**
  * Validates the table's options of `command` in yargs' argv (flags and environment) with the one schema, so every
- * command applies the same rules (namespace, threads limit...). Returns them with their defaults applied.
+ * command applies the same rules (namespace, threads limit...). Returns the values as parsed.
  */
 export function checkFlags(command: Command, argv: Record<string, unknown>): Record<string, unknown> {
-  const given: Record<string, unknown> = {};
-  for (const [key, o] of entries) if (o.commands.includes(command) && argv[key] !== undefined) given[key] = argv[key];
-  const r = FlagSchema.safeParse(given);
-  if (!r.success) throw new UsageError(formatIssue('flag', r.error.issues[0]));
-  return r.data;
+  return parseWith('flag', FlagSchema, given(command, argv, false));
 }
 
 /** The config keys that `command` takes, as given by flags or environment (for `buildOptions`). */
 export function configInput(command: Command, argv: Record<string, unknown>): ConfigInput {
-  const given: Record<string, unknown> = {};
-  for (const [key, o] of entries) if (o.config && o.commands.includes(command) && argv[key] !== undefined) given[key] = argv[key];
-  return given as ConfigInput;
+  return given(command, argv, true) as ConfigInput;
+}
+
+/** `input` parsed with `schema`; its first issue is a UsageError naming `source` (a file, `flag`...). */
+export function parseWith<S extends z.ZodType>(source: string, schema: S, input: unknown): z.output<S> {
+  const r = schema.safeParse(input);
+  if (!r.success) throw new UsageError(formatIssue(source, r.error.issues[0]));
+  return r.data;
 }
 
 export type ConfigInput = z.input<typeof ConfigSchema>;
@@ -234,7 +242,7 @@ export function formatIssue(source: string, issue: z.core.$ZodIssue): string {
 export function markdownTable(group: NonNullable<OptionSpec['doc']>): string {
   const rows = ['| flag | default | meaning |', '| --- | --- | --- |'];
   for (const [key, o] of entries) {
-    if ((o as OptionSpec).doc !== group) continue;
+    if (o.doc !== group) continue;
     const flag = o.type === 'boolean' && o.default === true ? `--no-${kebab(key)}` : `--${kebab(key)}`;
     const arg = o.choices ? ' ' + o.choices.join('\\|') : o.arg ? ' ' + o.arg : '';
     const name = `${o.alias?.length === 1 ? `-${o.alias}, ` : ''}${flag}${arg}`;

@@ -3,14 +3,12 @@ import { dirname, isAbsolute, join, resolve } from 'node:path';
 import type { z } from 'zod';
 import { UsageError } from '../errors.js';
 import { defaultIndexPath } from '../index-store/location.js';
-import { ConfigSchema, DEFAULTS, formatIssue, renamed, type ConfigInput, type IndexOptions } from './option-table.js';
+import { ConfigSchema, DEFAULTS, parseWith, renamed, type ConfigInput, type IndexOptions } from './option-table.js';
 
 export type { ConfigInput, IndexOptions } from './option-table.js';
 
 export function validate(source: string, input: unknown): z.output<typeof ConfigSchema> {
-  const r = ConfigSchema.safeParse(input);
-  if (!r.success) throw new UsageError(formatIssue(source, r.error.issues[0]));
-  return r.data;
+  return parseWith(source, ConfigSchema, input);
 }
 
 /** Reads `--config FILE`, or `mcp-index.config.json` in the repository root when present. */
@@ -108,8 +106,40 @@ export interface WorkerCaps {
   maxMemoryBytes: number;
 }
 
+/** What `mcp-index worker` is started with by `up` (its children) and by `--cluster --workers N`. */
+export interface WorkerLaunch {
+  redis: string;
+  name: string;
+  threads: number;
+  namespace?: string;
+  root?: string;
+  caps?: WorkerCaps;
+  tls?: { ca?: string; cert?: string; key?: string };
+  lockMs?: number;
+  drainMs?: number;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+/** The `worker` command line (after the CLI's path) for `w`. */
+export function workerArgv(w: WorkerLaunch): string[] {
+  const a = ['worker', '--redis', w.redis, '--name', w.name, '--threads', String(w.threads)];
+  if (w.namespace) a.push('--namespace', w.namespace);
+  if (w.root) a.push('--root', w.root);
+  if (w.lockMs !== undefined) a.push('--lock-ms', String(w.lockMs));
+  if (w.drainMs !== undefined) a.push('--drain-ms', String(w.drainMs));
+  if (w.caps) a.push('--max-file-size', String(w.caps.maxFileBytes), '--parse-timeout', String(w.caps.parseTimeoutMs));
+  if (w.caps?.maxMemoryBytes) a.push('--max-memory', String(w.caps.maxMemoryBytes));
+  if (w.tls?.ca) a.push('--tls-ca', w.tls.ca);
+  if (w.tls?.cert) a.push('--tls-cert', w.tls.cert);
+  if (w.tls?.key) a.push('--tls-key', w.tls.key);
+  if (w.logLevel) a.push('--log-level', w.logLevel);
+  if (w.logFormat) a.push('--log-format', w.logFormat);
+  return a;
+}
+
 /** A worker's own caps from its checked flags (`checkFlags` output; unset: the index command's defaults). */
 export function workerCaps(checked: Record<string, unknown>): WorkerCaps {
   const v = checked as { maxFileSize?: number; parseTimeout?: number; maxMemory?: number };
-  return { maxFileBytes: v.maxFileSize ?? DEFAULTS.maxFileSize, parseTimeoutMs: v.parseTimeout ?? DEFAULTS.parseTimeout, maxMemoryBytes: v.maxMemory ?? 0 };
+  return { maxFileBytes: v.maxFileSize ?? DEFAULTS.maxFileSize, parseTimeoutMs: v.parseTimeout ?? DEFAULTS.parseTimeout, maxMemoryBytes: v.maxMemory ?? DEFAULTS.maxMemory };
 }

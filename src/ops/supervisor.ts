@@ -19,7 +19,7 @@ import { AggregatorRegistry } from 'prom-client';
 import { startOpsServer, type OpsServer, type Readiness } from './http.js';
 import { isMessage, type ChildState, type MetricsJson, type ToChild, type ToParent } from './ipc.js';
 import { DEFAULT_NAMESPACE } from '../config/option-table.js';
-import type { WorkerCaps } from '../config/options.js';
+import { workerArgv, type WorkerCaps } from '../config/options.js';
 import { EXIT } from '../errors.js';
 import { opsQueue, opsRedis, ping, type OpsQueue } from './redis.js';
 import { createRegistry, SupervisorMetrics } from './metrics.js';
@@ -161,19 +161,7 @@ export class Supervisor {
 
   private args(s: Slot): string[] {
     const o = this.o;
-    const a = [o.bin ?? BIN, 'worker', '--supervised', '--redis', o.redis, '--name', s.name, '--threads', String(o.threadsPerWorker ?? 1)];
-    if (o.namespace) a.push('--namespace', o.namespace);
-    if (o.root) a.push('--root', o.root);
-    if (o.lockMs !== undefined) a.push('--lock-ms', String(o.lockMs));
-    if (o.drainMs !== undefined) a.push('--drain-ms', String(o.drainMs));
-    if (o.caps) a.push('--max-file-size', String(o.caps.maxFileBytes), '--parse-timeout', String(o.caps.parseTimeoutMs));
-    if (o.caps?.maxMemoryBytes) a.push('--max-memory', String(o.caps.maxMemoryBytes));
-    if (o.tls?.ca) a.push('--tls-ca', o.tls.ca);
-    if (o.tls?.cert) a.push('--tls-cert', o.tls.cert);
-    if (o.tls?.key) a.push('--tls-key', o.tls.key);
-    if (o.logLevel) a.push('--log-level', o.logLevel);
-    if (o.logFormat) a.push('--log-format', o.logFormat);
-    return a;
+    return [o.bin ?? BIN, ...workerArgv({ ...o, name: s.name, threads: o.threadsPerWorker ?? 1 }), '--supervised'];
   }
 
   private launch(s: Slot): void {

@@ -1,5 +1,5 @@
 import { existsSync, rmSync } from 'node:fs';
-import { discover, type SkippedFile } from '../discover/discover.js';
+import { discover, type DiscoverOptions, type SkippedFile } from '../discover/discover.js';
 import type { IndexOptions } from '../config/options.js';
 import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { IndexStore, type IndexStats, type PriorRow } from '../index-store/store.js';
@@ -35,6 +35,24 @@ const peakRssMb = () => Math.round(process.resourceUsage().maxRSS / 1024);
  * that finds the previous index damaged (SQLite reports corruption, and PRAGMA quick_check confirms it) rebuilds
  * from scratch instead, and says so in the summary.
  */
+/** What discovery gets from a run's options; `only`: the paths of a partial run. */
+export function discoverOptions(o: IndexOptions, only: ReadonlySet<string> | null = null): DiscoverOptions {
+  return {
+    root: o.root,
+    include: [...o.include],
+    exclude: [...o.exclude],
+    defaultExcludes: o.defaultExcludes,
+    maxFileBytes: o.maxFileBytes,
+    languages: o.languages.length < LANGUAGES.length ? new Set(o.languages) : null,
+    only,
+  };
+}
+
+/** A batch as the job a transport runs, with the run's limits. */
+export function jobRequest(o: IndexOptions, runId: string, b: { id: string; files: FileRef[] }): JobRequest {
+  return { v: PROTOCOL_VERSION, runId, batchId: b.id, files: b.files, limits: { maxFileBytes: o.maxFileBytes, parseTimeoutMs: o.parseTimeoutMs }, root: o.root };
+}
+
 export async function runIndex(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
   const marked = damagedProblem(o.out);
   let problem: string | null = null;
@@ -68,15 +86,7 @@ async function runOnce(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
   const only = prior ? (hooks.only ?? null) : null;
 
   emit({ type: 'phase', phase: 'discover' });
-  const disc = await discover({
-    root: o.root,
-    include: [...o.include],
-    exclude: [...o.exclude],
-    defaultExcludes: o.defaultExcludes,
-    maxFileBytes: o.maxFileBytes,
-    languages: o.languages.length < LANGUAGES.length ? new Set(o.languages) : null,
-    only,
-  });
+  const disc = await discover(discoverOptions(o, only));
   emit({
     type: 'discovered',
     files: disc.files.length,
@@ -184,19 +194,16 @@ async function runOnce(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
     if (missed.length) batches.push(...plan(missed, { targetBytes: o.batchBytes, maxFiles: o.batchFiles }));
 
     emit({ type: 'phase', phase: 'index' });
-    const toRequest = (b: Batch | { id: string; files: FileRef[] }): JobRequest => ({
-      v: PROTOCOL_VERSION,
-      runId,
-      batchId: b.id,
-      files: b.files,
-      limits: { maxFileBytes: o.maxFileBytes, parseTimeoutMs: o.parseTimeoutMs },
-      root: o.root,
-    });
+    const toRequest = (b: Batch | { id: string; files: FileRef[] }): JobRequest => jobRequest(o, runId, b);
     // A resumed build already holds some batches: acknowledge them (the transport may still keep their results) and skip them.
     const merged = await store.mergedBatches();
     const requests = batches.map(toRequest);
     for (const r of requests) if (merged.has(r.batchId)) await hooks.transport.ack?.(r).catch(() => {});
     const crashed = { files: 0, last: '' };
+    const crash = (message: string) => {
+      crashed.files++;
+      crashed.last = message;
+    };
     const counters = await dispatch(requests.filter((r) => !merged.has(r.batchId)), {
       transport: hooks.transport,
       signal,
@@ -204,15 +211,11 @@ async function runOnce(o: IndexOptions, hooks: RunHooks): Promise<RunSummary> {
       priority: o.priority,
       apply: (res) => {
         // Files a cluster worker quarantined (they killed worker processes) count towards the safety net too.
-        for (const f of res.failures.filter((x) => x.code === 'worker-crash')) {
-          crashed.files++;
-          crashed.last = f.message;
-        }
+        for (const f of res.failures) if (f.code === 'worker-crash') crash(f.message);
         return store.apply(res.batchId, res.fragments);
       },
       applyFileError: (file, message) => {
-        crashed.files++;
-        crashed.last = message;
+        crash(message);
         return store.applySkipped([{ path: file.path, size: file.size, language: file.language, error: { code: 'worker-crash', message } }]);
       },
       toRequest,

@@ -26,7 +26,7 @@ export interface WatchOptions {
  * itself; with no events nothing runs at all.
  */
 export async function watchRepository(o: IndexOptions, w: WatchOptions): Promise<void> {
-  const transport = w.run ? null : new LocalTransport({ threads: o.threads, maxMemory: o.maxMemoryBytes });
+  const transport = w.run ? null : LocalTransport.forRun(o);
   const run = w.run ?? ((only: ReadonlySet<string> | null) => runIndex(o, { transport: transport!, signal: w.signal, only }));
   const excluded = picomatch([...(o.defaultExcludes ? DEFAULT_EXCLUDES : []), '**/.git/**', '.git/**'], { dot: true });
   const ownFiles = (abs: string) => abs === o.out || abs.startsWith(o.out + '.') || abs.startsWith(o.out + '-');

@@ -114,7 +114,7 @@ export class ServedRepo {
     const covers = this.seen;
     this.active++;
     const job = this.lane.then(async () => {
-      const transport = new LocalTransport({ threads: o.threads });
+      const transport = LocalTransport.forRun(o);
       this.listener = onEvent ?? null;
       // A parser that cannot load fails every batch the same way: stop at the first and say why.
       const broken = new AbortController();

@@ -42,6 +42,11 @@ export class LocalTransport implements Transport {
   private readonly memory: MemoryCap | undefined;
   private readonly heapMb: number | undefined;
 
+  /** The pool of an index run: its threads and its memory cap (IndexOptions' fields). */
+  static forRun(o: { threads: number; maxMemoryBytes: number }): LocalTransport {
+    return new LocalTransport({ threads: o.threads, maxMemory: o.maxMemoryBytes });
+  }
+
   constructor(opts: LocalOptions = {}) {
     const threads = Math.max(1, opts.threads ?? availableParallelism());
     this.capacity = threads;

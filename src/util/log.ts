@@ -2,12 +2,9 @@ import { createRequire } from 'node:module';
 import { Writable } from 'node:stream';
 import { pino, type Logger } from 'pino';
 
-export type LogFormat = 'auto' | 'json' | 'pretty';
+export const LOG_FORMATS = ['auto', 'json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 
-/**
- * Structured logs, always on stderr (stdout carries results and --json): one JSON object a line off a TTY (for log
- * collectors), readable colored lines on a TTY (pino-pretty, loaded only then). `format` forces one or the other.
- */
 /** Set while progress bars are drawn (ui/progress.ts): readable log lines go above them, as a raw write tears them. */
 let above: ((line: string) => void) | null = null;
 export function setLogAbove(f: ((line: string) => void) | null): void {
@@ -21,6 +18,10 @@ const stderrOrAbove = new Writable({
   },
 });
 
+/**
+ * Structured logs, always on stderr (stdout carries results and --json): one JSON object a line off a TTY (for log
+ * collectors), readable colored lines on a TTY (pino-pretty, loaded only then). `format` forces one or the other.
+ */
 export function createLogger(level: string, name = 'mcp-index', format: LogFormat = 'auto'): Logger {
   const pretty = format === 'pretty' || (format === 'auto' && process.stderr.isTTY === true);
   if (pretty) {
