@@ -148,12 +148,9 @@ export class IndexStore {
       const s = new BuildSession(this.path, opts);
       caller = { call: (async (method: Method, ...args: unknown[]) => (s[method] as (...a: unknown[]) => unknown).apply(s, args)) as Call, close: async () => {}, elu: () => null };
     }
-    // A full disk fails the run with one line (transport/types.ts diskFull), whichever call meets it.
-    const call = caller.call;
-    caller.call = ((method: Method, ...args: unknown[]) =>
-      (call as (m: Method, ...a: unknown[]) => Promise<unknown>)(method, ...args).catch((err: unknown) => {
-        throw diskFull(err, dirname(this.path)) ?? err;
-      })) as Call;
+    // A full disk fails the run with one line (errors.ts diskFull), whichever call meets it.
+    const raw = caller.call as (m: Method, ...a: unknown[]) => Promise<unknown>;
+    caller = { ...caller, call: ((method: Method, ...args: unknown[]) => raw(method, ...args).catch((err: unknown) => Promise.reject(diskFull(err, dirname(this.path)) ?? err))) as Call };
     try {
       const info = await caller.call('info');
       this.session = { ...caller, ...info };

@@ -78,7 +78,7 @@ export class IndexWriter {
     this.inPlace = patchable && !!opts.patch && !opts.resumeKey;
     let resumed = false;
     if (opts.resumeKey && existsSync(this.tmpPath)) {
-      resumed = readMeta(this.tmpPath, 'resume_key') === opts.resumeKey;
+      resumed = readMeta(this.tmpPath, 'resume_key')[0] === opts.resumeKey;
     }
     this.resumed = resumed;
     if (this.inPlace) {
@@ -440,19 +440,19 @@ export function removeBuild(out: string): void {
 }
 
 /**
- * A meta value, or null when the file has no such key, or is no index of ours (not SQLite, damaged, no meta
- * table): such a file is rebuilt. A file that cannot be read (permissions, a lock held past the busy timeout, a
- * folder) throws: rebuilding would hide the problem, and the rename at the end would fail on it anyway.
+ * Meta values, one per key, in one open: null when the file has no such key, or is no index of ours (not SQLite,
+ * damaged, no meta table): such a file is rebuilt. A file that cannot be read (permissions, a lock held past the busy
+ * timeout, a folder) throws: rebuilding would hide the problem, and the rename at the end would fail on it anyway.
  */
-function readMeta(path: string, key: string): string | null {
+function readMeta(path: string, ...keys: string[]): (string | null)[] {
   let db: Database.Database | null = null;
   try {
     db = openReadOnly(path);
-    const row = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?').get(key);
-    return row?.value ?? null;
+    const get = db.prepare<[string], { value: string }>('SELECT value FROM meta WHERE key = ?');
+    return keys.map((k) => get.get(k)?.value ?? null);
   } catch (err) {
     const code = String((err as { code?: unknown }).code ?? '');
-    if (code === 'SQLITE_NOTADB' || isCorruption(err) || /no such table/.test((err as Error).message)) return null;
+    if (code === 'SQLITE_NOTADB' || isCorruption(err) || /no such table/.test((err as Error).message)) return keys.map(() => null);
     throw new UsageError(`cannot read the index ${path}: ${(err as Error).message}`);
   } finally {
     db?.close();
@@ -461,5 +461,6 @@ function readMeta(path: string, key: string): string | null {
 
 /** An index from another schema or extractor version is rebuilt from scratch rather than patched. */
 export function isCompatible(path: string, extractorVersion: number): boolean {
-  return readMeta(path, 'schema_version') === String(SCHEMA_VERSION) && readMeta(path, 'extractor_version') === String(extractorVersion);
+  const [schema, extractor] = readMeta(path, 'schema_version', 'extractor_version');
+  return schema === String(SCHEMA_VERSION) && extractor === String(extractorVersion);
 }

@@ -78,7 +78,6 @@ class Dispatcher {
    */
   private merging = 0;
   private failure: unknown = null;
-  private interruptSeen = false;
   private watchdog: NodeJS.Timeout | null = null;
   private deadline: NodeJS.Timeout | null = null;
   private lastProgress = Date.now();
@@ -130,12 +129,10 @@ class Dispatcher {
     this.finishIfIdle();
   }
 
+  /** Runs once (a `once` listener, removed when the dispatcher settles). */
   private readonly onAbort = () => {
-    if (this.state !== 'settled') this.state = 'stopping';
-    if (!this.interruptSeen) {
-      this.interruptSeen = true;
-      this.emit({ type: 'interrupt', inFlight: this.inFlight, kept: !!this.o.transport.durable });
-    }
+    this.state = 'stopping';
+    this.emit({ type: 'interrupt', inFlight: this.inFlight, kept: !!this.o.transport.durable });
     this.finishIfIdle();
   };
 

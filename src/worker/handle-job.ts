@@ -10,7 +10,7 @@ import { EXTRACTOR_VERSION } from '../extract/version.js';
 import { sha1 } from '../plan/hash.js';
 import type { FileError, FileRef, FileResult, JobRequest, JobResult } from '../protocol/types.js';
 import { oversizeError, PROTOCOL_VERSION } from '../protocol/types.js';
-import { readUnderRoot } from './read.js';
+import { readUnderRoot, type ReadOutcome } from './read.js';
 
 /** Content supplied by the transport (cluster blobs); anything missing is read from `req.root`. */
 export type Inputs = ReadonlyMap<string, Uint8Array>;
@@ -32,7 +32,7 @@ export function failed(f: FileRef, error: FileError, hash = f.hash, size = f.siz
   return { path: f.path, hash, size, language: f.language, status: 'error', error, symbols: [], refs: [], parseMs: 0 };
 }
 
-function readInput(req: JobRequest, f: FileRef, inputs?: Inputs): Uint8Array | FileError | { oversize: number } {
+function readInput(req: JobRequest, f: FileRef, inputs?: Inputs): Uint8Array | ReadOutcome {
   const given = inputs?.get(f.path);
   if (given) return given;
   if (!req.root) return { code: 'unreadable', message: 'no content and no root to read it from' };

@@ -9,7 +9,7 @@ import { isAbsolute, join, normalize, sep } from 'node:path';
 import type { FileError } from '../protocol/types.js';
 
 /** A job path must stay inside the root, whatever a (possibly foreign) message says. */
-export function safeJoin(root: string, path: string): string | null {
+function safeJoin(root: string, path: string): string | null {
   if (isAbsolute(path) || path.includes('\0')) return null;
   const n = normalize(path);
   if (n.startsWith('..') || isAbsolute(n)) return null;

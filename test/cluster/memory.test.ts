@@ -2,9 +2,10 @@
  * --max-memory with real processes: a deeply nested 5 MB Python file whose parse needs over 1 GB of native memory, and
  * worker processes under `up` that pass their cap between batches (real redis-server, real tree-sitter).
  */
-import { cpSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { vmHwmMb } from '../../src/bench/proc.js';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithRedis, freshNamespace, redisAvailability, type RedisServer } from '../helpers/redis-server.js';
 import { exportIndex, killLeftoversAfterEach, localIndex, REPO_ROOT, runCli, spawnCli, startSuite, stopSuite, type Build, type Proc } from './helpers.js';
@@ -15,15 +16,6 @@ const avail = redisAvailability();
 function deepPython(): string {
   const line = `x = ${'['.repeat(2000)}1${']'.repeat(2000)}\n`;
   return line.repeat(Math.ceil((5 * 1024 * 1024) / line.length));
-}
-
-/** The resident set of a process in MB (0 once it is gone). */
-function rssMb(pid: number): number {
-  try {
-    return Number(/VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
 }
 
 const fileLines = (jsonl: string) => jsonl.split('\n').filter((l) => l.startsWith('{"type":"file"')).map((l) => JSON.parse(l) as { path: string; status: string; error_code: string | null });
@@ -95,7 +87,7 @@ describeWithRedis(avail, '--max-memory (real processes)', () => {
     const oomKiller = setInterval(() => {
       for (const m of up.stderr().matchAll(/"workerPid":(\d+)/g)) {
         const pid = Number(m[1]);
-        if (killed.includes(pid) || rssMb(pid) < 600) continue;
+        if (killed.includes(pid) || (vmHwmMb(pid) ?? 0) < 600) continue;
         killed.push(pid);
         process.kill(pid, 'SIGKILL');
       }

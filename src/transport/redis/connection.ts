@@ -17,8 +17,11 @@ export interface RedisConnectOptions {
  * '@' or '/' a user did not encode).
  */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/.*@/, '//***@');
+  return url.replace(CREDENTIALS, '$1***@$3');
 }
+
+/** scheme://, credentials (up to the last '@'), host and the rest. */
+const CREDENTIALS = /^([a-z]+:\/\/)(.*)@([^@]*)$/i;
 
 /**
  * The user and password of a Redis URL, read up to the last '@' (a password from an environment variable, as compose
@@ -26,7 +29,7 @@ export function redactUrl(url: string): string {
  * Percent-encoded credentials are decoded as before.
  */
 export function credentials(url: string): { bare: string; username?: string; password?: string } {
-  const m = /^([a-z]+:\/\/)(.*)@([^@]*)$/i.exec(url);
+  const m = CREDENTIALS.exec(url);
   if (!m) return { bare: url };
   const decode = (s: string) => {
     try {
@@ -158,7 +161,7 @@ export async function preflight(o: RedisConnectOptions, ns: string): Promise<Pre
   } finally {
     probe.disconnect();
   }
-  const user = decodeURIComponent(new URL(o.url).username) || 'default';
+  const user = options.username || 'default'; // parsed once, by redisOptions: `new URL` rejects a raw '/' or '#'
   if (rights.missing.length) {
     const grant = rights.missing.map((c) => `+${c}`).join(' ');
     throw new UsageError(`Redis user "${user}" lacks permissions mcp-index needs (NOPERM): ${rights.missing.join(', ')}; grant them: ACL SETUSER ${user} ${grant}`);

@@ -286,13 +286,10 @@ export class RedisTransport implements Transport {
     if (typeof want.batchId !== 'string' || !Array.isArray(want.hashes)) return;
     const batchId = want.batchId;
     const jobId = this.keys.jobId(runId, batchId);
-    const ready = this.keys.blobsReady(runId, batchId);
-    if (this.merged.has(jobId)) {
-      await this.redis.multi().lpush(ready, ALREADY_MERGED).expire(ready, BLOB_TTL_S).exec();
-      return;
-    }
-    // The batch's files: this life's request, or the job an earlier life queued.
-    const job = this.waiting.get(jobId)?.req ?? ((await this.queue.getJob(jobId))?.data as JobData | undefined);
+    // A batch merged already (see `merged`) gets no blobs, only that answer. Otherwise its files: this life's
+    // request, or the job an earlier life queued.
+    const merged = this.merged.has(jobId);
+    const job = merged ? undefined : (this.waiting.get(jobId)?.req ?? ((await this.queue.getJob(jobId))?.data as JobData | undefined));
     const files = job?.files ?? [];
     const hashes = new Set(want.hashes.filter((h): h is string => typeof h === 'string'));
     const pipe = this.redis.pipeline();
@@ -307,8 +304,9 @@ export class RedisTransport implements Transport {
       this.blobCounters.uploaded++;
       this.blobCounters.bytes += data.length;
     }
-    pipe.lpush(ready, '1').expire(ready, BLOB_TTL_S);
-    this.blobCounters.requests++;
+    const ready = this.keys.blobsReady(runId, batchId);
+    pipe.lpush(ready, merged ? ALREADY_MERGED : '1').expire(ready, BLOB_TTL_S);
+    if (!merged) this.blobCounters.requests++;
     // A pipeline reports per-command errors (e.g. OOM under maxmemory) in its results instead of throwing. A
     // refusal fails the run (health() reports it); anything else only this request, which the worker retries.
     const failed = (await pipe.exec())?.find(([err]) => err)?.[0];

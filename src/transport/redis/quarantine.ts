@@ -18,13 +18,6 @@ import type { JobRequest } from '../../protocol/types.js';
 import type { FileWatch } from '../../worker/thread.js';
 import type { Keys } from './keys.js';
 
-// Node 20 has Atomics.waitAsync; TypeScript's ES2023 library does not declare it (ES2024 does).
-declare global {
-  interface Atomics {
-    waitAsync(typedArray: Int32Array, index: number, value: number, timeout?: number): { async: false; value: 'not-equal' | 'timed-out' } | { async: true; value: Promise<'ok' | 'timed-out'> };
-  }
-}
-
 const DEATHS_TO_QUARANTINE = 2;
 const LOOK_MS = 100;
 const TTL_MS = 24 * 3600 * 1000;

@@ -1,12 +1,11 @@
 import { hostname, loadavg } from 'node:os';
 import { DelayedError, UnrecoverableError, Worker, type Job } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { DEFAULTS } from '../../config/option-table.js';
 import { sha1 } from '../../plan/hash.js';
 import { describeInvalid, JobRequestSchema } from '../../protocol/schema.js';
 import type { FileRef, JobRequest } from '../../protocol/types.js';
 import type { ThreadResult } from '../../worker/thread.js';
-import type { WorkerCaps } from '../../config/options.js';
+import { workerCaps, type WorkerCaps } from '../../config/options.js';
 import { ReleasedError } from '../../worker/handle-job.js';
 import { readUnderRoot } from '../../worker/read.js';
 import { LocalTransport } from '../local.js';
@@ -148,7 +147,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
   const id = o.name ?? `${hostname()}-${process.pid}`;
   const redis: Redis = createRedis(o);
   redis.on('error', () => {});
-  const caps = o.caps ?? { maxFileBytes: DEFAULTS.maxFileSize, parseTimeoutMs: DEFAULTS.parseTimeout, maxMemoryBytes: 0 };
+  const caps = o.caps ?? workerCaps({});
   const pool = new LocalTransport({ threads: o.threads, threadFile: o.threadFile, maxMemory: caps.maxMemoryBytes });
   const stop = new Int32Array(new SharedArrayBuffer(4));
   const maxBlob = o.maxBlobBytes ?? 16 * 1024 * 1024;
@@ -235,7 +234,7 @@ export async function startWorker(o: WorkerOptions): Promise<RunningWorker> {
     // The cache budget is this transport's business: handleJob gets the plain batch.
     const { cache: cacheOpts, ...data } = parsed.data;
     // A job's limits are a request: this worker's own caps bound them, whatever the message says.
-    const limits = { ...data.limits, maxFileBytes: Math.min(data.limits.maxFileBytes, caps.maxFileBytes), parseTimeoutMs: Math.min(data.limits.parseTimeoutMs, caps.parseTimeoutMs) };
+    const limits = { maxFileBytes: Math.min(data.limits.maxFileBytes, caps.maxFileBytes), parseTimeoutMs: Math.min(data.limits.parseTimeoutMs, caps.parseTimeoutMs) };
     const req: JobRequest = { ...data, limits, root: undefined };
     stats.currentRun = req.runId;
     active++;
