@@ -36,9 +36,12 @@ import {
   BraceFile,
   blockDoc,
   type GrammarGap,
+  isBlank,
+  isIdentChar,
   lineGap,
   lineDoc,
   signature,
+  skipBlanks,
   type Frame,
   type LanguagePlugin,
   type LineIndex,
@@ -106,8 +109,6 @@ const SPECIFIERS_WITH_BODY = new Set(['struct_specifier', 'union_specifier', 'en
 // ---------------------------------------------------------------------------------------------------------------
 // Text scanners
 
-const isWs = (c: number) => c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 11;
-const isId = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (c >= 48 && c <= 57) || c === 36 || c > 127;
 
 /** Index just past the '>' matching the '<' at `i` (template arguments), or -1. Gives up at ';', '{' or 1024 chars. */
 function skipAngle(src: string, i: number): number {
@@ -136,12 +137,12 @@ function plainCallee(src: string, from: number, templates: boolean): { nameAt: n
   const len = Math.min(src.length, from + 1024);
   while (p < len) {
     const c = src.charCodeAt(p);
-    if (isWs(c)) p++;
+    if (isBlank(c)) p++;
     else if (c === 40) return nameAt >= 0 && prevName ? { nameAt, nameEnd, open: p } : null;
-    else if (isId(c) && !(c >= 48 && c <= 57)) {
+    else if (isIdentChar(c) && !(c >= 48 && c <= 57)) {
       if (prevName) return null; // two names in a row: `obj.template f<T>(`, a cast, ...
       nameAt = p;
-      while (p < len && isId(src.charCodeAt(p))) p++;
+      while (p < len && isIdentChar(src.charCodeAt(p))) p++;
       nameEnd = p;
       prevName = true;
     } else if (c === 46 || (c === 45 && src.charCodeAt(p + 1) === 62) || (c === 58 && src.charCodeAt(p + 1) === 58)) {
@@ -159,7 +160,7 @@ function plainCallee(src: string, from: number, templates: boolean): { nameAt: n
 function trailingName(src: string, from: number, to: number): { at: number; end: number } | null {
   let e = to;
   for (;;) {
-    while (e > from && isWs(src.charCodeAt(e - 1))) e--;
+    while (e > from && isBlank(src.charCodeAt(e - 1))) e--;
     const c = src.charCodeAt(e - 1);
     if (e > from && c === 41) e--; // `(*fp)`
     else if (e > from && c === 62) {
@@ -176,7 +177,7 @@ function trailingName(src: string, from: number, to: number): { at: number; end:
     } else break;
   }
   let b = e;
-  while (b > from && isId(src.charCodeAt(b - 1))) b--;
+  while (b > from && isIdentChar(src.charCodeAt(b - 1))) b--;
   if (b === e || (src.charCodeAt(b) >= 48 && src.charCodeAt(b) <= 57)) return null;
   return { at: b, end: e };
 }
@@ -212,7 +213,7 @@ export function docAbove(src: string, lines: LineIndex, start: number): { doc: s
   const row = lines.row(start);
   if (row === 0) return none;
   const ls = lines.lineStart(row);
-  for (let k = ls; k < start; k++) if (!isWs(src.charCodeAt(k))) return none;
+  for (let k = ls; k < start; k++) if (!isBlank(src.charCodeAt(k))) return none;
   let e = ls - 1; // the '\n' ending the previous line
   while (e > 0 && (src.charCodeAt(e - 1) === 32 || src.charCodeAt(e - 1) === 9 || src.charCodeAt(e - 1) === 13)) e--;
   if (src.charCodeAt(e - 1) === 47 && src.charCodeAt(e - 2) === 42) {
@@ -221,7 +222,7 @@ export function docAbove(src: string, lines: LineIndex, start: number): { doc: s
     if (open < 0 || src.charCodeAt(open + 2) !== 42 && src.charCodeAt(open + 2) !== 33) return none;
     if (src.charCodeAt(open + 2) === 42 && src.charCodeAt(open + 3) === 42 && src.charCodeAt(open + 4) !== 47) return none; // `/*** banner`
     const r = lines.row(open);
-    for (let k = lines.lineStart(r); k < open; k++) if (!isWs(src.charCodeAt(k))) return none; // code before it
+    for (let k = lines.lineStart(r); k < open; k++) if (!isBlank(src.charCodeAt(k))) return none; // code before it
     return { doc: blockDoc(src.slice(open, e)), start: open };
   }
   const block: string[] = [];
@@ -328,10 +329,6 @@ export class CFamilyFile extends BraceFile<Kind> {
   /** C++ node types (C has none beyond the above). */
   protected other(_i: number, _start: number, _frame: Scope, _type: string): void {}
 
-  protected text(h: number): string {
-    return this.src.slice(this.a.start(h), this.a.end(h));
-  }
-
   /** The name a declarator declares, walking down its wrappers. */
   protected declared(h: number): Declared | null {
     const a = this.a;
@@ -429,7 +426,7 @@ export class CFamilyFile extends BraceFile<Kind> {
     const name = src.slice(c.nameAt, c.nameEnd);
     if (this.cpp && CASTS.has(name)) return;
     let end = c.open;
-    while (end > start && isWs(src.charCodeAt(end - 1))) end--;
+    while (end > start && isBlank(src.charCodeAt(end - 1))) end--;
     this.sink.ref('call', name, c.nameAt, scope, src.slice(start, Math.min(end, start + 480)));
   }
 
@@ -462,7 +459,7 @@ export class CFamilyFile extends BraceFile<Kind> {
     const { a, src } = this;
     const end = a.end(i);
     let p = end;
-    while (isWs(src.charCodeAt(p))) p++;
+    p = skipBlanks(src, p);
     if (src.charCodeAt(p) !== 123) return false;
     MACRO_DEFINITION.lastIndex = start;
     const m = MACRO_DEFINITION.exec(src);

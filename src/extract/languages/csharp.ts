@@ -120,7 +120,7 @@ class CSharpFile extends BraceFile<Kind> {
       body = a.child(i, 'accessors');
       if (body < 0) body = a.child(i, 'value');
     }
-    const sigEnd = body >= 0 ? a.start(body) : Math.min(end, a.end(i));
+    const sigEnd = body >= 0 ? a.start(body) : a.end(i);
     if (id) {
       at = id.at;
       name = type === 'destructor_declaration' ? '~' + id.name : id.name;

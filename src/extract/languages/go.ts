@@ -67,10 +67,6 @@ const TYPE_ARGS = /^(?:[\s*[\],]+|[\p{L}_][\p{L}\p{N}_]*\.|[A-Z][\p{L}\p{N}_]*|a
 const keepDocLine = (line: string) => !line.startsWith('//go:') && !line.startsWith('//line ');
 
 class GoFile extends BraceFile<Kind> {
-  /** A `type`/`const`/`var` declaration holding one spec (no parentheses): its spec (the next node) starts there. */
-  private declStart = -1;
-  private declIndex = -1;
-
   constructor(file: SourceFile) {
     super(file, TYPES, 'file');
   }
@@ -84,14 +80,6 @@ class GoFile extends BraceFile<Kind> {
       case 'method_declaration':
         this.func(i, start);
         break;
-      case 'type_declaration':
-      case 'const_declaration':
-      case 'var_declaration': {
-        const kw = identEnd(this.src, start);
-        this.declStart = this.src.charCodeAt(skipBlanks(this.src, kw)) === 40 ? -1 : start;
-        this.declIndex = i;
-        break;
-      }
       case 'type_spec':
       case 'type_alias':
         if (frame.kind !== 'func') this.typeSpec(i, start, frame.qualified);
@@ -107,7 +95,7 @@ class GoFile extends BraceFile<Kind> {
         if (frame.kind === 'type') this.interfaceMethod(i, start, frame.qualified);
         break;
       case 'import_spec':
-        this.importSpec(i, start);
+        this.importSpec(i, start, frame.qualified);
         break;
       case 'package_clause':
         this.packageClause(i, start);
@@ -115,9 +103,19 @@ class GoFile extends BraceFile<Kind> {
     }
   }
 
-  /** `i` is the node defining it: a spec right after its one-spec declaration starts its range at the keyword. */
+  /**
+   * Where the range of what node `i` defines starts: at the keyword of the `type`/`const`/`var` declaration right
+   * before it when that holds this one spec (no parentheses), else at `start`.
+   */
+  private rangeStart(i: number, start: number): number {
+    const t = i > 0 ? this.a.type(i - 1) : null;
+    if (t !== 'type_declaration' && t !== 'const_declaration' && t !== 'var_declaration') return start;
+    const kw = this.a.start(i - 1);
+    return this.src.charCodeAt(skipBlanks(this.src, identEnd(this.src, kw))) === 40 ? start : kw;
+  }
+
   private def(i: number, name: string, kind: SymbolKind, scope: string | null, nameAt: number, start: number, end: number, sigEnd: number, flags: string[] | null = null): string {
-    const rangeStart = this.declIndex === i - 1 && this.declStart >= 0 ? this.declStart : start;
+    const rangeStart = this.rangeStart(i, start);
     const { doc, start: docStart } = leadingDoc(this.src, rangeStart, this.lines, '//', keepDocLine);
     const sig = signature(this.src, start, sigEnd);
     return this.sink.def({ name, kind, scope, nameAt, start: docStart, end, signature: rangeStart < start ? this.src.slice(rangeStart, identEnd(this.src, rangeStart)) + ' ' + sig : sig, doc, flags });
@@ -216,7 +214,7 @@ class GoFile extends BraceFile<Kind> {
   }
 
   /** `h "net/http"`: named by the package's last path element, module = the path. */
-  private importSpec(i: number, start: number): void {
+  private importSpec(i: number, start: number, scope: string | null): void {
     const { src } = this;
     const end = this.a.end(i);
     const text = src.slice(start, end);
@@ -225,7 +223,7 @@ class GoFile extends BraceFile<Kind> {
     const path = text.slice(q + 1, text.length - 1);
     const slash = path.lastIndexOf('/');
     const name = path.slice(slash + 1);
-    if (name) this.sink.ref('import', name, start + q + 1 + slash + 1, this.scopes.at(start).qualified, text, path);
+    if (name) this.sink.ref('import', name, start + q + 1 + slash + 1, scope, text, path);
   }
 }
 

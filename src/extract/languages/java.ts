@@ -94,20 +94,10 @@ class JavaFile extends BraceFile<Kind> {
         break;
       default: {
         const d = DEFS[type];
-        if (d) this.declaration(i, start, frame.qualified, d.kind, d.flags, d.container);
+        const q = d ? this.scopedDef(i, start, frame.qualified, d.kind, d.flags, d.container) : null;
+        if (q !== null && type === 'record_declaration') this.recordComponents(i, q);
       }
     }
-  }
-
-  private declaration(i: number, start: number, scope: string | null, kind: SymbolKind, flags: string[] | null, container: Kind | null): void {
-    const { a } = this;
-    const id = this.nameField(i);
-    if (!id) return;
-    const end = a.end(i);
-    const body = a.child(i, 'body');
-    const q = this.annotatedDef(id.name, kind, scope, id.at, start, end, body >= 0 ? a.start(body) : end, flags);
-    if (container) this.scopes.push({ start, end, qualified: q, kind: container });
-    if (a.type(i) === 'record_declaration') this.recordComponents(i, q);
   }
 
   /** `record P(int x, @A String y)`: each component is a field of the record. */

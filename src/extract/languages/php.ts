@@ -24,6 +24,7 @@ import {
   BraceFile,
   calleeName,
   identEnd,
+  isIdentChar,
   skipBlanks,
   type Frame,
   type LanguagePlugin,
@@ -68,12 +69,8 @@ const RE_USE_CLAUSE = /\s*(?:(function|const)\s+)?\\?([\p{L}\p{N}_\\]+?)\s*(?:\b
 
 class PhpFile extends BraceFile<Kind> {
   protected override readonly flagModifiers = FLAG_MODIFIERS;
-  /** Starts of the `namespace` statements: a `namespace X;` ends where the next one starts. */
-  private readonly namespaceStarts: number[] = [];
-
   constructor(file: SourceFile) {
     super(file, TYPES, 'ns');
-    for (let i = 0; i < this.a.count; i++) if (this.a.type(i) === 'namespace_definition') this.namespaceStarts.push(this.a.start(i));
   }
 
   protected visit(i: number, type: string, start: number, frame: Frame<Kind>): void {
@@ -113,19 +110,9 @@ class PhpFile extends BraceFile<Kind> {
         break;
       default: {
         const c = CONTAINERS[type];
-        if (c) this.declaration(i, start, frame.qualified, c.kind, c.container);
+        if (c) this.scopedDef(i, start, frame.qualified, c.kind, null, c.container);
       }
     }
-  }
-
-  private declaration(i: number, start: number, scope: string | null, kind: SymbolKind, container: Kind): void {
-    const { a } = this;
-    const id = this.nameField(i);
-    if (!id) return;
-    const end = a.end(i);
-    const body = a.child(i, 'body');
-    const q = this.annotatedDef(id.name, kind, scope, id.at, start, end, body >= 0 ? a.start(body) : end);
-    this.scopes.push({ start, end, qualified: q, kind: container });
   }
 
   /** `public static int $a = 1, $b;` / `const A = 1, B = 2;`: one symbol per element. */
@@ -163,9 +150,13 @@ class PhpFile extends BraceFile<Kind> {
     const id = this.nameField(i);
     if (!id) return; // the global namespace `namespace { ... }`
     const body = a.child(i, 'body');
-    const next = this.namespaceStarts.find((s) => s > start);
-    const end = body >= 0 ? a.end(i) : (next ?? Infinity);
-    const q = this.annotatedDef(id.name, 'namespace', null, id.at, start, Math.min(end, this.src.length), body >= 0 ? a.start(body) : a.end(i));
+    // `namespace X;` scopes the file up to the next namespace statement (they do not nest: the next one listed)
+    let end = a.end(i);
+    if (body < 0) {
+      end = Infinity;
+      for (let j = i + 1; j < a.count && end === Infinity; j++) if (a.type(j) === 'namespace_definition') end = a.start(j);
+    }
+    const q = this.annotatedDef(id.name, 'namespace', null, id.at, start, end, body >= 0 ? a.start(body) : a.end(i));
     this.scopes.push({ start, end, qualified: q, kind: 'ns' });
   }
 
@@ -186,7 +177,7 @@ class PhpFile extends BraceFile<Kind> {
     const { src } = this;
     const from = skipBlanks(src, start + 3);
     let p = from;
-    for (let c = src.charCodeAt(p); c === 92 || (c !== 36 && (c === 95 || (c >= 48 && c <= 57) || (c >= 65 && c <= 90) || (c >= 97 && c <= 122) || c > 127)); c = src.charCodeAt(++p));
+    for (let c = src.charCodeAt(p); c === 92 || (c !== 36 && isIdentChar(c)); c = src.charCodeAt(++p));
     const at = src.lastIndexOf('\\', p - 1) + 1;
     const nameAt = Math.max(at, from);
     const name = src.slice(nameAt, p);

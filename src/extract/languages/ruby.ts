@@ -56,8 +56,8 @@ function commentAbove(src: string, lines: LineIndex, start: number): { doc: stri
 function header(src: string, start: number, end: number, semicolon = false): string {
   let e = src.indexOf('\n', start);
   if (e < 0 || e > end) e = end;
-  const semi = semicolon ? src.indexOf(';', start) : -1;
-  return signature(src, start, semi >= 0 && semi < e ? semi : e);
+  const semi = semicolon ? src.slice(start, e).indexOf(';') : -1;
+  return signature(src, start, semi >= 0 ? start + semi : e);
 }
 
 class RubyFile extends BraceFile<Kind> {
@@ -89,10 +89,6 @@ class RubyFile extends BraceFile<Kind> {
         this.alias(i, start, frame);
         break;
     }
-  }
-
-  private text(h: number): string {
-    return this.src.slice(this.a.start(h), this.a.end(h));
   }
 
   private def(name: string, kind: SymbolKind, scope: string | null, nameAt: number, start: number, end: number, sig: string, flags: string[] | null = null): string {

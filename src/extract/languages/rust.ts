@@ -24,6 +24,7 @@ import {
   blockDoc,
   collapse,
   docText,
+  isBlank,
   lineGap,
   ScopeStack,
   signature,
@@ -103,7 +104,6 @@ function prefixFlags(prefix: string): string[] {
 // ---------------------------------------------------------------------------------------------------------------
 // Character-level scanners over `src` (all iterative)
 
-const isWs = (c: number) => c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 11;
 const isIdAscii = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || (c >= 48 && c <= 57);
 
 /** Index of the closing quote of the string starting at `i` (a '"'), or `limit`. */
@@ -225,7 +225,7 @@ function docAt(src: string, start: number, lines: LineIndex): { doc: string | nu
   let p = start;
   let r = lines.row(start); // walks up the line table with p (no search per line: docs can be long)
   for (;;) {
-    while (p > 0 && isWs(src.charCodeAt(p - 1))) p--;
+    while (p > 0 && isBlank(src.charCodeAt(p - 1))) p--;
     if (p === 0) break;
     while (r > 0 && lines.lineStart(r) > p - 1) r--;
     const ls = lines.lineStart(r);
@@ -380,9 +380,9 @@ function parseImpl(h: string): { trait: string | null; self: string; selfAt: num
       const p = rest.charCodeAt(k - 1);
       if (p !== 45 && p !== 61 && depth > 0) depth--;
     } else if (depth === 0 && (c === 102 || c === 119) && (k === 0 || !isIdAscii(rest.charCodeAt(k - 1)))) {
-      if (forAt < 0 && rest.startsWith('for', k) && isWs(rest.charCodeAt(k + 3))) {
+      if (forAt < 0 && rest.startsWith('for', k) && isBlank(rest.charCodeAt(k + 3))) {
         let n = k + 3;
-        while (isWs(rest.charCodeAt(n))) n++;
+        while (isBlank(rest.charCodeAt(n))) n++;
         if (rest.charCodeAt(n) !== 60) forAt = k; // not an HRTB `for<'a>`
       } else if (rest.startsWith('where', k) && !isIdAscii(rest.charCodeAt(k + 5))) {
         whereAt = k;
@@ -428,7 +428,7 @@ function macroArgumentCalls(src: string, from: number, to: number, emit: (name: 
   let p = from;
   while (p < to) {
     const c = src.charCodeAt(p);
-    if (isWs(c)) {
+    if (isBlank(c)) {
       p++;
       continue;
     }
@@ -504,7 +504,7 @@ function macroArgumentCalls(src: string, from: number, to: number, emit: (name: 
       case 58: // :
         if (src.charCodeAt(p + 1) === 58) {
           p += 2;
-          while (p < to && isWs(src.charCodeAt(p))) p++;
+          while (p < to && isBlank(src.charCodeAt(p))) p++;
           if (src.charCodeAt(p) === 60 && prev === 1) {
             // turbofish: the name before it stays the callee's
             const j = skipAngle(src, p, to);
@@ -528,7 +528,7 @@ function macroArgumentCalls(src: string, from: number, to: number, emit: (name: 
       case 33: // !
         if (nameAt >= 0 && src.charCodeAt(p + 1) !== 61 && !NOT_CALLED.has(src.slice(nameAt, nameEnd))) {
           let q = p + 1;
-          while (q < to && isWs(src.charCodeAt(q))) q++;
+          while (q < to && isBlank(src.charCodeAt(q))) q++;
           const d = src.charCodeAt(q);
           if (d === 40 || d === 91 || d === 123) {
             emit(src.slice(nameAt, nameEnd) + '!', nameAt, src.slice(chain, nameEnd).replace(/\s+/g, '') + '!', true);
@@ -829,7 +829,7 @@ class RustFile {
     const len = src.length;
     scan: while (p < len) {
       const c = src.charCodeAt(p);
-      if (isWs(c)) {
+      if (isBlank(c)) {
         p++;
       } else if (c === 40) {
         // '(' : the arguments, unless nothing precedes it (a parenthesized callee)
@@ -871,7 +871,7 @@ class RustFile {
       } else if (c === 58 && src.charCodeAt(p + 1) === 58) {
         prevName = false;
         p += 2;
-        while (p < len && isWs(src.charCodeAt(p))) p++;
+        while (p < len && isBlank(src.charCodeAt(p))) p++;
         if (src.charCodeAt(p) === 60) {
           const j = skipAngle(src, p, len);
           if (j < 0) break;
@@ -927,7 +927,7 @@ class RustFile {
     // the token tree right after the bang; the scan stops where its delimiters close (or, in a broken file, where
     // the tree says the invocation ends)
     let open = RE_MACRO_CALL.lastIndex;
-    while (isWs(src.charCodeAt(open))) open++;
+    while (isBlank(src.charCodeAt(open))) open++;
     const d = src.charCodeAt(open);
     if (d !== 40 && d !== 91 && d !== 123) return;
     const sink = this.sink;
@@ -983,7 +983,7 @@ function expandUse(src: string, start: number, end: number, scope: string | null
   };
   while (p < end) {
     const c = src.charCodeAt(p);
-    if (isWs(c)) {
+    if (isBlank(c)) {
       p++;
     } else if (c === 47 && src.charCodeAt(p + 1) === 47) {
       const nl = src.indexOf('\n', p);

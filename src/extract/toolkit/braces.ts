@@ -10,7 +10,8 @@ import { ScopeStack, type Frame } from './scope.js';
 import type { Sink } from './sink.js';
 import { blockDoc, docText, signature } from './text.js';
 
-const isBlank = (c: number) => c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 11;
+/** Whitespace: space, \n, \t, \r, \f, \v. */
+export const isBlank = (c: number) => c === 32 || c === 10 || c === 9 || c === 13 || c === 12 || c === 11;
 
 /** Identifier characters: ASCII letters, digits, `_`, `$` (Java), and anything non-ASCII. */
 export const isIdentChar = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || (c >= 48 && c <= 57) || c === 95 || c === 36 || c > 127;
@@ -225,6 +226,25 @@ export abstract class BraceFile<K> {
     if (mods) flags = [...(flags ?? []), ...mods];
     const sig = signature(this.src, sigStart, sigEnd);
     return this.sink.def({ name, kind, scope, nameAt, start: rangeStart, end: Math.min(end, this.src.length), signature: sig, doc, flags });
+  }
+
+  /**
+   * Declaration `i` with a `name` field: its definition (the header ends at its `body` field), and, for a
+   * `container`, the scope it opens over its range. Its qualified name, or null when it has no name.
+   */
+  protected scopedDef(i: number, start: number, scope: string | null, kind: SymbolKind, flags: string[] | null, container: K | null): string | null {
+    const id = this.nameField(i);
+    if (!id) return null;
+    const end = this.a.end(i);
+    const body = this.a.child(i, 'body');
+    const q = this.annotatedDef(id.name, kind, scope, id.at, start, end, body >= 0 ? this.a.start(body) : end, flags);
+    if (container !== null) this.scopes.push({ start, end, qualified: q, kind: container });
+    return q;
+  }
+
+  /** The source text of node `h`. */
+  protected text(h: number): string {
+    return this.src.slice(this.a.start(h), this.a.end(h));
   }
 
   /** The text and start of node `i`'s `name` field, or null. */

@@ -60,4 +60,4 @@ export { ScopeStack, TooDeepError, MAX_DEPTH, type Frame } from './scope.js';
 export { Sink } from './sink.js';
 export * from './text.js';
 export { lineGap } from './gaps.js';
-export { BraceFile, calleeName, identEnd, leadingDoc, skipAnnotations, skipBlanks } from './braces.js';
+export { BraceFile, calleeName, identEnd, isBlank, isIdentChar, leadingDoc, skipAnnotations, skipBlanks } from './braces.js';
