@@ -8,8 +8,7 @@ import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { PipelineEvent } from '../pipeline/events.js';
 import { within } from '../util/time.js';
-import { queueDepth } from './dashboard/state.js';
-import { PROBE_TIMEOUT_MS } from './redis.js';
+import { backlogByPriority, PROBE_TIMEOUT_MS } from './redis.js';
 import type { WorkerEvent } from '../transport/redis/worker.js';
 
 export type Role = 'coordinator' | 'worker' | 'supervisor';
@@ -210,6 +209,9 @@ export class WorkerMetrics {
   }
 }
 
+const USED_MEMORY = /^used_memory:(\d+)/m;
+const MAX_MEMORY = /^maxmemory:(\d+)/m;
+
 /**
  * The cluster as a whole, read from Redis at each scrape: the queue's backlog by priority (what to autoscale on) and
  * Redis's memory. Served by `up` and by a worker running on its own; each reports the same figures, so a dashboard
@@ -228,13 +230,14 @@ export class ClusterGauges {
 
   /** Within a probe's time: a scrape never waits on a Redis that is away (readiness says so); the values stay. */
   async sample(queue: Queue, redis: Redis): Promise<void> {
-    const got = await within(PROBE_TIMEOUT_MS, Promise.all([queueDepth(queue), redis.info('memory')]));
+    const got = await within(PROBE_TIMEOUT_MS, Promise.all([backlogByPriority(queue), redis.info('memory')]));
     if (!got) return;
-    const [{ byPriority }, info] = got;
+    const [byPriority, info] = got;
     for (const [priority, n] of Object.entries(byPriority)) this.backlog.set({ priority }, n);
-    const field = (name: string) => Number(new RegExp(`^${name}:(\\d+)`, 'm').exec(info)?.[1] ?? NaN);
-    if (Number.isFinite(field('used_memory'))) this.redisMemory.set(field('used_memory'));
-    if (Number.isFinite(field('maxmemory'))) this.redisMaxMemory.set(field('maxmemory'));
+    const used = Number(USED_MEMORY.exec(info)?.[1] ?? NaN);
+    const max = Number(MAX_MEMORY.exec(info)?.[1] ?? NaN);
+    if (Number.isFinite(used)) this.redisMemory.set(used);
+    if (Number.isFinite(max)) this.redisMaxMemory.set(max);
   }
 }
 

@@ -6,7 +6,8 @@
 import type { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { redisOptions, type RedisConnectOptions } from '../transport/redis/connection.js';
-import { Keys } from '../transport/redis/keys.js';
+import { Keys, PRIORITY_RANK } from '../transport/redis/keys.js';
+import type { Priority } from '../protocol/types.js';
 import { within } from '../util/time.js';
 
 export const PROBE_TIMEOUT_MS = 1000;
@@ -24,21 +25,22 @@ export interface OpsQueue {
   close(): Promise<void>;
 }
 
-/** A handle on the shared queue for the operations side, on a connection of its own whose commands give up fast. */
-export async function opsQueue(conn: RedisConnectOptions, namespace: string): Promise<OpsQueue> {
+/**
+ * A handle on the shared queue for the operations side, on the caller's ops connection (`opsRedis`), which it leaves
+ * open when it closes. skipMetasUpdate: a Queue otherwise writes its meta hash when it connects.
+ */
+export async function opsQueue(redis: Redis, namespace: string): Promise<OpsQueue> {
   const { Queue } = await import('bullmq');
   const keys = new Keys(namespace);
-  const r = opsRedis(conn);
-  // skipMetasUpdate: a Queue otherwise writes its meta hash when it connects.
-  const queue = new Queue(keys.queue, { connection: r, prefix: keys.prefix, skipMetasUpdate: true });
+  const queue = new Queue(keys.queue, { connection: redis, prefix: keys.prefix, skipMetasUpdate: true });
   queue.on('error', () => {}); // commands fail on their own; the caller reports the outage
-  return {
-    queue,
-    async close() {
-      await within(PROBE_TIMEOUT_MS, queue.close());
-      r.disconnect(); // BullMQ leaves a connection it was given open
-    },
-  };
+  return { queue, close: async () => void (await within(PROBE_TIMEOUT_MS, queue.close())) };
+}
+
+/** Waiting batches by priority: the backlog to autoscale on. */
+export async function backlogByPriority(queue: Queue): Promise<Record<Priority, number>> {
+  const perRank = await queue.getCountsPerPriority(Object.values(PRIORITY_RANK));
+  return Object.fromEntries(Object.entries(PRIORITY_RANK).map(([name, rank]) => [name, perRank[String(rank)] ?? 0])) as Record<Priority, number>;
 }
 
 /** PING with a short deadline: the readiness half "Redis reachable". */

@@ -146,7 +146,7 @@ export class Supervisor {
       // Its own probe connection: ready means Redis answers too, whatever the children last said.
       const conn = { url: this.o.redis, tlsCa: this.o.tls?.ca, tlsCert: this.o.tls?.cert, tlsKey: this.o.tls?.key };
       this.probe = opsRedis(conn);
-      this.queue = await opsQueue(conn, this.o.namespace ?? DEFAULT_NAMESPACE);
+      this.queue = await opsQueue(this.probe, this.o.namespace ?? DEFAULT_NAMESPACE);
       this.server = await startOpsServer({
         port: this.o.metricsPort,
         host: this.o.metricsHost,
@@ -266,13 +266,15 @@ export class Supervisor {
     }));
   }
 
-  /** Its own series plus every live child's, summed per label set (prom-client's cluster aggregation). */
+  /** Keeps the counters of a child that exited (its last report), so the totals never go back. */
   private async retire(counts: MetricsJson): Promise<void> {
     this.retired = await AggregatorRegistry.aggregate([this.retired, counts]).getMetricsAsJSON();
   }
 
+  /** Its own series plus every live child's, summed per label set (prom-client's cluster aggregation). */
   async metrics(): Promise<{ contentType: string; body: string }> {
-    if (this.probe && this.queue) await this.m.cluster.sample(this.queue.queue, this.probe);
+    // The cluster's figures are read while the children answer: the two waits do not add up.
+    const sampled = this.probe && this.queue ? this.m.cluster.sample(this.queue.queue, this.probe) : null;
     const live = this.slots.filter((s) => s.child?.connected && s.state !== 'starting');
     const children = await Promise.all(
       live.map(
@@ -299,6 +301,7 @@ export class Supervisor {
           }),
       ),
     );
+    await sampled;
     this.m.slotMemory.reset();
     live.forEach((s, i) => {
       const rss = children[i]?.find((x) => x.name === 'process_resident_memory_bytes')?.values[0]?.value;

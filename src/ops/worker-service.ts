@@ -49,7 +49,7 @@ export async function startWorkerOps(o: WorkerOpsOptions): Promise<WorkerOps> {
   const metrics = m && registry && redis ? new m.WorkerMetrics(registry, priorityLookup(redis, o.namespace)) : null;
   // A worker on its own (compose's workers) also reports the cluster's backlog and Redis's memory; under `up` the
   // supervisor does, once for all its children.
-  const cluster = m && registry && redis && !supervised ? { gauges: new m.ClusterGauges(registry), queue: await opsQueue(o.redis, o.namespace) } : null;
+  const cluster = m && registry && redis && !supervised ? { gauges: new m.ClusterGauges(registry), queue: await opsQueue(redis, o.namespace) } : null;
 
   const setState = (s: ChildState, requested?: boolean) => {
     if (state === s || state === 'stopped') return;
@@ -88,8 +88,8 @@ export async function startWorkerOps(o: WorkerOpsOptions): Promise<WorkerOps> {
         status: () => ({ state, id: worker?.id ?? null, stats: worker?.stats ?? null }),
       });
     } catch (err) {
-      redis?.disconnect();
       await cluster?.queue.close();
+      redis?.disconnect();
       throw err;
     }
   }
@@ -125,8 +125,8 @@ export async function startWorkerOps(o: WorkerOpsOptions): Promise<WorkerOps> {
     async close() {
       setState('stopped');
       await server?.close();
-      redis?.disconnect();
       await cluster?.queue.close();
+      redis?.disconnect();
       if (supervised) {
         process.off('message', onMessage);
         process.off('disconnect', onDisconnect);

@@ -141,7 +141,7 @@ export async function startDashboard(o: DashboardOptions): Promise<Dashboard> {
   const keys = new Keys(o.namespace);
   // Reads that fail within a second while Redis is away: the page says so instead of freezing.
   const redis: Redis = opsRedis(o.redis);
-  const shared = await opsQueue(o.redis, o.namespace);
+  const shared = await opsQueue(redis, o.namespace);
   const { queue } = shared;
   const watch = new ClusterWatch(redis, queue, keys, o.intervalMs ?? 1000);
   const streams = new Set<ServerResponse>();

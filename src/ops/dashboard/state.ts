@@ -7,10 +7,11 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Priority } from '../../protocol/types.js';
-import { PRIORITY_RANK, type Keys } from '../../transport/redis/keys.js';
+import type { Keys } from '../../transport/redis/keys.js';
 import { listRuns, readRuns, type RunFileError, type RunInfo } from '../../transport/redis/runs.js';
 import { HEARTBEAT_MS, type HeldBatch } from '../../transport/redis/worker.js';
 import { readHeartbeats, type WorkerRow } from '../heartbeats.js';
+import { backlogByPriority } from '../redis.js';
 
 /** A worker this long without a new heartbeat is shown as not answering (2.5 beats missed). */
 const STALE_MS = 2.5 * HEARTBEAT_MS;
@@ -38,12 +39,11 @@ export interface QueueDepth {
 
 /** The queue's depth by state and by priority, and whether it is paused (the same reads as `status --redis`). */
 export async function queueDepth(queue: Queue): Promise<QueueDepth> {
-  const [raw, perRank, paused] = await Promise.all([
+  const [raw, byPriority, paused] = await Promise.all([
     queue.getJobCounts('waiting', 'paused', 'prioritized', 'active', 'delayed', 'failed', 'completed'),
-    queue.getCountsPerPriority(Object.values(PRIORITY_RANK)),
+    backlogByPriority(queue),
     queue.isPaused(),
   ]);
-  const byPriority = Object.fromEntries(Object.entries(PRIORITY_RANK).map(([name, rank]) => [name, perRank[String(rank)] ?? 0])) as Record<Priority, number>;
   // Every batch has a priority, so BullMQ keeps them in its `prioritized` set; `wait` and `paused` only hold jobs
   // enqueued without one.
   const waiting = (raw.waiting ?? 0) + (raw.paused ?? 0) + (raw.prioritized ?? 0);
